@@ -1,0 +1,73 @@
+import type { GrantLike, GrantSet } from './grant-set.js';
+import type { Clause } from './requirement.js';
+
+/** The result of one clause: the grants that allowed it, or the scopes that were missing. */
+export type ClauseOutcome<G extends GrantLike> =
+  | { readonly allowed: true; readonly grants: readonly G[]; readonly bySelf: boolean }
+  | { readonly allowed: false; readonly missing: readonly string[]; readonly resource: string | null };
+
+/**
+ * Decides a clause's scopes against `grants` for one resource value (`null` meaning the clause
+ * needs grants that cover every instance). Pure; deny unless every `allOf` scope and, when given,
+ * one `anyOf` scope is covered.
+ */
+export function evaluateScopes<G extends GrantLike>(
+  clause: Clause,
+  grants: GrantSet<G>,
+  resource: string | null,
+  now: number,
+): ClauseOutcome<G> {
+  const used: G[] = [];
+  const missing: string[] = [];
+  for (const scope of clause.allOf) {
+    const grant = grants.covering(scope, resource, now);
+    if (grant === null) missing.push(scope);
+    else used.push(grant);
+  }
+  if (clause.anyOf.length > 0) {
+    let found: G | null = null;
+    for (const scope of clause.anyOf) {
+      found = grants.covering(scope, resource, now);
+      if (found !== null) break;
+    }
+    if (found === null) missing.push(...clause.anyOf);
+    else used.push(found);
+  }
+  if (missing.length > 0) return { allowed: false, missing, resource };
+  return { allowed: true, grants: used, bySelf: false };
+}
+
+/**
+ * Decides a clause for one value.
+ * - `orSelf` matches when the value it names equals `principal`;
+ * - otherwise the scopes must cover `resource` (when the clause names one) or every instance.
+ */
+export function evaluateClause<G extends GrantLike>(
+  clause: Clause,
+  grants: GrantSet<G>,
+  principal: string | null,
+  values: { readonly resource: string | null; readonly self: string | null },
+  now: number,
+): ClauseOutcome<G> {
+  if (clause.orSelf !== null && principal !== null && values.self === principal) {
+    return { allowed: true, grants: [], bySelf: true };
+  }
+  return evaluateScopes(clause, grants, clause.resource === null ? null : values.resource, now);
+}
+
+/**
+ * Decides a clause once for every value of a field, when that is possible.
+ * - `allowed` when grants covering every instance satisfy the scopes (no per-value work);
+ * - a denial when the clause depends on nothing per value;
+ * - `'per-value'` when resource or self must be read from each value.
+ */
+export function evaluateStatically<G extends GrantLike>(
+  clause: Clause,
+  grants: GrantSet<G>,
+  now: number,
+): ClauseOutcome<G> | 'per-value' {
+  const outcome = evaluateScopes(clause, grants, null, now);
+  if (outcome.allowed) return outcome;
+  if (clause.resource !== null || clause.orSelf !== null) return 'per-value';
+  return outcome;
+}

@@ -1,0 +1,119 @@
+/**
+ * A grant as the decision logic sees it.
+ * - `resource` absent or `null`: the grant covers every instance of the scope.
+ * - `resource` ending in `*`: it covers every resource id starting with what precedes the `*`.
+ * - any other `resource`: it covers that id only.
+ * - `expiresAt` (epoch milliseconds, Date or ISO string): the grant covers nothing from that instant.
+ */
+export interface GrantLike {
+  readonly id?: string;
+  readonly scope: string;
+  readonly resource?: string | null;
+  readonly expiresAt?: Date | string | number | null;
+}
+
+interface ScopeEntry<G> {
+  global: G[];
+  exact: Map<string, G[]>;
+  prefixes: { prefix: string; grant: G }[];
+}
+
+function expiryMillis(value: GrantLike['expiresAt']): number {
+  if (value === null || value === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof value === 'number') return value;
+  if (value instanceof Date) return value.getTime();
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? Number.NEGATIVE_INFINITY : parsed;
+}
+
+/**
+ * An in-memory index of one caller's grants, built once per operation.
+ * Lookups are by scope name; expiry is compared with the time given to each lookup, so a grant
+ * stops covering at its `expiresAt` even inside a long operation.
+ */
+export class GrantSet<G extends GrantLike = GrantLike> {
+  readonly #byScope = new Map<string, ScopeEntry<G>>();
+  readonly #expiry = new Map<G, number>();
+  readonly size: number;
+
+  constructor(grants: Iterable<G>) {
+    let size = 0;
+    for (const grant of grants) {
+      size += 1;
+      let entry = this.#byScope.get(grant.scope);
+      if (entry === undefined) {
+        entry = { global: [], exact: new Map(), prefixes: [] };
+        this.#byScope.set(grant.scope, entry);
+      }
+      this.#expiry.set(grant, expiryMillis(grant.expiresAt));
+      const resource = grant.resource ?? null;
+      if (resource === null || resource === '*') {
+        entry.global.push(grant);
+      } else if (resource.endsWith('*')) {
+        entry.prefixes.push({ prefix: resource.slice(0, -1), grant });
+      } else {
+        const list = entry.exact.get(resource);
+        if (list === undefined) entry.exact.set(resource, [grant]);
+        else list.push(grant);
+      }
+    }
+    this.size = size;
+  }
+
+  /** The first live grant of `scope` that covers every instance, or `null`. */
+  coveringAll(scope: string, now: number): G | null {
+    const entry = this.#byScope.get(scope);
+    if (entry === undefined) return null;
+    return this.#firstLive(entry.global, now);
+  }
+
+  /**
+   * The live grant of `scope` that covers `resource`, or `null`.
+   * - `resource` null: only a grant covering every instance qualifies.
+   * - otherwise a global grant is preferred, then an exact one, then the longest prefix.
+   */
+  covering(scope: string, resource: string | null, now: number): G | null {
+    const entry = this.#byScope.get(scope);
+    if (entry === undefined) return null;
+    const global = this.#firstLive(entry.global, now);
+    if (global !== null || resource === null) return global;
+    const exact = entry.exact.get(resource);
+    if (exact !== undefined) {
+      const live = this.#firstLive(exact, now);
+      if (live !== null) return live;
+    }
+    let best: { prefix: string; grant: G } | null = null;
+    for (const candidate of entry.prefixes) {
+      if (!resource.startsWith(candidate.prefix)) continue;
+      if (!this.#isLive(candidate.grant, now)) continue;
+      if (best === null || candidate.prefix.length > best.prefix.length) best = candidate;
+    }
+    return best === null ? null : best.grant;
+  }
+
+  /** Whether any live grant of `scope` exists, whatever resource it names. */
+  holdsAny(scope: string, now: number): boolean {
+    const entry = this.#byScope.get(scope);
+    if (entry === undefined) return false;
+    if (this.#firstLive(entry.global, now) !== null) return true;
+    for (const list of entry.exact.values()) if (this.#firstLive(list, now) !== null) return true;
+    return entry.prefixes.some((p) => this.#isLive(p.grant, now));
+  }
+
+  #isLive(grant: G, now: number): boolean {
+    return (this.#expiry.get(grant) ?? Number.NEGATIVE_INFINITY) > now;
+  }
+
+  #firstLive(list: readonly G[], now: number): G | null {
+    for (const grant of list) if (this.#isLive(grant, now)) return grant;
+    return null;
+  }
+}
+
+/** Whether a grant's resource pattern covers `resource` (null meaning "every instance"). */
+export function resourceCovers(pattern: string | null, resource: string | null): boolean {
+  if (pattern === null || pattern === '*') return true;
+  if (resource === null) return false;
+  if (pattern.endsWith('*')) return resource.startsWith(pattern.slice(0, -1));
+  return pattern === resource;
+}

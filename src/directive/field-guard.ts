@@ -1,0 +1,109 @@
+import { GraphQLError } from 'graphql';
+import { evaluateClause, evaluateStatically } from '../authz/decide.js';
+import type { GrantLike } from '../authz/grant-set.js';
+import type { Clause, Requirement } from '../authz/requirement.js';
+import { describeClause, readValuePath } from '../authz/requirement.js';
+import { ErrorCode } from '../errors.js';
+import type { OperationState } from './operation-state.js';
+
+const ALLOW = Symbol('allow');
+
+class Denial {
+  constructor(readonly make: () => GraphQLError) {}
+}
+
+class PerValue {
+  constructor(readonly clauses: readonly Clause[]) {}
+}
+
+type Decision = typeof ALLOW | Denial | PerValue;
+
+/**
+ * Enforces one field's requirement. Scope-only clauses are decided once per operation (kept in
+ * the operation state under `index`); clauses that read a resource or self id are decided per
+ * value, in memory.
+ */
+export class FieldGuard<G extends GrantLike = GrantLike> {
+  constructor(
+    readonly coordinate: string,
+    readonly requirement: Requirement,
+    readonly index: number,
+    readonly now: () => number,
+  ) {}
+
+  /** `null` when the caller may resolve this field for this parent and arguments, else the error. */
+  check(state: OperationState<G>, parent: unknown, args: Readonly<Record<string, unknown>>): GraphQLError | null {
+    let decision = state.decisions[this.index] as Decision | undefined;
+    if (decision === undefined) {
+      decision = this.#plan(state);
+      state.decisions[this.index] = decision;
+    }
+    if (decision === ALLOW) return null;
+    if (decision instanceof Denial) return decision.make();
+    return this.#perValue(decision, state, parent, args);
+  }
+
+  #plan(state: OperationState<G>): Decision {
+    if (state.loadError !== undefined) {
+      return new Denial(() =>
+        this.#forbidden(
+          `Access to "${this.coordinate}" was denied because the caller's grants could not be loaded.`,
+          { reason: 'GRANTS_UNAVAILABLE' },
+        ),
+      );
+    }
+    if (this.requirement.authenticated && state.principal === null) {
+      return new Denial(
+        () =>
+          new GraphQLError(`Access to "${this.coordinate}" requires an authenticated caller.`, {
+            extensions: { code: ErrorCode.UNAUTHENTICATED, coordinate: this.coordinate },
+          }),
+      );
+    }
+    const now = this.now();
+    const perValue: Clause[] = [];
+    for (const clause of this.requirement.clauses) {
+      const outcome = evaluateStatically(clause, state.grants, now);
+      if (outcome === 'per-value') perValue.push(clause);
+      else if (!outcome.allowed) return new Denial(() => this.#denied(clause, null));
+    }
+    return perValue.length === 0 ? ALLOW : new PerValue(perValue);
+  }
+
+  #perValue(
+    decision: PerValue,
+    state: OperationState<G>,
+    parent: unknown,
+    args: Readonly<Record<string, unknown>>,
+  ): GraphQLError | null {
+    const now = this.now();
+    for (const clause of decision.clauses) {
+      const values = {
+        resource: clause.resource === null ? null : readValuePath(clause.resource, parent, args),
+        self: clause.orSelf === null ? null : readValuePath(clause.orSelf, parent, args),
+      };
+      const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
+      if (!outcome.allowed) return this.#denied(clause, values.resource);
+    }
+    return null;
+  }
+
+  #denied(clause: Clause, resource: string | null): GraphQLError {
+    const onResource = clause.resource === null ? '' : resource === null ? ' on every resource' : ` on resource "${resource}"`;
+    const orSelf = clause.orSelf === null ? '' : ' (or being the identity it belongs to)';
+    return this.#forbidden(`Access to "${this.coordinate}" requires ${describeClause(clause)}${onResource}${orSelf}.`, {
+      required: {
+        allOf: clause.allOf,
+        anyOf: clause.anyOf,
+        resource: clause.resource === null ? null : resource,
+        declaredOn: clause.origin,
+      },
+    });
+  }
+
+  #forbidden(message: string, details: Record<string, unknown>): GraphQLError {
+    return new GraphQLError(message, {
+      extensions: { code: ErrorCode.FORBIDDEN, coordinate: this.coordinate, ...details },
+    });
+  }
+}

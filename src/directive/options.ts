@@ -1,0 +1,24 @@
+import type { GrantLike } from '../authz/grant-set.js';
+
+/** Options of `requiresDirective`. `TContext` is your server's per-operation context. */
+export interface RequiresDirectiveOptions<TContext = unknown, TGrant extends GrantLike = GrantLike> {
+  /**
+   * The caller's active grants, `{ scope, resource? }` (plus optional `id` and `expiresAt`).
+   * - Called once per operation, before the first field runs, and once per subscription event.
+   * - May return a promise. If it throws or rejects, every guarded field of the operation is
+   *   denied (fail closed); unguarded fields still resolve.
+   * - Return fresh data: the directive caches nothing across operations.
+   */
+  grants(context: TContext): readonly TGrant[] | Promise<readonly TGrant[]>;
+  /**
+   * The caller's identity id, or `null` when nobody is authenticated.
+   * - Needed by `@authenticated` and by `orSelf` clauses; a schema using either without this
+   *   option is refused when transformed.
+   * - Called once per operation, with `grants`.
+   */
+  principal?(context: TContext): string | null | undefined;
+  /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
+  now?(): number;
+  /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated' } */
+  names?: { requires?: string; authenticated?: string };
+}
