@@ -1,5 +1,5 @@
-export { GrantSet, type GrantLike, resourceCovers } from './authz/grant-set.js';
-export { parseScopeName, type ScopeName, SCOPE_ACTIONS } from './authz/scope-name.js';
+export { type GrantLike, GrantSet, resourceCovers } from './authz/grant-set.js';
+export { parseScopeName, SCOPE_ACTIONS, type ScopeName } from './authz/scope-name.js';
 export { assertRootFieldsGuarded } from './directive/assert-root-fields-guarded.js';
 export { InvalidRequirementError } from './directive/collect-requirements.js';
 export type { RequiresDirectiveOptions } from './directive/options.js';

@@ -4,7 +4,11 @@ import type { Clause } from './requirement.js';
 /** The result of one clause: the grants that allowed it, or the scopes that were missing. */
 export type ClauseOutcome<G extends GrantLike> =
   | { readonly allowed: true; readonly grants: readonly G[]; readonly bySelf: boolean }
-  | { readonly allowed: false; readonly missing: readonly string[]; readonly resource: string | null };
+  | {
+      readonly allowed: false;
+      readonly missing: readonly string[];
+      readonly resource: string | null;
+    };
 
 /**
  * Decides a clause's scopes against `grants` for one resource value (`null` meaning the clause

@@ -117,3 +117,14 @@ export function resourceCovers(pattern: string | null, resource: string | null):
   if (pattern.endsWith('*')) return resource.startsWith(pattern.slice(0, -1));
   return pattern === resource;
 }
+
+/**
+ * Whether a grant pattern covers everything another pattern covers (delegation: nobody hands
+ * out more than they hold). `null` means every instance; `x*` a prefix; anything else one id.
+ */
+export function patternCovers(held: string | null, wanted: string | null): boolean {
+  if (held === null || held === '*') return true;
+  if (wanted === null || wanted === '*') return false;
+  if (held.endsWith('*')) return wanted.startsWith(held.slice(0, -1));
+  return held === wanted;
+}

@@ -7,10 +7,17 @@ import type { GraphQLSchema } from 'graphql';
  */
 export function assertRootFieldsGuarded(
   schema: GraphQLSchema,
-  names: { requires: string; authenticated: string } = { requires: 'requires', authenticated: 'authenticated' },
+  names: { requires: string; authenticated: string } = {
+    requires: 'requires',
+    authenticated: 'authenticated',
+  },
 ): void {
   const unguarded: string[] = [];
-  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+  for (const type of [
+    schema.getQueryType(),
+    schema.getMutationType(),
+    schema.getSubscriptionType(),
+  ]) {
     if (!type) continue;
     const typeGuarded =
       (getDirective(schema, type, names.requires)?.length ?? 0) > 0 ||

@@ -26,7 +26,12 @@ function checkScope(scope: string, origin: string): string {
   return scope;
 }
 
-function checkPath(text: string | null | undefined, argument: string, origin: string, field: GraphQLField<unknown, unknown> | null) {
+function checkPath(
+  text: string | null | undefined,
+  argument: string,
+  origin: string,
+  field: GraphQLField<unknown, unknown> | null,
+) {
   if (text === null || text === undefined) return null;
   const path = parseValuePath(text);
   if (path === null) {
@@ -49,8 +54,14 @@ function checkPath(text: string | null | undefined, argument: string, origin: st
   return path;
 }
 
-function toClause(args: RequiresArgs, origin: string, field: GraphQLField<unknown, unknown> | null): Clause {
-  const allOf = [...(args.scope ? [args.scope] : []), ...(args.allOf ?? [])].map((s) => checkScope(s, origin));
+function toClause(
+  args: RequiresArgs,
+  origin: string,
+  field: GraphQLField<unknown, unknown> | null,
+): Clause {
+  const allOf = [...(args.scope ? [args.scope] : []), ...(args.allOf ?? [])].map((s) =>
+    checkScope(s, origin),
+  );
   const anyOf = (args.anyOf ?? []).map((s) => checkScope(s, origin));
   if (allOf.length === 0 && anyOf.length === 0) {
     throw new InvalidRequirementError(
@@ -84,7 +95,13 @@ export function requirementOf(
 
   const add = (node: Parameters<typeof getDirective>[1], origin: string, withField: boolean) => {
     for (const args of getDirective(schema, node, names.requires) ?? []) {
-      clauses.push(toClause(args as RequiresArgs, origin, withField ? (field as GraphQLField<unknown, unknown>) : null));
+      clauses.push(
+        toClause(
+          args as RequiresArgs,
+          origin,
+          withField ? (field as GraphQLField<unknown, unknown>) : null,
+        ),
+      );
     }
     if ((getDirective(schema, node, names.authenticated) ?? []).length > 0) authenticated = true;
   };

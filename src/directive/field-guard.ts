@@ -32,7 +32,11 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
   ) {}
 
   /** `null` when the caller may resolve this field for this parent and arguments, else the error. */
-  check(state: OperationState<G>, parent: unknown, args: Readonly<Record<string, unknown>>): GraphQLError | null {
+  check(
+    state: OperationState<G>,
+    parent: unknown,
+    args: Readonly<Record<string, unknown>>,
+  ): GraphQLError | null {
     let decision = state.decisions[this.index] as Decision | undefined;
     if (decision === undefined) {
       decision = this.#plan(state);
@@ -89,16 +93,24 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
   }
 
   #denied(clause: Clause, resource: string | null): GraphQLError {
-    const onResource = clause.resource === null ? '' : resource === null ? ' on every resource' : ` on resource "${resource}"`;
+    const onResource =
+      clause.resource === null
+        ? ''
+        : resource === null
+          ? ' on every resource'
+          : ` on resource "${resource}"`;
     const orSelf = clause.orSelf === null ? '' : ' (or being the identity it belongs to)';
-    return this.#forbidden(`Access to "${this.coordinate}" requires ${describeClause(clause)}${onResource}${orSelf}.`, {
-      required: {
-        allOf: clause.allOf,
-        anyOf: clause.anyOf,
-        resource: clause.resource === null ? null : resource,
-        declaredOn: clause.origin,
+    return this.#forbidden(
+      `Access to "${this.coordinate}" requires ${describeClause(clause)}${onResource}${orSelf}.`,
+      {
+        required: {
+          allOf: clause.allOf,
+          anyOf: clause.anyOf,
+          resource: clause.resource === null ? null : resource,
+          declaredOn: clause.origin,
+        },
       },
-    });
+    );
   }
 
   #forbidden(message: string, details: Record<string, unknown>): GraphQLError {

@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo, OperationDefinitionNode } from 'graphql';
-import { GrantSet, type GrantLike } from '../authz/grant-set.js';
+import { type GrantLike, GrantSet } from '../authz/grant-set.js';
 import type { RequiresDirectiveOptions } from './options.js';
 
 /** A decision kept for one field coordinate for the rest of an operation. */
@@ -8,6 +8,8 @@ export type CachedDecision = unknown;
 /** What the directive knows about one operation: the caller, its grants, decisions so far. */
 export interface OperationState<G extends GrantLike> {
   readonly operation: OperationDefinitionNode;
+  /** The execution it belongs to: graphql-js builds `info.variableValues` anew for each one. */
+  readonly execution: unknown;
   readonly grants: GrantSet<G>;
   readonly principal: string | null;
   /** Set when grants could not be loaded: every guarded field is denied. */
@@ -17,13 +19,18 @@ export interface OperationState<G extends GrantLike> {
 }
 
 /**
- * Keeps one `OperationState` per (context, operation). Contexts are per operation in every
+ * Keeps one `OperationState` per (context, execution). Contexts are per operation in every
  * server we support (Apollo per request, graphql-ws per subscribe), so a WeakMap on the context
- * lets the state go with it.
+ * lets the state go with it; a context reused for another execution (even of the same parsed
+ * document) gets a fresh state.
  */
 export class OperationStates<TContext, G extends GrantLike> {
   readonly #states = new WeakMap<object, OperationState<G>>();
-  readonly #pending = new WeakMap<object, { operation: OperationDefinitionNode; promise: Promise<OperationState<G>> }>();
+  readonly #pending = new WeakMap<
+    object,
+    { execution: unknown; promise: Promise<OperationState<G>> }
+  >();
+  readonly #nextEvent = new WeakMap<object, OperationState<G>>();
   readonly #options: RequiresDirectiveOptions<TContext, G>;
 
   constructor(options: RequiresDirectiveOptions<TContext, G>) {
@@ -34,7 +41,11 @@ export class OperationStates<TContext, G extends GrantLike> {
   current(context: unknown, info: GraphQLResolveInfo): OperationState<G> | undefined {
     if (context === null || typeof context !== 'object') return undefined;
     const state = this.#states.get(context);
-    return state !== undefined && state.operation === info.operation ? state : undefined;
+    return state !== undefined &&
+      state.execution === info.variableValues &&
+      state.operation === info.operation
+      ? state
+      : undefined;
   }
 
   /**
@@ -42,12 +53,12 @@ export class OperationStates<TContext, G extends GrantLike> {
    * Returns synchronously when `options.grants` does; never rejects (a failure becomes `loadError`).
    */
   load(context: unknown, info: GraphQLResolveInfo): OperationState<G> | Promise<OperationState<G>> {
-    const operation = info.operation;
     if (context !== null && typeof context === 'object') {
       const pending = this.#pending.get(context);
-      if (pending !== undefined && pending.operation === operation) return pending.promise;
+      if (pending !== undefined && pending.execution === info.variableValues)
+        return pending.promise;
     }
-    const fail = (error: unknown) => this.#store(context, operation, [], null, error);
+    const fail = (error: unknown) => this.#store(context, info, [], null, error);
     if (context === null || typeof context !== 'object') {
       return fail(new Error('The @requires directive needs an object as the GraphQL context.'));
     }
@@ -56,27 +67,47 @@ export class OperationStates<TContext, G extends GrantLike> {
       const grants = this.#options.grants(context as TContext);
       if (isPromiseLike(grants)) {
         const promise = Promise.resolve(grants).then(
-          (list) => this.#store(context, operation, list, principal, undefined),
+          (list) => this.#store(context, info, list, principal, undefined),
           fail,
         );
-        this.#pending.set(context, { operation, promise });
+        this.#pending.set(context, { execution: info.variableValues, promise });
         return promise;
       }
-      return this.#store(context, operation, grants, principal, undefined);
+      return this.#store(context, info, grants, principal, undefined);
     } catch (error) {
       return fail(error);
     }
   }
 
+  /**
+   * Loads the state a subscription's next event is checked against; `adopt` then hands it to
+   * that event's execution, so grants are loaded once per event.
+   */
+  async loadForEvent(context: unknown, info: GraphQLResolveInfo): Promise<OperationState<G>> {
+    const state = await this.load(context, info);
+    if (context !== null && typeof context === 'object') this.#nextEvent.set(context, state);
+    return state;
+  }
+
+  /** Makes the state loaded for the next event current for the execution `info` belongs to (once). */
+  adopt(context: unknown, info: GraphQLResolveInfo): void {
+    if (context === null || typeof context !== 'object') return;
+    const state = this.#nextEvent.get(context);
+    if (state === undefined || state.operation !== info.operation) return;
+    this.#nextEvent.delete(context);
+    this.#states.set(context, { ...state, execution: info.variableValues, decisions: [] });
+  }
+
   #store(
     context: unknown,
-    operation: OperationDefinitionNode,
+    info: GraphQLResolveInfo,
     grants: readonly G[],
     principal: string | null,
     loadError: unknown,
   ): OperationState<G> {
     const state: OperationState<G> = {
-      operation,
+      operation: info.operation,
+      execution: info.variableValues,
       grants: new GrantSet(Array.isArray(grants) ? grants : []),
       principal,
       loadError,
@@ -84,7 +115,8 @@ export class OperationStates<TContext, G extends GrantLike> {
     };
     if (context !== null && typeof context === 'object') {
       this.#states.set(context, state);
-      if (this.#pending.get(context)?.operation === operation) this.#pending.delete(context);
+      if (this.#pending.get(context)?.execution === info.variableValues)
+        this.#pending.delete(context);
     }
     return state;
   }

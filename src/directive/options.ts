@@ -1,7 +1,10 @@
 import type { GrantLike } from '../authz/grant-set.js';
 
 /** Options of `requiresDirective`. `TContext` is your server's per-operation context. */
-export interface RequiresDirectiveOptions<TContext = unknown, TGrant extends GrantLike = GrantLike> {
+export interface RequiresDirectiveOptions<
+  TContext = unknown,
+  TGrant extends GrantLike = GrantLike,
+> {
   /**
    * The caller's active grants, `{ scope, resource? }` (plus optional `id` and `expiresAt`).
    * - Called once per operation, before the first field runs, and once per subscription event.

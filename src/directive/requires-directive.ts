@@ -22,7 +22,8 @@ export function requiresDirective<TContext = unknown, G extends GrantLike = Gran
   options: RequiresDirectiveOptions<TContext, G>,
 ): RequiresDirective {
   let typeDefs = requiresTypeDefs;
-  if (options.names?.requires) typeDefs = typeDefs.replace('@requires(', `@${options.names.requires}(`);
+  if (options.names?.requires)
+    typeDefs = typeDefs.replace('@requires(', `@${options.names.requires}(`);
   if (options.names?.authenticated) {
     typeDefs = typeDefs.replace('@authenticated ', `@${options.names.authenticated} `);
   }

@@ -69,13 +69,19 @@ export function createRequiresTransformer<TContext, G extends GrantLike>(
         const requirement = requirementOf(schema, type, fieldName, names);
         const root = rootTypes.get(typeName);
         if (requirement === null && root === undefined) return fieldConfig;
-        if (requirement !== null && needsPrincipal(requirement) && options.principal === undefined) {
+        if (
+          requirement !== null &&
+          needsPrincipal(requirement) &&
+          options.principal === undefined
+        ) {
           throw new InvalidRequirementError(
             `${typeName}.${fieldName} uses @${names.authenticated} or orSelf, which need requiresDirective({ principal }) to know the caller.`,
           );
         }
         const guard =
-          requirement === null ? null : new FieldGuard<G>(`${typeName}.${fieldName}`, requirement, guards++, now);
+          requirement === null
+            ? null
+            : new FieldGuard<G>(`${typeName}.${fieldName}`, requirement, guards++, now);
         if (root === 'subscription') return guardSubscription(fieldConfig, guard, states);
         return guardField(fieldConfig, guard, states);
       },
@@ -114,7 +120,7 @@ function guardSubscription<G extends GrantLike>(
   states: OperationStates<unknown, G>,
 ): GraphQLFieldConfig<unknown, unknown> {
   const subscribe: Resolver = fieldConfig.subscribe ?? defaultFieldResolver;
-  const resolve: Resolver = fieldConfig.resolve ?? ((payload) => payload);
+  const resolve: Resolver = fieldConfig.resolve ?? defaultFieldResolver;
   return {
     ...fieldConfig,
     subscribe: async (source, args, context, info) => {
@@ -124,12 +130,13 @@ function guardSubscription<G extends GrantLike>(
       const events = await subscribe(source, args, context, info);
       if (events instanceof Error || !isAsyncIterable(events)) return events;
       return guardEvents(events, async () => {
-        const fresh = await states.load(context, info);
+        const fresh = await states.loadForEvent(context, info);
         return guard?.check(fresh, source, args) ?? null;
       });
     },
     resolve: (payload, args, context, info) => {
       if (payload instanceof SubscriptionDenied) throw payload.error;
+      states.adopt(context, info);
       return resolve(payload, args, context, info);
     },
   };

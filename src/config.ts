@@ -1,0 +1,62 @@
+/** Process configuration, read once from the environment at start. */
+export interface Config {
+  /** `PORT`. @default 4000 */
+  readonly port: number;
+  /** `HOST`. @default 127.0.0.1 */
+  readonly host: string;
+  /** `DATABASE_URL`: a postgres:// URL selects PostgreSQL; absent selects embedded PGlite. */
+  readonly databaseUrl: string | undefined;
+  /** `DATA_DIR`: PGlite's directory. @default ./.keyholder */
+  readonly dataDir: string;
+  /** `BOOTSTRAP_ADMIN_KEY`: the root admin's key on first start (at least 32 characters). */
+  readonly bootstrapAdminKey: string | undefined;
+  /** `NODE_ENV === 'production'`: no landing page. */
+  readonly production: boolean;
+  /** `MAX_BODY_BYTES`: largest accepted request body. @default 102400 */
+  readonly maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
+  }
+  return value;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      'DATABASE_URL must be a postgres:// or postgresql:// URL (or unset, for the embedded database).',
+    );
+  }
+  const bootstrapAdminKey = env.BOOTSTRAP_ADMIN_KEY === '' ? undefined : env.BOOTSTRAP_ADMIN_KEY;
+  if (
+    bootstrapAdminKey !== undefined &&
+    (bootstrapAdminKey.length < 32 || /\s/.test(bootstrapAdminKey))
+  ) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_KEY must be at least 32 characters with no spaces.');
+  }
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl,
+    dataDir: env.DATA_DIR || './.keyholder',
+    bootstrapAdminKey,
+    production: env.NODE_ENV === 'production',
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
+  };
+}

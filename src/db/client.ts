@@ -1,0 +1,98 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as tables from './tables.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * The database, whichever engine serves it.
+ * - `db`: drizzle, for everything expressed with the query builder;
+ * - `query`: one raw statement (prepared on PostgreSQL), for the hot paths;
+ * - `statements`: how many statements this process has sent, so tests can show that a request's
+ *   statement count does not grow with the data it returns.
+ */
+export interface Database {
+  readonly engine: 'pglite' | 'postgres';
+  readonly db: Db;
+  readonly statements: { count: number };
+  query<T extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseConfig {
+  /** A `postgres://` or `postgresql://` URL selects PostgreSQL; absent selects PGlite. */
+  readonly databaseUrl?: string | undefined;
+  /** PGlite's directory, or `memory://` for a throwaway database. */
+  readonly dataDir: string;
+  /** postgres.js pool size. @default 10 */
+  readonly poolSize?: number;
+}
+
+function countingLogger(statements: { count: number }): Logger {
+  return {
+    logQuery() {
+      statements.count += 1;
+    },
+  };
+}
+
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  const statements = { count: 0 };
+  if (config.databaseUrl) {
+    const client = postgres(config.databaseUrl, {
+      max: config.poolSize ?? 10,
+      onnotice: () => {},
+      connect_timeout: 10,
+    });
+    const db = drizzlePostgres(client, {
+      schema: tables,
+      logger: countingLogger(statements),
+    }) as unknown as Db;
+    return {
+      engine: 'postgres',
+      db,
+      statements,
+      async query<T extends Record<string, unknown>>(
+        text: string,
+        params: readonly unknown[] = [],
+      ) {
+        statements.count += 1;
+        return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+          prepare: true,
+        })) as unknown as T[];
+      },
+      async ping() {
+        await client`select 1`;
+      },
+      async close() {
+        await client.end({ timeout: 5 });
+      },
+    };
+  }
+  const client = await PGlite.create(config.dataDir);
+  const db = drizzlePglite(client, {
+    schema: tables,
+    logger: countingLogger(statements),
+  }) as unknown as Db;
+  return {
+    engine: 'pglite',
+    db,
+    statements,
+    async query<T extends Record<string, unknown>>(text: string, params: readonly unknown[] = []) {
+      statements.count += 1;
+      return (await client.query<T>(text, params as unknown[])).rows;
+    },
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

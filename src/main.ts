@@ -1,0 +1,116 @@
+import { type Config, ConfigError, readConfig } from './config.js';
+import { type Database, openDatabase } from './db/client.js';
+import { runMigrations } from './db/migrate.js';
+import { bootstrap } from './modules/identities/bootstrap.js';
+import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
+import { buildKeyholderSchema } from './server/schema.js';
+import { createServices } from './server/services.js';
+
+export interface Keyholder {
+  readonly url: string;
+  readonly database: Database;
+  readonly http: RunningHttpServer;
+  /** The admin key when this start created the admin (tests and first-run output). */
+  readonly bootstrapSecret: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP.
+ * Used by `npm start` and by the integration tests, which start real servers on port 0.
+ */
+export async function startKeyholder(config: Config, log = defaultLog): Promise<Keyholder> {
+  const schema = buildKeyholderSchema();
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await runMigrations(database, config.databaseUrl);
+    const boot = await bootstrap(database, config.bootstrapAdminKey);
+    const keyUsage = new KeyUsageRecorder(database);
+    const http = await startHttpServer(
+      {
+        schema,
+        database,
+        services: createServices(database),
+        keyUsage,
+        production: config.production,
+        maxBodyBytes: config.maxBodyBytes,
+        log,
+      },
+      { port: config.port, host: config.host },
+    );
+    if (boot.admin?.generated) {
+      console.log(
+        [
+          '',
+          'Keyholder created the root admin. Its API key is shown this once; store it now:',
+          '',
+          `  ${boot.admin.secret}`,
+          '',
+          `Use it as:  curl -s ${http.url}/graphql -H 'content-type: application/json' \\`,
+          `              -H 'authorization: Bearer ${boot.admin.secret}' -d '{"query":"{ me { id name } }"}'`,
+          '',
+        ].join('\n'),
+      );
+    } else if (boot.admin) {
+      console.log('Keyholder created the root admin with the key given in BOOTSTRAP_ADMIN_KEY.');
+    }
+    return {
+      url: http.url,
+      database,
+      http,
+      bootstrapSecret: boot.admin?.secret,
+      async stop() {
+        await http.stop();
+        await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw error;
+  }
+}
+
+function defaultLog(message: string, error?: unknown): void {
+  console.error(`[keyholder] ${message}`, error ?? '');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = readConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`keyholder: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const keyholder = await startKeyholder(config);
+  console.log(
+    `Keyholder listening on ${keyholder.url}/graphql (database: ${keyholder.database.engine}${config.databaseUrl ? '' : `, ${config.dataDir}`})`,
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`Keyholder stopping (${signal}).`);
+    keyholder.stop().then(
+      () => process.exit(0),
+      (error) => {
+        defaultLog('Shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main().catch((error) => {
+    defaultLog('Failed to start', error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,74 @@
+import { GrantSet } from '../../authz/grant-set.js';
+import { parseScopeName } from '../../authz/scope-name.js';
+import { badUserInput, notFound } from '../../errors.js';
+import type { KeyholderContext } from '../../server/context.js';
+import type { ActiveGrant } from '../keys/authenticate.js';
+import { parseId, requireText } from '../shared/validate.js';
+import { describeResource } from './grant-service.js';
+
+/** The outcome of `check`, with a sentence a person can act on. */
+export interface AccessDecision {
+  readonly allowed: boolean;
+  readonly reason: string;
+  readonly grant: ActiveGrant | null;
+  readonly identityId: string;
+  readonly scope: string;
+  readonly resource: string | null;
+  readonly decidedAt: Date;
+}
+
+/**
+ * Decides whether an identity may use `scope` (on `resource`) now, from its live grants.
+ * - malformed id, scope or resource: `BAD_USER_INPUT`; unknown identity or scope: `NOT_FOUND`;
+ * - a disabled identity is denied whatever it holds.
+ */
+export async function checkAccess(
+  ctx: KeyholderContext,
+  rawIdentityId: string,
+  scope: string,
+  rawResource: string | null | undefined,
+): Promise<AccessDecision> {
+  const identityId = parseId(rawIdentityId, 'identity');
+  if (parseScopeName(scope) === null) {
+    throw badUserInput(`"${scope}" is not a valid scope name: use <resource>:<action>.`, {
+      field: 'scope',
+    });
+  }
+  const resource =
+    rawResource === null || rawResource === undefined
+      ? null
+      : requireText(rawResource, 'resource', 512);
+  const [identity, grants] = await Promise.all([
+    ctx.loaders.identity.load(identityId),
+    ctx.loaders.liveGrants.load(identityId),
+  ]);
+  if (identity === null) throw notFound(`Identity ${identityId} does not exist.`);
+  const decidedAt = new Date();
+  const base = { identityId, scope, resource, decidedAt };
+  if (identity.status !== 'ACTIVE') {
+    return {
+      ...base,
+      allowed: false,
+      grant: null,
+      reason: `Identity "${identity.name}" is disabled.`,
+    };
+  }
+  const grant = new GrantSet(grants).covering(scope, resource, decidedAt.getTime());
+  if (grant !== null) {
+    const until = grant.expiresAt === null ? '' : ` until ${grant.expiresAt.toISOString()}`;
+    return {
+      ...base,
+      allowed: true,
+      grant,
+      reason: `Allowed by grant ${grant.id} of "${scope}" on ${describeResource(grant.resource)}${until}.`,
+    };
+  }
+  const defined = await ctx.loaders.scopeExists.load(scope);
+  if (!defined) throw notFound(`Scope "${scope}" is not defined.`);
+  return {
+    ...base,
+    allowed: false,
+    grant: null,
+    reason: `Identity "${identity.name}" holds no active grant of "${scope}" covering ${describeResource(resource)}.`,
+  };
+}

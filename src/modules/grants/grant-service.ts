@@ -1,0 +1,247 @@
+import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
+import { parseScopeName } from '../../authz/scope-name.js';
+import type { Database, Tx } from '../../db/client.js';
+import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
+import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import type { Caller } from '../keys/authenticate.js';
+import { decodeCursor, type Page, pageSize, toPage } from '../shared/pagination.js';
+import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
+import { authorityFor, loadAuthority } from './grant-authority.js';
+import { parseResourcePattern } from './resource-pattern.js';
+
+export interface GrantInput {
+  readonly identityId: string;
+  readonly scope: string;
+  readonly resource?: string | null;
+  readonly reason: string;
+  readonly ttlSeconds?: number | null;
+  readonly expiresAt?: Date | null;
+  readonly grantable?: boolean | null;
+}
+
+export interface GrantFilter {
+  readonly identityId?: string | null;
+  readonly scope?: string | null;
+  readonly resource?: string | null;
+  readonly grantedBy?: string | null;
+  readonly active?: boolean | null;
+}
+
+/** A grant is active while it is neither revoked nor past its expiry. */
+export function isActive(
+  grant: Pick<GrantRow, 'revokedAt' | 'expiresAt'>,
+  now = Date.now(),
+): boolean {
+  return grant.revokedAt === null && (grant.expiresAt === null || grant.expiresAt.getTime() > now);
+}
+
+export function describeResource(resource: string | null): string {
+  if (resource === null) return 'every resource';
+  return resource.endsWith('*')
+    ? `resources starting with "${resource.slice(0, -1)}"`
+    : `resource "${resource}"`;
+}
+
+/** Advisory lock per identity, so concurrent grants to one identity cannot duplicate each other. */
+export async function lockIdentityGrants(tx: Tx, identityId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`grants:${identityId}`}))`);
+}
+
+/**
+ * Grants and revocations with Keyholder's delegation rules:
+ * - granting S (on R) needs a live grantable grant of S covering R, and never outlives it;
+ * - nobody grants to themselves;
+ * - revoking needs to be the grantor or to hold S grantable covering the grant's resource.
+ */
+export class GrantService {
+  constructor(private readonly database: Database) {}
+
+  async grant(actor: Caller, input: GrantInput): Promise<GrantRow> {
+    const identityId = parseId(input.identityId, 'identity');
+    if (parseScopeName(input.scope) === null) {
+      throw badUserInput(`"${input.scope}" is not a valid scope name: use <resource>:<action>.`, {
+        field: 'scope',
+      });
+    }
+    const resource = parseResourcePattern(input.resource);
+    const reason = requireText(input.reason, 'reason', 1000);
+    const expiresAt = resolveExpiry(input, Date.now(), 'grant');
+    const grantable = input.grantable ?? false;
+    if (identityId === actor.identity.id) {
+      throw forbidden(
+        'An identity cannot grant to itself; ask another identity that holds the scope grantable.',
+      );
+    }
+
+    return this.database.db.transaction(async (tx) => {
+      await lockIdentityGrants(tx, identityId);
+      const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
+      if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
+      if (target.status === 'DISABLED')
+        throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
+      const [scope] = await tx
+        .select({ name: scopes.name })
+        .from(scopes)
+        .where(eq(scopes.name, input.scope));
+      if (scope === undefined) throw notFound(`Scope "${input.scope}" is not defined.`);
+
+      const authority = authorityFor(
+        await loadAuthority(tx, actor.identity.id, [input.scope]),
+        input.scope,
+        resource,
+      );
+      if (authority.length === 0) {
+        throw forbidden(
+          `Granting "${input.scope}" on ${describeResource(resource)} requires holding it with grantable: true, and you do not.`,
+          { required: { scope: input.scope, resource, grantable: true } },
+        );
+      }
+      const latest = authority.some((g) => g.expiresAt === null)
+        ? null
+        : Math.max(...authority.map((g) => (g.expiresAt as Date).getTime()));
+      if (latest !== null && (expiresAt === null || expiresAt.getTime() > latest)) {
+        throw forbidden(
+          `This grant would outlive your own grant of "${input.scope}", which ends at ${new Date(latest).toISOString()}; give an expiry no later than that.`,
+          { required: { expiresAtOrBefore: new Date(latest).toISOString() } },
+        );
+      }
+
+      const duplicate = await tx
+        .select({ id: grants.id })
+        .from(grants)
+        .where(
+          and(
+            eq(grants.identityId, identityId),
+            eq(grants.scope, input.scope),
+            resource === null ? isNull(grants.resource) : eq(grants.resource, resource),
+            isNull(grants.revokedAt),
+            or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
+          ),
+        );
+      if (duplicate[0] !== undefined) {
+        throw conflict(
+          `Identity "${target.name}" already holds an active grant of "${input.scope}" on ${describeResource(resource)} (${duplicate[0].id}); revoke it first to change it.`,
+          { existingId: duplicate[0].id },
+        );
+      }
+
+      const [row] = await tx
+        .insert(grants)
+        .values({
+          identityId,
+          scope: input.scope,
+          resource,
+          reason,
+          grantedBy: actor.identity.id,
+          grantable,
+          expiresAt,
+        })
+        .returning();
+      if (row === undefined) throw new Error('Insert returned no grant row.');
+      await recordChange(tx, {
+        action: 'grant.created',
+        actorId: actor.identity.id,
+        subjectId: row.id,
+        details: {
+          after: {
+            identityId,
+            scope: input.scope,
+            resource,
+            grantable,
+            expiresAt: expiresAt?.toISOString() ?? null,
+          },
+          reason,
+          authorityGrantIds: authority.map((g) => g.id),
+        },
+      });
+      return row;
+    });
+  }
+
+  async revoke(actor: Caller, rawId: string, rawReason: string): Promise<GrantRow> {
+    const id = parseId(rawId, 'grant');
+    const reason = requireText(rawReason, 'reason', 1000);
+    return this.database.db.transaction(async (tx) => {
+      const [current] = await tx.select().from(grants).where(eq(grants.id, id)).for('update');
+      if (current === undefined) throw notFound(`Grant ${id} does not exist.`);
+      if (current.revokedAt !== null) {
+        throw conflict(`Grant ${id} was already revoked at ${current.revokedAt.toISOString()}.`);
+      }
+      if (current.grantedBy !== actor.identity.id) {
+        const authority = authorityFor(
+          await loadAuthority(tx, actor.identity.id, [current.scope]),
+          current.scope,
+          current.resource,
+        );
+        if (authority.length === 0) {
+          throw forbidden(
+            `Revoking grant ${id} requires being its grantor or holding "${current.scope}" on ${describeResource(current.resource)} with grantable: true.`,
+            { required: { scope: current.scope, resource: current.resource, grantable: true } },
+          );
+        }
+      }
+      const [row] = await tx
+        .update(grants)
+        .set({ revokedAt: new Date(), revokedBy: actor.identity.id, revokeReason: reason })
+        .where(eq(grants.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no grant row.');
+      await recordChange(tx, {
+        action: 'grant.revoked',
+        actorId: actor.identity.id,
+        subjectId: id,
+        details: {
+          before: {
+            identityId: current.identityId,
+            scope: current.scope,
+            resource: current.resource,
+            active: isActive(current),
+          },
+          reason,
+        },
+      });
+      return row;
+    });
+  }
+
+  async list(
+    first: number | null | undefined,
+    after: string | null | undefined,
+    filter: GrantFilter | null | undefined,
+  ): Promise<Page<GrantRow>> {
+    const size = pageSize(first);
+    const cursor = decodeCursor(after);
+    const conditions: (SQL | undefined)[] = [];
+    if (filter?.identityId)
+      conditions.push(eq(grants.identityId, parseId(filter.identityId, 'identity')));
+    if (filter?.grantedBy)
+      conditions.push(eq(grants.grantedBy, parseId(filter.grantedBy, 'identity')));
+    if (filter?.scope) conditions.push(eq(grants.scope, filter.scope));
+    if (filter?.resource) conditions.push(eq(grants.resource, filter.resource));
+    const now = new Date();
+    if (filter?.active === true) {
+      conditions.push(
+        isNull(grants.revokedAt),
+        or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
+      );
+    } else if (filter?.active === false) {
+      conditions.push(or(isNotNull(grants.revokedAt), lte(grants.expiresAt, now)));
+    }
+    if (cursor) {
+      conditions.push(
+        or(
+          gt(grants.createdAt, cursor.createdAt),
+          and(eq(grants.createdAt, cursor.createdAt), gt(grants.id, cursor.id)),
+        ),
+      );
+    }
+    const rows = await this.database.db
+      .select()
+      .from(grants)
+      .where(and(...conditions))
+      .orderBy(asc(grants.createdAt), asc(grants.id))
+      .limit(size + 1);
+    return toPage(rows, size);
+  }
+}

@@ -1,0 +1,74 @@
+import { count, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { apiKeys, grants, identities, scopes } from '../../db/tables.js';
+import { recordChange } from '../audit/record-change.js';
+import { generateSecret, hashSecret, prefixOf } from '../keys/api-key-secret.js';
+import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
+
+const BOOTSTRAP_LOCK = 7_291_005;
+
+export interface BootstrapResult {
+  /** Present only on the start that created the admin; `generated` when Keyholder chose the key. */
+  readonly admin?: { readonly id: string; readonly secret: string; readonly generated: boolean };
+}
+
+/**
+ * Seeds the built-in scopes (every start) and, on an empty database, the root admin: an identity
+ * holding every built-in scope grantable, with `BOOTSTRAP_ADMIN_KEY` or a generated key.
+ * Serialised by an advisory lock so concurrent first starts create one admin.
+ */
+export async function bootstrap(
+  database: Database,
+  adminKey: string | undefined,
+): Promise<BootstrapResult> {
+  return database.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
+    for (const scope of BUILTIN_SCOPES) {
+      const [resource, action] = scope.name.split(':') as [string, string];
+      await tx
+        .insert(scopes)
+        .values({
+          name: scope.name,
+          resource,
+          action,
+          description: scope.description,
+          builtin: true,
+        })
+        .onConflictDoNothing();
+    }
+    const [existing] = await tx.select({ n: count() }).from(identities);
+    if ((existing?.n ?? 0) > 0) return {};
+
+    const [admin] = await tx
+      .insert(identities)
+      .values({ name: 'bootstrap-admin', kind: 'USER' })
+      .returning({ id: identities.id });
+    if (admin === undefined) throw new Error('Insert returned no admin row.');
+    const secret = adminKey ?? generateSecret().secret;
+    await tx.insert(apiKeys).values({
+      identityId: admin.id,
+      name: 'bootstrap',
+      prefix: prefixOf(secret),
+      secretHash: hashSecret(secret),
+    });
+    await tx.insert(grants).values(
+      BUILTIN_SCOPES.map((s) => ({
+        identityId: admin.id,
+        scope: s.name,
+        reason: 'Bootstrap: the root admin is the root of every delegation chain.',
+        grantable: true,
+      })),
+    );
+    await recordChange(tx, {
+      action: 'identity.created',
+      actorId: null,
+      subjectId: admin.id,
+      details: {
+        after: { name: 'bootstrap-admin', kind: 'USER' },
+        reason: 'bootstrap',
+        scopes: BUILTIN_SCOPES.map((s) => s.name),
+      },
+    });
+    return { admin: { id: admin.id, secret, generated: adminKey === undefined } };
+  });
+}

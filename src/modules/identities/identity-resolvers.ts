@@ -1,0 +1,32 @@
+import type { IdentityRow } from '../../db/tables.js';
+import type { KeyholderContext } from '../../server/context.js';
+import { isUuid } from '../shared/validate.js';
+import type { CreateIdentityInput, IdentityFilter } from './identity-service.js';
+
+type Ctx = KeyholderContext;
+
+export const identityResolvers = {
+  Query: {
+    me: (_: unknown, __: unknown, ctx: Ctx) => ctx.loaders.identity.load(ctx.caller.identity.id),
+    identity: (_: unknown, args: { id: string }, ctx: Ctx) =>
+      isUuid(args.id) ? ctx.loaders.identity.load(args.id.toLowerCase()) : null,
+    identities: (
+      _: unknown,
+      args: { first?: number; after?: string; filter?: IdentityFilter },
+      ctx: Ctx,
+    ) => ctx.services.identities.list(args.first, args.after, args.filter),
+  },
+  Mutation: {
+    createIdentity: (_: unknown, args: { input: CreateIdentityInput }, ctx: Ctx) =>
+      ctx.services.identities.create(ctx.caller, args.input),
+    disableIdentity: (_: unknown, args: { id: string }, ctx: Ctx) =>
+      ctx.services.identities.disable(ctx.caller, args.id),
+  },
+  Identity: {
+    createdBy: (identity: IdentityRow, _: unknown, ctx: Ctx) =>
+      identity.createdBy === null ? null : ctx.loaders.identity.load(identity.createdBy),
+    grants: (identity: IdentityRow, args: { active: boolean | null }, ctx: Ctx) =>
+      ctx.loaders.grants.load({ identityId: identity.id, active: args.active !== false }),
+    apiKeys: (identity: IdentityRow, _: unknown, ctx: Ctx) => ctx.loaders.apiKeys.load(identity.id),
+  },
+};

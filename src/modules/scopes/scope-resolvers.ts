@@ -1,0 +1,15 @@
+import type { KeyholderContext } from '../../server/context.js';
+import type { DefineScopeInput } from './scope-service.js';
+
+type Ctx = KeyholderContext;
+
+export const scopeResolvers = {
+  Query: {
+    scope: (_: unknown, args: { name: string }, ctx: Ctx) => ctx.loaders.scope.load(args.name),
+    scopes: (_: unknown, __: unknown, ctx: Ctx) => ctx.services.scopes.list(),
+  },
+  Mutation: {
+    defineScope: (_: unknown, args: { input: DefineScopeInput }, ctx: Ctx) =>
+      ctx.services.scopes.define(ctx.caller, args.input),
+  },
+};

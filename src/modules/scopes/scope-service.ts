@@ -1,0 +1,102 @@
+import { asc, eq } from 'drizzle-orm';
+import { parseScopeName } from '../../authz/scope-name.js';
+import type { Database } from '../../db/client.js';
+import { grants, type ScopeRow, scopes } from '../../db/tables.js';
+import { badUserInput, conflict } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import type { Caller } from '../keys/authenticate.js';
+import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
+import { RESERVED_RESOURCES } from './builtin-scopes.js';
+
+export interface DefineScopeInput {
+  readonly name: string;
+  readonly description?: string | null;
+}
+
+/** Scope definitions. Defining a scope makes the definer the root of its delegation chain. */
+export class ScopeService {
+  constructor(private readonly database: Database) {}
+
+  async define(actor: Caller, input: DefineScopeInput): Promise<ScopeRow> {
+    const parsed = parseScopeName(input.name);
+    if (parsed === null) {
+      throw badUserInput(
+        `"${input.name}" is not a valid scope name: use <resource>:<action> with resource matching [a-z][a-z0-9._/-]* and action read, write or execute.`,
+        { field: 'name' },
+      );
+    }
+    const reservedRoot = parsed.resource.split(/[./]/)[0] as string;
+    if (RESERVED_RESOURCES.includes(reservedRoot)) {
+      throw badUserInput(
+        `Resource "${reservedRoot}" is reserved for Keyholder's built-in scopes; choose another name.`,
+        {
+          field: 'name',
+        },
+      );
+    }
+    const description = (input.description ?? '').trim();
+    if (description.length > 1000)
+      throw badUserInput('description must be at most 1000 characters.', { field: 'description' });
+
+    try {
+      return await this.database.db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(scopes)
+          .values({
+            name: parsed.name,
+            resource: parsed.resource,
+            action: parsed.action,
+            description,
+            createdBy: actor.identity.id,
+          })
+          .returning();
+        if (row === undefined) throw new Error('Insert returned no scope row.');
+        const [grant] = await tx
+          .insert(grants)
+          .values({
+            identityId: actor.identity.id,
+            scope: parsed.name,
+            reason: `Defined scope "${parsed.name}".`,
+            grantedBy: actor.identity.id,
+            grantable: true,
+          })
+          .returning({ id: grants.id });
+        await recordChange(tx, {
+          action: 'scope.defined',
+          actorId: actor.identity.id,
+          subjectId: parsed.name,
+          details: { after: { name: parsed.name, description } },
+        });
+        await recordChange(tx, {
+          action: 'grant.created',
+          actorId: actor.identity.id,
+          subjectId: grant?.id ?? '',
+          details: {
+            after: {
+              identityId: actor.identity.id,
+              scope: parsed.name,
+              resource: null,
+              grantable: true,
+              expiresAt: null,
+            },
+            reason: 'The definer of a scope holds it grantable.',
+          },
+        });
+        return row;
+      });
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION)
+        throw conflict(`Scope "${parsed.name}" is already defined.`);
+      throw error;
+    }
+  }
+
+  async list(): Promise<ScopeRow[]> {
+    return this.database.db.select().from(scopes).orderBy(asc(scopes.name));
+  }
+
+  async get(name: string): Promise<ScopeRow | null> {
+    const [row] = await this.database.db.select().from(scopes).where(eq(scopes.name, name));
+    return row ?? null;
+  }
+}

@@ -1,0 +1,86 @@
+import { badUserInput } from '../../errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** An id argument: a UUID, lower-cased; anything else is `BAD_USER_INPUT` naming what it was for. */
+export function parseId(value: string, what: string): string {
+  if (!isUuid(value))
+    throw badUserInput(`"${truncate(value)}" is not a valid ${what} id.`, { field: what });
+  return value.toLowerCase();
+}
+
+/** Text that must not be blank, with control characters refused and a length limit. */
+export function requireText(value: string, field: string, max: number): string {
+  const text = value.trim();
+  if (text.length === 0) throw badUserInput(`${field} must not be empty.`, { field });
+  if (text.length > max)
+    throw badUserInput(`${field} must be at most ${max} characters.`, { field });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(text)) {
+    throw badUserInput(`${field} must not contain control characters.`, { field });
+  }
+  return text;
+}
+
+export function optionalText(
+  value: string | null | undefined,
+  field: string,
+  max: number,
+): string | null {
+  if (value === null || value === undefined) return null;
+  return requireText(value, field, max);
+}
+
+/** The longest lifetime anything in Keyholder can be given: five years. */
+export const MAX_TTL_SECONDS = 5 * 365 * 24 * 3600;
+
+/**
+ * Resolves `ttlSeconds` / `expiresAt` (at most one) to an expiry instant, or `null` for none.
+ * - ttl must be a whole number of seconds from 1 to MAX_TTL_SECONDS;
+ * - expiresAt must be in the future and within MAX_TTL_SECONDS.
+ */
+export function resolveExpiry(
+  input: { ttlSeconds?: number | null; expiresAt?: Date | null },
+  now: number,
+  what: string,
+): Date | null {
+  const { ttlSeconds, expiresAt } = input;
+  const hasTtl = ttlSeconds !== null && ttlSeconds !== undefined;
+  const hasAt = expiresAt !== null && expiresAt !== undefined;
+  if (hasTtl && hasAt)
+    throw badUserInput(`Give either ttlSeconds or expiresAt for the ${what}, not both.`);
+  if (hasTtl) {
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS) {
+      throw badUserInput(
+        `ttlSeconds for the ${what} must be a whole number from 1 to ${MAX_TTL_SECONDS} (five years); got ${ttlSeconds}.`,
+        { field: 'ttlSeconds' },
+      );
+    }
+    return new Date(now + ttlSeconds * 1000);
+  }
+  if (hasAt) {
+    if (expiresAt.getTime() <= now) {
+      throw badUserInput(
+        `expiresAt for the ${what} (${expiresAt.toISOString()}) is not in the future.`,
+        {
+          field: 'expiresAt',
+        },
+      );
+    }
+    if (expiresAt.getTime() > now + MAX_TTL_SECONDS * 1000) {
+      throw badUserInput(`expiresAt for the ${what} is more than five years away.`, {
+        field: 'expiresAt',
+      });
+    }
+    return expiresAt;
+  }
+  return null;
+}
+
+export function truncate(value: string, max = 60): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}

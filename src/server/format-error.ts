@@ -1,0 +1,36 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode } from '../errors.js';
+
+/** Codes whose messages are written for clients (ours and graphql/Apollo's request errors). */
+const CLIENT_CODES = new Set<string>([
+  ...Object.values(ErrorCode),
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/**
+ * Apollo `formatError`: client-facing errors pass through; anything else (a bug, a database
+ * failure) becomes `INTERNAL_SERVER_ERROR` with no message detail, stack, SQL or host, and is
+ * logged with the request id so the on-call engineer can find it.
+ */
+export function createFormatError(log: (message: string, error: unknown) => void) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+      const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    const reference = Math.random().toString(36).slice(2, 10);
+    log(`Internal error ${reference}`, error);
+    return {
+      message: `Internal server error (reference ${reference}).`,
+      ...(formatted.path ? { path: formatted.path } : {}),
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      extensions: { code: 'INTERNAL_SERVER_ERROR', reference },
+    };
+  };
+}

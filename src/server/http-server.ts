@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import express, { type ErrorRequestHandler } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { Database } from '../db/client.js';
+import { unauthenticated } from '../errors.js';
+import { authenticate } from '../modules/keys/authenticate.js';
+import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
+import type { KeyholderContext } from './context.js';
+import { createFormatError } from './format-error.js';
+import { createLoaders } from './loaders.js';
+import { PrefetchPlanner } from './prefetch.js';
+import type { Services } from './services.js';
+
+export interface HttpServerOptions {
+  readonly schema: GraphQLSchema;
+  readonly database: Database;
+  readonly services: Services;
+  readonly keyUsage: KeyUsageRecorder;
+  readonly production: boolean;
+  readonly maxBodyBytes: number;
+  readonly log: (message: string, error?: unknown) => void;
+}
+
+export interface RunningHttpServer {
+  readonly server: Server;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+function bearerSecret(header: string | undefined): string {
+  if (header === undefined || header === '') {
+    throw unauthenticated('Authentication required: send "Authorization: Bearer <api key>".', {
+      http: { status: 401 },
+    });
+  }
+  const match = BEARER.exec(header);
+  if (match === null) {
+    throw unauthenticated('The Authorization header must be "Bearer <api key>".', {
+      http: { status: 401 },
+    });
+  }
+  return match[1] as string;
+}
+
+function graphqlError(status: number, code: string, message: string) {
+  return { status, body: { errors: [{ message, extensions: { code } }] } };
+}
+
+/**
+ * HTTP front: `POST`/`GET /graphql` through Apollo Server (authenticated, armored, masked),
+ * `GET /healthz` (200 when the database answers, 503 otherwise).
+ */
+export async function startHttpServer(
+  options: HttpServerOptions,
+  listen: { port: number; host: string },
+): Promise<RunningHttpServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+  const armor = new ApolloArmor({
+    maxDepth: { n: 10, ignoreIntrospection: true },
+    maxAliases: { n: 15 },
+    maxTokens: { n: 2000 },
+    maxDirectives: { n: 30 },
+    costLimit: { maxCost: 20_000, ignoreIntrospection: true },
+    blockFieldSuggestion: { enabled: true },
+  }).protect();
+
+  const apollo = new ApolloServer<KeyholderContext>({
+    schema: options.schema,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: true,
+    introspection: true,
+    validationRules: armor.validationRules,
+    formatError: createFormatError(options.log),
+    plugins: [
+      // graphql-armor's types come from Apollo's CommonJS build; the plugin objects are the same.
+      ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
+  await apollo.start();
+
+  const prefetch = new PrefetchPlanner();
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await Promise.race([
+        options.database.ping(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
+      res.status(200).json({ status: 'ok', database: options.database.engine });
+    } catch {
+      res.status(503).json({ status: 'unavailable', database: options.database.engine });
+    }
+  });
+
+  app.use(
+    '/graphql',
+    express.json({ limit: options.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<KeyholderContext> => {
+        const requestId = randomUUID();
+        res.setHeader('x-request-id', requestId);
+        const secret = bearerSecret(req.headers.authorization);
+        const source =
+          req.method === 'GET' ? req.query : (req.body as Record<string, unknown> | undefined);
+        let variables: unknown = source?.variables;
+        if (typeof variables === 'string') {
+          try {
+            variables = JSON.parse(variables);
+          } catch {
+            variables = undefined;
+          }
+        }
+        const auth = await authenticate(
+          options.database,
+          secret,
+          prefetch.plan(source?.query, variables),
+        );
+        options.keyUsage.record(auth.caller.keyId);
+        return {
+          caller: auth.caller,
+          loaders: createLoaders(options.database, auth),
+          services: options.services,
+          requestId,
+        };
+      },
+    }),
+  );
+
+  const onBodyError: ErrorRequestHandler = (error, _req, res, next) => {
+    const type = (error as { type?: string }).type;
+    const reply =
+      type === 'entity.too.large'
+        ? graphqlError(
+            413,
+            'BAD_REQUEST',
+            `The request body is larger than the ${options.maxBodyBytes} bytes allowed.`,
+          )
+        : type === 'entity.parse.failed'
+          ? graphqlError(400, 'BAD_REQUEST', 'The request body is not valid JSON.')
+          : null;
+    if (reply === null) {
+      options.log('Unhandled HTTP error', error);
+      if (res.headersSent) return next(error);
+      const internal = graphqlError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
+      res.status(internal.status).json(internal.body);
+      return;
+    }
+    res.status(reply.status).json(reply.body);
+  };
+  app.use(onBodyError);
+  app.use((_req, res) => {
+    res
+      .status(404)
+      .json({
+        errors: [
+          {
+            message: 'Not found: Keyholder serves /graphql and /healthz.',
+            extensions: { code: 'NOT_FOUND' },
+          },
+        ],
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import DataLoader from 'dataloader';
+import { and, gt, inArray, isNull, or } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import {
+  type ApiKeyRow,
+  apiKeys,
+  type GrantRow,
+  grants,
+  type IdentityRow,
+  identities,
+  type ScopeRow,
+  scopes,
+} from '../db/tables.js';
+import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
+
+/** Per-request batch loaders: one statement per kind of thing, however many objects a query lists. */
+export interface Loaders {
+  readonly identity: DataLoader<string, IdentityRow | null>;
+  readonly scope: DataLoader<string, ScopeRow | null>;
+  /** Whether a scope is defined (primed for the scopes authentication prefetched). */
+  readonly scopeExists: DataLoader<string, boolean>;
+  /** Live grants in the minimal form decisions use (primed from authentication). */
+  readonly liveGrants: DataLoader<string, readonly ActiveGrant[]>;
+  /** Full grant rows of an identity, live only or all. */
+  readonly grants: DataLoader<{ identityId: string; active: boolean }, readonly GrantRow[], string>;
+  readonly apiKeys: DataLoader<string, readonly ApiKeyRow[]>;
+}
+
+function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const list = groups.get(key);
+    if (list === undefined) groups.set(key, [row]);
+    else list.push(row);
+  }
+  return groups;
+}
+
+const liveCondition = () =>
+  and(isNull(grants.revokedAt), or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())));
+
+export function createLoaders(database: Database, auth: Authentication): Loaders {
+  const { db } = database;
+  const identity = new DataLoader<string, IdentityRow | null>(async (ids) => {
+    const rows = await db
+      .select()
+      .from(identities)
+      .where(inArray(identities.id, [...ids]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+  for (const [id, row] of auth.identities) identity.prime(id, row);
+
+  const scope = new DataLoader<string, ScopeRow | null>(async (names) => {
+    const rows = await db
+      .select()
+      .from(scopes)
+      .where(inArray(scopes.name, [...names]));
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    return names.map((n) => byName.get(n) ?? null);
+  });
+
+  const scopeExists = new DataLoader<string, boolean>(async (names) => {
+    const rows = await Promise.all(names.map((n) => scope.load(n)));
+    return rows.map((r) => r !== null);
+  });
+  for (const name of auth.prefetchedScopes) scopeExists.prime(name, auth.definedScopes.has(name));
+
+  const liveGrants = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
+    const rows = await db
+      .select({
+        id: grants.id,
+        identityId: grants.identityId,
+        scope: grants.scope,
+        resource: grants.resource,
+        expiresAt: grants.expiresAt,
+        grantable: grants.grantable,
+      })
+      .from(grants)
+      .where(and(inArray(grants.identityId, [...ids]), liveCondition()));
+    const groups = groupBy(rows, (r) => r.identityId);
+    return ids.map((id) => groups.get(id) ?? []);
+  });
+  for (const id of auth.identities.keys())
+    liveGrants.prime(id, auth.grantsByIdentity.get(id) ?? []);
+
+  const grantRows = new DataLoader<
+    { identityId: string; active: boolean },
+    readonly GrantRow[],
+    string
+  >(
+    async (keys) => {
+      const ids = [...new Set(keys.map((k) => k.identityId))];
+      const wantAll = keys.some((k) => !k.active);
+      const rows = await db
+        .select()
+        .from(grants)
+        .where(
+          wantAll
+            ? inArray(grants.identityId, ids)
+            : and(inArray(grants.identityId, ids), liveCondition()),
+        )
+        .orderBy(grants.createdAt, grants.id);
+      const now = Date.now();
+      const groups = groupBy(rows, (r) => r.identityId);
+      return keys.map((k) =>
+        (groups.get(k.identityId) ?? []).filter(
+          (g) =>
+            !k.active ||
+            (g.revokedAt === null && (g.expiresAt === null || g.expiresAt.getTime() > now)),
+        ),
+      );
+    },
+    { cacheKeyFn: (k) => `${k.identityId}:${k.active}` },
+  );
+
+  const apiKeyRows = new DataLoader<string, readonly ApiKeyRow[]>(async (ids) => {
+    const rows = await db
+      .select()
+      .from(apiKeys)
+      .where(inArray(apiKeys.identityId, [...ids]))
+      .orderBy(apiKeys.createdAt, apiKeys.id);
+    const groups = groupBy(rows, (r) => r.identityId);
+    return ids.map((id) => groups.get(id) ?? []);
+  });
+
+  return { identity, scope, scopeExists, liveGrants, grants: grantRows, apiKeys: apiKeyRows };
+}

@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { GraphQLSchema } from 'graphql';
+import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
+import { requiresDirective } from '../directive/requires-directive.js';
+import { grantResolvers } from '../modules/grants/grant-resolvers.js';
+import { identityResolvers } from '../modules/identities/identity-resolvers.js';
+import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
+import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
+import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
+import { packageRoot } from '../package-root.js';
+import type { KeyholderContext } from './context.js';
+
+/** Keyholder's SDL, every `schema/*.graphql` file (directives included). */
+export function keyholderTypeDefs(): string[] {
+  const dir = join(packageRoot(), 'schema');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
+}
+
+/**
+ * Keyholder's executable schema, guarded by its own directive. Refuses (throws) if any root field
+ * lacks `@requires` or `@authenticated`.
+ */
+export function buildKeyholderSchema(): GraphQLSchema {
+  const schema = makeExecutableSchema({
+    typeDefs: keyholderTypeDefs(),
+    resolvers: [
+      { DateTime: DateTimeScalar },
+      identityResolvers,
+      apiKeyResolvers,
+      scopeResolvers,
+      grantResolvers,
+    ],
+  });
+  assertRootFieldsGuarded(schema);
+  const { transformer } = requiresDirective<KeyholderContext, ActiveGrant>({
+    grants: (ctx) => ctx.caller.grants,
+    principal: (ctx) => ctx.caller.identity.id,
+  });
+  return transformer(schema);
+}
