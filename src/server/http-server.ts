@@ -163,16 +163,14 @@ export async function startHttpServer(
   };
   app.use(onBodyError);
   app.use((_req, res) => {
-    res
-      .status(404)
-      .json({
-        errors: [
-          {
-            message: 'Not found: Keyholder serves /graphql and /healthz.',
-            extensions: { code: 'NOT_FOUND' },
-          },
-        ],
-      });
+    res.status(404).json({
+      errors: [
+        {
+          message: 'Not found: Keyholder serves /graphql and /healthz.',
+          extensions: { code: 'NOT_FOUND' },
+        },
+      ],
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
