@@ -32,6 +32,10 @@ export class OperationStates<TContext, G extends GrantLike> {
   >();
   readonly #nextEvent = new WeakMap<object, OperationState<G>>();
   readonly #options: RequiresDirectiveOptions<TContext, G>;
+  // The state stored last, checked before the WeakMap since an execution's fields mostly run in a
+  // row. It keeps that one context alive until another operation stores its state.
+  #lastContext: object | undefined;
+  #lastState: OperationState<G> | undefined;
 
   constructor(options: RequiresDirectiveOptions<TContext, G>) {
     this.#options = options;
@@ -39,11 +43,14 @@ export class OperationStates<TContext, G extends GrantLike> {
 
   /** The state of the operation `info` belongs to, if it was loaded. */
   current(context: unknown, info: GraphQLResolveInfo): OperationState<G> | undefined {
-    if (context === null || typeof context !== 'object') return undefined;
-    const state = this.#states.get(context);
-    return state !== undefined &&
-      state.execution === info.variableValues &&
-      state.operation === info.operation
+    let state = this.#lastState;
+    if (context !== this.#lastContext || state === undefined) {
+      if (context === null || typeof context !== 'object') return undefined;
+      state = this.#states.get(context);
+      if (state === undefined) return undefined;
+      this.#remember(context, state);
+    }
+    return state.execution === info.variableValues && state.operation === info.operation
       ? state
       : undefined;
   }
@@ -95,7 +102,14 @@ export class OperationStates<TContext, G extends GrantLike> {
     const state = this.#nextEvent.get(context);
     if (state === undefined || state.operation !== info.operation) return;
     this.#nextEvent.delete(context);
-    this.#states.set(context, { ...state, execution: info.variableValues, decisions: [] });
+    const adopted = { ...state, execution: info.variableValues, decisions: [] };
+    this.#states.set(context, adopted);
+    this.#remember(context, adopted);
+  }
+
+  #remember(context: object, state: OperationState<G>): void {
+    this.#lastContext = context;
+    this.#lastState = state;
   }
 
   #store(
@@ -115,6 +129,7 @@ export class OperationStates<TContext, G extends GrantLike> {
     };
     if (context !== null && typeof context === 'object') {
       this.#states.set(context, state);
+      this.#remember(context, state);
       if (this.#pending.get(context)?.execution === info.variableValues)
         this.#pending.delete(context);
     }
