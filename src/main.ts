@@ -26,7 +26,7 @@ export async function startKeyholder(config: Config, log = defaultLog): Promise<
   try {
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
-    const keyUsage = new KeyUsageRecorder(database);
+    const keyUsage = new KeyUsageRecorder(database, log);
     const http = await startHttpServer(
       {
         schema,

@@ -9,7 +9,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
-import { unauthenticated } from '../errors.js';
+import { isDomainError, unauthenticated } from '../errors.js';
 import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import type { KeyholderContext } from './context.js';
@@ -69,7 +69,8 @@ export async function startHttpServer(
   const armor = new ApolloArmor({
     maxDepth: { n: 10, ignoreIntrospection: true },
     maxAliases: { n: 15 },
-    maxTokens: { n: 2000 },
+    // Token limit is enforced by the parser itself (parseOptions below), so it is a 400 parse error.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 30 },
     costLimit: { maxCost: 20_000, ignoreIntrospection: true },
     blockFieldSuggestion: { enabled: true },
@@ -78,9 +79,12 @@ export async function startHttpServer(
   const apollo = new ApolloServer<KeyholderContext>({
     schema: options.schema,
     csrfPrevention: true,
+    // main.ts owns shutdown; Apollo's own signal handlers would race it.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: true,
+    parseOptions: { maxTokens: 2000 },
     introspection: true,
     validationRules: armor.validationRules,
     formatError: createFormatError(options.log),
@@ -128,7 +132,11 @@ export async function startHttpServer(
           options.database,
           secret,
           prefetch.plan(source?.query, variables),
-        );
+        ).catch((error: unknown) => {
+          // Refused before execution: answer with the error's own HTTP status (401), not 500.
+          if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
+          throw error;
+        });
         options.keyUsage.record(auth.caller.keyId);
         return {
           caller: auth.caller,

@@ -1,6 +1,6 @@
 import type { IdentityRow } from '../../db/tables.js';
 import type { KeyholderContext } from '../../server/context.js';
-import { isUuid } from '../shared/validate.js';
+import { parseId } from '../shared/validate.js';
 import type { CreateIdentityInput, IdentityFilter } from './identity-service.js';
 
 type Ctx = KeyholderContext;
@@ -9,7 +9,7 @@ export const identityResolvers = {
   Query: {
     me: (_: unknown, __: unknown, ctx: Ctx) => ctx.loaders.identity.load(ctx.caller.identity.id),
     identity: (_: unknown, args: { id: string }, ctx: Ctx) =>
-      isUuid(args.id) ? ctx.loaders.identity.load(args.id.toLowerCase()) : null,
+      ctx.loaders.identity.load(parseId(args.id, 'identity')),
     identities: (
       _: unknown,
       args: { first?: number; after?: string; filter?: IdentityFilter },

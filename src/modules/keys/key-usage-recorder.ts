@@ -11,10 +11,13 @@ export class KeyUsageRecorder {
 
   constructor(
     private readonly database: Database,
+    log: (message: string, error?: unknown) => void,
     /** @default 5000 */
     intervalMs = 5000,
   ) {
-    this.#timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
+    this.#timer = setInterval(() => {
+      this.flush().catch((error) => log('Could not record API key last use', error));
+    }, intervalMs);
     this.#timer.unref();
   }
 

@@ -1,0 +1,202 @@
+/**
+ * `check` over HTTP on PostgreSQL, strict revocation, against plain Apollo Server baselines in the
+ * same run (see scripts/bench/README.md). Needs DATABASE_URL pointing at a PostgreSQL server it may
+ * create a database on. Usage: npm run build && node dist/scripts/bench/check-throughput.js
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import postgres from 'postgres';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const SECONDS = Number(process.env.SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are read by shape in this script
+type Any = any;
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
+
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  console.error(
+    'check-throughput needs DATABASE_URL (a PostgreSQL server where it may create a database).',
+  );
+  process.exit(2);
+}
+
+async function startChild(
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${output}`)));
+  });
+  return { child, url };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function gql(
+  url: string,
+  key: string | null,
+  query: string,
+  variables: Record<string, unknown> = {},
+) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: Record<string, Any>; errors?: unknown[] };
+  if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
+  return body.data as Record<string, Any>;
+}
+
+async function load(url: string, key: string | null, body: string) {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: {
+      'content-type': 'application/json',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body,
+  });
+  return { rps: result.requests.average, errors: result.errors + result.timeouts + result.non2xx };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+const database = `kh_bench_${Date.now()}`;
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${database}`);
+const benchUrl = new URL(adminUrl);
+benchUrl.pathname = `/${database}`;
+
+const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const baseline = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+const children: ChildProcess[] = [];
+try {
+  const keyholder = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      NODE_ENV: 'production',
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(keyholder.child);
+  const url = keyholder.url;
+
+  const gateway = await gql(
+    url,
+    ADMIN_KEY,
+    'mutation { createIdentity(input: { name: "gateway", kind: SERVICE }) { id } }',
+  );
+  const alice = await gql(
+    url,
+    ADMIN_KEY,
+    'mutation { createIdentity(input: { name: "alice", kind: USER }) { id } }',
+  );
+  const gatewayId = gateway.createIdentity.id as string;
+  const aliceId = alice.createIdentity.id as string;
+  await gql(url, ADMIN_KEY, 'mutation { defineScope(input: { name: "orders:read" }) { name } }');
+  await gql(
+    url,
+    ADMIN_KEY,
+    `mutation { grant(input: { identityId: "${gatewayId}", scope: "grants:read", reason: "bench" }) { id } }`,
+  );
+  await gql(
+    url,
+    ADMIN_KEY,
+    `mutation { grant(input: { identityId: "${aliceId}", scope: "orders:read", reason: "bench" }) { id } }`,
+  );
+  const key = (
+    await gql(
+      url,
+      ADMIN_KEY,
+      `mutation { createApiKey(input: { identityId: "${gatewayId}", name: "bench" }) { secret } }`,
+    )
+  ).createApiKey.secret as string;
+
+  const query =
+    'query Check($id: ID!, $scope: String!) { check(identityId: $id, scope: $scope) { allowed reason } }';
+  const body = JSON.stringify({
+    query,
+    variables: { id: aliceId, scope: 'orders:read' },
+    operationName: 'Check',
+  });
+  const answer = await gql(url, key, query, { id: aliceId, scope: 'orders:read' });
+  if (answer.check.allowed !== true)
+    throw new Error('Keyholder did not allow the benchmark check.');
+
+  const withDb = await startChild(
+    baseline,
+    { BASELINE: 'postgres', DATABASE_URL: benchUrl.href },
+    /ready (\S+)/,
+  );
+  const noDb = await startChild(baseline, { BASELINE: 'memory' }, /ready (\S+)/);
+  children.push(withDb.child, noDb.child);
+
+  const variants = [
+    { name: 'keyholder check (auth + grants + answer, strict)', url, key },
+    { name: 'plain Apollo, one indexed PostgreSQL lookup', url: withDb.url, key: null },
+    { name: 'plain Apollo, no database', url: noDb.url, key: null },
+  ];
+  for (const v of variants) await load(v.url, v.key, body); // warm-up, discarded
+  const results = new Map<string, { rps: number[]; errors: number }>(
+    variants.map((v) => [v.name, { rps: [], errors: 0 }]),
+  );
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) {
+      const r = await load(v.url, v.key, body);
+      const entry = results.get(v.name);
+      entry?.rps.push(r.rps);
+      if (entry) entry.errors += r.errors;
+    }
+  }
+  const kh = median(results.get(variants[0]?.name as string)?.rps ?? []);
+  console.log(
+    `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians:`,
+  );
+  for (const v of variants) {
+    const r = results.get(v.name) as { rps: number[]; errors: number };
+    const m = median(r.rps);
+    console.log(
+      `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}×`,
+    );
+  }
+} finally {
+  for (const child of children) await stopChild(child).catch(() => {});
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.end();
+}

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines } from '../fixtures/engines.js';
+import { dataOf, gql } from '../fixtures/gql.js';
+import { createIdentity, defineScope, grant, unique } from '../fixtures/seed.js';
+import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+
+const IDENTITIES = 100;
+
+/** Runs `work` on `items`, `limit` at a time. */
+async function inBatches<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<unknown>,
+) {
+  for (let i = 0; i < items.length; i += limit) {
+    await Promise.all(items.slice(i, i + limit).map(work));
+  }
+}
+
+describe.each(engines())('SQL statements per request on %s', (engine) => {
+  let server: TestServer;
+  let tag: string;
+
+  /**
+   * Statements the server sent while answering one request. Measured three times and the least
+   * kept, so a background flush of key-usage times (at most one per five seconds) cannot count.
+   */
+  async function statementsFor(query: string, variables: Record<string, unknown>) {
+    const counts: number[] = [];
+    let data: Record<string, unknown> = {};
+    for (let i = 0; i < 3; i += 1) {
+      const before = server.database.statements.count;
+      data = dataOf(await gql(server.url, server.adminKey, query, variables));
+      counts.push(server.database.statements.count - before);
+    }
+    return { count: Math.min(...counts), data };
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer(engine);
+    tag = unique('n1');
+    const scopes = [await defineScope(server), await defineScope(server)];
+    const indexes = Array.from({ length: IDENTITIES }, (_, i) => i);
+    await inBatches(indexes, 10, async (i) => {
+      const identity = await createIdentity(server, {
+        name: `${tag}-${String(i).padStart(3, '0')}`,
+      });
+      for (const scope of scopes) await grant(server, identity.id, { scope, resource: `r-${i}` });
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('should send as many statements for 100 identities with their grants as for 10', async () => {
+    const query = `query($first: Int!, $filter: IdentityFilter) {
+      identities(first: $first, filter: $filter) { nodes { id grants { id scope { name } } } }
+    }`;
+
+    const ten = await statementsFor(query, { first: 10, filter: { nameContains: tag } });
+    const hundred = await statementsFor(query, { first: 100, filter: { nameContains: tag } });
+
+    const nodes = (hundred.data.identities as { nodes: { grants: unknown[] }[] }).nodes;
+    expect(nodes).toHaveLength(100);
+    expect(nodes.every((n) => n.grants.length === 2)).toBe(true);
+    expect(ten.count).toBeGreaterThan(0);
+    expect(hundred.count).toBe(ten.count);
+  });
+
+  it('should send as many statements for a wide selection of 100 identities as for 10', async () => {
+    const query = `query($first: Int!, $filter: IdentityFilter) {
+      identities(first: $first, filter: $filter) { nodes {
+        id createdBy { id name }
+        apiKeys { id prefix }
+        grants { id resource identity { id } grantedBy { id } scope { name action } }
+      } }
+    }`;
+
+    const ten = await statementsFor(query, { first: 10, filter: { nameContains: tag } });
+    const hundred = await statementsFor(query, { first: 100, filter: { nameContains: tag } });
+
+    expect(hundred.count).toBe(ten.count);
+  });
+
+  it('should send as many statements for 200 grants with their identities as for 10', async () => {
+    const query = `query($first: Int!) {
+      grants(first: $first, filter: { active: true }) {
+        nodes { id identity { id name grants { id } } scope { name } grantedBy { id } }
+      }
+    }`;
+
+    const ten = await statementsFor(query, { first: 10 });
+    const all = await statementsFor(query, { first: 200 });
+
+    expect((all.data.grants as { nodes: unknown[] }).nodes.length).toBeGreaterThanOrEqual(200);
+    expect(all.count).toBe(ten.count);
+  });
+});

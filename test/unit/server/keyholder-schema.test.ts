@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getDirective } from '@graphql-tools/utils';
+import { buildSchema, isObjectType, parse, print } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { assertRootFieldsGuarded } from '../../../src/directive/assert-root-fields-guarded.js';
+import { requiresTypeDefs } from '../../../src/directive/type-defs.js';
+import { packageRoot } from '../../../src/package-root.js';
+import { buildKeyholderSchema, keyholderTypeDefs } from '../../../src/server/schema.js';
+
+describe("Keyholder's own schema", () => {
+  it('should declare the same directives in schema/directives.graphql as the library exports', () => {
+    const file = readFileSync(join(packageRoot(), 'schema', 'directives.graphql'), 'utf8');
+    expect(print(parse(file))).toBe(print(parse(requiresTypeDefs)));
+  });
+
+  it('should guard every root field with @requires or @authenticated', () => {
+    const schema = buildSchema(keyholderTypeDefs().join('\n'));
+    expect(() => assertRootFieldsGuarded(schema)).not.toThrow();
+    const roots = [schema.getQueryType(), schema.getMutationType()].filter(isObjectType);
+    const fields = roots.flatMap((type) => Object.values(type.getFields()));
+    expect(fields.length).toBeGreaterThan(10);
+    for (const field of fields) {
+      const guards = [
+        ...(getDirective(schema, field, 'requires') ?? []),
+        ...(getDirective(schema, field, 'authenticated') ?? []),
+      ];
+      expect(guards.length, `${field.name} is unguarded`).toBeGreaterThan(0);
+    }
+  });
+
+  it('should refuse a schema that gains an unguarded root field', () => {
+    const schema = buildSchema(
+      `${keyholderTypeDefs().join('\n')}\nextend type Query { leak: String }`,
+    );
+    expect(() => assertRootFieldsGuarded(schema)).toThrow(/Query\.leak/);
+  });
+
+  it('should build the executable, guarded schema', () => {
+    const schema = buildKeyholderSchema();
+    expect(schema.getQueryType()?.getFields().check).toBeDefined();
+  });
+});
