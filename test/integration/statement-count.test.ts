@@ -96,4 +96,25 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
     expect((all.data.grants as { nodes: unknown[] }).nodes.length).toBeGreaterThanOrEqual(200);
     expect(all.count).toBe(ten.count);
   });
+
+  it('should answer check about another identity in exactly one statement', async () => {
+    const target = await createIdentity(server);
+    const scope = await defineScope(server);
+    await grant(server, target.id, { scope });
+    const query = `query($id: ID!, $scope: String!) {
+      check(identityId: $id, scope: $scope) { allowed reason }
+    }`;
+
+    const allowed = await statementsFor(query, { id: target.id, scope });
+
+    expect(allowed.data.check).toMatchObject({ allowed: true });
+    expect(allowed.count).toBe(1);
+  });
+
+  it('should answer me with its grants and their scopes in three statements: authentication, grant rows, scopes', async () => {
+    const me = await statementsFor('{ me { id name grants { id scope { name } } } }', {});
+
+    expect((me.data.me as { grants: unknown[] }).grants.length).toBeGreaterThan(0);
+    expect(me.count).toBe(3);
+  });
 });

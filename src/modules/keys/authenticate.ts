@@ -40,86 +40,48 @@ export interface Prefetch {
   readonly scopes: readonly string[];
 }
 
+/** One row of the authentication statement; `t` says which kind ('k', 'i', 'g' or 's'). */
 interface AuthRow extends Record<string, unknown> {
-  key_id: string;
-  identity_id: string;
-  prefix: string;
-  key_expires_at: Date | string | null;
-  key_revoked_at: Date | string | null;
-  key_expired: boolean;
-  status: string;
-  valid: boolean;
-  grants: JsonGrant[] | string | null;
-  identities: JsonIdentity[] | string | null;
-  scopes: string[] | string | null;
+  t: 'k' | 'i' | 'g' | 's';
+  id: string | null;
+  owner: string | null;
+  a: string | null;
+  b: string | null;
+  c: string | null;
+  at: Date | null;
+  at2: Date | null;
+  flag: boolean | null;
+  ref: string | null;
 }
 
-interface JsonGrant {
-  id: string;
-  identityId: string;
-  scope: string;
-  resource: string | null;
-  expiresAt: string | null;
-  grantable: boolean;
-}
-
-interface JsonIdentity {
-  id: string;
-  kind: IdentityRow['kind'];
-  name: string;
-  externalId: string | null;
-  status: IdentityRow['status'];
-  createdAt: string;
-  createdBy: string | null;
-  disabledAt: string | null;
-  disabledBy: string | null;
-}
-
-// One round trip: the key, its identity, the live grants of the caller and of any prefetched
-// identities, those identities' rows and which prefetched scopes exist.
+// One round trip, plain rows (no JSON to build or parse): the key ('k'), then — only when the key
+// is valid — the rows of the caller and prefetched identities ('i'), their live grants ('g') and
+// which prefetched scopes exist ('s').
 const AUTHENTICATE_SQL = `
 with k as (
-  select k.id as key_id, k.identity_id, k.prefix, k.expires_at as key_expires_at,
-         k.revoked_at as key_revoked_at, i.status::text as status,
-         (k.expires_at is not null and k.expires_at <= now()) as key_expired,
+  select k.id, k.identity_id, k.prefix, k.expires_at, k.revoked_at,
+         (k.expires_at is not null and k.expires_at <= now()) as expired,
          (k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
            and i.status = 'ACTIVE') as valid
   from api_keys k join identities i on i.id = k.identity_id
   where k.secret_hash = $1
 )
-select k.*,
-  case when k.valid then (
-    select coalesce(json_agg(json_build_object('id', g.id, 'identityId', g.identity_id,
-      'scope', g.scope, 'resource', g.resource, 'expiresAt', g.expires_at,
-      'grantable', g.grantable)), '[]'::json)
-    from grants g
-    where (g.identity_id = k.identity_id or g.identity_id = any($2::uuid[]))
-      and g.revoked_at is null and (g.expires_at is null or g.expires_at > now())
-  ) end as grants,
-  case when k.valid then (
-    select json_agg(json_build_object('id', i.id, 'kind', i.kind, 'name', i.name,
-      'externalId', i.external_id, 'status', i.status, 'createdAt', i.created_at,
-      'createdBy', i.created_by, 'disabledAt', i.disabled_at, 'disabledBy', i.disabled_by))
-    from identities i where i.id = k.identity_id or i.id = any($2::uuid[])
-  ) end as identities,
-  case when k.valid and cardinality($3::text[]) > 0 then (
-    select json_agg(s.name) from scopes s where s.name = any($3::text[])
-  ) end as scopes
-from k`;
-
-function json<T>(value: T | string | null): T | null {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
-
-const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
-
-function identityFromJson(row: JsonIdentity): IdentityRow {
-  return {
-    ...row,
-    createdAt: new Date(row.createdAt),
-    disabledAt: toDate(row.disabledAt),
-  };
-}
+select 'k' as t, k.id, k.identity_id as owner, k.prefix as a, k.expired::text as b, null::text as c,
+       k.expires_at as at, k.revoked_at as at2, k.valid as flag, null::uuid as ref
+from k
+union all
+select 'i', i.id, i.created_by, i.name, i.kind::text, i.external_id, i.created_at, i.disabled_at,
+       i.status = 'ACTIVE', i.disabled_by
+from k join identities i on i.id = any(array_prepend(k.identity_id, $2::uuid[]))
+where k.valid
+union all
+select 'g', g.id, g.identity_id, g.scope, g.resource, null, g.expires_at, null, g.grantable, null
+from k join grants g on g.identity_id = any(array_prepend(k.identity_id, $2::uuid[]))
+where k.valid and g.revoked_at is null and (g.expires_at is null or g.expires_at > now())
+union all
+select 's', null, null, s.name, null, null, null, null, null, null
+from k join scopes s on s.name = any($3::text[])
+where k.valid`;
 
 /**
  * Authenticates a bearer secret and loads everything a typical request needs in one statement.
@@ -136,36 +98,57 @@ export async function authenticate(
     prefetch.identityIds,
     prefetch.scopes,
   ]);
-  const row = rows[0];
-  if (row === undefined) throw unauthenticated('The API key is not recognised.');
-  if (!row.valid) {
-    if (row.key_revoked_at !== null)
-      throw unauthenticated(`API key ${row.prefix} has been revoked.`);
-    if (row.key_expired) throw unauthenticated(`API key ${row.prefix} has expired.`);
-    throw unauthenticated(`The identity of API key ${row.prefix} is disabled.`);
+  const key = rows.find((r) => r.t === 'k');
+  if (key === undefined) throw unauthenticated('The API key is not recognised.');
+  if (key.flag !== true) {
+    if (key.at2 !== null) throw unauthenticated(`API key ${key.a} has been revoked.`);
+    if (key.b === 'true') throw unauthenticated(`API key ${key.a} has expired.`);
+    throw unauthenticated(`The identity of API key ${key.a} is disabled.`);
   }
   const grantsByIdentity = new Map<string, ActiveGrant[]>();
-  for (const g of json(row.grants) ?? []) {
-    const grant: ActiveGrant = { ...g, expiresAt: toDate(g.expiresAt) };
-    const list = grantsByIdentity.get(g.identityId);
-    if (list === undefined) grantsByIdentity.set(g.identityId, [grant]);
-    else list.push(grant);
-  }
   const identities = new Map<string, IdentityRow>();
-  for (const i of json(row.identities) ?? []) identities.set(i.id, identityFromJson(i));
-  const identity = identities.get(row.identity_id);
+  const definedScopes = new Set<string>();
+  for (const row of rows) {
+    if (row.t === 'g') {
+      const grant: ActiveGrant = {
+        id: row.id as string,
+        identityId: row.owner as string,
+        scope: row.a as string,
+        resource: row.b,
+        expiresAt: row.at,
+        grantable: row.flag === true,
+      };
+      const list = grantsByIdentity.get(grant.identityId);
+      if (list === undefined) grantsByIdentity.set(grant.identityId, [grant]);
+      else list.push(grant);
+    } else if (row.t === 'i') {
+      identities.set(row.id as string, {
+        id: row.id as string,
+        kind: row.b as IdentityRow['kind'],
+        name: row.a as string,
+        externalId: row.c,
+        status: row.flag ? 'ACTIVE' : 'DISABLED',
+        createdAt: row.at as Date,
+        createdBy: row.owner,
+        disabledAt: row.at2,
+        disabledBy: row.ref,
+      });
+    } else if (row.t === 's') {
+      definedScopes.add(row.a as string);
+    }
+  }
+  const identity = identities.get(key.owner as string);
   if (identity === undefined) throw unauthenticated('The API key is not recognised.');
-  const keyExpiresAt = row.key_expires_at === null ? null : new Date(row.key_expires_at);
   return {
     caller: {
       identity,
-      keyId: row.key_id,
-      keyExpiresAt,
+      keyId: key.id as string,
+      keyExpiresAt: key.at,
       grants: grantsByIdentity.get(identity.id) ?? [],
     },
     grantsByIdentity,
     identities,
-    definedScopes: new Set(json(row.scopes) ?? []),
+    definedScopes,
     prefetchedScopes: prefetch.scopes,
   };
 }
