@@ -48,8 +48,8 @@ interface AuthRow extends Record<string, unknown> {
   a: string | null;
   b: string | null;
   c: string | null;
-  at: Date | null;
-  at2: Date | null;
+  at: Date | string | null;
+  at2: Date | string | null;
   flag: boolean | null;
   ref: string | null;
 }
@@ -83,6 +83,12 @@ select 's', null, null, s.name, null, null, null, null, null, null
 from k join scopes s on s.name = any($3::text[])
 where k.valid`;
 
+/** drizzle's postgres.js driver makes the shared client return timestamps as text; PGlite gives Dates. */
+function toDate(value: Date | string | null): Date | null {
+  if (value === null || value instanceof Date) return value;
+  return new Date(value);
+}
+
 /**
  * Authenticates a bearer secret and loads everything a typical request needs in one statement.
  * - unknown secret, revoked or expired key, disabled identity: `UNAUTHENTICATED`, saying which;
@@ -115,7 +121,7 @@ export async function authenticate(
         identityId: row.owner as string,
         scope: row.a as string,
         resource: row.b,
-        expiresAt: row.at,
+        expiresAt: toDate(row.at),
         grantable: row.flag === true,
       };
       const list = grantsByIdentity.get(grant.identityId);
@@ -128,9 +134,9 @@ export async function authenticate(
         name: row.a as string,
         externalId: row.c,
         status: row.flag ? 'ACTIVE' : 'DISABLED',
-        createdAt: row.at as Date,
+        createdAt: toDate(row.at) as Date,
         createdBy: row.owner,
-        disabledAt: row.at2,
+        disabledAt: toDate(row.at2),
         disabledBy: row.ref,
       });
     } else if (row.t === 's') {
@@ -143,7 +149,7 @@ export async function authenticate(
     caller: {
       identity,
       keyId: key.id as string,
-      keyExpiresAt: key.at,
+      keyExpiresAt: toDate(key.at),
       grants: grantsByIdentity.get(identity.id) ?? [],
     },
     grantsByIdentity,
