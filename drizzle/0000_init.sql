@@ -16,11 +16,14 @@ CREATE TABLE "api_keys" (
 --> statement-breakpoint
 CREATE TABLE "audit_events" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "audit_events_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
-	"at" timestamp (3) with time zone DEFAULT clock_timestamp() NOT NULL,
+	"seq" bigint DEFAULT 0 NOT NULL,
+	"at" timestamp (6) with time zone DEFAULT clock_timestamp() NOT NULL,
 	"action" text NOT NULL,
 	"actor_id" uuid,
 	"subject_id" text,
-	"details" jsonb DEFAULT '{}'::jsonb NOT NULL
+	"details" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"prev_hash" text DEFAULT '' NOT NULL,
+	"hash" text DEFAULT '' NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "grants" (
@@ -70,8 +73,11 @@ ALTER TABLE "grants" ADD CONSTRAINT "grants_revoked_by_identities_id_fk" FOREIGN
 CREATE UNIQUE INDEX "api_keys_secret_hash_key" ON "api_keys" USING btree ("secret_hash");--> statement-breakpoint
 CREATE INDEX "api_keys_identity_id_idx" ON "api_keys" USING btree ("identity_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_identity_live_name_key" ON "api_keys" USING btree ("identity_id","name") WHERE "api_keys"."revoked_at" is null;--> statement-breakpoint
-CREATE INDEX "audit_events_action_idx" ON "audit_events" USING btree ("action","id");--> statement-breakpoint
-CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject_id","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "audit_events_seq_key" ON "audit_events" USING btree ("seq");--> statement-breakpoint
+CREATE INDEX "audit_events_action_seq_idx" ON "audit_events" USING btree ("action","seq");--> statement-breakpoint
+CREATE INDEX "audit_events_subject_seq_idx" ON "audit_events" USING btree ("subject_id","seq");--> statement-breakpoint
+CREATE INDEX "audit_events_actor_seq_idx" ON "audit_events" USING btree ("actor_id","seq");--> statement-breakpoint
+CREATE INDEX "audit_events_at_idx" ON "audit_events" USING btree ("at");--> statement-breakpoint
 CREATE INDEX "grants_live_identity_idx" ON "grants" USING btree ("identity_id") WHERE "grants"."revoked_at" is null;--> statement-breakpoint
 CREATE INDEX "grants_identity_created_idx" ON "grants" USING btree ("identity_id","created_at");--> statement-breakpoint
 CREATE INDEX "grants_created_at_id_idx" ON "grants" USING btree ("created_at","id");--> statement-breakpoint

@@ -110,21 +110,35 @@ export const grants = pgTable(
   ],
 );
 
+/**
+ * The audit log: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained. The
+ * chain trigger (drizzle/0001_audit_chain.sql) assigns `seq`, `at`, `prev_hash` and `hash` under an
+ * advisory lock, so rows chain in one strict order even with several instances writing.
+ */
 export const auditEvents = pgTable(
   'audit_events',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    at: timestamp('at', { withTimezone: true, mode: 'date', precision: 3 })
+    /** Position in the chain, from 1 without gaps; assigned by the trigger. */
+    seq: bigint('seq', { mode: 'number' }).notNull().default(0),
+    at: timestamp('at', { withTimezone: true, mode: 'date', precision: 6 })
       .notNull()
       .default(sql`clock_timestamp()`),
     action: text('action').notNull(),
     actorId: uuid('actor_id'),
     subjectId: text('subject_id'),
     details: jsonb('details').notNull().default({}),
+    /** The previous row's `hash` (64 zeros for the first row); assigned by the trigger. */
+    prevHash: text('prev_hash').notNull().default(''),
+    /** SHA-256 over this row's content and `prev_hash`; assigned by the trigger. */
+    hash: text('hash').notNull().default(''),
   },
   (t) => [
-    index('audit_events_action_idx').on(t.action, t.id),
-    index('audit_events_subject_idx').on(t.subjectId, t.id),
+    uniqueIndex('audit_events_seq_key').on(t.seq),
+    index('audit_events_action_seq_idx').on(t.action, t.seq),
+    index('audit_events_subject_seq_idx').on(t.subjectId, t.seq),
+    index('audit_events_actor_seq_idx').on(t.actorId, t.seq),
+    index('audit_events_at_idx').on(t.at),
   ],
 );
 
@@ -132,3 +146,4 @@ export type IdentityRow = typeof identities.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ScopeRow = typeof scopes.$inferSelect;
 export type GrantRow = typeof grants.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

@@ -2,8 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
+import { JSONResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
+import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
@@ -30,11 +32,12 @@ export function buildKeyholderSchema(): GraphQLSchema {
   const schema = makeExecutableSchema({
     typeDefs: keyholderTypeDefs(),
     resolvers: [
-      { DateTime: DateTimeScalar },
+      { DateTime: DateTimeScalar, JSON: JSONResolver },
       identityResolvers,
       apiKeyResolvers,
       scopeResolvers,
       grantResolvers,
+      auditResolvers,
     ],
   });
   assertRootFieldsGuarded(schema);

@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
@@ -10,6 +11,7 @@ export interface Services {
   readonly apiKeys: ApiKeyService;
   readonly scopes: ScopeService;
   readonly grants: GrantService;
+  readonly audit: AuditService;
 }
 
 export function createServices(database: Database): Services {
@@ -18,5 +20,6 @@ export function createServices(database: Database): Services {
     apiKeys: new ApiKeyService(database),
     scopes: new ScopeService(database),
     grants: new GrantService(database),
+    audit: new AuditService(database),
   };
 }

@@ -5,7 +5,14 @@ import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
-import { decodeCursor, type Page, pageSize, toPage } from '../shared/pagination.js';
+import {
+  afterCursor,
+  decodeCursor,
+  encodeCursor,
+  type Page,
+  pageSize,
+  toPage,
+} from '../shared/pagination.js';
 import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
 import { parseResourcePattern } from './resource-pattern.js';
@@ -228,20 +235,13 @@ export class GrantService {
     } else if (filter?.active === false) {
       conditions.push(or(isNotNull(grants.revokedAt), lte(grants.expiresAt, now)));
     }
-    if (cursor) {
-      conditions.push(
-        or(
-          gt(grants.createdAt, cursor.createdAt),
-          and(eq(grants.createdAt, cursor.createdAt), gt(grants.id, cursor.id)),
-        ),
-      );
-    }
+    if (cursor) conditions.push(afterCursor(grants.createdAt, grants.id, cursor));
     const rows = await this.database.db
       .select()
       .from(grants)
       .where(and(...conditions))
       .orderBy(asc(grants.createdAt), asc(grants.id))
       .limit(size + 1);
-    return toPage(rows, size);
+    return toPage(rows, size, encodeCursor);
   }
 }

@@ -1,11 +1,18 @@
-import { and, asc, eq, gt, ilike, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, ilike, or, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type IdentityRow, identities } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
-import { decodeCursor, type Page, pageSize, toPage } from '../shared/pagination.js';
+import {
+  afterCursor,
+  decodeCursor,
+  encodeCursor,
+  type Page,
+  pageSize,
+  toPage,
+} from '../shared/pagination.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
 
 export const IDENTITY_KINDS = ['USER', 'SERVICE', 'AGENT'] as const;
@@ -113,19 +120,13 @@ export class IdentityService {
       const escaped = filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`);
       conditions.push(ilike(identities.name, `%${escaped}%`));
     }
-    if (cursor) {
-      const after = or(
-        gt(identities.createdAt, cursor.createdAt),
-        and(eq(identities.createdAt, cursor.createdAt), gt(identities.id, cursor.id)),
-      );
-      if (after) conditions.push(after);
-    }
+    if (cursor) conditions.push(afterCursor(identities.createdAt, identities.id, cursor));
     const rows = await this.database.db
       .select()
       .from(identities)
       .where(and(...conditions))
       .orderBy(asc(identities.createdAt), asc(identities.id))
       .limit(size + 1);
-    return toPage(rows, size);
+    return toPage(rows, size, encodeCursor);
   }
 }

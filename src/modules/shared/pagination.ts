@@ -1,3 +1,5 @@
+import { and, eq, gt, or, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import { badUserInput } from '../../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -42,18 +44,23 @@ export function decodeCursor(after: string | null | undefined): Cursor | null {
   throw badUserInput(`"after" is not a cursor this API returned.`, { field: 'after' });
 }
 
-/** Builds a page from `size + 1` fetched rows. */
-export function toPage<T extends { createdAt: Date; id: string }>(
-  rows: readonly T[],
-  size: number,
-): Page<T> {
+/** Builds a page from `size + 1` fetched rows; `cursorOf` encodes the last row's position. */
+export function toPage<T>(rows: readonly T[], size: number, cursorOf: (row: T) => string): Page<T> {
   const nodes = rows.slice(0, size);
   const last = nodes.at(-1);
   return {
     nodes,
     pageInfo: {
       hasNextPage: rows.length > size,
-      endCursor: last === undefined ? null : encodeCursor(last),
+      endCursor: last === undefined ? null : cursorOf(last),
     },
   };
+}
+
+/** Rows strictly after `cursor` in (createdAt, id) order: the keyset condition for a page. */
+export function afterCursor(createdAt: PgColumn, id: PgColumn, cursor: Cursor): SQL {
+  return or(
+    gt(createdAt, cursor.createdAt),
+    and(eq(createdAt, cursor.createdAt), gt(id, cursor.id)),
+  ) as SQL;
 }

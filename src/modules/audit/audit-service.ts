@@ -1,0 +1,145 @@
+import { and, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { type AuditEventRow, auditEvents } from '../../db/tables.js';
+import { badUserInput } from '../../errors.js';
+import type { Page } from '../shared/pagination.js';
+import { pageSize, toPage } from '../shared/pagination.js';
+import { parseId, requireText } from '../shared/validate.js';
+
+export interface AuditFilter {
+  readonly actorId?: string | null;
+  readonly subjectId?: string | null;
+  readonly action?: string | null;
+  readonly from?: Date | null;
+  readonly to?: Date | null;
+}
+
+/** The outcome of walking the chain. */
+export interface AuditVerification {
+  readonly ok: boolean;
+  readonly checked: number;
+  readonly firstBrokenId: string | null;
+  readonly reason: string | null;
+  readonly lastSeq: string | null;
+  readonly lastHash: string | null;
+}
+
+interface ChainRow extends Record<string, unknown> {
+  id: string;
+  seq: string;
+  prev_hash: string;
+  hash: string;
+  computed: string;
+}
+
+const GENESIS = '0'.repeat(64);
+const VERIFY_BATCH = 5000;
+
+function encodeSeq(seq: number): string {
+  return Buffer.from(`seq:${seq}`).toString('base64url');
+}
+
+function decodeSeq(after: string | null | undefined): number | null {
+  if (after === null || after === undefined) return null;
+  const match = /^seq:(\d{1,18})$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
+  if (match === null)
+    throw badUserInput('"after" is not a cursor this API returned.', { field: 'after' });
+  return Number(match[1]);
+}
+
+/** Search and verification of the audit log. Writing is `recordChange`'s job, in each change's transaction. */
+export class AuditService {
+  constructor(private readonly database: Database) {}
+
+  async search(
+    first: number | null | undefined,
+    after: string | null | undefined,
+    filter: AuditFilter | null | undefined,
+  ): Promise<Page<AuditEventRow>> {
+    const size = pageSize(first);
+    const before = decodeSeq(after);
+    const conditions: SQL[] = [];
+    if (filter?.actorId)
+      conditions.push(eq(auditEvents.actorId, parseId(filter.actorId, 'identity')));
+    if (filter?.subjectId) conditions.push(eq(auditEvents.subjectId, filter.subjectId));
+    if (filter?.action) {
+      const action = requireText(filter.action, 'action', 200);
+      if (action.endsWith('*') || action.endsWith('.')) {
+        const prefix = action.endsWith('*') ? action.slice(0, -1) : action;
+        conditions.push(sql`starts_with(${auditEvents.action}, ${prefix})`);
+      } else {
+        conditions.push(eq(auditEvents.action, action));
+      }
+    }
+    if (filter?.from) conditions.push(gte(auditEvents.at, filter.from));
+    if (filter?.to) conditions.push(lt(auditEvents.at, filter.to));
+    if (before !== null) conditions.push(lt(auditEvents.seq, before));
+    const rows = await this.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(...conditions))
+      .orderBy(desc(auditEvents.seq))
+      .limit(size + 1);
+    return toPage(rows, size, (row) => encodeSeq(row.seq));
+  }
+
+  /**
+   * Walks the chain in `seq` order, recomputing each hash in the database with the same function
+   * the insert trigger uses. The first entry that does not follow from its predecessor is broken:
+   * a gap or repeat in `seq` (deletion, insertion), a `prev_hash` that is not the previous `hash`
+   * (insertion, reordering), or content that no longer matches its `hash` (edit).
+   */
+  async verify(): Promise<AuditVerification> {
+    let expectedSeq = 1;
+    let previousHash = GENESIS;
+    let checked = 0;
+    for (;;) {
+      const rows = await this.database.query<ChainRow>(
+        `select id::text as id, seq::text as seq, prev_hash, hash,
+                keyholder_audit_hash(seq, prev_hash, at, action, actor_id, subject_id, details) as computed
+         from audit_events where seq >= $1 order by seq, id limit $2`,
+        [expectedSeq, VERIFY_BATCH],
+      );
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        const broken = (reason: string): AuditVerification => ({
+          ok: false,
+          checked,
+          firstBrokenId: row.id,
+          reason,
+          lastSeq: null,
+          lastHash: null,
+        });
+        if (seq !== expectedSeq) {
+          return broken(
+            seq > expectedSeq
+              ? `Entry ${row.id} has seq ${seq} where ${expectedSeq} was expected: entries are missing.`
+              : `Entry ${row.id} repeats seq ${seq}: an entry was inserted outside the chain.`,
+          );
+        }
+        if (row.prev_hash !== previousHash) {
+          return broken(
+            `Entry ${row.id} (seq ${seq}) does not link to the hash of the entry before it.`,
+          );
+        }
+        if (row.computed !== row.hash) {
+          return broken(
+            `Entry ${row.id} (seq ${seq}) no longer matches its hash: its content was changed.`,
+          );
+        }
+        checked += 1;
+        expectedSeq = seq + 1;
+        previousHash = row.hash;
+      }
+      if (rows.length < VERIFY_BATCH) break;
+    }
+    return {
+      ok: true,
+      checked,
+      firstBrokenId: null,
+      reason: null,
+      lastSeq: checked === 0 ? null : String(expectedSeq - 1),
+      lastHash: checked === 0 ? null : previousHash,
+    };
+  }
+}
