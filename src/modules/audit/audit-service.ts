@@ -26,7 +26,7 @@ export interface AuditVerification {
 
 interface ChainRow extends Record<string, unknown> {
   id: string;
-  seq: string;
+  seq_text: string;
   prev_hash: string;
   hash: string;
   computed: string;
@@ -93,15 +93,17 @@ export class AuditService {
     let expectedSeq = 1;
     let previousHash = GENESIS;
     let checked = 0;
+    // The first batch has no lower bound, so rows forged with seq 0 or below are read too.
+    let lowerBound = Number.MIN_SAFE_INTEGER;
     for (;;) {
       const rows = await this.database.query<ChainRow>(
-        `select id::text as id, seq::text as seq, prev_hash, hash,
-                keyholder_audit_hash(seq, prev_hash, at, action, actor_id, subject_id, details) as computed
-         from audit_events where seq >= $1 order by seq, id limit $2`,
-        [expectedSeq, VERIFY_BATCH],
+        `select a.id::text as id, a.seq::text as seq_text, a.prev_hash, a.hash,
+                keyholder_audit_hash(a.seq, a.prev_hash, a.at, a.action, a.actor_id, a.subject_id, a.details) as computed
+         from audit_events a where a.seq >= $1 order by a.seq, a.id limit $2`,
+        [lowerBound, VERIFY_BATCH],
       );
       for (const row of rows) {
-        const seq = Number(row.seq);
+        const seq = Number(row.seq_text);
         const broken = (reason: string): AuditVerification => ({
           ok: false,
           checked,
@@ -131,6 +133,7 @@ export class AuditService {
         expectedSeq = seq + 1;
         previousHash = row.hash;
       }
+      lowerBound = expectedSeq;
       if (rows.length < VERIFY_BATCH) break;
     }
     return {
