@@ -27,11 +27,13 @@ export async function startKeyholder(config: Config, log = defaultLog): Promise<
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
     const keyUsage = new KeyUsageRecorder(database, log);
+    const services = createServices(database, log);
+    await services.auditFeed.start();
     const http = await startHttpServer(
       {
         schema,
         database,
-        services: createServices(database),
+        services,
         keyUsage,
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
@@ -62,6 +64,7 @@ export async function startKeyholder(config: Config, log = defaultLog): Promise<
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
+        await services.auditFeed.close();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },

@@ -21,6 +21,11 @@ export interface Database {
   readonly db: Db;
   readonly statements: { count: number };
   query<T extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * LISTENs on `channel` (PostgreSQL: a dedicated connection shared by all listeners of this
+   * process; PGlite: in-process). Resolves once listening; the result stops listening.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,6 +72,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
           prepare: true,
         })) as unknown as T[];
       },
+      async listen(channel: string, onPayload: (payload: string) => void) {
+        const { unlisten } = await client.listen(channel, onPayload);
+        return unlisten;
+      },
       async ping() {
         await client`select 1`;
       },
@@ -87,6 +96,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     async query<T extends Record<string, unknown>>(text: string, params: readonly unknown[] = []) {
       statements.count += 1;
       return (await client.query<T>(text, params as unknown[])).rows;
+    },
+    async listen(channel: string, onPayload: (payload: string) => void) {
+      const stop = await client.listen(channel, onPayload);
+      return () => stop();
     },
     async ping() {
       await client.query('select 1');

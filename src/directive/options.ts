@@ -20,6 +20,12 @@ export interface RequiresDirectiveOptions<
    * - Called once per operation, with `grants`.
    */
   principal?(context: TContext): string | null | undefined;
+  /**
+   * Subscriptions are re-checked before every event; with this set, also whenever this many
+   * milliseconds pass without one, so a subscriber that loses access is cut off within it even on
+   * a quiet stream. Each re-check calls `grants` once. @default 0 (only before events)
+   */
+  subscriptionRecheckMs?: number;
   /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
   now?(): number;
   /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated' } */

@@ -82,7 +82,9 @@ export function createRequiresTransformer<TContext, G extends GrantLike>(
           requirement === null
             ? null
             : new FieldGuard<G>(`${typeName}.${fieldName}`, requirement, guards++, now);
-        if (root === 'subscription') return guardSubscription(fieldConfig, guard, states);
+        if (root === 'subscription') {
+          return guardSubscription(fieldConfig, guard, states, options.subscriptionRecheckMs ?? 0);
+        }
         return guardField(fieldConfig, guard, states);
       },
     });
@@ -118,6 +120,7 @@ function guardSubscription<G extends GrantLike>(
   fieldConfig: GraphQLFieldConfig<unknown, unknown>,
   guard: FieldGuard<G> | null,
   states: OperationStates<unknown, G>,
+  recheckMs: number,
 ): GraphQLFieldConfig<unknown, unknown> {
   const subscribe: Resolver = fieldConfig.subscribe ?? defaultFieldResolver;
   const resolve: Resolver = fieldConfig.resolve ?? defaultFieldResolver;
@@ -129,10 +132,14 @@ function guardSubscription<G extends GrantLike>(
       if (error !== null) throw error;
       const events = await subscribe(source, args, context, info);
       if (events instanceof Error || !isAsyncIterable(events)) return events;
-      return guardEvents(events, async () => {
-        const fresh = await states.loadForEvent(context, info);
-        return guard?.check(fresh, source, args) ?? null;
-      });
+      return guardEvents(
+        events,
+        async () => {
+          const fresh = await states.loadForEvent(context, info);
+          return guard?.check(fresh, source, args) ?? null;
+        },
+        recheckMs,
+      );
     },
     resolve: (payload, args, context, info) => {
       if (payload instanceof SubscriptionDenied) throw payload.error;

@@ -1,4 +1,4 @@
-import type { Caller } from '../modules/keys/authenticate.js';
+import type { ActiveGrant, Caller } from '../modules/keys/authenticate.js';
 import type { Loaders } from './loaders.js';
 import type { Services } from './services.js';
 
@@ -8,4 +8,9 @@ export interface KeyholderContext {
   readonly loaders: Loaders;
   readonly services: Services;
   readonly requestId: string;
+  /**
+   * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
+   * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
+   */
+  readonly reloadGrants?: () => Promise<readonly ActiveGrant[]>;
 }

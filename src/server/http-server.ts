@@ -17,6 +17,7 @@ import { createFormatError } from './format-error.js';
 import { createLoaders } from './loaders.js';
 import { PrefetchPlanner } from './prefetch.js';
 import type { Services } from './services.js';
+import { startWsServer } from './ws-server.js';
 
 export interface HttpServerOptions {
   readonly schema: GraphQLSchema;
@@ -76,6 +77,7 @@ export async function startHttpServer(
     blockFieldSuggestion: { enabled: true },
   }).protect();
 
+  const formatError = createFormatError(options.log);
   const apollo = new ApolloServer<KeyholderContext>({
     schema: options.schema,
     csrfPrevention: true,
@@ -87,7 +89,7 @@ export async function startHttpServer(
     parseOptions: { maxTokens: 2000 },
     introspection: true,
     validationRules: armor.validationRules,
-    formatError: createFormatError(options.log),
+    formatError,
     plugins: [
       // graphql-armor's types come from Apollo's CommonJS build; the plugin objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
@@ -181,6 +183,15 @@ export async function startHttpServer(
     });
   });
 
+  const ws = startWsServer({
+    server,
+    schema: options.schema,
+    database: options.database,
+    services: options.services,
+    validationRules: armor.validationRules,
+    formatError,
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
@@ -191,6 +202,7 @@ export async function startHttpServer(
     server,
     url: `http://${host}:${address.port}`,
     async stop() {
+      await ws.close();
       await apollo.stop();
     },
   };

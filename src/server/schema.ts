@@ -42,7 +42,8 @@ export function buildKeyholderSchema(): GraphQLSchema {
   });
   assertRootFieldsGuarded(schema);
   const { transformer } = requiresDirective<KeyholderContext, ActiveGrant>({
-    grants: (ctx) => ctx.caller.grants,
+    grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
+    subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
   });
   return transformer(schema);

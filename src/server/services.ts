@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
@@ -12,14 +13,20 @@ export interface Services {
   readonly scopes: ScopeService;
   readonly grants: GrantService;
   readonly audit: AuditService;
+  /** Stateful: `start()` it before serving, `close()` it on shutdown. */
+  readonly auditFeed: AuditFeed;
 }
 
-export function createServices(database: Database): Services {
+export function createServices(
+  database: Database,
+  log: (message: string, error?: unknown) => void,
+): Services {
   return {
     identities: new IdentityService(database),
     apiKeys: new ApiKeyService(database),
     scopes: new ScopeService(database),
     grants: new GrantService(database),
     audit: new AuditService(database),
+    auditFeed: new AuditFeed(database, log),
   };
 }

@@ -1,6 +1,6 @@
 import type { AuditEventRow } from '../../db/tables.js';
 import type { KeyholderContext } from '../../server/context.js';
-import type { AuditFilter } from './audit-service.js';
+import { type AuditFilter, parseAuditFilter } from './audit-filter.js';
 
 type Ctx = KeyholderContext;
 
@@ -12,6 +12,13 @@ export const auditResolvers = {
       ctx: Ctx,
     ) => ctx.services.audit.search(args.first, args.after, args.filter),
     verifyAuditLog: (_: unknown, __: unknown, ctx: Ctx) => ctx.services.audit.verify(),
+  },
+  Subscription: {
+    auditEvents: {
+      subscribe: (_: unknown, args: { filter?: AuditFilter }, ctx: Ctx) =>
+        ctx.services.auditFeed.subscribe(parseAuditFilter(args.filter)),
+      resolve: (event: AuditEventRow) => event,
+    },
   },
   AuditEvent: {
     id: (event: AuditEventRow) => String(event.id),

@@ -4,15 +4,7 @@ import { type AuditEventRow, auditEvents } from '../../db/tables.js';
 import { badUserInput } from '../../errors.js';
 import type { Page } from '../shared/pagination.js';
 import { pageSize, toPage } from '../shared/pagination.js';
-import { parseId, requireText } from '../shared/validate.js';
-
-export interface AuditFilter {
-  readonly actorId?: string | null;
-  readonly subjectId?: string | null;
-  readonly action?: string | null;
-  readonly from?: Date | null;
-  readonly to?: Date | null;
-}
+import { type AuditFilter, parseAuditFilter } from './audit-filter.js';
 
 /** The outcome of walking the chain. */
 export interface AuditVerification {
@@ -58,21 +50,19 @@ export class AuditService {
   ): Promise<Page<AuditEventRow>> {
     const size = pageSize(first);
     const before = decodeSeq(after);
+    const parsed = parseAuditFilter(filter);
     const conditions: SQL[] = [];
-    if (filter?.actorId)
-      conditions.push(eq(auditEvents.actorId, parseId(filter.actorId, 'identity')));
-    if (filter?.subjectId) conditions.push(eq(auditEvents.subjectId, filter.subjectId));
-    if (filter?.action) {
-      const action = requireText(filter.action, 'action', 200);
-      if (action.endsWith('*') || action.endsWith('.')) {
-        const prefix = action.endsWith('*') ? action.slice(0, -1) : action;
-        conditions.push(sql`starts_with(${auditEvents.action}, ${prefix})`);
-      } else {
-        conditions.push(eq(auditEvents.action, action));
-      }
+    if (parsed.actorId !== null) conditions.push(eq(auditEvents.actorId, parsed.actorId));
+    if (parsed.subjectId !== null) conditions.push(eq(auditEvents.subjectId, parsed.subjectId));
+    if (parsed.action !== null) {
+      conditions.push(
+        'exact' in parsed.action
+          ? eq(auditEvents.action, parsed.action.exact)
+          : sql`starts_with(${auditEvents.action}, ${parsed.action.prefix})`,
+      );
     }
-    if (filter?.from) conditions.push(gte(auditEvents.at, filter.from));
-    if (filter?.to) conditions.push(lt(auditEvents.at, filter.to));
+    if (parsed.from !== null) conditions.push(gte(auditEvents.at, parsed.from));
+    if (parsed.to !== null) conditions.push(lt(auditEvents.at, parsed.to));
     if (before !== null) conditions.push(lt(auditEvents.seq, before));
     const rows = await this.database.db
       .select()

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import {
+  type ExecutionArgs,
+  GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  parse,
+  specifiedRules,
+  type ValidationRule,
+  validate,
+} from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Database } from '../db/client.js';
+import { ErrorCode, isDomainError } from '../errors.js';
+import { authenticate } from '../modules/keys/authenticate.js';
+import type { KeyholderContext } from './context.js';
+import { createLoaders } from './loaders.js';
+import type { Services } from './services.js';
+
+export interface WsServerOptions {
+  readonly server: Server;
+  readonly schema: GraphQLSchema;
+  readonly database: Database;
+  readonly services: Services;
+  /** The same extra validation rules HTTP uses (depth, aliases, cost, directives). */
+  readonly validationRules: readonly ValidationRule[];
+  readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+}
+
+/** Largest WebSocket message accepted, in bytes. */
+export const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+/** Operations one socket may run at once. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
+const MAX_TOKENS = 2000;
+const HEARTBEAT_MS = 30_000;
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+interface Extra extends Record<PropertyKey, unknown> {
+  secret?: string;
+}
+
+const clientError = (code: string, message: string) =>
+  new GraphQLError(message, { extensions: { code } });
+
+/**
+ * graphql-ws on the HTTP server's `/graphql`, with the protections Apollo gives HTTP:
+ * - `connection_init` must carry `{ authorization: "Bearer <key>" }` for a valid key, else 4403;
+ * - a socket that sends no `connection_init` within 3 s is closed (4408), a silent one is dropped at
+ *   the next heartbeat, messages over 64 KiB close it (1009);
+ * - every operation is re-authenticated, parsed with the token limit, validated with the same
+ *   rules, capped at 20 per socket, and its errors are masked like HTTP's.
+ */
+export function startWsServer(options: WsServerOptions): { close(): Promise<void> } {
+  const wss = new WebSocketServer({
+    server: options.server,
+    path: '/graphql',
+    maxPayload: MAX_WS_MESSAGE_BYTES,
+  });
+  const alive = new WeakSet<object>();
+  wss.on('connection', (socket) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+  });
+  const heartbeat = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((e) => options.formatError(e.toJSON(), e));
+  const rules = [...specifiedRules, ...options.validationRules];
+
+  const disposable = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      schema: options.schema,
+      connectionInitWaitTimeout: 3000,
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization;
+        const match = typeof header === 'string' ? BEARER.exec(header) : null;
+        if (match === null) return false;
+        try {
+          await authenticate(options.database, match[1] as string);
+        } catch {
+          return false;
+        }
+        ctx.extra.secret = match[1] as string;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [
+            clientError(
+              'BAD_REQUEST',
+              `A socket may run at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} operations at once.`,
+            ),
+          ];
+        }
+        const secret = ctx.extra.secret as string;
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+        } catch (error) {
+          return [clientError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
+        }
+        const invalid = validate(options.schema, document, rules);
+        if (invalid.length > 0) {
+          return invalid.map((e) =>
+            clientError('GRAPHQL_VALIDATION_FAILED', e.message.replace(/ ?Did you mean .+\?$/, '')),
+          );
+        }
+        let contextValue: KeyholderContext;
+        try {
+          const auth = await authenticate(options.database, secret);
+          contextValue = {
+            caller: auth.caller,
+            loaders: createLoaders(options.database, auth),
+            services: options.services,
+            requestId: randomUUID(),
+            reloadGrants: async () => {
+              try {
+                return (await authenticate(options.database, secret)).caller.grants;
+              } catch (error) {
+                // A revoked or expired key, or a disabled identity, holds nothing from now on.
+                if (isDomainError(error) && error.code === ErrorCode.UNAUTHENTICATED) return [];
+                throw error;
+              }
+            },
+          };
+        } catch (error) {
+          if (isDomainError(error)) return [error];
+          throw error;
+        }
+        return {
+          schema: options.schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? null,
+          contextValue,
+        };
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors) return undefined;
+        return {
+          data: (result.data ?? null) as Record<string, unknown> | null,
+          errors: format(result.errors),
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => format(errors),
+    },
+    wss,
+  );
+
+  return {
+    async close() {
+      clearInterval(heartbeat);
+      for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
