@@ -10,36 +10,81 @@ export class SubscriptionDenied {
  * long passes without one. `check` reloads the caller's grants; when it returns an error, that
  * error is yielded once (as `SubscriptionDenied`) and the stream ends, so nothing after the loss
  * of access is delivered.
+ *
+ * Hand-written rather than an async generator so that `return()` (the client unsubscribing, the
+ * socket closing) takes effect at once: the pending wait is abandoned, the timer cleared and
+ * `source.return()` called, with no event sent after it and no re-check left running.
  */
-export async function* guardEvents<T>(
+export function guardEvents<T>(
   source: AsyncIterable<T>,
   check: () => Promise<GraphQLError | null>,
   recheckMs = 0,
-): AsyncGenerator<T | SubscriptionDenied> {
+): AsyncIterableIterator<T | SubscriptionDenied> {
   const iterator = source[Symbol.asyncIterator]();
-  let pending: Promise<IteratorResult<T>> | null = null;
-  try {
-    for (;;) {
-      pending ??= iterator.next();
-      let timer: NodeJS.Timeout | undefined;
-      const tick =
-        recheckMs > 0
-          ? new Promise<'tick'>((resolve) => {
-              timer = setTimeout(() => resolve('tick'), recheckMs);
-            })
-          : null;
-      const next = await (tick === null ? pending : Promise.race([pending, tick]));
-      clearTimeout(timer);
-      if (next !== 'tick') pending = null;
-      if (next !== 'tick' && next.done) return;
-      const error = await check();
-      if (error !== null) {
-        yield new SubscriptionDenied(error);
-        return;
-      }
-      if (next !== 'tick') yield next.value;
-    }
-  } finally {
+  const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+  let finished = false;
+  let pendingEvent: Promise<IteratorResult<T>> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let interrupt: (() => void) | null = null;
+
+  const finish = async (): Promise<void> => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    interrupt?.();
     await iterator.return?.();
-  }
+  };
+
+  const next = async (): Promise<IteratorResult<T | SubscriptionDenied>> => {
+    while (!finished) {
+      pendingEvent ??= iterator.next();
+      const waits: Promise<IteratorResult<T> | 'tick' | 'stop'>[] = [
+        pendingEvent,
+        new Promise<'stop'>((resolve) => {
+          interrupt = () => resolve('stop');
+        }),
+      ];
+      if (recheckMs > 0) {
+        waits.push(
+          new Promise<'tick'>((resolve) => {
+            timer = setTimeout(() => resolve('tick'), recheckMs);
+          }),
+        );
+      }
+      const outcome = await Promise.race(waits);
+      clearTimeout(timer);
+      interrupt = null;
+      if (outcome === 'stop' || finished) break;
+      if (outcome !== 'tick') {
+        pendingEvent = null;
+        if (outcome.done) {
+          await finish();
+          break;
+        }
+      }
+      const error = await check();
+      if (finished) break;
+      if (error !== null) {
+        await finish();
+        return { value: new SubscriptionDenied(error), done: false };
+      }
+      if (outcome !== 'tick') return { value: outcome.value, done: false };
+    }
+    return done;
+  };
+
+  return {
+    next,
+    async return() {
+      await finish();
+      return done;
+    },
+    async throw(error?: unknown) {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { ErrorCode } from '../errors.js';
+import { SUBSCRIPTION_ENDED } from '../modules/audit/event-queue.js';
 
 /** Codes whose messages are written for clients (ours and graphql/Apollo's request errors). */
 const CLIENT_CODES = new Set<string>([
@@ -10,6 +11,7 @@ const CLIENT_CODES = new Set<string>([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  SUBSCRIPTION_ENDED,
 ]);
 
 /**

@@ -1,8 +1,9 @@
 import { asc, inArray } from 'drizzle-orm';
+import { GraphQLError } from 'graphql';
 import type { Database } from '../../db/client.js';
 import { type AuditEventRow, auditEvents } from '../../db/tables.js';
 import { matchesAuditFilter, type ParsedAuditFilter } from './audit-filter.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue, SUBSCRIPTION_ENDED } from './event-queue.js';
 
 const CHANNEL = 'keyholder_audit';
 /** Events one subscriber may have waiting before it is closed. */

@@ -1,3 +1,8 @@
+import { GraphQLError } from 'graphql';
+
+/** The code of errors that end a live stream for a reason the client can act on (resubscribe). */
+export const SUBSCRIPTION_ENDED = 'SUBSCRIPTION_ENDED';
+
 /**
  * A push-fed async iterator for one subscriber.
  * - `push` queues a value (or hands it to a waiting `next`);
