@@ -78,7 +78,9 @@ export class AuditFeed {
         this.log('Could not read announced audit events', error);
         for (const subscriber of [...this.#subscribers]) {
           subscriber.queue.end(
-            new Error('The audit feed could not read new events; subscribe again.'),
+            new GraphQLError('The audit feed could not read new events; subscribe again.', {
+              extensions: { code: SUBSCRIPTION_ENDED },
+            }),
           );
         }
       }

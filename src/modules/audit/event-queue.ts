@@ -32,7 +32,10 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     }
     if (this.#values.length >= this.limit) {
       this.end(
-        new Error(`The subscriber fell more than ${this.limit} events behind and was closed.`),
+        new GraphQLError(
+          `The subscriber fell more than ${this.limit} events behind and was closed; subscribe again.`,
+          { extensions: { code: SUBSCRIPTION_ENDED } },
+        ),
       );
       return;
     }
