@@ -140,8 +140,16 @@ export async function startHttpServer(
           throw error;
         });
         options.keyUsage.record(auth.caller.keyId);
+        const userAgent = req.headers['user-agent'];
         return {
-          caller: auth.caller,
+          caller: {
+            ...auth.caller,
+            request: {
+              requestId,
+              clientIp: req.socket.remoteAddress ?? null,
+              userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
+            },
+          },
           loaders: createLoaders(options.database, auth),
           services: options.services,
           requestId,

@@ -120,11 +120,20 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         let contextValue: KeyholderContext;
         try {
           const auth = await authenticate(options.database, secret);
+          const requestId = randomUUID();
+          const userAgent = ctx.extra.request.headers['user-agent'];
           contextValue = {
-            caller: auth.caller,
+            caller: {
+              ...auth.caller,
+              request: {
+                requestId,
+                clientIp: ctx.extra.request.socket.remoteAddress ?? null,
+                userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
+              },
+            },
             loaders: createLoaders(options.database, auth),
             services: options.services,
-            requestId: randomUUID(),
+            requestId,
             reloadGrants: async () => {
               try {
                 return (await authenticate(options.database, secret)).caller.grants;

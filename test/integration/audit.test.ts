@@ -298,4 +298,33 @@ describe.each(engines())('audit of changes on %s', (engine) => {
 
     expect(await countRows(server, 'audit_events')).toBe(before);
   });
+
+  it('should record the request a change came in on: its id, the client address and user agent', async () => {
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${server.adminKey}`,
+        'user-agent': 'audit-spec/1.0',
+      },
+      body: JSON.stringify({
+        query: 'mutation($input: CreateIdentityInput!) { createIdentity(input: $input) { id } }',
+        variables: { input: { name: `request-meta-${Date.now()}`, kind: 'SERVICE' } },
+      }),
+    });
+    const body = (await response.json()) as { data: { createIdentity: { id: string } } };
+    const requestId = response.headers.get('x-request-id');
+
+    const [row] = await server.database.query<{ details: { request?: unknown } }>(
+      `select details from audit_events where action = 'identity.created' and subject_id = $1`,
+      [body.data.createIdentity.id],
+    );
+
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(row?.details.request).toEqual({
+      requestId,
+      clientIp: expect.stringMatching(/127\.0\.0\.1$/),
+      userAgent: 'audit-spec/1.0',
+    });
+  });
 });

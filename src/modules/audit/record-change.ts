@@ -1,5 +1,6 @@
 import type { Tx } from '../../db/client.js';
 import { auditEvents } from '../../db/tables.js';
+import type { RequestMeta } from '../keys/authenticate.js';
 
 /** One change, as it is written to the audit log. Actions are `<noun>.<verb>`. */
 export interface ChangeEvent {
@@ -7,6 +8,8 @@ export interface ChangeEvent {
   readonly actorId: string | null;
   readonly subjectId: string;
   readonly details: Record<string, unknown>;
+  /** The request that made the change; absent for Keyholder's own changes (bootstrap). */
+  readonly request?: RequestMeta | undefined;
 }
 
 /** Writes the change's audit event inside the change's own transaction. */
@@ -15,6 +18,6 @@ export async function recordChange(tx: Tx, event: ChangeEvent): Promise<void> {
     action: event.action,
     actorId: event.actorId,
     subjectId: event.subjectId,
-    details: event.details,
+    details: event.request ? { ...event.details, request: event.request } : event.details,
   });
 }

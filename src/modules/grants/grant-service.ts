@@ -149,6 +149,7 @@ export class GrantService {
       await recordChange(tx, {
         action: 'grant.created',
         actorId: actor.identity.id,
+        request: actor.request,
         subjectId: row.id,
         details: {
           after: {
@@ -197,6 +198,7 @@ export class GrantService {
       await recordChange(tx, {
         action: 'grant.revoked',
         actorId: actor.identity.id,
+        request: actor.request,
         subjectId: id,
         details: {
           before: {

@@ -50,6 +50,7 @@ export class IdentityService {
         await recordChange(tx, {
           action: 'identity.created',
           actorId: actor.identity.id,
+          request: actor.request,
           subjectId: row.id,
           details: { after: { name, kind: input.kind, externalId } },
         });
@@ -98,6 +99,7 @@ export class IdentityService {
       await recordChange(tx, {
         action: 'identity.disabled',
         actorId: actor.identity.id,
+        request: actor.request,
         subjectId: id,
         details: { before: { status: current.status }, after: { status: 'DISABLED' } },
       });

@@ -82,6 +82,7 @@ export class ApiKeyService {
         await recordChange(tx, {
           action: 'apikey.created',
           actorId: actor.identity.id,
+          request: actor.request,
           subjectId: row.id,
           details: {
             after: {
@@ -121,6 +122,7 @@ export class ApiKeyService {
       await recordChange(tx, {
         action: 'apikey.revoked',
         actorId: actor.identity.id,
+        request: actor.request,
         subjectId: id,
         details: { before: { identityId: current.identityId, prefix: current.prefix } },
       });

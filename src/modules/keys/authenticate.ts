@@ -20,6 +20,16 @@ export interface Caller {
   readonly keyExpiresAt: Date | null;
   /** The caller's grants that were live when the request started. */
   readonly grants: readonly ActiveGrant[];
+  /** Where the request came from, recorded with every change it makes. */
+  readonly request?: RequestMeta;
+}
+
+/** The request a change came in on, as the audit log records it. */
+export interface RequestMeta {
+  readonly requestId: string;
+  /** The peer address of the connection (no proxy header is trusted). */
+  readonly clientIp: string | null;
+  readonly userAgent: string | null;
 }
 
 /** What one authentication statement returns besides the caller, to spare later round trips. */

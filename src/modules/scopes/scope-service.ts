@@ -64,12 +64,14 @@ export class ScopeService {
         await recordChange(tx, {
           action: 'scope.defined',
           actorId: actor.identity.id,
+          request: actor.request,
           subjectId: parsed.name,
           details: { after: { name: parsed.name, description } },
         });
         await recordChange(tx, {
           action: 'grant.created',
           actorId: actor.identity.id,
+          request: actor.request,
           subjectId: grant?.id ?? '',
           details: {
             after: {
