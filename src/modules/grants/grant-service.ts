@@ -146,10 +146,8 @@ export class GrantService {
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');
-      await recordChange(tx, {
+      await recordChange(tx, actor, {
         action: 'grant.created',
-        actorId: actor.identity.id,
-        request: actor.request,
         subjectId: row.id,
         details: {
           after: {
@@ -195,10 +193,8 @@ export class GrantService {
         .where(eq(grants.id, id))
         .returning();
       if (row === undefined) throw new Error('Update returned no grant row.');
-      await recordChange(tx, {
+      await recordChange(tx, actor, {
         action: 'grant.revoked',
-        actorId: actor.identity.id,
-        request: actor.request,
         subjectId: id,
         details: {
           before: {

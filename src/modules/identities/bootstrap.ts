@@ -59,9 +59,8 @@ export async function bootstrap(
         grantable: true,
       })),
     );
-    await recordChange(tx, {
+    await recordChange(tx, null, {
       action: 'identity.created',
-      actorId: null,
       subjectId: admin.id,
       details: {
         after: { name: 'bootstrap-admin', kind: 'USER' },

@@ -47,10 +47,8 @@ export class IdentityService {
           .values({ name, kind: input.kind, externalId, createdBy: actor.identity.id })
           .returning();
         if (row === undefined) throw new Error('Insert returned no identity row.');
-        await recordChange(tx, {
+        await recordChange(tx, actor, {
           action: 'identity.created',
-          actorId: actor.identity.id,
-          request: actor.request,
           subjectId: row.id,
           details: { after: { name, kind: input.kind, externalId } },
         });
@@ -96,10 +94,8 @@ export class IdentityService {
         .where(eq(identities.id, id))
         .returning();
       if (row === undefined) throw new Error('Update returned no identity row.');
-      await recordChange(tx, {
+      await recordChange(tx, actor, {
         action: 'identity.disabled',
-        actorId: actor.identity.id,
-        request: actor.request,
         subjectId: id,
         details: { before: { status: current.status }, after: { status: 'DISABLED' } },
       });

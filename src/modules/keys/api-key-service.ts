@@ -79,10 +79,8 @@ export class ApiKeyService {
           })
           .returning();
         if (row === undefined) throw new Error('Insert returned no API key row.');
-        await recordChange(tx, {
+        await recordChange(tx, actor, {
           action: 'apikey.created',
-          actorId: actor.identity.id,
-          request: actor.request,
           subjectId: row.id,
           details: {
             after: {
@@ -119,10 +117,8 @@ export class ApiKeyService {
         .where(eq(apiKeys.id, id))
         .returning();
       if (row === undefined) throw new Error('Update returned no API key row.');
-      await recordChange(tx, {
+      await recordChange(tx, actor, {
         action: 'apikey.revoked',
-        actorId: actor.identity.id,
-        request: actor.request,
         subjectId: id,
         details: { before: { identityId: current.identityId, prefix: current.prefix } },
       });

@@ -61,17 +61,13 @@ export class ScopeService {
             grantable: true,
           })
           .returning({ id: grants.id });
-        await recordChange(tx, {
+        await recordChange(tx, actor, {
           action: 'scope.defined',
-          actorId: actor.identity.id,
-          request: actor.request,
           subjectId: parsed.name,
           details: { after: { name: parsed.name, description } },
         });
-        await recordChange(tx, {
+        await recordChange(tx, actor, {
           action: 'grant.created',
-          actorId: actor.identity.id,
-          request: actor.request,
           subjectId: grant?.id ?? '',
           details: {
             after: {
