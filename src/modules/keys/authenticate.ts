@@ -50,19 +50,22 @@ export interface Prefetch {
   readonly scopes: readonly string[];
 }
 
-/** One row of the authentication statement; `t` says which kind ('k', 'i', 'g' or 's'). */
-interface AuthRow extends Record<string, unknown> {
-  t: 'k' | 'i' | 'g' | 's';
-  id: string | null;
-  owner: string | null;
-  a: string | null;
-  b: string | null;
-  c: string | null;
-  at: Date | string | null;
-  at2: Date | string | null;
-  flag: boolean | null;
-  ref: string | null;
-}
+/**
+ * One row of the authentication statement, in column order: kind ('k', 'i', 'g' or 's'), id,
+ * owner, a, b, c, at, at2, flag, ref (what each holds depends on the kind; see the SQL).
+ */
+type AuthRow = readonly [
+  kind: 'k' | 'i' | 'g' | 's',
+  id: string | null,
+  owner: string | null,
+  a: string | null,
+  b: string | null,
+  c: string | null,
+  at: Date | string | null,
+  at2: Date | string | null,
+  flag: boolean | null,
+  ref: string | null,
+];
 
 // One round trip, plain rows (no JSON to build or parse): the key ('k'), then — only when the key
 // is valid — the rows of the caller and prefetched identities ('i'), their live grants ('g') and
@@ -109,57 +112,58 @@ export async function authenticate(
   secret: string,
   prefetch: Prefetch = { identityIds: [], scopes: [] },
 ): Promise<Authentication> {
-  const rows = await database.query<AuthRow>(AUTHENTICATE_SQL, [
+  const rows = await database.queryArrays<AuthRow>(AUTHENTICATE_SQL, [
     hashSecret(secret),
     prefetch.identityIds,
     prefetch.scopes,
   ]);
-  const key = rows.find((r) => r.t === 'k');
+  const key = rows.find((r) => r[0] === 'k');
   if (key === undefined) throw unauthenticated('The API key is not recognised.');
-  if (key.flag !== true) {
-    if (key.at2 !== null) throw unauthenticated(`API key ${key.a} has been revoked.`);
-    if (key.b === 'true') throw unauthenticated(`API key ${key.a} has expired.`);
-    throw unauthenticated(`The identity of API key ${key.a} is disabled.`);
+  const [, keyId, callerId, prefix, expired, , keyExpiresAt, keyRevokedAt, valid] = key;
+  if (valid !== true) {
+    if (keyRevokedAt !== null) throw unauthenticated(`API key ${prefix} has been revoked.`);
+    if (expired === 'true') throw unauthenticated(`API key ${prefix} has expired.`);
+    throw unauthenticated(`The identity of API key ${prefix} is disabled.`);
   }
   const grantsByIdentity = new Map<string, ActiveGrant[]>();
   const identities = new Map<string, IdentityRow>();
   const definedScopes = new Set<string>();
-  for (const row of rows) {
-    if (row.t === 'g') {
+  for (const [t, id, owner, a, b, c, at, at2, flag, ref] of rows) {
+    if (t === 'g') {
       const grant: ActiveGrant = {
-        id: row.id as string,
-        identityId: row.owner as string,
-        scope: row.a as string,
-        resource: row.b,
-        expiresAt: toDate(row.at),
-        grantable: row.flag === true,
+        id: id as string,
+        identityId: owner as string,
+        scope: a as string,
+        resource: b,
+        expiresAt: toDate(at),
+        grantable: flag === true,
       };
       const list = grantsByIdentity.get(grant.identityId);
       if (list === undefined) grantsByIdentity.set(grant.identityId, [grant]);
       else list.push(grant);
-    } else if (row.t === 'i') {
-      identities.set(row.id as string, {
-        id: row.id as string,
-        kind: row.b as IdentityRow['kind'],
-        name: row.a as string,
-        externalId: row.c,
-        status: row.flag ? 'ACTIVE' : 'DISABLED',
-        createdAt: toDate(row.at) as Date,
-        createdBy: row.owner,
-        disabledAt: toDate(row.at2),
-        disabledBy: row.ref,
+    } else if (t === 'i') {
+      identities.set(id as string, {
+        id: id as string,
+        kind: b as IdentityRow['kind'],
+        name: a as string,
+        externalId: c,
+        status: flag ? 'ACTIVE' : 'DISABLED',
+        createdAt: toDate(at) as Date,
+        createdBy: owner,
+        disabledAt: toDate(at2),
+        disabledBy: ref,
       });
-    } else if (row.t === 's') {
-      definedScopes.add(row.a as string);
+    } else if (t === 's') {
+      definedScopes.add(a as string);
     }
   }
-  const identity = identities.get(key.owner as string);
+  const identity = identities.get(callerId as string);
   if (identity === undefined) throw unauthenticated('The API key is not recognised.');
   return {
     caller: {
       identity,
-      keyId: key.id as string,
-      keyExpiresAt: toDate(key.at),
+      keyId: keyId as string,
+      keyExpiresAt: toDate(keyExpiresAt),
       grants: grantsByIdentity.get(identity.id) ?? [],
     },
     grantsByIdentity,
