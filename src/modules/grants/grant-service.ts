@@ -5,6 +5,7 @@ import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
+import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import {
   afterCursor,
   decodeCursor,
@@ -16,6 +17,9 @@ import {
 import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
 import { parseResourcePattern } from './resource-pattern.js';
+import { keepRootHolders } from './root-holders.js';
+
+const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
 
 export interface GrantInput {
   readonly identityId: string;
@@ -186,6 +190,11 @@ export class GrantService {
             { required: { scope: current.scope, resource: current.resource, grantable: true } },
           );
         }
+      }
+      const rootGrant =
+        BUILTIN_SCOPE_NAMES.has(current.scope) && current.grantable && current.resource === null;
+      if (rootGrant && isActive(current)) {
+        await keepRootHolders(tx, { grantId: id }, `Revoking grant ${id}`);
       }
       const [row] = await tx
         .update(grants)

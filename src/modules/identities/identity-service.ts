@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { type IdentityRow, identities } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
+import { keepRootHolders } from '../grants/root-holders.js';
 import type { Caller } from '../keys/authenticate.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import {
@@ -88,6 +89,7 @@ export class IdentityService {
         .for('update');
       if (current === undefined) throw notFound(`Identity ${id} does not exist.`);
       if (current.status === 'DISABLED') return current;
+      await keepRootHolders(tx, { identityId: id }, `Disabling "${current.name}"`);
       const [row] = await tx
         .update(identities)
         .set({ status: 'DISABLED', disabledAt: new Date(), disabledBy: actor.identity.id })
