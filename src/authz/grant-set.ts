@@ -110,21 +110,14 @@ export class GrantSet<G extends GrantLike = GrantLike> {
   }
 }
 
-/** Whether a grant's resource pattern covers `resource` (null meaning "every instance"). */
+/**
+ * Whether a grant's resource pattern covers `resource`: one id, or everything another pattern
+ * covers (delegation: nobody hands out more than they hold). `null` and `*` mean every instance;
+ * `x*` a prefix; anything else one id.
+ */
 export function resourceCovers(pattern: string | null, resource: string | null): boolean {
   if (pattern === null || pattern === '*') return true;
   if (resource === null) return false;
   if (pattern.endsWith('*')) return resource.startsWith(pattern.slice(0, -1));
   return pattern === resource;
-}
-
-/**
- * Whether a grant pattern covers everything another pattern covers (delegation: nobody hands
- * out more than they hold). `null` means every instance; `x*` a prefix; anything else one id.
- */
-export function patternCovers(held: string | null, wanted: string | null): boolean {
-  if (held === null || held === '*') return true;
-  if (wanted === null || wanted === '*') return false;
-  if (held.endsWith('*')) return wanted.startsWith(held.slice(0, -1));
-  return held === wanted;
 }

@@ -22,8 +22,3 @@ export function parseScopeName(name: string): ScopeName | null {
   if (match === null) return null;
   return { name, resource: match[1] as string, action: match[2] as ScopeAction };
 }
-
-/** The sentence used wherever a malformed scope name is refused. */
-export function describeScopeNameRule(name: string): string {
-  return `Scope name "${name}" is not valid: use <resource>:<action> with resource matching [a-z][a-z0-9._/-]* and action read, write or execute.`;
-}

@@ -1,9 +1,8 @@
 import { GrantSet } from '../../authz/grant-set.js';
-import { parseScopeName } from '../../authz/scope-name.js';
-import { badUserInput, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
 import type { ActiveGrant } from '../keys/authenticate.js';
-import { parseId, requireText } from '../shared/validate.js';
+import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { describeResource } from './grant-service.js';
 
 /** The outcome of `check`, with a sentence a person can act on. */
@@ -29,11 +28,7 @@ export async function checkAccess(
   rawResource: string | null | undefined,
 ): Promise<AccessDecision> {
   const identityId = parseId(rawIdentityId, 'identity');
-  if (parseScopeName(scope) === null) {
-    throw badUserInput(`"${scope}" is not a valid scope name: use <resource>:<action>.`, {
-      field: 'scope',
-    });
-  }
+  requireScopeName(scope, 'scope');
   const resource =
     rawResource === null || rawResource === undefined
       ? null

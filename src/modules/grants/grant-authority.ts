@@ -1,5 +1,5 @@
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
-import { patternCovers } from '../../authz/grant-set.js';
+import { resourceCovers } from '../../authz/grant-set.js';
 import type { Tx } from '../../db/client.js';
 import { type GrantRow, grants } from '../../db/tables.js';
 
@@ -33,5 +33,5 @@ export function authorityFor(
   scope: string,
   resource: string | null,
 ): GrantRow[] {
-  return authority.filter((g) => g.scope === scope && patternCovers(g.resource, resource));
+  return authority.filter((g) => g.scope === scope && resourceCovers(g.resource, resource));
 }

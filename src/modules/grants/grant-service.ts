@@ -1,8 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
-import { parseScopeName } from '../../authz/scope-name.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
+import { conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
@@ -14,7 +13,7 @@ import {
   pageSize,
   toPage,
 } from '../shared/pagination.js';
-import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
+import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
 import { parseResourcePattern } from './resource-pattern.js';
 import { keepRootHolders } from './root-holders.js';
@@ -70,11 +69,7 @@ export class GrantService {
 
   async grant(actor: Caller, input: GrantInput): Promise<GrantRow> {
     const identityId = parseId(input.identityId, 'identity');
-    if (parseScopeName(input.scope) === null) {
-      throw badUserInput(`"${input.scope}" is not a valid scope name: use <resource>:<action>.`, {
-        field: 'scope',
-      });
-    }
+    requireScopeName(input.scope, 'scope');
     const resource = parseResourcePattern(input.resource);
     const reason = requireText(input.reason, 'reason', 1000);
     const expiresAt = resolveExpiry(input, Date.now(), 'grant');

@@ -1,4 +1,5 @@
 import { badUserInput } from '../../errors.js';
+import { requireText } from '../shared/validate.js';
 
 /**
  * A grant's resource: absent for every instance, an id, or a prefix ending in a single `*`.
@@ -12,16 +13,12 @@ export function parseResourcePattern(value: string | null | undefined): string |
       { field: 'resource' },
     );
   }
-  if (value.length > 512)
-    throw badUserInput('resource must be at most 512 characters.', { field: 'resource' });
   if (value.indexOf('*') !== -1 && value.indexOf('*') !== value.length - 1) {
     throw badUserInput(
       `resource "${value}" may contain "*" only as its last character (a prefix).`,
       { field: 'resource' },
     );
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value))
-    throw badUserInput('resource must not contain control characters.', { field: 'resource' });
+  requireText(value, 'resource', 512);
   return value === '*' ? null : value;
 }

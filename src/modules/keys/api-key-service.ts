@@ -1,10 +1,9 @@
 import { eq } from 'drizzle-orm';
-import { patternCovers } from '../../authz/grant-set.js';
 import type { Database } from '../../db/client.js';
 import { type ApiKeyRow, apiKeys, grants, identities } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { loadAuthority } from '../grants/grant-authority.js';
+import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
 import { isActive } from '../grants/grant-service.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
@@ -56,8 +55,7 @@ export class ApiKeyService {
           ).filter((g) => isActive(g, now));
           const authority = await loadAuthority(tx, actor.identity.id);
           const beyond = held.filter(
-            (g) =>
-              !authority.some((a) => a.scope === g.scope && patternCovers(a.resource, g.resource)),
+            (g) => authorityFor(authority, g.scope, g.resource).length === 0,
           );
           if (beyond.length > 0) {
             const names = [...new Set(beyond.map((g) => g.scope))].map((s) => `"${s}"`).join(', ');

@@ -1,11 +1,11 @@
 import { asc, eq } from 'drizzle-orm';
-import { parseScopeName } from '../../authz/scope-name.js';
 import type { Database } from '../../db/client.js';
 import { grants, type ScopeRow, scopes } from '../../db/tables.js';
 import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
+import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
 
 export interface DefineScopeInput {
@@ -18,13 +18,7 @@ export class ScopeService {
   constructor(private readonly database: Database) {}
 
   async define(actor: Caller, input: DefineScopeInput): Promise<ScopeRow> {
-    const parsed = parseScopeName(input.name);
-    if (parsed === null) {
-      throw badUserInput(
-        `"${input.name}" is not a valid scope name: use <resource>:<action> with resource matching [a-z][a-z0-9._/-]* and action read, write or execute.`,
-        { field: 'name' },
-      );
-    }
+    const parsed = requireScopeName(input.name, 'name');
     const reservedRoot = parsed.resource.split(/[./]/)[0] as string;
     if (RESERVED_RESOURCES.includes(reservedRoot)) {
       throw badUserInput(

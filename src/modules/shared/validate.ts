@@ -1,3 +1,4 @@
+import { parseScopeName, type ScopeName } from '../../authz/scope-name.js';
 import { badUserInput } from '../../errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,6 +25,18 @@ export function requireText(value: string, field: string, max: number): string {
     throw badUserInput(`${field} must not contain control characters.`, { field });
   }
   return text;
+}
+
+/** A scope name argument, parsed; a malformed one is `BAD_USER_INPUT` stating the rule. */
+export function requireScopeName(name: string, field: string): ScopeName {
+  const parsed = parseScopeName(name);
+  if (parsed === null) {
+    throw badUserInput(
+      `"${truncate(name)}" is not a valid scope name: use <resource>:<action> with resource matching [a-z][a-z0-9._/-]* and action read, write or execute.`,
+      { field },
+    );
+  }
+  return parsed;
 }
 
 export function optionalText(

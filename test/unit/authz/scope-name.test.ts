@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  describeScopeNameRule,
-  parseScopeName,
-  SCOPE_ACTIONS,
-} from '../../../src/authz/scope-name.js';
+import { parseScopeName, SCOPE_ACTIONS } from '../../../src/authz/scope-name.js';
 
 describe('parseScopeName', () => {
   it('should split a well-formed name into resource and action', () => {
@@ -45,11 +41,5 @@ describe('parseScopeName', () => {
 
     expect(parseScopeName(`${resource}:read`)).not.toBeNull();
     expect(parseScopeName(`${resource}b:read`)).toBeNull();
-  });
-
-  it('should describe the rule in a sentence naming the scope', () => {
-    expect(describeScopeNameRule('Orders')).toBe(
-      'Scope name "Orders" is not valid: use <resource>:<action> with resource matching [a-z][a-z0-9._/-]* and action read, write or execute.',
-    );
   });
 });
