@@ -1,5 +1,12 @@
-import type { ActiveGrant, Caller } from '../modules/keys/authenticate.js';
-import type { Loaders } from './loaders.js';
+import type { IncomingMessage } from 'node:http';
+import type { Database } from '../db/client.js';
+import type {
+  ActiveGrant,
+  Authentication,
+  Caller,
+  RequestMeta,
+} from '../modules/keys/authenticate.js';
+import { createLoaders, type Loaders } from './loaders.js';
 import type { Services } from './services.js';
 
 /** Everything one operation's resolvers see. Built per request; nothing request-scoped is global. */
@@ -13,4 +20,38 @@ export interface KeyholderContext {
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
    */
   readonly reloadGrants?: () => Promise<readonly ActiveGrant[]>;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** The key in `Bearer <key>`, or `null` when the value is anything else. */
+export function bearerSecretOf(header: unknown): string | null {
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  return match === null ? null : (match[1] as string);
+}
+
+/** What the audit log records of the request: its id, the peer address and the user agent. */
+export function requestMetaOf(request: IncomingMessage, requestId: string): RequestMeta {
+  const userAgent = request.headers['user-agent'];
+  return {
+    requestId,
+    clientIp: request.socket.remoteAddress ?? null,
+    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
+  };
+}
+
+/** One operation's context, over HTTP or WebSocket alike. */
+export function createContext(
+  deps: { readonly database: Database; readonly services: Services },
+  auth: Authentication,
+  request: RequestMeta,
+  reloadGrants?: () => Promise<readonly ActiveGrant[]>,
+): KeyholderContext {
+  return {
+    caller: { ...auth.caller, request },
+    loaders: createLoaders(deps.database, auth),
+    services: deps.services,
+    requestId: request.requestId,
+    ...(reloadGrants ? { reloadGrants } : {}),
+  };
 }

@@ -12,9 +12,8 @@ import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
 import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
-import type { KeyholderContext } from './context.js';
+import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
-import { createLoaders } from './loaders.js';
 import { PrefetchPlanner } from './prefetch.js';
 import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
@@ -35,21 +34,19 @@ export interface RunningHttpServer {
   stop(): Promise<void>;
 }
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
-
 function bearerSecret(header: string | undefined): string {
   if (header === undefined || header === '') {
     throw unauthenticated('Authentication required: send "Authorization: Bearer <api key>".', {
       http: { status: 401 },
     });
   }
-  const match = BEARER.exec(header);
-  if (match === null) {
+  const secret = bearerSecretOf(header);
+  if (secret === null) {
     throw unauthenticated('The Authorization header must be "Bearer <api key>".', {
       http: { status: 401 },
     });
   }
-  return match[1] as string;
+  return secret;
 }
 
 function graphqlError(status: number, code: string, message: string) {
@@ -140,20 +137,7 @@ export async function startHttpServer(
           throw error;
         });
         options.keyUsage.record(auth.caller.keyId);
-        const userAgent = req.headers['user-agent'];
-        return {
-          caller: {
-            ...auth.caller,
-            request: {
-              requestId,
-              clientIp: req.socket.remoteAddress ?? null,
-              userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
-            },
-          },
-          loaders: createLoaders(options.database, auth),
-          services: options.services,
-          requestId,
-        };
+        return createContext(options, auth, requestMetaOf(req, requestId));
       },
     }),
   );

@@ -14,9 +14,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Database } from '../db/client.js';
 import { ErrorCode, isDomainError } from '../errors.js';
-import { authenticate } from '../modules/keys/authenticate.js';
-import type { KeyholderContext } from './context.js';
-import { createLoaders } from './loaders.js';
+import { type ActiveGrant, authenticate } from '../modules/keys/authenticate.js';
+import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import type { Services } from './services.js';
 
 export interface WsServerOptions {
@@ -35,7 +34,6 @@ export const MAX_WS_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 const MAX_TOKENS = 2000;
 const HEARTBEAT_MS = 30_000;
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 interface Extra extends Record<PropertyKey, unknown> {
   secret?: string;
@@ -84,15 +82,14 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
       schema: options.schema,
       connectionInitWaitTimeout: 3000,
       onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        const match = typeof header === 'string' ? BEARER.exec(header) : null;
-        if (match === null) return false;
+        const secret = bearerSecretOf(ctx.connectionParams?.authorization);
+        if (secret === null) return false;
         try {
-          await authenticate(options.database, match[1] as string);
+          await authenticate(options.database, secret);
         } catch {
           return false;
         }
-        ctx.extra.secret = match[1] as string;
+        ctx.extra.secret = secret;
         return true;
       },
       onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -120,30 +117,24 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         let contextValue: KeyholderContext;
         try {
           const auth = await authenticate(options.database, secret);
-          const requestId = randomUUID();
-          const userAgent = ctx.extra.request.headers['user-agent'];
-          contextValue = {
-            caller: {
-              ...auth.caller,
-              request: {
-                requestId,
-                clientIp: ctx.extra.request.socket.remoteAddress ?? null,
-                userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
-              },
-            },
-            loaders: createLoaders(options.database, auth),
-            services: options.services,
-            requestId,
-            reloadGrants: async () => {
-              try {
-                return (await authenticate(options.database, secret)).caller.grants;
-              } catch (error) {
-                // A revoked or expired key, or a disabled identity, holds nothing from now on.
-                if (isDomainError(error) && error.code === ErrorCode.UNAUTHENTICATED) return [];
-                throw error;
-              }
-            },
+          // The operation starts with the grants just loaded; every later event re-authenticates.
+          let fresh: readonly ActiveGrant[] | null = auth.caller.grants;
+          const reloadGrants = async (): Promise<readonly ActiveGrant[]> => {
+            if (fresh !== null) {
+              const grants = fresh;
+              fresh = null;
+              return grants;
+            }
+            try {
+              return (await authenticate(options.database, secret)).caller.grants;
+            } catch (error) {
+              // A revoked or expired key, or a disabled identity, holds nothing from now on.
+              if (isDomainError(error) && error.code === ErrorCode.UNAUTHENTICATED) return [];
+              throw error;
+            }
           };
+          const request = requestMetaOf(ctx.extra.request, randomUUID());
+          contextValue = createContext(options, auth, request, reloadGrants);
         } catch (error) {
           if (isDomainError(error)) return [error];
           throw error;
