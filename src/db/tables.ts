@@ -7,6 +7,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -138,8 +139,22 @@ export const auditEvents = pgTable(
     index('audit_events_action_seq_idx').on(t.action, t.seq),
     index('audit_events_subject_seq_idx').on(t.subjectId, t.seq),
     index('audit_events_actor_seq_idx').on(t.actorId, t.seq),
-    index('audit_events_at_idx').on(t.at),
+    index('audit_events_at_seq_idx').on(t.at, t.seq),
   ],
+);
+
+/**
+ * A search index over the audit log: one row per scope an event names (`details.scopes`), written
+ * by a trigger when the event is inserted (drizzle/0003_audit_search.sql). Append-only like the log;
+ * the scopes themselves are covered by the event's hash.
+ */
+export const auditEventScopes = pgTable(
+  'audit_event_scopes',
+  {
+    scope: text('scope').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.seq] })],
 );
 
 export type IdentityRow = typeof identities.$inferSelect;

@@ -1,11 +1,14 @@
 import type { Tx } from '../../db/client.js';
 import { auditEvents } from '../../db/tables.js';
 import type { Caller } from '../keys/authenticate.js';
+import type { AuditAction } from './audit-actions.js';
 
-/** One change, as it is written to the audit log. Actions are `<noun>.<verb>`. */
+/** One change, as it is written to the audit log. */
 export interface ChangeEvent {
-  readonly action: string;
+  readonly action: AuditAction;
   readonly subjectId: string;
+  /** The scopes the change concerns; search by scope finds the event under each. */
+  readonly scopes?: readonly string[];
   readonly details: Record<string, unknown>;
 }
 
@@ -18,10 +21,13 @@ export async function recordChange(
   actor: Caller | null,
   event: ChangeEvent,
 ): Promise<void> {
+  const details: Record<string, unknown> = { ...event.details };
+  if (event.scopes !== undefined) details.scopes = event.scopes;
+  if (actor?.request) details.request = actor.request;
   await tx.insert(auditEvents).values({
     action: event.action,
     actorId: actor?.identity.id ?? null,
     subjectId: event.subjectId,
-    details: actor?.request ? { ...event.details, request: actor.request } : event.details,
+    details,
   });
 }

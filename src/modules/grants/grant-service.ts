@@ -148,6 +148,7 @@ export class GrantService {
       await recordChange(tx, actor, {
         action: 'grant.created',
         subjectId: row.id,
+        scopes: [input.scope],
         details: {
           after: {
             identityId,
@@ -200,6 +201,7 @@ export class GrantService {
       await recordChange(tx, actor, {
         action: 'grant.revoked',
         subjectId: id,
+        scopes: [current.scope],
         details: {
           before: {
             identityId: current.identityId,

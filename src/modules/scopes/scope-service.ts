@@ -58,11 +58,13 @@ export class ScopeService {
         await recordChange(tx, actor, {
           action: 'scope.defined',
           subjectId: parsed.name,
+          scopes: [parsed.name],
           details: { after: { name: parsed.name, description } },
         });
         await recordChange(tx, actor, {
           action: 'grant.created',
           subjectId: grant?.id ?? '',
+          scopes: [parsed.name],
           details: {
             after: {
               identityId: actor.identity.id,

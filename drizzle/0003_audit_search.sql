@@ -1,0 +1,55 @@
+CREATE TABLE "audit_event_scopes" (
+	"scope" text NOT NULL,
+	"seq" bigint NOT NULL,
+	CONSTRAINT "audit_event_scopes_scope_seq_pk" PRIMARY KEY("scope","seq")
+);
+--> statement-breakpoint
+DROP INDEX "audit_events_at_idx";--> statement-breakpoint
+CREATE INDEX "audit_events_at_seq_idx" ON "audit_events" USING btree ("at","seq");--> statement-breakpoint
+-- `at` never goes backwards along the chain (a clock stepped back repeats the last instant), so a
+-- time range is a contiguous range of `seq` and search can bound its index scans by it.
+CREATE OR REPLACE FUNCTION keyholder_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  last_seq bigint;
+  last_hash text;
+  last_at timestamptz;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7291006);
+  SELECT seq, hash, at INTO last_seq, last_hash, last_at FROM audit_events ORDER BY seq DESC LIMIT 1;
+  NEW.seq := coalesce(last_seq, 0) + 1;
+  NEW.prev_hash := coalesce(last_hash, repeat('0', 64));
+  NEW.at := greatest(clock_timestamp(), last_at);
+  NEW.hash := keyholder_audit_hash(NEW.seq, NEW.prev_hash, NEW.at, NEW.action, NEW.actor_id, NEW.subject_id, NEW.details);
+  RETURN NEW;
+END
+$$;
+--> statement-breakpoint
+-- Indexes each event under the scopes it names in details.scopes (search by scope).
+CREATE FUNCTION keyholder_audit_index_scopes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF jsonb_typeof(NEW.details -> 'scopes') = 'array' THEN
+    INSERT INTO audit_event_scopes (scope, seq)
+      SELECT DISTINCT s, NEW.seq FROM jsonb_array_elements_text(NEW.details -> 'scopes') AS s;
+  END IF;
+  RETURN NULL;
+END
+$$;
+--> statement-breakpoint
+CREATE TRIGGER audit_events_index_scopes AFTER INSERT ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION keyholder_audit_index_scopes();
+--> statement-breakpoint
+CREATE TRIGGER audit_event_scopes_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_event_scopes
+  FOR EACH ROW EXECUTE FUNCTION keyholder_audit_refuse_change();
+--> statement-breakpoint
+CREATE TRIGGER audit_event_scopes_no_truncate BEFORE TRUNCATE ON audit_event_scopes
+  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_audit_refuse_change();
+--> statement-breakpoint
+-- Events written before details.scopes existed name their scope in after/before (grants) or as
+-- their subject (scope.defined).
+INSERT INTO audit_event_scopes (scope, seq)
+  SELECT DISTINCT s, seq FROM (
+    SELECT seq, coalesce(details -> 'after' ->> 'scope', details -> 'before' ->> 'scope') AS s
+      FROM audit_events WHERE action LIKE 'grant.%'
+    UNION ALL
+    SELECT seq, subject_id FROM audit_events WHERE action = 'scope.defined'
+  ) named WHERE s IS NOT NULL;

@@ -1,0 +1,28 @@
+/**
+ * Every action the audit log records, `<noun>.<verb>`. Writers are typed against this list, and
+ * search expands an action prefix (`grant.`) to the actions it names, so the list must be complete.
+ */
+export const AUDIT_ACTIONS = [
+  'identity.created',
+  'identity.disabled',
+  'apikey.created',
+  'apikey.revoked',
+  'scope.defined',
+  'grant.created',
+  'grant.revoked',
+  'access.allowed',
+  'access.denied',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** The actions an access decision is written as: denied when any field was denied. */
+export const ACCESS_ACTIONS = {
+  ALLOWED: 'access.allowed',
+  DENIED: 'access.denied',
+} as const satisfies Record<string, AuditAction>;
+
+/** The catalogued actions that start with `prefix`. */
+export function actionsWithPrefix(prefix: string): AuditAction[] {
+  return AUDIT_ACTIONS.filter((action) => action.startsWith(prefix));
+}
