@@ -14,6 +14,8 @@ export interface Config {
   readonly production: boolean;
   /** `MAX_BODY_BYTES`: largest accepted request body. @default 102400 */
   readonly maxBodyBytes: number;
+  /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
+  readonly accessLog: boolean;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +52,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ) {
     throw new ConfigError('BOOTSTRAP_ADMIN_KEY must be at least 32 characters with no spaces.');
   }
+  const accessLog = env.ACCESS_LOG || 'on';
+  if (accessLog !== 'on' && accessLog !== 'off') {
+    throw new ConfigError(`ACCESS_LOG must be "on" or "off"; got "${accessLog}".`);
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -58,5 +64,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapAdminKey,
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
+    accessLog: accessLog === 'on',
   };
 }

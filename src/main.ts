@@ -1,6 +1,7 @@
 import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
@@ -20,14 +21,22 @@ export interface Keyholder {
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP.
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
-export async function startKeyholder(config: Config, log = defaultLog): Promise<Keyholder> {
+export async function startKeyholder(
+  config: Config,
+  log = defaultLog,
+  tuning: { readonly accessLog?: AccessLogOptions } = {},
+): Promise<Keyholder> {
   const schema = buildKeyholderSchema();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
     const keyUsage = new KeyUsageRecorder(database, log);
-    const services = createServices(database, log);
+    const services = createServices(
+      database,
+      log,
+      config.accessLog ? (tuning.accessLog ?? {}) : false,
+    );
     await services.auditFeed.start();
     const http = await startHttpServer(
       {
@@ -64,6 +73,7 @@ export async function startKeyholder(config: Config, log = defaultLog): Promise<
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
+        await services.accessLog?.close();
         await services.auditFeed.close();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();

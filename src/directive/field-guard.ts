@@ -48,6 +48,16 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
   }
 
   #plan(state: OperationState<G>): Decision {
+    const decision = this.#decide(state);
+    const recorder = state.recorder;
+    if (recorder !== undefined) {
+      if (decision instanceof Denial) recorder.denied(this.coordinate, decision.make());
+      else if (decision === ALLOW) recorder.allowed(this.coordinate, this.#staticGrants(state));
+    }
+    return decision;
+  }
+
+  #decide(state: OperationState<G>): Decision {
     if (state.loadError !== undefined) {
       return new Denial(() =>
         this.#forbidden(
@@ -74,6 +84,17 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     return perValue.length === 0 ? ALLOW : new PerValue(perValue);
   }
 
+  /** The grants behind an allowed scope-only decision, for the recorder (decided again, once). */
+  #staticGrants(state: OperationState<G>): G[] {
+    const now = this.now();
+    const used: G[] = [];
+    for (const clause of this.requirement.clauses) {
+      const outcome = evaluateStatically(clause, state.grants, now);
+      if (outcome !== 'per-value' && outcome.allowed) used.push(...outcome.grants);
+    }
+    return used;
+  }
+
   #perValue(
     decision: PerValue,
     state: OperationState<G>,
@@ -81,14 +102,22 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     args: Readonly<Record<string, unknown>>,
   ): GraphQLError | null {
     const now = this.now();
+    const recorder = state.recorder;
+    const used: G[] | null = recorder === undefined ? null : [];
     for (const clause of decision.clauses) {
       const values = {
         resource: clause.resource === null ? null : readValuePath(clause.resource, parent, args),
         self: clause.orSelf === null ? null : readValuePath(clause.orSelf, parent, args),
       };
       const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
-      if (!outcome.allowed) return this.#denied(clause, values.resource);
+      if (!outcome.allowed) {
+        const error = this.#denied(clause, values.resource);
+        recorder?.denied(this.coordinate, error);
+        return error;
+      }
+      used?.push(...outcome.grants);
     }
+    if (used !== null) recorder?.allowed(this.coordinate, used);
     return null;
   }
 

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo, OperationDefinitionNode } from 'graphql';
 import { type GrantLike, GrantSet } from '../authz/grant-set.js';
+import type { DecisionRecorder } from './decision-recorder.js';
 import type { RequiresDirectiveOptions } from './options.js';
 
 /** A decision kept for one field coordinate for the rest of an operation. */
@@ -16,6 +17,8 @@ export interface OperationState<G extends GrantLike> {
   readonly loadError: unknown;
   /** Indexed by guard number; `undefined` until the coordinate is first decided. */
   readonly decisions: CachedDecision[];
+  /** Where decisions are reported, when the server records them. */
+  readonly recorder: DecisionRecorder<G> | undefined;
 }
 
 /**
@@ -65,22 +68,24 @@ export class OperationStates<TContext, G extends GrantLike> {
       if (pending !== undefined && pending.execution === info.variableValues)
         return pending.promise;
     }
-    const fail = (error: unknown) => this.#store(context, info, [], null, error);
+    let recorder: DecisionRecorder<G> | undefined;
+    const fail = (error: unknown) => this.#store(context, info, [], null, recorder, error);
     if (context === null || typeof context !== 'object') {
       return fail(new Error('The @requires directive needs an object as the GraphQL context.'));
     }
     try {
+      recorder = this.#options.decisions?.(context as TContext);
       const principal = this.#options.principal?.(context as TContext) ?? null;
       const grants = this.#options.grants(context as TContext);
       if (isPromiseLike(grants)) {
         const promise = Promise.resolve(grants).then(
-          (list) => this.#store(context, info, list, principal, undefined),
+          (list) => this.#store(context, info, list, principal, recorder, undefined),
           fail,
         );
         this.#pending.set(context, { execution: info.variableValues, promise });
         return promise;
       }
-      return this.#store(context, info, grants, principal, undefined);
+      return this.#store(context, info, grants, principal, recorder, undefined);
     } catch (error) {
       return fail(error);
     }
@@ -117,6 +122,7 @@ export class OperationStates<TContext, G extends GrantLike> {
     info: GraphQLResolveInfo,
     grants: readonly G[],
     principal: string | null,
+    recorder: DecisionRecorder<G> | undefined,
     loadError: unknown,
   ): OperationState<G> {
     const state: OperationState<G> = {
@@ -126,6 +132,7 @@ export class OperationStates<TContext, G extends GrantLike> {
       principal,
       loadError,
       decisions: [],
+      recorder,
     };
     if (context !== null && typeof context === 'object') {
       this.#states.set(context, state);

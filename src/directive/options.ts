@@ -1,4 +1,5 @@
 import type { GrantLike } from '../authz/grant-set.js';
+import type { DecisionRecorder } from './decision-recorder.js';
 
 /** Options of `requiresDirective`. `TContext` is your server's per-operation context. */
 export interface RequiresDirectiveOptions<
@@ -26,6 +27,11 @@ export interface RequiresDirectiveOptions<
    * a quiet stream. Each re-check calls `grants` once. @default 0 (only before events)
    */
   subscriptionRecheckMs?: number;
+  /**
+   * Where the operation's decisions are reported (access logging), or `undefined` for nowhere.
+   * Called once per operation, with `grants`. @default no recording
+   */
+  decisions?(context: TContext): DecisionRecorder<TGrant> | undefined;
   /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
   now?(): number;
   /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated' } */

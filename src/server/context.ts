@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Database } from '../db/client.js';
+import { AccessRecord } from '../modules/audit/access-record.js';
 import type {
   ActiveGrant,
   Authentication,
@@ -15,6 +16,8 @@ export interface KeyholderContext {
   readonly loaders: Loaders;
   readonly services: Services;
   readonly requestId: string;
+  /** The operation's access decisions, for its access event; absent when access logging is off. */
+  readonly access: AccessRecord | undefined;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
@@ -52,6 +55,7 @@ export function createContext(
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,
+    access: deps.services.accessLog === null ? undefined : new AccessRecord(),
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

@@ -12,6 +12,7 @@ import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
 import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
+import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { PrefetchPlanner } from './prefetch.js';
@@ -92,20 +93,22 @@ export async function startHttpServer(
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      ...(options.services.accessLog === null ? [] : [useAccessLog(options.services.accessLog)]),
     ],
   });
   await apollo.start();
 
   const prefetch = new PrefetchPlanner();
   app.get('/healthz', async (_req, res) => {
+    const accessLog = options.services.accessLog?.status() ?? null;
     try {
       await Promise.race([
         options.database.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
-      res.status(200).json({ status: 'ok', database: options.database.engine });
+      res.status(200).json({ status: 'ok', database: options.database.engine, accessLog });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: options.database.engine });
+      res.status(503).json({ status: 'unavailable', database: options.database.engine, accessLog });
     }
   });
 

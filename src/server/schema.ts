@@ -45,6 +45,7 @@ export function buildKeyholderSchema(): GraphQLSchema {
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
     subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
+    decisions: (ctx) => ctx.access,
   });
   return transformer(schema);
 }

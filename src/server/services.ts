@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
@@ -15,11 +16,14 @@ export interface Services {
   readonly audit: AuditService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
+  /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
+  readonly accessLog: AccessLog | null;
 }
 
 export function createServices(
   database: Database,
   log: (message: string, error?: unknown) => void,
+  accessLog: AccessLogOptions | false = {},
 ): Services {
   return {
     identities: new IdentityService(database),
@@ -28,5 +32,6 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     auditFeed: new AuditFeed(database, log),
+    accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
   };
 }

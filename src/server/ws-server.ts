@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
   type ExecutionArgs,
   GraphQLError,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  getOperationAST,
   parse,
   specifiedRules,
   type ValidationRule,
@@ -14,7 +15,9 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Database } from '../db/client.js';
 import { ErrorCode, isDomainError } from '../errors.js';
+import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
 import { type ActiveGrant, authenticate } from '../modules/keys/authenticate.js';
+import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import type { Services } from './services.js';
 
@@ -35,8 +38,16 @@ export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 const MAX_TOKENS = 2000;
 const HEARTBEAT_MS = 30_000;
 
+/** An operation in flight on a socket, for its access events. */
+interface RunningOperation {
+  readonly context: KeyholderContext;
+  readonly started: number;
+  readonly operation: AccessedOperation;
+}
+
 interface Extra extends Record<PropertyKey, unknown> {
   secret?: string;
+  operations?: Map<string, RunningOperation>;
 }
 
 const clientError = (code: string, message: string) =>
@@ -76,6 +87,24 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
   const format = (errors: readonly GraphQLError[]) =>
     errors.map((e) => options.formatError(e.toJSON(), e));
   const rules = [...specifiedRules, ...options.validationRules];
+  const accessLog = options.services.accessLog;
+  /** Queues the access event of what `running` decided since its last one; false if it could not. */
+  const recordAccess = async (running: RunningOperation): Promise<boolean> => {
+    const record = running.context.access;
+    if (accessLog === null || record === undefined || record.isEmpty) return true;
+    const event = accessEventOf(
+      running.context.caller,
+      record,
+      running.operation,
+      performance.now() - running.started,
+    );
+    try {
+      await accessLog.append(event);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -92,7 +121,8 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         ctx.extra.secret = secret;
         return true;
       },
-      onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+        const started = performance.now();
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [
             clientError(
@@ -139,6 +169,18 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
           if (isDomainError(error)) return [error];
           throw error;
         }
+        const operationAst = getOperationAST(document, payload.operationName ?? null);
+        ctx.extra.operations ??= new Map();
+        ctx.extra.operations.set(id, {
+          context: contextValue,
+          started,
+          operation: {
+            name: payload.operationName ?? operationAst?.name?.value ?? null,
+            type: operationAst?.operation ?? null,
+            documentHash: createHash('sha256').update(payload.query).digest('hex'),
+            transport: 'ws',
+          },
+        });
         return {
           schema: options.schema,
           document,
@@ -146,6 +188,19 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
           variableValues: payload.variables ?? null,
           contextValue,
         };
+      },
+      // One access event for the subscribe decision; later events are re-checked, and a stream
+      // ended by a denial gets a second event (onComplete).
+      onOperation: async (ctx, id, _payload, _args, result) => {
+        const running = ctx.extra.operations?.get(id);
+        if (running === undefined || (await recordAccess(running))) return undefined;
+        if (isAsyncIterable(result)) await result.return?.(undefined);
+        return { errors: [clientError('INTERNAL_SERVER_ERROR', ACCESS_LOG_UNAVAILABLE)] };
+      },
+      onComplete: async (ctx, id) => {
+        const running = ctx.extra.operations?.get(id);
+        ctx.extra.operations?.delete(id);
+        if (running?.context.access?.anyDenied) await recordAccess(running);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors) return undefined;
@@ -167,4 +222,8 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncGenerator<unknown> {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }

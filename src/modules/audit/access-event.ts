@@ -1,0 +1,39 @@
+import type { Caller } from '../keys/authenticate.js';
+import type { AccessEvent } from './access-log.js';
+import type { AccessRecord } from './access-record.js';
+import { ACCESS_ACTIONS } from './audit-actions.js';
+
+/** The operation an access event describes. */
+export interface AccessedOperation {
+  readonly name: string | null;
+  readonly type: string | null;
+  /** SHA-256 (hex) of the document text, so identical operations can be grouped. */
+  readonly documentHash: string | null;
+  readonly transport: 'http' | 'ws';
+}
+
+/**
+ * Turns an operation's recorded decisions into its access event: `access.denied` when any field
+ * was denied, else `access.allowed`. Takes the decisions out of `record`.
+ */
+export function accessEventOf(
+  caller: Caller,
+  record: AccessRecord,
+  operation: AccessedOperation,
+  durationMs: number,
+): AccessEvent {
+  const { allowed, denied, scopes } = record.take();
+  return {
+    action: denied.length > 0 ? ACCESS_ACTIONS.DENIED : ACCESS_ACTIONS.ALLOWED,
+    actorId: caller.identity.id,
+    details: {
+      operation,
+      allowed,
+      denied,
+      scopes,
+      durationMs: Math.round(durationMs * 100) / 100,
+      keyId: caller.keyId,
+      ...(caller.request ? { request: caller.request } : {}),
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { GraphQLError } from 'graphql';
+import type { DecisionRecorder } from '../../directive/decision-recorder.js';
+import type { ActiveGrant } from '../keys/authenticate.js';
+
+/** A coordinate that was allowed, and by which grants (none: it needed no scope, or self access). */
+export interface AllowedEntry {
+  readonly coordinate: string;
+  readonly grantIds: readonly string[];
+}
+
+/** A coordinate that was denied, why, and for how many values. */
+export interface DeniedEntry {
+  readonly coordinate: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly count: number;
+}
+
+interface Denied {
+  code: string;
+  reason: string;
+  count: number;
+}
+
+function requiredScopes(error: GraphQLError): string[] {
+  const required = error.extensions.required as
+    | { allOf?: readonly string[]; anyOf?: readonly string[] }
+    | undefined;
+  return [...(required?.allOf ?? []), ...(required?.anyOf ?? [])];
+}
+
+/**
+ * What the directive decided during one operation, gathered for its access event: the coordinates
+ * allowed with the grants that allowed them, the coordinates denied with the first reason, and
+ * every scope involved. Bookkeeping only: a few map operations per decision.
+ */
+export class AccessRecord implements DecisionRecorder<ActiveGrant> {
+  readonly #allowed = new Map<string, Set<string>>();
+  readonly #denied = new Map<string, Denied>();
+  readonly #scopes = new Set<string>();
+
+  allowed(coordinate: string, grants: readonly ActiveGrant[]): void {
+    let ids = this.#allowed.get(coordinate);
+    if (ids === undefined) {
+      ids = new Set();
+      this.#allowed.set(coordinate, ids);
+    }
+    for (const grant of grants) {
+      ids.add(grant.id);
+      this.#scopes.add(grant.scope);
+    }
+  }
+
+  denied(coordinate: string, error: GraphQLError): void {
+    const seen = this.#denied.get(coordinate);
+    if (seen !== undefined) {
+      seen.count += 1;
+      return;
+    }
+    this.#denied.set(coordinate, {
+      code: String(error.extensions.code ?? 'FORBIDDEN'),
+      reason: error.message,
+      count: 1,
+    });
+    for (const scope of requiredScopes(error)) this.#scopes.add(scope);
+  }
+
+  get isEmpty(): boolean {
+    return this.#allowed.size === 0 && this.#denied.size === 0;
+  }
+
+  get anyDenied(): boolean {
+    return this.#denied.size > 0;
+  }
+
+  /** The decisions so far, in a stable order, and clears them (a subscription records in rounds). */
+  take(): { allowed: AllowedEntry[]; denied: DeniedEntry[]; scopes: string[] } {
+    const allowed = [...this.#allowed]
+      .map(([coordinate, ids]) => ({ coordinate, grantIds: [...ids].sort() }))
+      .sort((a, b) => a.coordinate.localeCompare(b.coordinate));
+    const denied = [...this.#denied]
+      .map(([coordinate, d]) => ({ coordinate, ...d }))
+      .sort((a, b) => a.coordinate.localeCompare(b.coordinate));
+    const scopes = [...this.#scopes].sort();
+    this.#allowed.clear();
+    this.#denied.clear();
+    this.#scopes.clear();
+    return { allowed, denied, scopes };
+  }
+}

@@ -1,0 +1,54 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { accessEventOf } from '../modules/audit/access-event.js';
+import type { AccessLog } from '../modules/audit/access-log.js';
+import type { KeyholderContext } from './context.js';
+
+/** The error that replaces a response whose access event could not be queued. */
+export const ACCESS_LOG_UNAVAILABLE =
+  'The access log cannot be written right now, so the response was withheld. Try again later.';
+
+/**
+ * Queues one access event per HTTP operation that evaluated `@requires`, before its response is
+ * sent. A full queue holds the response back (back-pressure); if it stays full, the response is
+ * replaced by an error (fail closed): nothing is served whose access cannot be recorded.
+ */
+export function useAccessLog(accessLog: AccessLog): ApolloServerPlugin<KeyholderContext> {
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ contextValue, operationName, operation, queryHash, response }) {
+          const record = contextValue.access;
+          if (record === undefined || record.isEmpty) return;
+          const event = accessEventOf(
+            contextValue.caller,
+            record,
+            {
+              name: operationName ?? null,
+              type: operation?.operation ?? null,
+              documentHash: queryHash ?? null,
+              transport: 'http',
+            },
+            performance.now() - started,
+          );
+          try {
+            await accessLog.append(event);
+          } catch {
+            response.http.status = 503;
+            response.body = {
+              kind: 'single',
+              singleResult: {
+                errors: [
+                  {
+                    message: ACCESS_LOG_UNAVAILABLE,
+                    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+                  },
+                ],
+              },
+            };
+          }
+        },
+      };
+    },
+  };
+}
