@@ -169,6 +169,8 @@ export interface SampleOptions {
   readonly now?: () => number;
   /** How many orders the store holds beyond the three named ones (ids `bulk-<n>`). @default 0 */
   readonly extraOrders?: number;
+  /** Where the directive reports its decisions. @default none */
+  readonly decisions?: RequiresDirectiveOptions<SampleContext>['decisions'];
 }
 
 export interface Sample {
@@ -376,6 +378,7 @@ export function buildSample(options: SampleOptions = {}): Sample {
       return loadGrants(context);
     },
     principal: (context) => context.identityId,
+    ...(options.decisions ? { decisions: options.decisions } : {}),
     now: () => {
       nowCalls += 1;
       return clock();
