@@ -164,12 +164,19 @@ try {
     /ready (\S+)/,
   );
   const noDb = await startChild(baseline, { BASELINE: 'memory' }, /ready (\S+)/);
-  children.push(withDb.child, noDb.child);
+  // The same Keyholder with access events switched off: what writing one per check costs.
+  const unlogged = await startChild(
+    main,
+    { PORT: '0', DATABASE_URL: benchUrl.href, NODE_ENV: 'production', ACCESS_LOG: 'off' },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(withDb.child, noDb.child, unlogged.child);
 
   const variants = [
     { name: 'keyholder check (auth + grants + answer, strict)', url, key },
     { name: 'plain Apollo, one indexed PostgreSQL lookup', url: withDb.url, key: null },
     { name: 'plain Apollo, no database', url: noDb.url, key: null },
+    { name: 'keyholder check, access logging off', url: unlogged.url, key },
   ];
   for (const v of variants) await load(v.url, v.key, body); // warm-up, discarded
   const results = new Map<string, { rps: number[]; errors: number }>(
@@ -195,6 +202,15 @@ try {
       `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}×`,
     );
   }
+  const bench = postgres(benchUrl.href, { max: 1, onnotice: () => {} });
+  const [logged] = await bench.unsafe(
+    `select count(*)::int as n from audit_events where action like 'access.%'`,
+  );
+  await bench.end();
+  const off = median(results.get(variants[3]?.name as string)?.rps ?? []);
+  console.log(
+    `  access logging on/off: ${(kh / off).toFixed(2)}× (target ≥ 0.90); access events written: ${logged?.n}`,
+  );
 } finally {
   for (const child of children) await stopChild(child).catch(() => {});
   await admin.unsafe(`drop database if exists ${database} with (force)`);

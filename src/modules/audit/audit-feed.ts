@@ -11,7 +11,8 @@ const SUBSCRIBER_BACKLOG = 1000;
 
 /**
  * The live audit feed of one process. The database announces every committed audit row on
- * `LISTEN keyholder_audit` (an insert trigger; ids only), whichever instance wrote it; the feed
+ * `LISTEN keyholder_audit` (an insert trigger; comma-separated ids, up to 500 per notification),
+ * whichever instance wrote it; the feed
  * reads announced rows in batches, in chain order, and hands each to the subscribers whose filter
  * it passes.
  */
@@ -31,9 +32,11 @@ export class AuditFeed {
 
   async start(): Promise<void> {
     this.#unlisten = await this.database.listen(CHANNEL, (payload) => {
-      const id = Number(payload);
-      if (!Number.isSafeInteger(id) || this.#subscribers.size === 0) return;
-      this.#announced.push(id);
+      if (this.#subscribers.size === 0) return;
+      for (const part of payload.split(',')) {
+        const id = Number(part);
+        if (Number.isSafeInteger(id)) this.#announced.push(id);
+      }
       this.#flushing ??= this.#flush().finally(() => {
         this.#flushing = null;
       });
