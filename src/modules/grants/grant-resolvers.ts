@@ -1,7 +1,10 @@
 import type { GrantRow } from '../../db/tables.js';
+import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
+import { effectivePermissions } from './effective-permissions.js';
 import { type GrantFilter, type GrantInput, isActive } from './grant-service.js';
 
 type Ctx = KeyholderContext;
@@ -18,12 +21,25 @@ export const grantResolvers = {
       args: { identityId: string; scope: string; resource?: string | null },
       ctx: Ctx,
     ) => checkAccess(ctx, args.identityId, args.scope, args.resource),
+    whoCan: (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) =>
+      ctx.services.grants.whoCan(args.scope, args.resource),
+    effectivePermissions: async (_: unknown, args: { identityId: string }, ctx: Ctx) => {
+      const id = parseId(args.identityId, 'identity');
+      const identity = await ctx.loaders.identity.load(id);
+      if (identity === null) throw notFound(`Identity ${id} does not exist.`);
+      return effectivePermissions(
+        identity,
+        await ctx.loaders.grants.load({ identityId: id, active: true }),
+      );
+    },
   },
   Mutation: {
     grant: (_: unknown, args: { input: GrantInput }, ctx: Ctx) =>
       ctx.services.grants.grant(ctx.caller, args.input),
     revokeGrant: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
       ctx.services.grants.revoke(ctx.caller, args.id, args.reason),
+    revokeAllGrants: (_: unknown, args: { identityId: string; reason: string }, ctx: Ctx) =>
+      ctx.services.grants.revokeAll(ctx.caller, args.identityId, args.reason),
   },
   Grant: {
     identity: (grant: GrantRow, _: unknown, ctx: Ctx) =>

@@ -16,7 +16,9 @@ import {
 import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
 import { parseResourcePattern } from './resource-pattern.js';
+import { type RevokedEverything, revokeAllGrants } from './revoke-all-grants.js';
 import { keepRootHolders } from './root-holders.js';
+import { whoCan } from './who-can.js';
 
 const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
 
@@ -66,6 +68,16 @@ export async function lockIdentityGrants(tx: Tx, identityId: string): Promise<vo
  */
 export class GrantService {
   constructor(private readonly database: Database) {}
+
+  /** Active grants of active identities that cover `scope` on `resource` (see `whoCan`). */
+  whoCan(scope: string, resource: string | null | undefined): Promise<GrantRow[]> {
+    return whoCan(this.database, scope, resource);
+  }
+
+  /** The kill switch (see `revokeAllGrants`). */
+  revokeAll(actor: Caller, identityId: string, reason: string): Promise<RevokedEverything> {
+    return revokeAllGrants(this.database, actor, identityId, reason);
+  }
 
   async grant(actor: Caller, input: GrantInput): Promise<GrantRow> {
     const identityId = parseId(input.identityId, 'identity');

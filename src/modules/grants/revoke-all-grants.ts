@@ -1,0 +1,149 @@
+import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import {
+  type ApiKeyRow,
+  apiKeys,
+  type GrantRow,
+  grants,
+  type IdentityRow,
+  identities,
+} from '../../db/tables.js';
+import { badUserInput, forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import type { Caller } from '../keys/authenticate.js';
+import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
+import { parseId, requireText } from '../shared/validate.js';
+import { authorityFor, loadAuthority } from './grant-authority.js';
+import { describeResource, lockIdentityGrants } from './grant-service.js';
+import { keepRootHolders } from './root-holders.js';
+
+const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
+
+/** What the kill switch took away. */
+export interface RevokedEverything {
+  readonly identity: IdentityRow;
+  readonly grants: readonly GrantRow[];
+  readonly apiKeys: readonly ApiKeyRow[];
+}
+
+/**
+ * The kill switch: revokes every active grant and every live API key of an identity, in one
+ * transaction, with one audit event each. All or nothing:
+ * - every grant must be one the actor may revoke (its grantor, or holding its scope grantable on
+ *   its resource), else FORBIDDEN naming those it may not;
+ * - it may not leave a built-in scope without an active grantable holder (CONFLICT);
+ * - nobody uses it on themselves.
+ */
+export async function revokeAllGrants(
+  database: Database,
+  actor: Caller,
+  rawId: string,
+  rawReason: string,
+): Promise<RevokedEverything> {
+  const id = parseId(rawId, 'identity');
+  const reason = requireText(rawReason, 'reason', 1000);
+  if (id === actor.identity.id) {
+    throw badUserInput('You cannot revoke all of your own access; ask another administrator.', {
+      field: 'identityId',
+    });
+  }
+  return database.db.transaction(async (tx) => {
+    const [identity] = await tx.select().from(identities).where(eq(identities.id, id));
+    if (identity === undefined) throw notFound(`Identity ${id} does not exist.`);
+    await lockIdentityGrants(tx, id);
+    const now = new Date();
+    const live = await tx
+      .select()
+      .from(grants)
+      .where(
+        and(
+          eq(grants.identityId, id),
+          isNull(grants.revokedAt),
+          or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
+        ),
+      )
+      .for('update');
+    const keys = await tx
+      .select()
+      .from(apiKeys)
+      .where(
+        and(
+          eq(apiKeys.identityId, id),
+          isNull(apiKeys.revokedAt),
+          or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
+        ),
+      )
+      .for('update');
+
+    const delegated = live.filter((g) => g.grantedBy !== actor.identity.id);
+    const authority = await loadAuthority(tx, actor.identity.id, [
+      ...new Set(delegated.map((g) => g.scope)),
+    ]);
+    const beyond = delegated.filter(
+      (g) => authorityFor(authority, g.scope, g.resource).length === 0,
+    );
+    if (beyond.length > 0) {
+      throw forbidden(
+        `Revoking every grant of "${identity.name}" requires being the grantor of, or holding grantable, ${beyond
+          .map((g) => `"${g.scope}" on ${describeResource(g.resource)}`)
+          .join(', ')}.`,
+        { grantIds: beyond.map((g) => g.id) },
+      );
+    }
+    if (live.some((g) => BUILTIN_SCOPE_NAMES.has(g.scope) && g.grantable && g.resource === null)) {
+      await keepRootHolders(tx, { identityId: id }, `Revoking every grant of "${identity.name}"`);
+    }
+
+    const revokedGrants =
+      live.length === 0
+        ? []
+        : await tx
+            .update(grants)
+            .set({ revokedAt: now, revokedBy: actor.identity.id, revokeReason: reason })
+            .where(
+              inArray(
+                grants.id,
+                live.map((g) => g.id),
+              ),
+            )
+            .returning();
+    const revokedKeys =
+      keys.length === 0
+        ? []
+        : await tx
+            .update(apiKeys)
+            .set({ revokedAt: now, revokedBy: actor.identity.id })
+            .where(
+              inArray(
+                apiKeys.id,
+                keys.map((k) => k.id),
+              ),
+            )
+            .returning();
+    for (const grant of live) {
+      await recordChange(tx, actor, {
+        action: 'grant.revoked',
+        subjectId: grant.id,
+        scopes: [grant.scope],
+        details: {
+          before: {
+            identityId: id,
+            scope: grant.scope,
+            resource: grant.resource,
+            active: true,
+          },
+          reason,
+          revokeAll: true,
+        },
+      });
+    }
+    for (const key of keys) {
+      await recordChange(tx, actor, {
+        action: 'apikey.revoked',
+        subjectId: key.id,
+        details: { before: { identityId: id, prefix: key.prefix }, reason, revokeAll: true },
+      });
+    }
+    return { identity, grants: revokedGrants, apiKeys: revokedKeys };
+  });
+}
