@@ -1,4 +1,5 @@
 import type { GrantLike } from '../authz/grant-set.js';
+import type { RequiresCompatOptions } from './compat-options.js';
 
 /** Options of `requiresDirective`. `TContext` is your server's per-operation context. */
 export interface RequiresDirectiveOptions<
@@ -28,6 +29,8 @@ export interface RequiresDirectiveOptions<
   subscriptionRecheckMs?: number;
   /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
   now?(): number;
-  /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated' } */
-  names?: { requires?: string; authenticated?: string };
+  /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated', requiresScopes: 'requiresScopes' } */
+  names?: { requires?: string; authenticated?: string; requiresScopes?: string };
+  /** Apollo Router's directive spellings in `typeDefs`. @default {} */
+  compat?: RequiresCompatOptions;
 }
