@@ -12,8 +12,8 @@ export type ClauseOutcome<G extends GrantLike> =
 
 /**
  * Decides a clause's scopes against `grants` for one resource value (`null` meaning the clause
- * needs grants that cover every instance). Pure; deny unless every `allOf` scope and, when given,
- * one `anyOf` scope is covered.
+ * needs grants that cover every instance). Pure; deny unless every `allOf` scope, one `anyOf` scope
+ * when given, and every scope of one of `anyOfSets` when given are covered.
  */
 export function evaluateScopes<G extends GrantLike>(
   clause: Clause,
@@ -37,8 +37,39 @@ export function evaluateScopes<G extends GrantLike>(
     if (found === null) missing.push(...clause.anyOf);
     else used.push(found);
   }
+  if (clause.anyOfSets !== undefined && clause.anyOfSets.length > 0) {
+    const found = coveringSet(clause.anyOfSets, grants, resource, now);
+    if (found === null) {
+      for (const set of clause.anyOfSets) {
+        for (const scope of set) {
+          if (!missing.includes(scope) && grants.covering(scope, resource, now) === null) {
+            missing.push(scope);
+          }
+        }
+      }
+    } else used.push(...found);
+  }
   if (missing.length > 0) return { allowed: false, missing, resource };
   return { allowed: true, grants: used, bySelf: false };
+}
+
+/** The grants covering every scope of the first set that is wholly covered, or `null`. */
+function coveringSet<G extends GrantLike>(
+  sets: readonly (readonly string[])[],
+  grants: GrantSet<G>,
+  resource: string | null,
+  now: number,
+): G[] | null {
+  for (const set of sets) {
+    const found: G[] = [];
+    for (const scope of set) {
+      const grant = grants.covering(scope, resource, now);
+      if (grant === null) break;
+      found.push(grant);
+    }
+    if (found.length === set.length) return found;
+  }
+  return null;
 }
 
 /**

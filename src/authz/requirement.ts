@@ -6,14 +6,17 @@ export interface ValuePath {
 }
 
 /**
- * One `@requires` as declared on a field, a type or an interface.
+ * One `@requires` (or `@requiresScopes`) as declared on a field, a type or an interface.
  * - every scope in `allOf` must be held, and at least one of `anyOf` when it is not empty;
+ * - `anyOfSets`, when present and not empty: every scope of at least one of these sets must be
+ *   held (an OR of ANDs, as `@requiresScopes(scopes: [["a:read", "b:read"], ["c:read"]])` says);
  * - `resource`: the scopes must cover that value (a grant without resource covers every value);
  * - `orSelf`: the clause also holds when that value is the caller's identity id.
  */
 export interface Clause {
   readonly allOf: readonly string[];
   readonly anyOf: readonly string[];
+  readonly anyOfSets?: readonly (readonly string[])[];
   readonly resource: ValuePath | null;
   readonly orSelf: ValuePath | null;
   /** Where it was declared, for messages: `Order.total` or `type Order`. */
@@ -60,7 +63,10 @@ export function readValuePath(
   return null;
 }
 
-/** The requirement in words, for `FORBIDDEN` messages: `scope "a:read" and one of "b:read", "c:read"`. */
+/**
+ * The requirement in words, for `FORBIDDEN` messages: `scope "a:read" and one of "b:read", "c:read"`,
+ * or `one of ("a:read" and "b:read") or ("c:read")` for sets.
+ */
 export function describeClause(clause: Clause): string {
   const parts: string[] = [];
   if (clause.allOf.length > 0) {
@@ -69,6 +75,10 @@ export function describeClause(clause: Clause): string {
   }
   if (clause.anyOf.length > 0) {
     parts.push(`one of ${clause.anyOf.map((s) => `"${s}"`).join(', ')}`);
+  }
+  if (clause.anyOfSets !== undefined && clause.anyOfSets.length > 0) {
+    const sets = clause.anyOfSets.map((set) => `(${set.map((s) => `"${s}"`).join(' and ')})`);
+    parts.push(`one of ${sets.join(' or ')}`);
   }
   return parts.join(' and ');
 }

@@ -1,17 +1,17 @@
-import { getDirective } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
+import { declarationsOf } from './declarations.js';
+import { type DirectiveNames, directiveNames } from './directive-names.js';
 
 /**
- * Deny by default: throws when a root field (Query, Mutation, Subscription) carries neither
- * `@requires` nor `@authenticated`, naming every such field.
+ * Deny by default: throws when a root field (Query, Mutation, Subscription) has no requirement
+ * (`@requires`, `@requiresScopes` or `@authenticated` on the field, its type or what it returns),
+ * naming every such field.
  */
 export function assertRootFieldsGuarded(
   schema: GraphQLSchema,
-  names: { requires: string; authenticated: string } = {
-    requires: 'requires',
-    authenticated: 'authenticated',
-  },
+  names: Partial<DirectiveNames> = {},
 ): void {
+  const resolved = directiveNames(names);
   const unguarded: string[] = [];
   for (const type of [
     schema.getQueryType(),
@@ -19,15 +19,10 @@ export function assertRootFieldsGuarded(
     schema.getSubscriptionType(),
   ]) {
     if (!type) continue;
-    const typeGuarded =
-      (getDirective(schema, type, names.requires)?.length ?? 0) > 0 ||
-      (getDirective(schema, type, names.authenticated)?.length ?? 0) > 0;
     for (const field of Object.values(type.getFields())) {
-      const guarded =
-        typeGuarded ||
-        (getDirective(schema, field, names.requires)?.length ?? 0) > 0 ||
-        (getDirective(schema, field, names.authenticated)?.length ?? 0) > 0;
-      if (!guarded) unguarded.push(`${type.name}.${field.name}`);
+      if (declarationsOf(schema, type, field.name, resolved).length === 0) {
+        unguarded.push(`${type.name}.${field.name}`);
+      }
     }
   }
   if (unguarded.length > 0) {

@@ -135,6 +135,7 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
         required: {
           allOf: clause.allOf,
           anyOf: clause.anyOf,
+          ...(clause.anyOfSets === undefined ? {} : { anyOfSets: clause.anyOfSets }),
           resource: clause.resource === null ? null : resource,
           declaredOn: clause.origin,
         },

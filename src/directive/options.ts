@@ -1,4 +1,5 @@
 import type { GrantLike } from '../authz/grant-set.js';
+import type { RequiresCompatOptions } from './compat-options.js';
 import type { DecisionRecorder } from './decision-recorder.js';
 
 /** Options of `requiresDirective`. `TContext` is your server's per-operation context. */
@@ -34,6 +35,8 @@ export interface RequiresDirectiveOptions<
   decisions?(context: TContext): DecisionRecorder<TGrant> | undefined;
   /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
   now?(): number;
-  /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated' } */
-  names?: { requires?: string; authenticated?: string };
+  /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated', requiresScopes: 'requiresScopes' } */
+  names?: { requires?: string; authenticated?: string; requiresScopes?: string };
+  /** Apollo Router's directive spellings in `typeDefs`. @default {} */
+  compat?: RequiresCompatOptions;
 }

@@ -9,6 +9,7 @@ import {
 import type { GrantLike } from '../authz/grant-set.js';
 import type { Requirement } from '../authz/requirement.js';
 import { InvalidRequirementError, requirementOf } from './collect-requirements.js';
+import { directiveNames } from './directive-names.js';
 import { FieldGuard } from './field-guard.js';
 import { isPromiseLike, type OperationState, OperationStates } from './operation-state.js';
 import type { RequiresDirectiveOptions } from './options.js';
@@ -45,10 +46,7 @@ function withState<G extends GrantLike>(
 export function createRequiresTransformer<TContext, G extends GrantLike>(
   options: RequiresDirectiveOptions<TContext, G>,
 ): (schema: GraphQLSchema) => GraphQLSchema {
-  const names = {
-    requires: options.names?.requires ?? 'requires',
-    authenticated: options.names?.authenticated ?? 'authenticated',
-  };
+  const names = directiveNames(options.names);
   const now = options.now ?? Date.now;
 
   return (schema) => {

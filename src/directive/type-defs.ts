@@ -16,3 +16,26 @@ directive @requires(
 
 directive @authenticated on OBJECT | FIELD_DEFINITION
 `;
+
+const APOLLO_LOCATIONS = 'FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM';
+
+/**
+ * The SDL of Apollo Router's `@requiresScopes` under `name`, with scope names of type `scopeType`
+ * (a custom scalar is declared with it; `String` is not).
+ */
+export function requiresScopesSdl(
+  name = 'requiresScopes',
+  scopeType = 'federation__Scope',
+): string {
+  const scalar = scopeType === 'String' ? '' : `scalar ${scopeType}\n`;
+  return `\n${scalar}directive @${name}(scopes: [[${scopeType}!]!]!) on ${APOLLO_LOCATIONS}\n`;
+}
+
+/**
+ * Apollo Router's `@requiresScopes` as a federation subgraph declares it: the outer list is OR,
+ * each inner list AND. Add it to your type definitions when your SDL does not declare it already.
+ */
+export const requiresScopesTypeDefs = requiresScopesSdl();
+
+/** `@authenticated` on Apollo Router's locations (also INTERFACE, SCALAR and ENUM). */
+export const apolloAuthenticatedLocations = APOLLO_LOCATIONS;

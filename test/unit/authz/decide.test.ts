@@ -96,6 +96,42 @@ describe('evaluateScopes', () => {
     });
   });
 
+  it('should need every scope of one of the anyOfSets (an OR of ANDs)', () => {
+    const sets: Clause = {
+      ...clause({}),
+      anyOfSets: [
+        ['a:read', 'b:read'],
+        ['c:read', 'd:read'],
+      ],
+    };
+
+    expect(evaluateScopes(sets, grants(['c:read'], ['d:read']), null, now)).toEqual({
+      allowed: true,
+      grants: [
+        expect.objectContaining({ scope: 'c:read' }),
+        expect.objectContaining({ scope: 'd:read' }),
+      ],
+      bySelf: false,
+    });
+    expect(evaluateScopes(sets, grants(['a:read'], ['d:read']), null, now)).toEqual({
+      allowed: false,
+      missing: ['b:read', 'c:read'],
+      resource: null,
+    });
+  });
+
+  it('should decide anyOfSets on a resource like any other scope', () => {
+    const sets: Clause = {
+      ...clause({ resource: 'parent.id' }),
+      anyOfSets: [['a:read', 'b:read']],
+    };
+    const held = grants(['a:read', 'eu-*'], ['b:read']);
+
+    expect(evaluateScopes(sets, held, 'eu-1', now).allowed).toBe(true);
+    expect(evaluateScopes(sets, held, 'us-1', now).allowed).toBe(false);
+    expect(evaluateStatically(sets, held, now)).toBe('per-value');
+  });
+
   it('should ignore expired grants', () => {
     expect(
       evaluateScopes(clause({ allOf: ['a:read'] }), grants(['a:read', undefined, now]), null, now)
