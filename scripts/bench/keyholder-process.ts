@@ -1,0 +1,52 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** A Keyholder started from `dist/src/main.js` as a child process. */
+export interface KeyholderProcess {
+  readonly child: ChildProcess;
+  /** `http://host:port`, without `/graphql`. */
+  readonly url: string;
+}
+
+/**
+ * Starts Keyholder on `databaseUrl` with `NODE_ENV=production`, port 0 and `BOOTSTRAP_ADMIN_KEY`
+ * set to `adminKey`; resolves once it prints that it is listening (after its migrations).
+ */
+export async function startKeyholderProcess(
+  databaseUrl: string,
+  adminKey: string,
+): Promise<KeyholderProcess> {
+  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATABASE_URL: databaseUrl,
+      BOOTSTRAP_ADMIN_KEY: adminKey,
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)\/graphql/.exec(output);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`Keyholder exited with ${code}: ${output}`)));
+  });
+  return { child, url };
+}
+
+/** Stops a Keyholder process with SIGTERM (SIGKILL after 5 s) and waits for it to exit. */
+export async function stopKeyholderProcess(keyholder: KeyholderProcess): Promise<void> {
+  const { child } = keyholder;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
