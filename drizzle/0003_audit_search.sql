@@ -1,11 +1,14 @@
 CREATE TABLE "audit_event_scopes" (
 	"scope" text NOT NULL,
 	"seq" bigint NOT NULL,
+	"action" text NOT NULL,
 	CONSTRAINT "audit_event_scopes_scope_seq_pk" PRIMARY KEY("scope","seq")
 );
 --> statement-breakpoint
 DROP INDEX "audit_events_at_idx";--> statement-breakpoint
-CREATE INDEX "audit_events_at_seq_idx" ON "audit_events" USING btree ("at","seq");--> statement-breakpoint
+CREATE INDEX "audit_event_scopes_scope_action_seq_idx" ON "audit_event_scopes" USING btree ("scope","action","seq");--> statement-breakpoint
+CREATE INDEX "audit_events_at_seq_idx" ON "audit_events" USING btree ("at","seq");
+--> statement-breakpoint
 -- `at` never goes backwards along the chain (a clock stepped back repeats the last instant), so a
 -- time range is a contiguous range of `seq` and search can bound its index scans by it.
 CREATE OR REPLACE FUNCTION keyholder_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -28,8 +31,8 @@ $$;
 -- with a transition table, so a batch of access events costs one trigger call, not one per row.
 CREATE FUNCTION keyholder_audit_index_scopes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO audit_event_scopes (scope, seq)
-    SELECT DISTINCT s, n.seq FROM new_rows n, jsonb_array_elements_text(n.details -> 'scopes') AS s
+  INSERT INTO audit_event_scopes (scope, seq, action)
+    SELECT DISTINCT s, n.seq, n.action FROM new_rows n, jsonb_array_elements_text(n.details -> 'scopes') AS s
     WHERE jsonb_typeof(n.details -> 'scopes') = 'array';
   RETURN NULL;
 END
@@ -67,10 +70,10 @@ CREATE TRIGGER audit_event_scopes_no_truncate BEFORE TRUNCATE ON audit_event_sco
 --> statement-breakpoint
 -- Events written before details.scopes existed name their scope in after/before (grants) or as
 -- their subject (scope.defined).
-INSERT INTO audit_event_scopes (scope, seq)
-  SELECT DISTINCT s, seq FROM (
-    SELECT seq, coalesce(details -> 'after' ->> 'scope', details -> 'before' ->> 'scope') AS s
+INSERT INTO audit_event_scopes (scope, seq, action)
+  SELECT DISTINCT s, seq, action FROM (
+    SELECT seq, action, coalesce(details -> 'after' ->> 'scope', details -> 'before' ->> 'scope') AS s
       FROM audit_events WHERE action LIKE 'grant.%'
     UNION ALL
-    SELECT seq, subject_id FROM audit_events WHERE action = 'scope.defined'
+    SELECT seq, action, subject_id FROM audit_events WHERE action = 'scope.defined'
   ) named WHERE s IS NOT NULL;

@@ -153,8 +153,13 @@ export const auditEventScopes = pgTable(
   {
     scope: text('scope').notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
+    /** The event's action, so scope and action (or decision) filters meet in one index. */
+    action: text('action').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.scope, t.seq] })],
+  (t) => [
+    primaryKey({ columns: [t.scope, t.seq] }),
+    index('audit_event_scopes_scope_action_seq_idx').on(t.scope, t.action, t.seq),
+  ],
 );
 
 export type IdentityRow = typeof identities.$inferSelect;

@@ -62,11 +62,13 @@ export class AuditService {
     if (parsed.actorId !== null) conditions.push(eq(auditEvents.actorId, parsed.actorId));
     if (parsed.subjectId !== null) conditions.push(eq(auditEvents.subjectId, parsed.subjectId));
     if (parsed.actions !== null) {
+      // With a scope, the side table's copy of the action meets the scope in one index.
+      const action = parsed.scope === null ? auditEvents.action : auditEventScopes.action;
       const [only] = parsed.actions;
       conditions.push(
         parsed.actions.length === 1 && only !== undefined
-          ? eq(auditEvents.action, only)
-          : inArray(auditEvents.action, [...parsed.actions]),
+          ? eq(action, only)
+          : inArray(action, [...parsed.actions]),
       );
     }
     // The seq bounds alone select the time range: `at` never decreases along the chain. Repeating
