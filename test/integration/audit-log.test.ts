@@ -427,7 +427,7 @@ describe.each(engines())('the audit log on %s', (engine) => {
 
     it("should resolve the actor's name, and no actor for the bootstrap", async () => {
       const all = (await readAll(server)).nodes;
-      const bootstrap = all.find((n) => n.seq === '1');
+      const bootstrap = all.find((n) => n.action === 'identity.created' && n.actorId === null);
       const byDelegate = all.find((n) => n.actorId === delegate.id);
       const byAdmin = all.find((n) => n.actorId === server.adminId);
 
@@ -499,14 +499,13 @@ describe.each(engines())('the audit log on %s', (engine) => {
       await fresh?.stop();
     });
 
-    it('should stay ok as seq reaches two digits', async () => {
-      while ((await countRows(fresh, 'audit_events')) < 9) await createIdentity(fresh);
-      expect(await verify(fresh)).toMatchObject({ ok: true, checked: 9, lastSeq: '9' });
-
+    it('should stay ok once seq has two digits (ordered as numbers, not as text)', async () => {
       await createIdentity(fresh);
+      const rows = await countRows(fresh, 'audit_events');
 
+      expect(rows).toBeGreaterThan(10);
       expect(await brokenInSql(fresh)).toEqual([]);
-      expect(await verify(fresh)).toMatchObject({ ok: true, checked: 10, lastSeq: '10' });
+      expect(await verify(fresh)).toMatchObject({ ok: true, checked: rows, lastSeq: String(rows) });
     });
   });
 
@@ -551,7 +550,7 @@ describe.each(engines())('the audit log on %s', (engine) => {
       const edited = await rowAt(fresh, 3);
 
       await behindTheApi(fresh, [
-        ['update audit_events set actor_id = null where id = $1', [edited.id]],
+        ['update audit_events set actor_id = gen_random_uuid() where id = $1', [edited.id]],
       ]);
 
       expect(await verify(fresh)).toMatchObject({

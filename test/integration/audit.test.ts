@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_SCOPES } from '../../src/modules/scopes/builtin-scopes.js';
 import { engines } from '../fixtures/engines.js';
 import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
@@ -63,12 +64,30 @@ describe.each(engines())('audit of changes on %s', (engine) => {
     await server?.stop();
   });
 
-  it('should have recorded the bootstrap as identity.created with no actor', async () => {
-    const [row] = await server.database.query<AuditRow>(
-      `select action, actor_id::text as actor_id, subject_id from audit_events order by id limit 1`,
+  it('should have recorded the bootstrap with no actor: the built-in scopes, the admin, its key and its grants', async () => {
+    const rows = await server.database.query<AuditRow>(
+      `select action, actor_id::text as actor_id, subject_id from audit_events
+       where actor_id is null order by seq`,
     );
 
-    expect(row).toEqual({ action: 'identity.created', actor_id: null, subject_id: server.adminId });
+    expect(rows.map((r) => r.action)).toEqual([
+      ...BUILTIN_SCOPES.map(() => 'scope.defined'),
+      'identity.created',
+      'apikey.created',
+      ...BUILTIN_SCOPES.map(() => 'grant.created'),
+    ]);
+    expect(rows[BUILTIN_SCOPES.length]).toEqual({
+      action: 'identity.created',
+      actor_id: null,
+      subject_id: server.adminId,
+    });
+    const grants = await countRows(
+      server,
+      'grants',
+      `identity_id = $1 and id::text in (select subject_id from audit_events where action = 'grant.created' and actor_id is null)`,
+      [server.adminId],
+    );
+    expect(grants).toBe(BUILTIN_SCOPES.length);
   });
 
   it('should write one identity.created event in the same transaction as the identity', async () => {

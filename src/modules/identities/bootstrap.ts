@@ -25,7 +25,7 @@ export async function bootstrap(
     await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
     for (const scope of BUILTIN_SCOPES) {
       const [resource, action] = scope.name.split(':') as [string, string];
-      await tx
+      const created = await tx
         .insert(scopes)
         .values({
           name: scope.name,
@@ -34,7 +34,16 @@ export async function bootstrap(
           description: scope.description,
           builtin: true,
         })
-        .onConflictDoNothing();
+        .onConflictDoNothing()
+        .returning({ name: scopes.name });
+      if (created.length > 0) {
+        await recordChange(tx, null, {
+          action: 'scope.defined',
+          subjectId: scope.name,
+          scopes: [scope.name],
+          details: { after: { name: scope.name, description: scope.description, builtin: true } },
+        });
+      }
     }
     const [existing] = await tx.select({ n: count() }).from(identities);
     if ((existing?.n ?? 0) > 0) return {};
@@ -45,20 +54,6 @@ export async function bootstrap(
       .returning({ id: identities.id });
     if (admin === undefined) throw new Error('Insert returned no admin row.');
     const secret = adminKey ?? generateSecret().secret;
-    await tx.insert(apiKeys).values({
-      identityId: admin.id,
-      name: 'bootstrap',
-      prefix: prefixOf(secret),
-      secretHash: hashSecret(secret),
-    });
-    await tx.insert(grants).values(
-      BUILTIN_SCOPES.map((s) => ({
-        identityId: admin.id,
-        scope: s.name,
-        reason: 'Bootstrap: the root admin is the root of every delegation chain.',
-        grantable: true,
-      })),
-    );
     await recordChange(tx, null, {
       action: 'identity.created',
       subjectId: admin.id,
@@ -68,6 +63,50 @@ export async function bootstrap(
         scopes: BUILTIN_SCOPES.map((s) => s.name),
       },
     });
+    const [key] = await tx
+      .insert(apiKeys)
+      .values({
+        identityId: admin.id,
+        name: 'bootstrap',
+        prefix: prefixOf(secret),
+        secretHash: hashSecret(secret),
+      })
+      .returning({ id: apiKeys.id, prefix: apiKeys.prefix });
+    if (key === undefined) throw new Error('Insert returned no API key row.');
+    await recordChange(tx, null, {
+      action: 'apikey.created',
+      subjectId: key.id,
+      details: { after: { identityId: admin.id, name: 'bootstrap', prefix: key.prefix } },
+    });
+    const reason = 'Bootstrap: the root admin is the root of every delegation chain.';
+    const rootGrants = await tx
+      .insert(grants)
+      .values(
+        BUILTIN_SCOPES.map((s) => ({
+          identityId: admin.id,
+          scope: s.name,
+          reason,
+          grantable: true,
+        })),
+      )
+      .returning({ id: grants.id, scope: grants.scope });
+    for (const grant of rootGrants) {
+      await recordChange(tx, null, {
+        action: 'grant.created',
+        subjectId: grant.id,
+        scopes: [grant.scope],
+        details: {
+          after: {
+            identityId: admin.id,
+            scope: grant.scope,
+            resource: null,
+            grantable: true,
+            expiresAt: null,
+          },
+          reason,
+        },
+      });
+    }
     return { admin: { id: admin.id, secret, generated: adminKey === undefined } };
   });
 }
