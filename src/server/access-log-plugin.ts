@@ -11,8 +11,13 @@ export const ACCESS_LOG_UNAVAILABLE =
  * Queues one access event per HTTP operation that evaluated `@requires`, before its response is
  * sent. A full queue holds the response back (back-pressure); if it stays full, the response is
  * replaced by an error (fail closed): nothing is served whose access cannot be recorded.
+ * A mutation's change is committed (with its change event) before this runs, so its response is
+ * never withheld: its access event waits for room on its own.
  */
-export function useAccessLog(accessLog: AccessLog): ApolloServerPlugin<KeyholderContext> {
+export function useAccessLog(
+  accessLog: AccessLog,
+  log: (message: string, error?: unknown) => void,
+): ApolloServerPlugin<KeyholderContext> {
   return {
     async requestDidStart() {
       const started = performance.now();
@@ -31,6 +36,12 @@ export function useAccessLog(accessLog: AccessLog): ApolloServerPlugin<Keyholder
             },
             performance.now() - started,
           );
+          if (operation?.operation === 'mutation') {
+            accessLog
+              .append(event, Number.POSITIVE_INFINITY)
+              ?.catch((error) => log('Could not queue the access event of a mutation', error));
+            return;
+          }
           try {
             await accessLog.append(event);
           } catch {

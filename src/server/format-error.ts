@@ -14,6 +14,14 @@ const CLIENT_CODES = new Set<string>([
   SUBSCRIPTION_ENDED,
 ]);
 
+const PUBLIC_INTERNAL = new WeakSet<object>();
+
+/** Lets an `INTERNAL_SERVER_ERROR` written for clients (no internals in it) keep its message. */
+export function publicInternalError<E extends object>(error: E): E {
+  PUBLIC_INTERNAL.add(error);
+  return error;
+}
+
 /**
  * Apollo `formatError`: client-facing errors pass through; anything else (a bug, a database
  * failure) becomes `INTERNAL_SERVER_ERROR` with no message detail, stack, SQL or host, and is
@@ -22,7 +30,8 @@ const CLIENT_CODES = new Set<string>([
 export function createFormatError(log: (message: string, error: unknown) => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+    const isPublic = typeof error === 'object' && error !== null && PUBLIC_INTERNAL.has(error);
+    if ((typeof code === 'string' && CLIENT_CODES.has(code)) || isPublic) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }

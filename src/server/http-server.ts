@@ -93,7 +93,9 @@ export async function startHttpServer(
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
-      ...(options.services.accessLog === null ? [] : [useAccessLog(options.services.accessLog)]),
+      ...(options.services.accessLog === null
+        ? []
+        : [useAccessLog(options.services.accessLog, options.log)]),
     ],
   });
   await apollo.start();
@@ -185,6 +187,7 @@ export async function startHttpServer(
     services: options.services,
     validationRules: armor.validationRules,
     formatError,
+    log: options.log,
   });
 
   await new Promise<void>((resolve, reject) => {

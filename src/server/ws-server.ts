@@ -19,6 +19,7 @@ import { type AccessedOperation, accessEventOf } from '../modules/audit/access-e
 import { type ActiveGrant, authenticate } from '../modules/keys/authenticate.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
+import { publicInternalError } from './format-error.js';
 import type { Services } from './services.js';
 
 export interface WsServerOptions {
@@ -29,6 +30,7 @@ export interface WsServerOptions {
   /** The same extra validation rules HTTP uses (depth, aliases, cost, directives). */
   readonly validationRules: readonly ValidationRule[];
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  readonly log: (message: string, error?: unknown) => void;
 }
 
 /** Largest WebSocket message accepted, in bytes. */
@@ -88,8 +90,12 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
     errors.map((e) => options.formatError(e.toJSON(), e));
   const rules = [...specifiedRules, ...options.validationRules];
   const accessLog = options.services.accessLog;
-  /** Queues the access event of what `running` decided since its last one; false if it could not. */
-  const recordAccess = async (running: RunningOperation): Promise<boolean> => {
+  /**
+   * Queues the access event of what `running` decided since its last one; false if it could not.
+   * `deniedOnly` (a stream ended by a denial) records the denial alone and waits for room however
+   * long it takes, since there is no response left to withhold.
+   */
+  const recordAccess = async (running: RunningOperation, deniedOnly = false): Promise<boolean> => {
     const record = running.context.access;
     if (accessLog === null || record === undefined || record.isEmpty) return true;
     const event = accessEventOf(
@@ -97,11 +103,13 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
       record,
       running.operation,
       performance.now() - running.started,
+      deniedOnly,
     );
     try {
-      await accessLog.append(event);
+      await accessLog.append(event, deniedOnly ? Number.POSITIVE_INFINITY : undefined);
       return true;
-    } catch {
+    } catch (error) {
+      options.log('Could not queue the access event of a WebSocket operation', error);
       return false;
     }
   };
@@ -195,12 +203,16 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         const running = ctx.extra.operations?.get(id);
         if (running === undefined || (await recordAccess(running))) return undefined;
         if (isAsyncIterable(result)) await result.return?.(undefined);
-        return { errors: [clientError('INTERNAL_SERVER_ERROR', ACCESS_LOG_UNAVAILABLE)] };
+        return {
+          errors: [
+            publicInternalError(clientError('INTERNAL_SERVER_ERROR', ACCESS_LOG_UNAVAILABLE)),
+          ],
+        };
       },
       onComplete: async (ctx, id) => {
         const running = ctx.extra.operations?.get(id);
         ctx.extra.operations?.delete(id);
-        if (running?.context.access?.anyDenied) await recordAccess(running);
+        if (running?.context.access?.anyDenied) await recordAccess(running, true);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors) return undefined;

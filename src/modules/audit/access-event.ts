@@ -14,15 +14,17 @@ export interface AccessedOperation {
 
 /**
  * Turns an operation's recorded decisions into its access event: `access.denied` when any field
- * was denied, else `access.allowed`. Takes the decisions out of `record`.
+ * was denied, else `access.allowed`. Takes the decisions out of `record` (`deniedOnly`: records
+ * the denials alone, as when a subscription is ended by one).
  */
 export function accessEventOf(
   caller: Caller,
   record: AccessRecord,
   operation: AccessedOperation,
   durationMs: number,
+  deniedOnly = false,
 ): AccessEvent {
-  const { allowed, denied, scopes } = record.take();
+  const { allowed, denied, scopes } = record.take(deniedOnly);
   return {
     action: denied.length > 0 ? ACCESS_ACTIONS.DENIED : ACCESS_ACTIONS.ALLOWED,
     actorId: caller.identity.id,

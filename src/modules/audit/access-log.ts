@@ -35,7 +35,7 @@ interface Waiter {
   readonly event: AccessEvent;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
 
 const MAX_RETRY_MS = 5000;
@@ -76,8 +76,11 @@ export class AccessLog {
     this.#maxWaitMs = options.maxWaitMs ?? 5000;
   }
 
-  /** Queues `event`; `undefined` when it was taken at once, a promise when the queue is full. */
-  append(event: AccessEvent): Promise<void> | undefined {
+  /**
+   * Queues `event`; `undefined` when it was taken at once, a promise when the queue is full, which
+   * rejects after `maxWaitMs` (default: the log's; `Infinity` waits until there is room).
+   */
+  append(event: AccessEvent, maxWaitMs = this.#maxWaitMs): Promise<void> | undefined {
     if (this.#closed) return Promise.reject(new Error('The access log is closed.'));
     if (this.#queue.length < this.#capacity) {
       this.#queue.push(event);
@@ -86,16 +89,17 @@ export class AccessLog {
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const index = this.#waiters.findIndex((w) => w.timer === timer);
-        if (index !== -1) this.#waiters.splice(index, 1);
-        reject(
-          new Error(
-            `The access log has been full for ${this.#maxWaitMs} ms; it cannot be written.`,
-          ),
-        );
-      }, this.#maxWaitMs);
-      this.#waiters.push({ event, resolve, reject, timer });
+      const waiter: Waiter = { event, resolve, reject, timer: undefined };
+      if (Number.isFinite(maxWaitMs)) {
+        waiter.timer = setTimeout(() => {
+          const index = this.#waiters.indexOf(waiter);
+          if (index !== -1) this.#waiters.splice(index, 1);
+          reject(
+            new Error(`The access log has been full for ${maxWaitMs} ms; it cannot be written.`),
+          );
+        }, maxWaitMs);
+      }
+      this.#waiters.push(waiter);
       if (this.#failures === 0) this.#flushSoon();
     });
   }
@@ -133,6 +137,10 @@ export class AccessLog {
             `Access log closed with ${this.status().pending} events that could not be written`,
             error,
           );
+          for (const waiter of this.#waiters.splice(0)) {
+            clearTimeout(waiter.timer);
+            waiter.reject(new Error('The access log closed before the event could be queued.'));
+          }
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -20,6 +20,7 @@ interface Denied {
   code: string;
   reason: string;
   count: number;
+  scopes: string[];
 }
 
 function requiredScopes(error: GraphQLError): string[] {
@@ -57,12 +58,14 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
       seen.count += 1;
       return;
     }
+    const scopes = requiredScopes(error);
     this.#denied.set(coordinate, {
       code: String(error.extensions.code ?? 'FORBIDDEN'),
       reason: error.message,
       count: 1,
+      scopes,
     });
-    for (const scope of requiredScopes(error)) this.#scopes.add(scope);
+    for (const scope of scopes) this.#scopes.add(scope);
   }
 
   get isEmpty(): boolean {
@@ -73,15 +76,22 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
     return this.#denied.size > 0;
   }
 
-  /** The decisions so far, in a stable order, and clears them (a subscription records in rounds). */
-  take(): { allowed: AllowedEntry[]; denied: DeniedEntry[]; scopes: string[] } {
-    const allowed = [...this.#allowed]
-      .map(([coordinate, ids]) => ({ coordinate, grantIds: [...ids].sort() }))
-      .sort((a, b) => a.coordinate.localeCompare(b.coordinate));
+  /**
+   * The decisions so far, in a stable order, and clears them (a subscription records in rounds).
+   * `deniedOnly` leaves the allowed ones out (and their scopes).
+   */
+  take(deniedOnly = false): { allowed: AllowedEntry[]; denied: DeniedEntry[]; scopes: string[] } {
+    const allowed = deniedOnly
+      ? []
+      : [...this.#allowed]
+          .map(([coordinate, ids]) => ({ coordinate, grantIds: [...ids].sort() }))
+          .sort((a, b) => a.coordinate.localeCompare(b.coordinate));
     const denied = [...this.#denied]
-      .map(([coordinate, d]) => ({ coordinate, ...d }))
+      .map(([coordinate, { code, reason, count }]) => ({ coordinate, code, reason, count }))
       .sort((a, b) => a.coordinate.localeCompare(b.coordinate));
-    const scopes = [...this.#scopes].sort();
+    const scopes = deniedOnly
+      ? [...new Set([...this.#denied.values()].flatMap((d) => d.scopes))].sort()
+      : [...this.#scopes].sort();
     this.#allowed.clear();
     this.#denied.clear();
     this.#scopes.clear();

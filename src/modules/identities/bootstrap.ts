@@ -60,7 +60,6 @@ export async function bootstrap(
       details: {
         after: { name: 'bootstrap-admin', kind: 'USER' },
         reason: 'bootstrap',
-        scopes: BUILTIN_SCOPES.map((s) => s.name),
       },
     });
     const [key] = await tx
