@@ -5,6 +5,7 @@ import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
+import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
 /** The stateless domain services, one set per process. */
 export interface Services {
@@ -13,6 +14,7 @@ export interface Services {
   readonly scopes: ScopeService;
   readonly grants: GrantService;
   readonly audit: AuditService;
+  readonly webhooks: WebhookService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
 }
@@ -27,6 +29,7 @@ export function createServices(
     scopes: new ScopeService(database),
     grants: new GrantService(database),
     audit: new AuditService(database),
+    webhooks: new WebhookService(database),
     auditFeed: new AuditFeed(database, log),
   };
 }
