@@ -477,6 +477,34 @@ describe.each(engines())('webhooks on %s', (engine) => {
       expect(receiver.received.every((r) => r.verified)).toBe(true);
     });
 
+    it('should let changes commit while a receiver hangs, and deliver once it answers', async () => {
+      receiver.hold = true;
+      const hook = await createWebhook({ actions: ['identity.created'] });
+      const first = await newGrantee();
+      await receiver.waitUntil(() => receiver.held.length === 1, WAIT_MS, 'a hung request');
+
+      // The dispatcher is waiting on the receiver; changes are not.
+      const second = await newGrantee();
+      const scope = await defineScope(server);
+      dataOf(
+        await gql(server.url, server.adminKey, GRANT, {
+          input: { identityId: second, scope, reason: 'While the receiver hangs.' },
+        }),
+      );
+      receiver.release();
+
+      const list = await eventually(
+        () => deliveries(hook.id),
+        (l) => l.length === 2 && l.every((d) => d.status === 'DELIVERED'),
+        'both deliveries',
+      );
+      expect(list).toHaveLength(2);
+      const subjects = receiver
+        .deliveredWith('identity.created')
+        .map((r) => r.body.event.subjectId);
+      expect(subjects).toEqual(expect.arrayContaining([first, second]));
+    });
+
     it('should mark a delivery FAILED after the last attempt when the receiver always answers 500', async () => {
       receiver.status = 500;
       const hook = await createWebhook({ actions: ['identity.created'] });
