@@ -30,7 +30,6 @@ CREATE TABLE "webhooks" (
 );
 --> statement-breakpoint
 ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_webhook_id_webhooks_id_fk" FOREIGN KEY ("webhook_id") REFERENCES "public"."webhooks"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_event_id_audit_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."audit_events"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "webhooks" ADD CONSTRAINT "webhooks_created_by_identities_id_fk" FOREIGN KEY ("created_by") REFERENCES "public"."identities"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "webhooks" ADD CONSTRAINT "webhooks_disabled_by_identities_id_fk" FOREIGN KEY ("disabled_by") REFERENCES "public"."identities"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "webhook_deliveries_webhook_event_key" ON "webhook_deliveries" USING btree ("webhook_id","event_id");--> statement-breakpoint
@@ -39,8 +38,11 @@ CREATE INDEX "webhooks_created_at_id_idx" ON "webhooks" USING btree ("created_at
 -- The webhook outbox: each audit event queues one delivery per active webhook whose filter it
 -- passes, in the transaction that writes the event, so a delivery exists exactly when its change
 -- committed. An action matches an exact name or starts with a prefix; `scopes` (when set) needs
--- the event's details.scopes to name one of them.
+-- the event's details.scopes to name one of them. When something was queued, dispatchers on
+-- every instance are woken at commit (LISTEN keyholder_webhooks); events no webhook wants wake nobody.
 CREATE FUNCTION keyholder_webhook_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  queued integer;
 BEGIN
   INSERT INTO webhook_deliveries (webhook_id, event_id, action)
     SELECT w.id, NEW.id, NEW.action FROM webhooks w
@@ -49,6 +51,10 @@ BEGIN
            OR EXISTS (SELECT 1 FROM unnest(w.action_prefixes) AS p WHERE left(NEW.action, length(p)) = p))
       AND (w.scopes IS NULL
            OR (jsonb_typeof(NEW.details -> 'scopes') = 'array' AND (NEW.details -> 'scopes') ?| w.scopes));
+  GET DIAGNOSTICS queued = ROW_COUNT;
+  IF queued > 0 THEN
+    PERFORM pg_notify('keyholder_webhooks', '');
+  END IF;
   RETURN NULL;
 END
 $$;

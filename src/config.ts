@@ -17,8 +17,9 @@ export interface Config {
   /** `MAX_BODY_BYTES`: largest accepted request body. @default 102400 */
   readonly maxBodyBytes: number;
   /**
-   * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_TIMEOUT_MS`, `WEBHOOK_RETRY_BASE_MS`,
-   * `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take `DEFAULT_DISPATCH`.
+   * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_IDLE_POLL_MS`, `WEBHOOK_TIMEOUT_MS`,
+   * `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take
+   * `DEFAULT_DISPATCH`.
    */
   readonly webhooks?: Partial<WebhookDispatchOptions>;
 }
@@ -67,6 +68,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
+      idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),
       timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 5000, 100, 60_000),
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
       retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),

@@ -199,9 +199,8 @@ export const webhookDeliveries = pgTable(
     webhookId: uuid('webhook_id')
       .notNull()
       .references(() => webhooks.id),
-    eventId: bigint('event_id', { mode: 'number' })
-      .notNull()
-      .references(() => auditEvents.id),
+    /** The audit event's id (no foreign key: the log's own triggers keep its rows forever). */
+    eventId: bigint('event_id', { mode: 'number' }).notNull(),
     action: text('action').notNull(),
     status: webhookDeliveryStatus('status').notNull().default('PENDING'),
     attempts: integer('attempts').notNull().default(0),

@@ -6,8 +6,17 @@ import { signWebhook } from './webhook-signature.js';
 
 /** How deliveries are sent and retried. Every field has a default (`DEFAULT_DISPATCH`). */
 export interface WebhookDispatchOptions extends RetrySchedule {
-  /** How often due deliveries are looked for; a new audit event also wakes the dispatcher. @default 250 */
+  /**
+   * The shortest pause between two looks at the outbox while deliveries are pending. The
+   * dispatcher also wakes when a change queues a delivery (on any instance), and when the earliest
+   * pending retry falls due. @default 250
+   */
   readonly pollIntervalMs: number;
+  /**
+   * How often an idle dispatcher (nothing pending) looks anyway, in case a wake-up was missed
+   * (a LISTEN connection re-established). @default 30000
+   */
+  readonly idlePollMs: number;
   /** How long a receiver has to answer one delivery before the attempt counts as failed. @default 5000 */
   readonly timeoutMs: number;
   /** The delay after the first failed attempt, doubled by each further failure. @default 1000 */
@@ -22,6 +31,7 @@ export interface WebhookDispatchOptions extends RetrySchedule {
 
 export const DEFAULT_DISPATCH: WebhookDispatchOptions = {
   pollIntervalMs: 250,
+  idlePollMs: 30_000,
   timeoutMs: 5000,
   retryBaseMs: 1000,
   retryMaxMs: 300_000,
@@ -45,7 +55,8 @@ interface Claimed extends Record<string, unknown> {
   hash: string;
 }
 
-const CHANNEL = 'keyholder_audit';
+/** Notified by the outbox trigger when a committed change queued at least one delivery. */
+const CHANNEL = 'keyholder_webhooks';
 /** Pause before claiming again when there may be more work right away. */
 const AGAIN_MS = 10;
 const MAX_ERROR_LENGTH = 500;
@@ -76,13 +87,21 @@ from claimed c
 join webhooks w on w.id = c.webhook_id
 join audit_events e on e.id = c.event_id`;
 
+// When the earliest pending delivery not yet claimed falls due, in ms from now (null: none).
+const NEXT_DUE_SQL = `
+select (extract(epoch from (min(next_attempt_at) - now())) * 1000)::float8 as due_in_ms
+from webhook_deliveries where status = 'PENDING'`;
+
 /** Why an attempt failed, in a sentence for `lastError`. */
 function describeFailure(error: unknown, timeoutMs: number): string {
   const name = (error as { name?: unknown } | null)?.name;
   if (name === 'TimeoutError') return `The receiver did not answer within ${timeoutMs} ms.`;
   if (name === 'AbortError') return 'Keyholder stopped before the receiver answered.';
   const cause = (error as { cause?: unknown } | null)?.cause;
-  const detail = cause instanceof Error ? cause.message : String(error);
+  const detail =
+    cause instanceof Error
+      ? cause.message || String((cause as { code?: unknown }).code ?? cause.name)
+      : String(error);
   return `The request failed: ${detail}`.slice(0, MAX_ERROR_LENGTH);
 }
 
@@ -104,6 +123,8 @@ export class WebhookDispatcher {
   #dueAt = 0;
   #ticking: Promise<void> | null = null;
   #again = false;
+  /** The pause before the next look, decided by the last tick. */
+  #next = 0;
   #unlisten: (() => Promise<void>) | null = null;
 
   constructor(
@@ -133,7 +154,7 @@ export class WebhookDispatcher {
 
   #wake(): void {
     if (this.#ticking !== null) this.#again = true;
-    else this.#schedule(0);
+    else this.#schedule(AGAIN_MS);
   }
 
   #schedule(ms: number): void {
@@ -146,7 +167,7 @@ export class WebhookDispatcher {
       this.#timer = null;
       this.#ticking = this.#tick().finally(() => {
         this.#ticking = null;
-        this.#schedule(this.#again ? AGAIN_MS : this.#options.pollIntervalMs);
+        this.#schedule(this.#again ? AGAIN_MS : this.#next);
         this.#again = false;
       });
     }, ms);
@@ -154,17 +175,29 @@ export class WebhookDispatcher {
   }
 
   async #tick(): Promise<void> {
-    const room = this.#options.concurrency - this.#inFlight.size;
+    const { pollIntervalMs, idlePollMs, timeoutMs, concurrency } = this.#options;
+    this.#next = pollIntervalMs;
+    const room = concurrency - this.#inFlight.size;
+    // Full: each delivery that finishes wakes the dispatcher.
     if (room <= 0) return;
     let claimed: Claimed[];
     try {
-      const leaseSeconds = (2 * this.#options.timeoutMs + 10_000) / 1000;
+      const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
       claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
+      if (claimed.length === room) {
+        this.#again = true;
+      } else {
+        const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
+        const dueInMs = next?.due_in_ms ?? null;
+        this.#next =
+          dueInMs === null
+            ? idlePollMs
+            : Math.min(idlePollMs, Math.max(pollIntervalMs, Math.ceil(Number(dueInMs))));
+      }
     } catch (error) {
       this.log('Could not claim webhook deliveries', error);
       return;
     }
-    if (claimed.length === room) this.#again = true;
     for (const delivery of claimed) {
       const sending: Promise<void> = this.#deliver(delivery)
         .catch((error) => this.log(`Could not record webhook delivery ${delivery.id}`, error))
