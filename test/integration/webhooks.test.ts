@@ -637,6 +637,48 @@ describe.each(engines())('webhooks on %s', (engine) => {
     });
   });
 
+  describe('several webhooks at once', () => {
+    it("should list each webhook's own deliveries when several are listed together", async () => {
+      const identities = await createWebhook({ actions: ['identity.created'] });
+      const keys = await createWebhook({ actions: ['apikey.'] });
+      await newGrantee();
+      await newGrantee();
+      await eventually(
+        async () => [...(await deliveries(identities.id)), ...(await deliveries(keys.id))],
+        (l) => l.length === 4 && l.every((d) => d.status === 'DELIVERED'),
+        'four deliveries',
+      );
+
+      const listed = dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          '{ webhooks { id active deliveries(first: 1) { nodes { action webhook { id } } pageInfo { hasNextPage } } } }',
+        ),
+      ).webhooks as {
+        id: string;
+        active: boolean;
+        deliveries: {
+          nodes: { action: string; webhook: { id: string } }[];
+          pageInfo: { hasNextPage: boolean };
+        };
+      }[];
+
+      const byId = new Map(listed.map((w) => [w.id, w.deliveries]));
+      expect(byId.get(identities.id)).toEqual({
+        nodes: [{ action: 'identity.created', webhook: { id: identities.id } }],
+        pageInfo: { hasNextPage: true },
+      });
+      expect(byId.get(keys.id)).toEqual({
+        nodes: [{ action: 'apikey.created', webhook: { id: keys.id } }],
+        pageInfo: { hasNextPage: true },
+      });
+      for (const hook of listed.filter((w) => ![identities.id, keys.id].includes(w.id))) {
+        for (const node of hook.deliveries.nodes) expect(node.webhook.id).toBe(hook.id);
+      }
+    });
+  });
+
   describe('built-in scopes added by the upgrade', () => {
     it('should give the bootstrap admin webhooks:read and webhooks:write grantable on a fresh database', async () => {
       const grants = dataOf(

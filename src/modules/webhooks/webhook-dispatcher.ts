@@ -59,6 +59,8 @@ interface Claimed extends Record<string, unknown> {
 const CHANNEL = 'keyholder_webhooks';
 /** Pause before claiming again when there may be more work right away. */
 const AGAIN_MS = 10;
+/** Pause before trying again when the outbox could not be read (database unavailable). */
+const UNAVAILABLE_RETRY_MS = 5000;
 const MAX_ERROR_LENGTH = 500;
 
 // Claims due deliveries in one statement: rows another instance has locked are skipped, and each
@@ -146,7 +148,7 @@ export class WebhookDispatcher {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#unlisten?.().catch((error) =>
-      this.log('Could not stop listening for audit events', error),
+      this.log('Could not stop listening for webhook deliveries', error),
     );
     await this.#ticking;
     await Promise.allSettled([...this.#inFlight]);
@@ -184,18 +186,9 @@ export class WebhookDispatcher {
     try {
       const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
       claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
-      if (claimed.length === room) {
-        this.#again = true;
-      } else {
-        const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
-        const dueInMs = next?.due_in_ms ?? null;
-        this.#next =
-          dueInMs === null
-            ? idlePollMs
-            : Math.min(idlePollMs, Math.max(pollIntervalMs, Math.ceil(Number(dueInMs))));
-      }
     } catch (error) {
       this.log('Could not claim webhook deliveries', error);
+      this.#next = Math.min(idlePollMs, UNAVAILABLE_RETRY_MS);
       return;
     }
     for (const delivery of claimed) {
@@ -206,6 +199,20 @@ export class WebhookDispatcher {
           this.#wake();
         });
       this.#inFlight.add(sending);
+    }
+    if (claimed.length === room) {
+      this.#again = true;
+      return;
+    }
+    try {
+      const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
+      const dueInMs = next?.due_in_ms ?? null;
+      this.#next =
+        dueInMs === null
+          ? idlePollMs
+          : Math.min(idlePollMs, Math.max(pollIntervalMs, Math.ceil(Number(dueInMs))));
+    } catch (error) {
+      this.log('Could not read when the next webhook delivery is due', error);
     }
   }
 

@@ -81,6 +81,19 @@ export function createWebhookLoaders(database: Database): WebhookLoaders {
         const conditions: SQL[] = [inArray(webhookDeliveries.webhookId, ids)];
         if (status !== null) conditions.push(eq(webhookDeliveries.status, status));
         if (before !== null) conditions.push(lt(webhookDeliveries.eventId, before));
+        if (ids.length === 1) {
+          // One webhook (the usual `webhook(id)`): a plain index range scan.
+          const rows = await db
+            .select()
+            .from(webhookDeliveries)
+            .where(and(...conditions))
+            .orderBy(desc(webhookDeliveries.eventId))
+            .limit(size + 1);
+          for (const index of indexes) {
+            results[index] = toPage(rows, size, (r) => encodeEventCursor(r.eventId));
+          }
+          continue;
+        }
         const ranked = db
           .select({
             ...getTableColumns(webhookDeliveries),
