@@ -1,3 +1,5 @@
+import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
+
 /** Process configuration, read once from the environment at start. */
 export interface Config {
   /** `PORT`. @default 4000 */
@@ -16,6 +18,12 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
   readonly accessLog: boolean;
+  /**
+   * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_IDLE_POLL_MS`, `WEBHOOK_TIMEOUT_MS`,
+   * `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take
+   * `DEFAULT_DISPATCH`.
+   */
+  readonly webhooks?: Partial<WebhookDispatchOptions>;
 }
 
 export class ConfigError extends Error {
@@ -65,5 +73,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     accessLog: accessLog === 'on',
+    webhooks: {
+      pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
+      idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 5000, 100, 60_000),
+      retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
+      retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
+      maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
+    },
   };
 }

@@ -4,6 +4,7 @@ import { runMigrations } from './db/migrate.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
 import { createServices } from './server/services.js';
@@ -18,7 +19,8 @@ export interface Keyholder {
 }
 
 /**
- * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP.
+ * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
+ * and the background pieces (key usage, live audit feed, webhook dispatcher).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -31,6 +33,11 @@ export async function startKeyholder(
   try {
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
+    for (const made of boot.upgradeGrants) {
+      console.log(
+        `Keyholder granted the new built-in scope ${made.scope} to root admin ${made.identityId} (grant ${made.grantId}).`,
+      );
+    }
     const keyUsage = new KeyUsageRecorder(database, log);
     const services = createServices(
       database,
@@ -38,6 +45,8 @@ export async function startKeyholder(
       config.accessLog ? (tuning.accessLog ?? {}) : false,
     );
     await services.auditFeed.start();
+    const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
+    await webhookDispatcher.start();
     const http = await startHttpServer(
       {
         schema,
@@ -75,6 +84,7 @@ export async function startKeyholder(
         await http.stop();
         await services.accessLog?.close();
         await services.auditFeed.close();
+        await webhookDispatcher.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },

@@ -4,6 +4,7 @@ import {
   boolean,
   check,
   index,
+  integer,
   jsonb,
   pgEnum,
   pgTable,
@@ -162,8 +163,70 @@ export const auditEventScopes = pgTable(
   ],
 );
 
+export const webhookDeliveryStatus = pgEnum('webhook_delivery_status', [
+  'PENDING',
+  'DELIVERED',
+  'FAILED',
+]);
+
+/**
+ * Where audit events are sent. The filter is stored in the form the outbox trigger
+ * (drizzle/0004_webhooks.sql) matches cheaply: exact actions, action prefixes, and optional scopes
+ * (null: any). `secret` signs deliveries; it is shown once, at creation, and never read by the API.
+ */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    url: text('url').notNull(),
+    actions: text('actions').array().notNull(),
+    actionPrefixes: text('action_prefixes').array().notNull(),
+    scopes: text('scopes').array(),
+    description: text('description'),
+    secret: text('secret').notNull(),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+    createdBy: uuid('created_by').references(() => identities.id),
+    disabledAt: at('disabled_at'),
+    disabledBy: uuid('disabled_by').references(() => identities.id),
+  },
+  (t) => [index('webhooks_created_at_id_idx').on(t.createdAt, t.id)],
+);
+
+/**
+ * The outbox: one row per webhook and matching audit event, inserted by a trigger on
+ * `audit_events` in the change's own transaction, then updated by the dispatcher as it delivers.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id),
+    /** The audit event's id (no foreign key: the log's own triggers keep its rows forever). */
+    eventId: bigint('event_id', { mode: 'number' }).notNull(),
+    action: text('action').notNull(),
+    status: webhookDeliveryStatus('status').notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the dispatcher may next try; null once delivered or failed. */
+    nextAttemptAt: at('next_attempt_at').defaultNow(),
+    lastAttemptAt: at('last_attempt_at'),
+    deliveredAt: at('delivered_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_webhook_event_key').on(t.webhookId, t.eventId),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
+  ],
+);
+
 export type IdentityRow = typeof identities.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ScopeRow = typeof scopes.$inferSelect;
 export type GrantRow = typeof grants.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -12,6 +12,7 @@ import {
   scopes,
 } from '../db/tables.js';
 import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
+import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
 
 /** Per-request batch loaders: one statement per kind of thing, however many objects a query lists. */
 export interface Loaders {
@@ -24,6 +25,7 @@ export interface Loaders {
   /** Full grant rows of an identity, live only or all. */
   readonly grants: DataLoader<{ identityId: string; active: boolean }, readonly GrantRow[], string>;
   readonly apiKeys: DataLoader<string, readonly ApiKeyRow[]>;
+  readonly webhooks: WebhookLoaders;
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
@@ -125,5 +127,13 @@ export function createLoaders(database: Database, auth: Authentication): Loaders
     return ids.map((id) => groups.get(id) ?? []);
   });
 
-  return { identity, scope, scopeExists, liveGrants, grants: grantRows, apiKeys: apiKeyRows };
+  return {
+    identity,
+    scope,
+    scopeExists,
+    liveGrants,
+    grants: grantRows,
+    apiKeys: apiKeyRows,
+    webhooks: createWebhookLoaders(database),
+  };
 }

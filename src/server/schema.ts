@@ -12,6 +12,7 @@ import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
+import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
 import { packageRoot } from '../package-root.js';
 import type { KeyholderContext } from './context.js';
 
@@ -38,6 +39,7 @@ export function buildKeyholderSchema(): GraphQLSchema {
       scopeResolvers,
       grantResolvers,
       auditResolvers,
+      webhookResolvers,
     ],
   });
   assertRootFieldsGuarded(schema);

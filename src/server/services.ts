@@ -6,6 +6,7 @@ import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
+import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
 /** The stateless domain services, one set per process. */
 export interface Services {
@@ -14,6 +15,7 @@ export interface Services {
   readonly scopes: ScopeService;
   readonly grants: GrantService;
   readonly audit: AuditService;
+  readonly webhooks: WebhookService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
@@ -31,6 +33,7 @@ export function createServices(
     scopes: new ScopeService(database),
     grants: new GrantService(database),
     audit: new AuditService(database),
+    webhooks: new WebhookService(database),
     auditFeed: new AuditFeed(database, log),
     accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
   };

@@ -243,6 +243,8 @@ describe.each(engines())('delegation and no self-escalation on %s', (engine) => 
           'grants:read',
           'grants:write',
           'audit:read',
+          'webhooks:read',
+          'webhooks:write',
         ]),
       });
       expect(error.extensions).not.toHaveProperty('stacktrace');

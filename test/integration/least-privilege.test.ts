@@ -20,6 +20,8 @@ const BUILTIN_SCOPES = [
   'identities:write',
   'scopes:read',
   'scopes:write',
+  'webhooks:read',
+  'webhooks:write',
 ];
 
 describe.each(engines())('least privilege on %s', (engine) => {

@@ -246,10 +246,12 @@ describe.each(engines())('queries on %s', (engine) => {
           'identities:write',
           'scopes:read',
           'scopes:write',
+          'webhooks:read',
+          'webhooks:write',
           name,
         ]),
       );
-      expect(data.scopes.filter((s: { builtin: boolean }) => s.builtin)).toHaveLength(7);
+      expect(data.scopes.filter((s: { builtin: boolean }) => s.builtin)).toHaveLength(9);
     });
   });
 

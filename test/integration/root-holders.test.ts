@@ -13,6 +13,8 @@ const BUILTIN = [
   'identities:write',
   'scopes:read',
   'scopes:write',
+  'webhooks:read',
+  'webhooks:write',
 ];
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "Handing over.") { id active } }';

@@ -83,14 +83,16 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
     expect(hundred.count).toBe(ten.count);
   });
 
-  it('should send as many statements for 200 grants with their identities as for 10', async () => {
+  it('should send as many statements for 200 grants with their identities as for 20', async () => {
     const query = `query($first: Int!) {
       grants(first: $first, filter: { active: true }) {
         nodes { id identity { id name grants { id } } scope { name } grantedBy { id } }
       }
     }`;
 
-    const ten = await statementsFor(query, { first: 10 });
+    // The oldest grants are the admin's own (the built-in scopes and the two defined above), whose
+    // identity authentication already loaded: the smaller page must reach past them to compare.
+    const ten = await statementsFor(query, { first: 20 });
     const all = await statementsFor(query, { first: 200 });
 
     expect((all.data.grants as { nodes: unknown[] }).nodes.length).toBeGreaterThanOrEqual(200);

@@ -10,6 +10,8 @@ export const AUDIT_ACTIONS = [
   'scope.defined',
   'grant.created',
   'grant.revoked',
+  'webhook.created',
+  'webhook.disabled',
   'access.allowed',
   'access.denied',
 ] as const;

@@ -4,17 +4,21 @@ import { apiKeys, grants, identities, scopes } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
 import { generateSecret, hashSecret, prefixOf } from '../keys/api-key-secret.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
+import { grantUpgradedBuiltins, type UpgradeGrant } from './grant-upgraded-builtins.js';
 
 const BOOTSTRAP_LOCK = 7_291_005;
 
 export interface BootstrapResult {
   /** Present only on the start that created the admin; `generated` when Keyholder chose the key. */
   readonly admin?: { readonly id: string; readonly secret: string; readonly generated: boolean };
+  /** Built-in scopes added by an upgrade that this start granted to the root admins. */
+  readonly upgradeGrants: readonly UpgradeGrant[];
 }
 
 /**
  * Seeds the built-in scopes (every start) and, on an empty database, the root admin: an identity
- * holding every built-in scope grantable, with `BOOTSTRAP_ADMIN_KEY` or a generated key.
+ * holding every built-in scope grantable, with `BOOTSTRAP_ADMIN_KEY` or a generated key. On an
+ * existing database, built-in scopes added by an upgrade go to the root admins.
  * Serialised by an advisory lock so concurrent first starts create one admin.
  */
 export async function bootstrap(
@@ -46,7 +50,7 @@ export async function bootstrap(
       }
     }
     const [existing] = await tx.select({ n: count() }).from(identities);
-    if ((existing?.n ?? 0) > 0) return {};
+    if ((existing?.n ?? 0) > 0) return { upgradeGrants: await grantUpgradedBuiltins(tx) };
 
     const [admin] = await tx
       .insert(identities)
@@ -106,6 +110,9 @@ export async function bootstrap(
         },
       });
     }
-    return { admin: { id: admin.id, secret, generated: adminKey === undefined } };
+    return {
+      admin: { id: admin.id, secret, generated: adminKey === undefined },
+      upgradeGrants: [],
+    };
   });
 }

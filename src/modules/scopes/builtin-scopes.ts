@@ -1,5 +1,16 @@
+/** A scope that guards Keyholder itself. */
+export interface BuiltinScope {
+  readonly name: string;
+  readonly description: string;
+  /**
+   * Added after the first release. A database bootstrapped before it has no holder; at start it
+   * is granted to the root admins (see `grantUpgradedBuiltins`).
+   */
+  readonly addedByUpgrade?: true;
+}
+
 /** The scopes that guard Keyholder itself, seeded at every start. */
-export const BUILTIN_SCOPES: readonly { name: string; description: string }[] = [
+export const BUILTIN_SCOPES: readonly BuiltinScope[] = [
   { name: 'identities:read', description: 'Read identities and their API key metadata.' },
   {
     name: 'identities:write',
@@ -10,6 +21,16 @@ export const BUILTIN_SCOPES: readonly { name: string; description: string }[] = 
   { name: 'grants:read', description: "Read grants and check any identity's access." },
   { name: 'grants:write', description: 'Grant and revoke scopes (only those held grantable).' },
   { name: 'audit:read', description: 'Search and watch the audit log.' },
+  {
+    name: 'webhooks:read',
+    description: 'Read webhooks and their delivery status.',
+    addedByUpgrade: true,
+  },
+  {
+    name: 'webhooks:write',
+    description: 'Create and disable webhooks: makes the server call any URL with audit events.',
+    addedByUpgrade: true,
+  },
 ];
 
 /** Resources reserved for Keyholder's own scopes; `defineScope` refuses them. */

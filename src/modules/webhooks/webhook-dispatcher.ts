@@ -1,0 +1,295 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { webhookDeliveries } from '../../db/tables.js';
+import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
+import { signWebhook } from './webhook-signature.js';
+
+/** How deliveries are sent and retried. Every field has a default (`DEFAULT_DISPATCH`). */
+export interface WebhookDispatchOptions extends RetrySchedule {
+  /**
+   * The shortest pause between two looks at the outbox while deliveries are pending. The
+   * dispatcher also wakes when a change queues a delivery (on any instance), and when the earliest
+   * pending retry falls due. @default 250
+   */
+  readonly pollIntervalMs: number;
+  /**
+   * How often an idle dispatcher (nothing pending) looks anyway, in case a wake-up was missed
+   * (a LISTEN connection re-established). @default 30000
+   */
+  readonly idlePollMs: number;
+  /** How long a receiver has to answer one delivery before the attempt counts as failed. @default 5000 */
+  readonly timeoutMs: number;
+  /** The delay after the first failed attempt, doubled by each further failure. @default 1000 */
+  readonly retryBaseMs: number;
+  /** The longest delay between two attempts. @default 300000 (5 minutes) */
+  readonly retryMaxMs: number;
+  /** Attempts after which a delivery is FAILED and no longer retried. @default 15 */
+  readonly maxAttempts: number;
+  /** Deliveries one process sends at once. @default 16 */
+  readonly concurrency: number;
+}
+
+export const DEFAULT_DISPATCH: WebhookDispatchOptions = {
+  pollIntervalMs: 250,
+  idlePollMs: 30_000,
+  timeoutMs: 5000,
+  retryBaseMs: 1000,
+  retryMaxMs: 300_000,
+  maxAttempts: 15,
+  concurrency: 16,
+};
+
+interface Claimed extends Record<string, unknown> {
+  id: string;
+  webhook_id: string;
+  attempts: number;
+  url: string;
+  secret: string;
+  event_id: string;
+  seq: string;
+  at: string;
+  action: string;
+  actor_id: string | null;
+  subject_id: string | null;
+  details: string;
+  hash: string;
+}
+
+/** Notified by the outbox trigger when a committed change queued at least one delivery. */
+const CHANNEL = 'keyholder_webhooks';
+/** Pause before claiming again when there may be more work right away. */
+const AGAIN_MS = 10;
+/** Pause before trying again when the outbox could not be read (database unavailable). */
+const UNAVAILABLE_RETRY_MS = 5000;
+const MAX_ERROR_LENGTH = 500;
+
+// Claims due deliveries in one statement: rows another instance has locked are skipped, and each
+// claimed row is leased (next_attempt_at pushed past the request timeout) before the lock is
+// released, so no other instance sends it while this one does. A crash mid-send leaves the lease
+// to expire and the delivery to be retried: at least once.
+const CLAIM_SQL = `
+with due as (
+  select id from webhook_deliveries
+  where status = 'PENDING' and next_attempt_at <= now()
+  order by next_attempt_at
+  limit $1
+  for update skip locked
+), claimed as (
+  update webhook_deliveries d
+  set attempts = d.attempts + 1, last_attempt_at = now(),
+      next_attempt_at = now() + make_interval(secs => $2::double precision)
+  from due where d.id = due.id
+  returning d.id, d.webhook_id, d.event_id, d.attempts
+)
+select c.id::text as id, c.webhook_id::text as webhook_id, c.attempts, w.url, w.secret,
+       e.id::text as event_id, e.seq::text as seq,
+       to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
+       e.action, e.actor_id::text as actor_id, e.subject_id, e.details::text as details, e.hash
+from claimed c
+join webhooks w on w.id = c.webhook_id
+join audit_events e on e.id = c.event_id`;
+
+// When the earliest pending delivery not yet claimed falls due, in ms from now (null: none).
+const NEXT_DUE_SQL = `
+select (extract(epoch from (min(next_attempt_at) - now())) * 1000)::float8 as due_in_ms
+from webhook_deliveries where status = 'PENDING'`;
+
+/** Why an attempt failed, in a sentence for `lastError`. */
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError') return `The receiver did not answer within ${timeoutMs} ms.`;
+  if (name === 'AbortError') return 'Keyholder stopped before the receiver answered.';
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const detail =
+    cause instanceof Error
+      ? cause.message || String((cause as { code?: unknown }).code ?? cause.name)
+      : String(error);
+  return `The request failed: ${detail}`.slice(0, MAX_ERROR_LENGTH);
+}
+
+/**
+ * Sends the webhook outbox. Deliveries are rows written by a trigger in each change's transaction;
+ * this claims the due ones (`FOR UPDATE SKIP LOCKED`, so instances never send one concurrently),
+ * POSTs them signed, and records the outcome:
+ * - a 2xx answer marks the delivery DELIVERED;
+ * - any other status, a refused connection or a timeout is recorded (`lastStatusCode`,
+ *   `lastError`) and retried after `retryDelayMs`, until `maxAttempts` attempts: then FAILED;
+ * - redirects are not followed (a 3xx is a failure), so a receiver cannot bounce the server elsewhere.
+ * Sending happens outside any transaction: a slow receiver never holds up a change.
+ */
+export class WebhookDispatcher {
+  readonly #options: WebhookDispatchOptions;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stopping = new AbortController();
+  #timer: NodeJS.Timeout | null = null;
+  #dueAt = 0;
+  #ticking: Promise<void> | null = null;
+  #again = false;
+  /** The pause before the next look, decided by the last tick. */
+  #next = 0;
+  #unlisten: (() => Promise<void>) | null = null;
+
+  constructor(
+    private readonly database: Database,
+    private readonly log: (message: string, error?: unknown) => void,
+    options: Partial<WebhookDispatchOptions> = {},
+  ) {
+    this.#options = { ...DEFAULT_DISPATCH, ...options };
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.database.listen(CHANNEL, () => this.#wake());
+    this.#schedule(0);
+  }
+
+  /** Stops claiming, aborts requests in flight (recorded as failed attempts) and waits for them. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#unlisten?.().catch((error) =>
+      this.log('Could not stop listening for webhook deliveries', error),
+    );
+    await this.#ticking;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #wake(): void {
+    if (this.#ticking !== null) this.#again = true;
+    else this.#schedule(AGAIN_MS);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopping.signal.aborted) return;
+    const dueAt = Date.now() + ms;
+    if (this.#timer !== null && this.#dueAt <= dueAt) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#dueAt = dueAt;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#ticking = this.#tick().finally(() => {
+        this.#ticking = null;
+        this.#schedule(this.#again ? AGAIN_MS : this.#next);
+        this.#again = false;
+      });
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    const { pollIntervalMs, idlePollMs, timeoutMs, concurrency } = this.#options;
+    this.#next = pollIntervalMs;
+    const room = concurrency - this.#inFlight.size;
+    // Full: each delivery that finishes wakes the dispatcher.
+    if (room <= 0) return;
+    let claimed: Claimed[];
+    try {
+      const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
+      claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
+    } catch (error) {
+      this.log('Could not claim webhook deliveries', error);
+      this.#next = Math.min(idlePollMs, UNAVAILABLE_RETRY_MS);
+      return;
+    }
+    for (const delivery of claimed) {
+      const sending: Promise<void> = this.#deliver(delivery)
+        .catch((error) => this.log(`Could not record webhook delivery ${delivery.id}`, error))
+        .finally(() => {
+          this.#inFlight.delete(sending);
+          this.#wake();
+        });
+      this.#inFlight.add(sending);
+    }
+    if (claimed.length === room) {
+      this.#again = true;
+      return;
+    }
+    try {
+      const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
+      const dueInMs = next?.due_in_ms ?? null;
+      this.#next =
+        dueInMs === null
+          ? idlePollMs
+          : Math.min(idlePollMs, Math.max(pollIntervalMs, Math.ceil(Number(dueInMs))));
+    } catch (error) {
+      this.log('Could not read when the next webhook delivery is due', error);
+    }
+  }
+
+  async #deliver(delivery: Claimed): Promise<void> {
+    const body = JSON.stringify({
+      id: delivery.id,
+      webhookId: delivery.webhook_id,
+      event: {
+        id: delivery.event_id,
+        seq: delivery.seq,
+        at: delivery.at,
+        action: delivery.action,
+        actorId: delivery.actor_id,
+        subjectId: delivery.subject_id,
+        details: JSON.parse(delivery.details) as unknown,
+        hash: delivery.hash,
+      },
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    let status: number | null = null;
+    let failure: string | null = null;
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Keyholder-Webhooks/1',
+          'x-keyholder-delivery': delivery.id,
+          'x-keyholder-timestamp': timestamp,
+          'x-keyholder-signature': signWebhook(delivery.secret, timestamp, body),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([
+          AbortSignal.timeout(this.#options.timeoutMs),
+          this.#stopping.signal,
+        ]),
+      });
+      status = response.status;
+      await response.body?.cancel().catch(() => {});
+      if (status < 200 || status > 299) failure = `The receiver answered HTTP ${status}.`;
+    } catch (error) {
+      failure = describeFailure(error, this.#options.timeoutMs);
+    }
+    await this.#record(delivery, status, failure);
+  }
+
+  async #record(delivery: Claimed, status: number | null, failure: string | null): Promise<void> {
+    const pending = and(
+      eq(webhookDeliveries.id, delivery.id),
+      eq(webhookDeliveries.status, 'PENDING'),
+    );
+    if (failure === null) {
+      await this.database.db
+        .update(webhookDeliveries)
+        .set({
+          status: 'DELIVERED',
+          deliveredAt: sql`now()`,
+          nextAttemptAt: null,
+          lastStatusCode: status,
+          lastError: null,
+        })
+        .where(pending);
+      return;
+    }
+    const final = delivery.attempts >= this.#options.maxAttempts;
+    const delay = retryDelayMs(delivery.attempts, this.#options);
+    await this.database.db
+      .update(webhookDeliveries)
+      .set({
+        status: final ? 'FAILED' : 'PENDING',
+        nextAttemptAt: final
+          ? null
+          : sql`now() + make_interval(secs => ${delay / 1000}::double precision)`,
+        lastStatusCode: status,
+        lastError: failure,
+      })
+      .where(pending);
+  }
+}

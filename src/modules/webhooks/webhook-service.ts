@@ -1,0 +1,134 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { scopes, type WebhookRow, webhookDeliveries, webhooks } from '../../db/tables.js';
+import { badUserInput, conflict, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import type { Caller } from '../keys/authenticate.js';
+import { optionalText, parseId, requireScopeName } from '../shared/validate.js';
+import { describeWebhookActions, parseWebhookActions } from './webhook-action-filter.js';
+import { generateWebhookSecret } from './webhook-signature.js';
+import { parseWebhookUrl } from './webhook-url.js';
+
+export interface CreateWebhookInput {
+  readonly url: string;
+  readonly actions: readonly string[];
+  readonly scopes?: readonly string[] | null;
+  readonly description?: string | null;
+}
+
+const MAX_SCOPES = 50;
+
+/** What a delivery left pending says once its webhook is disabled. */
+export const DISABLED_BEFORE_DELIVERY = 'The webhook was disabled before this event was delivered.';
+
+function parseScopes(names: readonly string[] | null | undefined): string[] | null {
+  if (names === null || names === undefined) return null;
+  if (names.length === 0) {
+    throw badUserInput('scopes must name at least one scope; omit it for events of any scope.', {
+      field: 'scopes',
+    });
+  }
+  if (names.length > MAX_SCOPES) {
+    throw badUserInput(`scopes may have at most ${MAX_SCOPES} entries.`, { field: 'scopes' });
+  }
+  return [...new Set(names.map((name) => requireScopeName(name, 'scopes').name))];
+}
+
+/** The audit record of a webhook: never its secret. */
+function described(row: WebhookRow): Record<string, unknown> {
+  return {
+    url: row.url,
+    actions: describeWebhookActions(row),
+    scopes: row.scopes,
+    description: row.description,
+  };
+}
+
+/**
+ * Webhooks: where audit events are sent. Creating one returns its signing secret once; disabling
+ * one stops every call to its URL, abandoning what was still pending (marked FAILED).
+ */
+export class WebhookService {
+  constructor(private readonly database: Database) {}
+
+  async create(
+    actor: Caller,
+    input: CreateWebhookInput,
+  ): Promise<{ secret: string; webhook: WebhookRow }> {
+    const url = parseWebhookUrl(input.url);
+    const filter = parseWebhookActions(input.actions);
+    const scopeNames = parseScopes(input.scopes);
+    const description = optionalText(input.description, 'description', 1000);
+    const secret = generateWebhookSecret();
+    return this.database.db.transaction(async (tx) => {
+      if (scopeNames !== null) {
+        const defined = new Set(
+          (
+            await tx
+              .select({ name: scopes.name })
+              .from(scopes)
+              .where(inArray(scopes.name, scopeNames))
+          ).map((r) => r.name),
+        );
+        const missing = scopeNames.find((name) => !defined.has(name));
+        if (missing !== undefined) throw notFound(`Scope "${missing}" is not defined.`);
+      }
+      const [row] = await tx
+        .insert(webhooks)
+        .values({
+          url,
+          actions: filter.actions,
+          actionPrefixes: filter.actionPrefixes,
+          scopes: scopeNames,
+          description,
+          secret,
+          createdBy: actor.identity.id,
+        })
+        .returning();
+      if (row === undefined) throw new Error('Insert returned no webhook row.');
+      await recordChange(tx, actor, {
+        action: 'webhook.created',
+        subjectId: row.id,
+        details: { after: described(row) },
+      });
+      return { secret, webhook: row };
+    });
+  }
+
+  async disable(actor: Caller, rawId: string): Promise<WebhookRow> {
+    const id = parseId(rawId, 'webhook');
+    return this.database.db.transaction(async (tx) => {
+      const [current] = await tx.select().from(webhooks).where(eq(webhooks.id, id)).for('update');
+      if (current === undefined) throw notFound(`Webhook ${id} does not exist.`);
+      if (!current.active) {
+        throw conflict(
+          `Webhook ${id} was already disabled at ${current.disabledAt?.toISOString() ?? 'an unknown time'}.`,
+        );
+      }
+      const [row] = await tx
+        .update(webhooks)
+        .set({ active: false, disabledAt: new Date(), disabledBy: actor.identity.id })
+        .where(eq(webhooks.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no webhook row.');
+      const abandoned = await tx
+        .update(webhookDeliveries)
+        .set({ status: 'FAILED', nextAttemptAt: null, lastError: DISABLED_BEFORE_DELIVERY })
+        .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.status, 'PENDING')))
+        .returning({ id: webhookDeliveries.id });
+      await recordChange(tx, actor, {
+        action: 'webhook.disabled',
+        subjectId: id,
+        details: { before: described(current), abandonedDeliveries: abandoned.length },
+      });
+      return row;
+    });
+  }
+
+  async list(): Promise<WebhookRow[]> {
+    return this.database.db
+      .select()
+      .from(webhooks)
+      .orderBy(asc(webhooks.createdAt), asc(webhooks.id));
+  }
+}
