@@ -94,7 +94,11 @@ describe.each(engines())('failure on %s', (engine) => {
       const response = await fetch(`${server.url}/healthz`);
 
       expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({ status: 'unavailable', database: engine });
+      expect(await response.json()).toEqual({
+        status: 'unavailable',
+        database: engine,
+        accessLog: null,
+      });
     });
 
     it('should still refuse unauthenticated requests with UNAUTHENTICATED', async () => {

@@ -746,7 +746,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
         expect(rows.map((r) => r.identity_id)).not.toContain(partial.id);
         expect(rows[0]?.reason).toBe('Built-in scope webhooks:write added by an upgrade.');
         const events = await upgraded.database.query<{ actor_id: unknown; subject_id: string }>(
-          "select actor_id, subject_id from audit_events where action = 'grant.created' and details -> 'after' ->> 'scope' like 'webhooks:%'",
+          "select actor_id, subject_id from audit_events where action = 'grant.created' and details -> 'after' ->> 'scope' like 'webhooks:%' and details ->> 'reason' like '%added by an upgrade.'",
         );
         expect(events).toHaveLength(4);
         expect(events.every((e) => e.actor_id === null)).toBe(true);

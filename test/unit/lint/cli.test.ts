@@ -46,7 +46,8 @@ describe('keyholder lint', () => {
     writeFileSync(scopes, JSON.stringify(BUILTIN_SCOPES.map((s) => s.name)));
     const result = keyholder('lint', 'schema', '--scopes', scopes);
 
-    expect(result).toEqual({ code: 0, stdout: 'No findings in 8 files.\n', stderr: '' });
+    const files = readdirSync('schema').filter((f) => f.endsWith('.graphql')).length;
+    expect(result).toEqual({ code: 0, stdout: `No findings in ${files} files.\n`, stderr: '' });
   });
 
   it('should exit 0 on a router-annotated subgraph that declares none of the directives', () => {
