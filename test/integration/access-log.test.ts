@@ -2,6 +2,19 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_UNAVAILABLE } from '../../src/server/access-log-plugin.js';
 import {
+  type AccessLogHealth,
+  type AccessRow,
+  accessEvents,
+  accessLogHealth,
+  barrier,
+  blockAccessWrites,
+  eventsOfRequest,
+  eventually,
+  health,
+  requestIdOf,
+  unblockAccessWrites,
+} from '../fixtures/access-log.js';
+import {
   createScratchDatabase,
   createScratchDataDir,
   type Engine,
@@ -16,7 +29,6 @@ import {
   grant,
   identityWithGrants,
   type SeededPrincipal,
-  sleep,
 } from '../fixtures/seed.js';
 import {
   ADMIN_KEY,
@@ -26,22 +38,6 @@ import {
   type TestServer,
 } from '../fixtures/test-server.js';
 
-interface AccessRow extends Record<string, unknown> {
-  seq: string;
-  action: string;
-  actor_id: string;
-  subject_id: string | null;
-  details: {
-    operation: { name: string | null; type: string; documentHash: string; transport: string };
-    allowed: { coordinate: string; grantIds: string[] }[];
-    denied: { coordinate: string; code: string; reason: string; count: number }[];
-    scopes: string[];
-    durationMs: number;
-    keyId: string;
-    request: { requestId: string; clientIp: string | null; userAgent: string | null };
-  };
-}
-
 interface AuditNode {
   id: string;
   seq: string;
@@ -49,11 +45,6 @@ interface AuditNode {
   actorId: string | null;
   subjectId: string | null;
   details: { scopes?: string[] };
-}
-
-interface AccessLogHealth {
-  pending: number;
-  failingSince: string | null;
 }
 
 const SEARCH = `query Search($first: Int, $after: String, $filter: AuditFilter) {
@@ -65,77 +56,7 @@ const SEARCH = `query Search($first: Int, $after: String, $filter: AuditFilter) 
 
 const VERIFY = '{ verifyAuditLog { ok checked } }';
 
-/** A query every caller may run (`me` needs only a key), so it always writes access.allowed. */
-const BARRIER = 'query Barrier { me { id } }';
-
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** The access events of `actorId`, oldest first, read from the database. */
-async function accessEvents(server: TestServer, actorId: string): Promise<AccessRow[]> {
-  return server.database.query<AccessRow>(
-    `select a.seq::text as seq, a.action, a.actor_id::text as actor_id, a.subject_id, a.details
-     from audit_events a where a.action like 'access.%' and a.actor_id = $1 order by a.seq`,
-    [actorId],
-  );
-}
-
-/** Reads until `done` holds or `ms` pass; returns the last value read (the spec asserts on it). */
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  ms = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(25);
-  }
-}
-
-/** The access event of the HTTP request whose `x-request-id` is `requestId`, once it is written. */
-async function eventOfRequest(server: TestServer, requestId: string): Promise<AccessRow> {
-  const rows = await eventually(
-    () =>
-      server.database.query<AccessRow>(
-        `select seq::text as seq, action, actor_id::text as actor_id, subject_id, details
-         from audit_events
-         where action like 'access.%' and details->'request'->>'requestId' = $1`,
-        [requestId],
-      ),
-    (found) => found.length > 0,
-  );
-  const [row] = rows;
-  if (row === undefined) throw new Error(`No access event for request ${requestId} was written.`);
-  expect(rows).toHaveLength(1);
-  return row;
-}
-
-function requestIdOf(response: GqlResponse<unknown>): string {
-  const id = response.headers.get('x-request-id');
-  if (id === null) throw new Error('The response has no x-request-id header.');
-  return id;
-}
-
-/**
- * Waits until everything queued so far is written: events are written in the order they were
- * queued, so once this request's event (queued last) is in the table, every earlier one is too.
- */
-async function barrier(server: TestServer, key: string): Promise<AccessRow> {
-  const response = await gql(server.url, key, BARRIER);
-  dataOf(response);
-  return eventOfRequest(server, requestIdOf(response));
-}
-
-async function health(server: TestServer): Promise<{ status: number; accessLog: unknown }> {
-  const response = await fetch(`${server.url}/healthz`);
-  const body = (await response.json()) as { accessLog: unknown };
-  return { status: response.status, accessLog: body.accessLog };
-}
-
-async function accessLogHealth(server: TestServer): Promise<AccessLogHealth> {
-  return (await health(server)).accessLog as AccessLogHealth;
-}
 
 interface AuditPage {
   auditEvents: {
@@ -188,28 +109,13 @@ async function verify(server: TestServer): Promise<{ ok: boolean; checked: numbe
   ).verifyAuditLog;
 }
 
-/**
- * Makes every insert of an access event fail, behind the API's back. The trigger's name sorts
- * before audit_events_chain (PostgreSQL fires BEFORE triggers in name order), so the chain is
- * never touched by a refused row.
- */
-async function blockAccessWrites(server: TestServer): Promise<void> {
-  await server.database.query(
-    `create function kh_block_access() returns trigger language plpgsql as $$
-     begin
-       if new.action like 'access.%' then raise exception 'blocked'; end if;
-       return new;
-     end $$`,
-  );
-  await server.database.query(
-    `create trigger audit_events_block_access before insert on audit_events
-     for each row execute function kh_block_access()`,
-  );
-}
-
-async function unblockAccessWrites(server: TestServer): Promise<void> {
-  await server.database.query('drop trigger audit_events_block_access on audit_events');
-  await server.database.query('drop function kh_block_access()');
+/** The one access event of the HTTP request whose `x-request-id` is `requestId`, once written. */
+async function eventOfRequest(server: TestServer, requestId: string): Promise<AccessRow> {
+  const rows = await eventsOfRequest(server, requestId);
+  const [row] = rows;
+  if (row === undefined) throw new Error(`No access event for request ${requestId} was written.`);
+  expect(rows).toHaveLength(1);
+  return row;
 }
 
 /** Where a restarted server finds its data again: a PGlite directory or a PostgreSQL database. */

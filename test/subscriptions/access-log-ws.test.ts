@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_UNAVAILABLE } from '../../src/server/access-log-plugin.js';
+import {
+  type AccessRow,
+  accessEvents,
+  accessLogHealth,
+  BARRIER,
+  barrier,
+  blockAccessWrites,
+  eventsOfRequest,
+  eventually,
+  requestIdOf,
+  unblockAccessWrites,
+} from '../fixtures/access-log.js';
 import { engines } from '../fixtures/engines.js';
-import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
-import { identityWithGrants, type SeededPrincipal, sleep } from '../fixtures/seed.js';
+import { type GqlResponse, gql } from '../fixtures/gql.js';
+import { identityWithGrants, type SeededPrincipal } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { connectAs, executeWs, type WsClient } from '../fixtures/ws.js';
 import {
@@ -17,20 +29,6 @@ import {
 } from './audit-subscriber.js';
 import { revokeGrant } from './revoke.js';
 
-interface AccessRow extends Record<string, unknown> {
-  seq: string;
-  action: string;
-  actor_id: string;
-  details: {
-    operation: { name: string | null; type: string; documentHash: string; transport: string };
-    allowed: { coordinate: string; grantIds: string[] }[];
-    denied: { coordinate: string; code: string; reason: string; count: number }[];
-    scopes: string[];
-    keyId: string;
-    request: { requestId: string };
-  };
-}
-
 /** The operation an access event of `AUDIT_SUBSCRIPTION` over WebSocket names. */
 const SUBSCRIBED = {
   name: null,
@@ -41,89 +39,14 @@ const SUBSCRIBED = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A query every caller may run (`me` needs only a key), so it always writes access.allowed. */
-const BARRIER = 'query Barrier { me { id } }';
-
 /** A query refused to a caller without scopes:read, so it writes access.denied. */
 const REFUSED = 'query Refused { scope(name: "scopes:read") { name } }';
 
-const SELECT_ACCESS = `select a.seq::text as seq, a.action, a.actor_id::text as actor_id, a.details
-  from audit_events a where a.action like 'access.%'`;
-
-async function accessEvents(server: TestServer, actorId: string): Promise<AccessRow[]> {
-  return server.database.query<AccessRow>(`${SELECT_ACCESS} and a.actor_id = $1 order by a.seq`, [
-    actorId,
-  ]);
-}
-
-/** Reads until `done` holds or `ms` pass; returns the last value read (the spec asserts on it). */
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  ms = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(25);
-  }
-}
-
 /** The access event of the HTTP request that answered `response`, once it is written. */
 async function eventOf(server: TestServer, response: GqlResponse<unknown>): Promise<AccessRow> {
-  const requestId = response.headers.get('x-request-id');
-  const [row] = await eventually(
-    () =>
-      server.database.query<AccessRow>(
-        `${SELECT_ACCESS} and a.details->'request'->>'requestId' = $1`,
-        [requestId],
-      ),
-    (rows) => rows.length > 0,
-  );
-  if (row === undefined) throw new Error(`No access event for request ${requestId} was written.`);
+  const [row] = await eventsOfRequest(server, requestIdOf(response));
+  if (row === undefined) throw new Error('The request wrote no access event.');
   return row;
-}
-
-/**
- * Waits until every access event queued so far is written: they are written in the order they
- * were queued, so once this request's event (queued last) is in the table, every earlier one is.
- */
-async function barrier(server: TestServer, key: string): Promise<AccessRow> {
-  const response = await gql(server.url, key, BARRIER);
-  dataOf(response);
-  return eventOf(server, response);
-}
-
-/** The access log writer as `/healthz` shows it. */
-async function accessLogStatus(
-  server: TestServer,
-): Promise<{ pending: number; failingSince: string | null }> {
-  const response = await fetch(`${server.url}/healthz`);
-  const body = (await response.json()) as {
-    accessLog: { pending: number; failingSince: string | null };
-  };
-  return body.accessLog;
-}
-
-/** Makes every insert of an access event fail, behind the API's back (sorts before the chain trigger). */
-async function blockAccessWrites(server: TestServer): Promise<void> {
-  await server.database.query(
-    `create function kh_block_access() returns trigger language plpgsql as $$
-     begin
-       if new.action like 'access.%' then raise exception 'blocked'; end if;
-       return new;
-     end $$`,
-  );
-  await server.database.query(
-    `create trigger audit_events_block_access before insert on audit_events
-     for each row execute function kh_block_access()`,
-  );
-}
-
-async function unblockAccessWrites(server: TestServer): Promise<void> {
-  await server.database.query('drop trigger audit_events_block_access on audit_events');
-  await server.database.query('drop function kh_block_access()');
 }
 
 describe.each(engines())('access events of WebSocket operations on %s', (engine) => {
@@ -316,7 +239,7 @@ describe.each(engines())(
       await unblockAccessWrites(server);
       // Writes resume after the writer's backoff; until then a new request would find it full.
       const recovered = await eventually(
-        () => accessLogStatus(server),
+        () => accessLogHealth(server),
         (status) => status.pending === 0 && status.failingSince === null,
         20_000,
       );
