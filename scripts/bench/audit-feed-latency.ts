@@ -5,12 +5,15 @@
  * commit happens inside that window), beside the mutation's own round trip for scale.
  * Usage: npm run build && DATABASE_URL=postgres://… node dist/scripts/bench/audit-feed-latency.js
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'graphql-ws';
 import postgres from 'postgres';
 import WebSocket from 'ws';
+import {
+  type KeyholderProcess,
+  startKeyholderProcess,
+  stopKeyholderProcess,
+} from './keyholder-process.js';
+import { percentile } from './percentile.js';
 
 const EVENTS = Number(process.env.EVENTS ?? 300);
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
@@ -22,46 +25,17 @@ if (!adminUrl) {
   process.exit(2);
 }
 
-async function startKeyholder(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      DATABASE_URL: databaseUrl,
-      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (\S+)\/graphql/.exec(output);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`Keyholder exited with ${code}: ${output}`)));
-  });
-  return { child, url };
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-};
-
 const database = `kh_bench_feed_${Date.now()}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${database}`);
 const url = new URL(adminUrl);
 url.pathname = `/${database}`;
-const children: ChildProcess[] = [];
+const children: KeyholderProcess[] = [];
 try {
-  const a = await startKeyholder(url.href);
-  children.push(a.child);
-  const b = await startKeyholder(url.href);
-  children.push(b.child);
+  const a = await startKeyholderProcess(url.href, ADMIN_KEY);
+  children.push(a);
+  const b = await startKeyholderProcess(url.href, ADMIN_KEY);
+  children.push(b);
 
   const arrivals = new Map<string, number>();
   let notify: (() => void) | null = null;
@@ -119,11 +93,7 @@ try {
     );
   }
 } finally {
-  for (const child of children) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
+  for (const child of children) await stopKeyholderProcess(child);
   await admin.unsafe(`drop database if exists ${database} with (force)`);
   await admin.end();
 }

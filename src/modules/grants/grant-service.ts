@@ -15,6 +15,7 @@ import {
 } from '../shared/pagination.js';
 import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
+import { grantCreated, grantRevoked } from './grant-events.js';
 import { parseResourcePattern } from './resource-pattern.js';
 import { type RevokedEverything, revokeAllGrants } from './revoke-all-grants.js';
 import { keepRootHolders } from './root-holders.js';
@@ -157,22 +158,11 @@ export class GrantService {
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');
-      await recordChange(tx, actor, {
-        action: 'grant.created',
-        subjectId: row.id,
-        scopes: [input.scope],
-        details: {
-          after: {
-            identityId,
-            scope: input.scope,
-            resource,
-            grantable,
-            expiresAt: expiresAt?.toISOString() ?? null,
-          },
-          reason,
-          authorityGrantIds: authority.map((g) => g.id),
-        },
-      });
+      await recordChange(
+        tx,
+        actor,
+        grantCreated(row, reason, { authorityGrantIds: authority.map((g) => g.id) }),
+      );
       return row;
     });
   }
@@ -210,20 +200,7 @@ export class GrantService {
         .where(eq(grants.id, id))
         .returning();
       if (row === undefined) throw new Error('Update returned no grant row.');
-      await recordChange(tx, actor, {
-        action: 'grant.revoked',
-        subjectId: id,
-        scopes: [current.scope],
-        details: {
-          before: {
-            identityId: current.identityId,
-            scope: current.scope,
-            resource: current.resource,
-            active: isActive(current),
-          },
-          reason,
-        },
-      });
+      await recordChange(tx, actor, grantRevoked(current, isActive(current), reason));
       return row;
     });
   }

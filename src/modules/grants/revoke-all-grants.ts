@@ -14,6 +14,7 @@ import type { Caller } from '../keys/authenticate.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { parseId, requireText } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
+import { grantRevoked } from './grant-events.js';
 import { describeResource, lockIdentityGrants } from './grant-service.js';
 import { keepRootHolders } from './root-holders.js';
 
@@ -121,21 +122,7 @@ export async function revokeAllGrants(
             )
             .returning();
     for (const grant of live) {
-      await recordChange(tx, actor, {
-        action: 'grant.revoked',
-        subjectId: grant.id,
-        scopes: [grant.scope],
-        details: {
-          before: {
-            identityId: id,
-            scope: grant.scope,
-            resource: grant.resource,
-            active: true,
-          },
-          reason,
-          revokeAll: true,
-        },
-      });
+      await recordChange(tx, actor, grantRevoked(grant, true, reason, { revokeAll: true }));
     }
     for (const key of keys) {
       await recordChange(tx, actor, {

@@ -2,6 +2,7 @@ import { count, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { apiKeys, grants, identities, scopes } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
+import { grantCreated } from '../grants/grant-events.js';
 import { generateSecret, hashSecret, prefixOf } from '../keys/api-key-secret.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { grantUpgradedBuiltins, type UpgradeGrant } from './grant-upgraded-builtins.js';
@@ -92,23 +93,9 @@ export async function bootstrap(
           grantable: true,
         })),
       )
-      .returning({ id: grants.id, scope: grants.scope });
+      .returning();
     for (const grant of rootGrants) {
-      await recordChange(tx, null, {
-        action: 'grant.created',
-        subjectId: grant.id,
-        scopes: [grant.scope],
-        details: {
-          after: {
-            identityId: admin.id,
-            scope: grant.scope,
-            resource: null,
-            grantable: true,
-            expiresAt: null,
-          },
-          reason,
-        },
-      });
+      await recordChange(tx, null, grantCreated(grant, reason));
     }
     return {
       admin: { id: admin.id, secret, generated: adminKey === undefined },

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { grants } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
+import { grantCreated } from '../grants/grant-events.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 
 /** One grant made by the upgrade. */
@@ -60,17 +61,9 @@ export async function grantUpgradedBuiltins(tx: Tx): Promise<UpgradeGrant[]> {
       const [row] = await tx
         .insert(grants)
         .values({ identityId, scope, reason, grantable: true })
-        .returning({ id: grants.id });
+        .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');
-      await recordChange(tx, null, {
-        action: 'grant.created',
-        subjectId: row.id,
-        scopes: [scope],
-        details: {
-          after: { identityId, scope, resource: null, grantable: true, expiresAt: null },
-          reason,
-        },
-      });
+      await recordChange(tx, null, grantCreated(row, reason));
       made.push({ grantId: row.id, identityId, scope });
     }
   }

@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { grants, type ScopeRow, scopes } from '../../db/tables.js';
 import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
+import { grantCreated } from '../grants/grant-events.js';
 import type { Caller } from '../keys/authenticate.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
@@ -54,28 +55,19 @@ export class ScopeService {
             grantedBy: actor.identity.id,
             grantable: true,
           })
-          .returning({ id: grants.id });
+          .returning();
+        if (grant === undefined) throw new Error('Insert returned no grant row.');
         await recordChange(tx, actor, {
           action: 'scope.defined',
           subjectId: parsed.name,
           scopes: [parsed.name],
           details: { after: { name: parsed.name, description } },
         });
-        await recordChange(tx, actor, {
-          action: 'grant.created',
-          subjectId: grant?.id ?? '',
-          scopes: [parsed.name],
-          details: {
-            after: {
-              identityId: actor.identity.id,
-              scope: parsed.name,
-              resource: null,
-              grantable: true,
-              expiresAt: null,
-            },
-            reason: 'The definer of a scope holds it grantable.',
-          },
-        });
+        await recordChange(
+          tx,
+          actor,
+          grantCreated(grant, 'The definer of a scope holds it grantable.'),
+        );
         return row;
       });
     } catch (error) {

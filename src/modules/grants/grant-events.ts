@@ -1,0 +1,52 @@
+import type { GrantRow } from '../../db/tables.js';
+import type { ChangeEvent } from '../audit/record-change.js';
+
+type GrantFacts = Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'>;
+
+/** The audit event of a new grant: what it gives, to whom, until when, and why. */
+export function grantCreated(
+  grant: GrantFacts & Pick<GrantRow, 'grantable' | 'expiresAt'>,
+  reason: string,
+  more: Record<string, unknown> = {},
+): ChangeEvent {
+  return {
+    action: 'grant.created',
+    subjectId: grant.id,
+    scopes: [grant.scope],
+    details: {
+      after: {
+        identityId: grant.identityId,
+        scope: grant.scope,
+        resource: grant.resource,
+        grantable: grant.grantable,
+        expiresAt: grant.expiresAt?.toISOString() ?? null,
+      },
+      reason,
+      ...more,
+    },
+  };
+}
+
+/** The audit event of a revocation: what the grant gave, whether it still did, and why. */
+export function grantRevoked(
+  grant: GrantFacts,
+  active: boolean,
+  reason: string,
+  more: Record<string, unknown> = {},
+): ChangeEvent {
+  return {
+    action: 'grant.revoked',
+    subjectId: grant.id,
+    scopes: [grant.scope],
+    details: {
+      before: {
+        identityId: grant.identityId,
+        scope: grant.scope,
+        resource: grant.resource,
+        active,
+      },
+      reason,
+      ...more,
+    },
+  };
+}
