@@ -12,6 +12,8 @@ import postgres from 'postgres';
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+// Extra node flags for the servers (not the load generator), e.g. `--cpu-prof` to profile them.
+const SERVER_NODE_ARGS = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are read by shape in this script
 type Any = any;
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
@@ -29,7 +31,7 @@ async function startChild(
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -160,10 +162,14 @@ try {
 
   const withDb = await startChild(
     baseline,
-    { BASELINE: 'postgres', DATABASE_URL: benchUrl.href },
+    { BASELINE: 'postgres', DATABASE_URL: benchUrl.href, NODE_ENV: 'production' },
     /ready (\S+)/,
   );
-  const noDb = await startChild(baseline, { BASELINE: 'memory' }, /ready (\S+)/);
+  const noDb = await startChild(
+    baseline,
+    { BASELINE: 'memory', NODE_ENV: 'production' },
+    /ready (\S+)/,
+  );
   // The same Keyholder with access events switched off: what writing one per check costs.
   const unlogged = await startChild(
     main,
@@ -191,15 +197,18 @@ try {
       if (entry) entry.errors += r.errors;
     }
   }
-  const kh = median(results.get(variants[0]?.name as string)?.rps ?? []);
+  const khRps = results.get(variants[0]?.name as string)?.rps ?? [];
+  const kh = median(khRps);
   console.log(
     `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians:`,
   );
   for (const v of variants) {
     const r = results.get(v.name) as { rps: number[]; errors: number };
     const m = median(r.rps);
+    // Each round measures every server back to back, so the ratio within a round shares its load.
+    const perRound = median(r.rps.map((rps, round) => (khRps[round] as number) / rps));
     console.log(
-      `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}×`,
+      `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}× (median of rounds ${perRound.toFixed(2)}×)`,
     );
   }
   const bench = postgres(benchUrl.href, { max: 1, onnotice: () => {} });

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -92,6 +95,9 @@ export async function startHttpServer(
       // graphql-armor's types come from Apollo's CommonJS build; the plugin objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // No @cacheControl hints: every answer is per caller, so `no-store` is set below instead of
+      // paying the cache-control plugin's per-field hook on every request.
+      ApolloServerPluginCacheControlDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
       ...(options.services.accessLog === null
         ? []
@@ -121,6 +127,7 @@ export async function startHttpServer(
       context: async ({ req, res }): Promise<KeyholderContext> => {
         const requestId = randomUUID();
         res.setHeader('x-request-id', requestId);
+        res.setHeader('cache-control', 'no-store');
         const secret = bearerSecret(req.headers.authorization);
         const source =
           req.method === 'GET' ? req.query : (req.body as Record<string, unknown> | undefined);

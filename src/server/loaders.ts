@@ -42,98 +42,150 @@ function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, 
 const liveCondition = () =>
   and(isNull(grants.revokedAt), or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())));
 
-export function createLoaders(database: Database, auth: Authentication): Loaders {
-  const { db } = database;
-  const identity = new DataLoader<string, IdentityRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(identities)
-      .where(inArray(identities.id, [...ids]));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-  for (const [id, row] of auth.identities) identity.prime(id, row);
+const grantKey = (k: { identityId: string; active: boolean }) => `${k.identityId}:${k.active}`;
 
-  const scope = new DataLoader<string, ScopeRow | null>(async (names) => {
-    const rows = await db
-      .select()
-      .from(scopes)
-      .where(inArray(scopes.name, [...names]));
-    const byName = new Map(rows.map((r) => [r.name, r]));
-    return names.map((n) => byName.get(n) ?? null);
-  });
+/**
+ * The loaders of one request, each built (and primed from the authentication statement) on first
+ * use: a `check` touches two of the six, most requests no more than three.
+ */
+class RequestLoaders implements Loaders {
+  readonly #database: Database;
+  readonly #auth: Authentication;
+  #identity: Loaders['identity'] | undefined;
+  #scope: Loaders['scope'] | undefined;
+  #scopeExists: Loaders['scopeExists'] | undefined;
+  #liveGrants: Loaders['liveGrants'] | undefined;
+  #grants: Loaders['grants'] | undefined;
+  #apiKeys: Loaders['apiKeys'] | undefined;
+  #webhooks: Loaders['webhooks'] | undefined;
 
-  const scopeExists = new DataLoader<string, boolean>(async (names) => {
-    const rows = await Promise.all(names.map((n) => scope.load(n)));
-    return rows.map((r) => r !== null);
-  });
-  for (const name of auth.prefetchedScopes) scopeExists.prime(name, auth.definedScopes.has(name));
+  constructor(database: Database, auth: Authentication) {
+    this.#database = database;
+    this.#auth = auth;
+  }
 
-  const liveGrants = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
-    const rows = await db
-      .select({
-        id: grants.id,
-        identityId: grants.identityId,
-        scope: grants.scope,
-        resource: grants.resource,
-        expiresAt: grants.expiresAt,
-        grantable: grants.grantable,
-      })
-      .from(grants)
-      .where(and(inArray(grants.identityId, [...ids]), liveCondition()));
-    const groups = groupBy(rows, (r) => r.identityId);
-    return ids.map((id) => groups.get(id) ?? []);
-  });
-  for (const id of auth.identities.keys())
-    liveGrants.prime(id, auth.grantsByIdentity.get(id) ?? []);
-
-  const grantRows = new DataLoader<
-    { identityId: string; active: boolean },
-    readonly GrantRow[],
-    string
-  >(
-    async (keys) => {
-      const ids = [...new Set(keys.map((k) => k.identityId))];
-      const wantAll = keys.some((k) => !k.active);
+  get identity(): Loaders['identity'] {
+    if (this.#identity !== undefined) return this.#identity;
+    const { db } = this.#database;
+    const loader = new DataLoader<string, IdentityRow | null>(async (ids) => {
       const rows = await db
         .select()
+        .from(identities)
+        .where(inArray(identities.id, [...ids]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+    for (const [id, row] of this.#auth.identities) loader.prime(id, row);
+    this.#identity = loader;
+    return loader;
+  }
+
+  get scope(): Loaders['scope'] {
+    if (this.#scope !== undefined) return this.#scope;
+    const { db } = this.#database;
+    this.#scope = new DataLoader<string, ScopeRow | null>(async (names) => {
+      const rows = await db
+        .select()
+        .from(scopes)
+        .where(inArray(scopes.name, [...names]));
+      const byName = new Map(rows.map((r) => [r.name, r]));
+      return names.map((n) => byName.get(n) ?? null);
+    });
+    return this.#scope;
+  }
+
+  get scopeExists(): Loaders['scopeExists'] {
+    if (this.#scopeExists !== undefined) return this.#scopeExists;
+    const loader = new DataLoader<string, boolean>(async (names) => {
+      const rows = await Promise.all(names.map((n) => this.scope.load(n)));
+      return rows.map((r) => r !== null);
+    });
+    const { prefetchedScopes, definedScopes } = this.#auth;
+    for (const name of prefetchedScopes) loader.prime(name, definedScopes.has(name));
+    this.#scopeExists = loader;
+    return loader;
+  }
+
+  get liveGrants(): Loaders['liveGrants'] {
+    if (this.#liveGrants !== undefined) return this.#liveGrants;
+    const { db } = this.#database;
+    const loader = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
+      const rows = await db
+        .select({
+          id: grants.id,
+          identityId: grants.identityId,
+          scope: grants.scope,
+          resource: grants.resource,
+          expiresAt: grants.expiresAt,
+          grantable: grants.grantable,
+        })
         .from(grants)
-        .where(
-          wantAll
-            ? inArray(grants.identityId, ids)
-            : and(inArray(grants.identityId, ids), liveCondition()),
-        )
-        .orderBy(grants.createdAt, grants.id);
-      const now = Date.now();
+        .where(and(inArray(grants.identityId, [...ids]), liveCondition()));
       const groups = groupBy(rows, (r) => r.identityId);
-      return keys.map((k) =>
-        (groups.get(k.identityId) ?? []).filter(
-          (g) =>
-            !k.active ||
-            (g.revokedAt === null && (g.expiresAt === null || g.expiresAt.getTime() > now)),
-        ),
-      );
-    },
-    { cacheKeyFn: (k) => `${k.identityId}:${k.active}` },
-  );
+      return ids.map((id) => groups.get(id) ?? []);
+    });
+    const { identities: loaded, grantsByIdentity } = this.#auth;
+    for (const id of loaded.keys()) loader.prime(id, grantsByIdentity.get(id) ?? []);
+    this.#liveGrants = loader;
+    return loader;
+  }
 
-  const apiKeyRows = new DataLoader<string, readonly ApiKeyRow[]>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(apiKeys)
-      .where(inArray(apiKeys.identityId, [...ids]))
-      .orderBy(apiKeys.createdAt, apiKeys.id);
-    const groups = groupBy(rows, (r) => r.identityId);
-    return ids.map((id) => groups.get(id) ?? []);
-  });
+  get grants(): Loaders['grants'] {
+    if (this.#grants !== undefined) return this.#grants;
+    const { db } = this.#database;
+    this.#grants = new DataLoader<
+      { identityId: string; active: boolean },
+      readonly GrantRow[],
+      string
+    >(
+      async (keys) => {
+        const ids = [...new Set(keys.map((k) => k.identityId))];
+        const wantAll = keys.some((k) => !k.active);
+        const rows = await db
+          .select()
+          .from(grants)
+          .where(
+            wantAll
+              ? inArray(grants.identityId, ids)
+              : and(inArray(grants.identityId, ids), liveCondition()),
+          )
+          .orderBy(grants.createdAt, grants.id);
+        const now = Date.now();
+        const groups = groupBy(rows, (r) => r.identityId);
+        return keys.map((k) =>
+          (groups.get(k.identityId) ?? []).filter(
+            (g) =>
+              !k.active ||
+              (g.revokedAt === null && (g.expiresAt === null || g.expiresAt.getTime() > now)),
+          ),
+        );
+      },
+      { cacheKeyFn: grantKey },
+    );
+    return this.#grants;
+  }
 
-  return {
-    identity,
-    scope,
-    scopeExists,
-    liveGrants,
-    grants: grantRows,
-    apiKeys: apiKeyRows,
-    webhooks: createWebhookLoaders(database),
-  };
+  get apiKeys(): Loaders['apiKeys'] {
+    if (this.#apiKeys !== undefined) return this.#apiKeys;
+    const { db } = this.#database;
+    this.#apiKeys = new DataLoader<string, readonly ApiKeyRow[]>(async (ids) => {
+      const rows = await db
+        .select()
+        .from(apiKeys)
+        .where(inArray(apiKeys.identityId, [...ids]))
+        .orderBy(apiKeys.createdAt, apiKeys.id);
+      const groups = groupBy(rows, (r) => r.identityId);
+      return ids.map((id) => groups.get(id) ?? []);
+    });
+    return this.#apiKeys;
+  }
+
+  get webhooks(): Loaders['webhooks'] {
+    this.#webhooks ??= createWebhookLoaders(this.#database);
+    return this.#webhooks;
+  }
+}
+
+export function createLoaders(database: Database, auth: Authentication): Loaders {
+  return new RequestLoaders(database, auth);
 }

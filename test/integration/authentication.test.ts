@@ -203,4 +203,15 @@ describe.each(engines())('authentication on %s', (engine) => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ data: { me: { id: active.id, name: active.name } } });
   });
+
+  it('should mark every answer uncacheable (Cache-Control: no-store), refused or not', async () => {
+    const answered = await gql(server.url, active.key, ME);
+    const refused = await gql(server.url, revoked.key, ME);
+    const invalid = await gql(server.url, active.key, '{ me { id ');
+
+    expect([answered.status, refused.status, invalid.status]).toEqual([200, 401, 400]);
+    expect(answered.headers.get('cache-control')).toBe('no-store');
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+    expect(invalid.headers.get('cache-control')).toBe('no-store');
+  });
 });
