@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_SCOPES } from '../../src/modules/scopes/builtin-scopes.js';
 import { engines } from '../fixtures/engines.js';
 import { expectError, expectUnauthenticated } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
@@ -302,18 +303,9 @@ describe.each(engines())('who holds the keys on %s', (engine) => {
     it('should refuse to leave a built-in scope without a grantable holder with CONFLICT', async () => {
       // The admin made a second root; that root took audit:read from the admin. The admin is the
       // grantor of everything the second root holds, but revoking it all would orphan audit:read.
-      const builtins = [
-        'identities:read',
-        'identities:write',
-        'scopes:read',
-        'scopes:write',
-        'grants:read',
-        'grants:write',
-        'audit:read',
-      ];
       const root = await identityWithGrants(
         server,
-        builtins.map((scope) => ({ scope, grantable: true })),
+        BUILTIN_SCOPES.map(({ name }) => ({ scope: name, grantable: true })),
       );
       const [adminAudit] = await server.database.query<{ id: string }>(
         `select id::text as id from grants where identity_id = $1 and scope = 'audit:read' and revoked_at is null`,
