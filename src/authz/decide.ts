@@ -37,9 +37,11 @@ export function evaluateScopes<G extends GrantLike>(
     if (found === null) missing.push(...clause.anyOf);
     else used.push(found);
   }
+  let setsUnmet = false;
   if (clause.anyOfSets !== undefined && clause.anyOfSets.length > 0) {
     const found = coveringSet(clause.anyOfSets, grants, resource, now);
     if (found === null) {
+      setsUnmet = true;
       for (const set of clause.anyOfSets) {
         for (const scope of set) {
           if (!missing.includes(scope) && grants.covering(scope, resource, now) === null) {
@@ -49,11 +51,14 @@ export function evaluateScopes<G extends GrantLike>(
       }
     } else used.push(...found);
   }
-  if (missing.length > 0) return { allowed: false, missing, resource };
+  if (missing.length > 0 || setsUnmet) return { allowed: false, missing, resource };
   return { allowed: true, grants: used, bySelf: false };
 }
 
-/** The grants covering every scope of the first set that is wholly covered, or `null`. */
+/**
+ * The grants covering every scope of the first set that is wholly covered, or `null`. An empty set
+ * covers nothing (the transformer refuses one; this keeps the decision closed regardless).
+ */
 function coveringSet<G extends GrantLike>(
   sets: readonly (readonly string[])[],
   grants: GrantSet<G>,
@@ -61,6 +66,7 @@ function coveringSet<G extends GrantLike>(
   now: number,
 ): G[] | null {
   for (const set of sets) {
+    if (set.length === 0) continue;
     const found: G[] = [];
     for (const scope of set) {
       const grant = grants.covering(scope, resource, now);

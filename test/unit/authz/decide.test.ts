@@ -120,6 +120,12 @@ describe('evaluateScopes', () => {
     });
   });
 
+  it('should deny when the only set is empty, whatever is held (fail closed)', () => {
+    const empty: Clause = { ...clause({}), anyOfSets: [[]] };
+
+    expect(evaluateScopes(empty, grants(['a:read']), null, now).allowed).toBe(false);
+  });
+
   it('should decide anyOfSets on a resource like any other scope', () => {
     const sets: Clause = {
       ...clause({ resource: 'parent.id' }),
