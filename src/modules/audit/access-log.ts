@@ -63,6 +63,7 @@ export class AccessLog {
   readonly #queue: AccessEvent[] = [];
   readonly #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #dueAt = 0;
   #flushing: Promise<void> | null = null;
   #failures = 0;
   #failingSince: Date | null = null;
@@ -89,8 +90,7 @@ export class AccessLog {
     if (this.#closed) return Promise.reject(new Error('The access log is closed.'));
     if (this.#queue.length < this.#capacity) {
       this.#queue.push(event);
-      if (this.#queue.length === this.#batchSize && this.#failures === 0) this.#flushSoon();
-      else this.#schedule();
+      this.#schedule();
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -105,7 +105,7 @@ export class AccessLog {
         }, maxWaitMs);
       }
       this.#waiters.push(waiter);
-      if (this.#failures === 0) this.#flushSoon();
+      this.#schedule();
     });
   }
 
@@ -153,17 +153,12 @@ export class AccessLog {
     }
   }
 
-  /** A full queue is written now rather than at the end of the interval. */
-  #flushSoon(): void {
-    if (this.#timer !== undefined && this.#flushing === null) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    this.#schedule();
-  }
-
+  /**
+   * Arms the write timer: at once when a batch is full or writers wait for room, after `flushMs`
+   * otherwise, after a growing backoff while writes fail. An earlier timer already armed stays.
+   */
   #schedule(): void {
-    if (this.#closed || this.#flushing !== null || this.#timer !== undefined) return;
+    if (this.#closed || this.#flushing !== null) return;
     const full = this.#queue.length >= this.#batchSize || this.#waiters.length > 0;
     const delay =
       this.#failures > 0
@@ -171,6 +166,12 @@ export class AccessLog {
         : full
           ? 0
           : this.#flushMs;
+    const dueAt = Date.now() + delay;
+    if (this.#timer !== undefined) {
+      if (this.#dueAt <= dueAt) return;
+      clearTimeout(this.#timer);
+    }
+    this.#dueAt = dueAt;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#background();
