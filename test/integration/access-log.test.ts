@@ -9,7 +9,6 @@ import {
   barrier,
   blockAccessWrites,
   eventsOfRequest,
-  eventually,
   health,
   requestIdOf,
   unblockAccessWrites,
@@ -20,6 +19,7 @@ import {
   type Engine,
   engines,
 } from '../fixtures/engines.js';
+import { eventually } from '../fixtures/eventually.js';
 import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import {

@@ -2,9 +2,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { bootstrap } from '../../src/modules/identities/bootstrap.js';
 import { grantUpgradedBuiltins } from '../../src/modules/identities/grant-upgraded-builtins.js';
 import { engines } from '../fixtures/engines.js';
+import { expectEventually } from '../fixtures/eventually.js';
 import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
-import { defineScope, identityWithGrants, sleep } from '../fixtures/seed.js';
+import { defineScope, identityWithGrants } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { WebhookReceiver } from '../fixtures/webhook-receiver.js';
 
@@ -46,25 +47,6 @@ interface Delivery {
   deliveredAt: string | null;
   lastStatusCode: number | null;
   lastError: string | null;
-}
-
-/** Polls `read` until `done` holds of its result, or fails naming `what` after `ms`. */
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  ms = WAIT_MS,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what} did not happen within ${ms} ms; last: ${JSON.stringify(last)}`);
-    }
-    await sleep(25);
-    last = await read();
-  }
-  return last;
 }
 
 describe.each(engines())('webhooks on %s', (engine) => {
@@ -360,7 +342,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
       });
       expect(new Date(request?.body.event.at).toISOString()).toBe(logged.at);
 
-      const [delivery] = await eventually(
+      const [delivery] = await expectEventually(
         () => deliveries(hook.id),
         (list) => list[0]?.status === 'DELIVERED',
         'DELIVERED status',
@@ -402,7 +384,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
         WAIT_MS,
         'the grant.revoked delivery',
       );
-      const list = await eventually(
+      const list = await expectEventually(
         () => deliveries(hook.id),
         (l) => l.length === 2 && l.every((d) => d.status === 'DELIVERED'),
         'two deliveries',
@@ -426,7 +408,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
           input: { identityId: granteeId, scope, reason: 'First.' },
         }),
       );
-      await eventually(deliveryRows, (n) => n > 0, 'the first delivery row');
+      await expectEventually(deliveryRows, (n) => n > 0, 'the first delivery row');
       const before = await deliveryRows();
 
       const duplicate = await gql(server.url, server.adminKey, GRANT, {
@@ -453,7 +435,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
 
       const identity = await newGrantee();
 
-      const failing = await eventually(
+      const failing = await expectEventually(
         () => deliveries(hook.id),
         (l) => (l[0]?.attempts ?? 0) >= 2,
         'two failed attempts',
@@ -464,7 +446,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
 
       await receiver.listen(port);
 
-      const [delivered] = await eventually(
+      const [delivered] = await expectEventually(
         () => deliveries(hook.id),
         (l) => l[0]?.status === 'DELIVERED',
         'the delivery after the receiver came back',
@@ -493,7 +475,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
       );
       receiver.release();
 
-      const list = await eventually(
+      const list = await expectEventually(
         () => deliveries(hook.id),
         (l) => l.length === 2 && l.every((d) => d.status === 'DELIVERED'),
         'both deliveries',
@@ -511,7 +493,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
 
       await newGrantee();
 
-      const [failed] = await eventually(
+      const [failed] = await expectEventually(
         () => deliveries(hook.id),
         (l) => l[0]?.status === 'FAILED',
         'FAILED status',
@@ -543,7 +525,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
         ).createWebhook as { secret: string; webhook: { id: string } };
         watcher.secret = watch.secret;
         await newGrantee();
-        await eventually(
+        await expectEventually(
           () => deliveries(hook.id),
           (l) => (l[0]?.attempts ?? 0) >= 1,
           'a first attempt',
@@ -590,7 +572,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
         description: 'All identities',
       });
       for (let i = 0; i < 3; i += 1) await newGrantee();
-      await eventually(
+      await expectEventually(
         () => deliveries(hook.id, 'DELIVERED'),
         (l) => l.filter((d) => d.action === 'identity.created').length === 3,
         'three identity deliveries',
@@ -643,7 +625,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
       const keys = await createWebhook({ actions: ['apikey.'] });
       await newGrantee();
       await newGrantee();
-      await eventually(
+      await expectEventually(
         async () => [...(await deliveries(identities.id)), ...(await deliveries(keys.id))],
         (l) => l.length === 4 && l.every((d) => d.status === 'DELIVERED'),
         'four deliveries',

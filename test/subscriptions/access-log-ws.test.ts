@@ -9,11 +9,11 @@ import {
   barrier,
   blockAccessWrites,
   eventsOfRequest,
-  eventually,
   requestIdOf,
   unblockAccessWrites,
 } from '../fixtures/access-log.js';
 import { engines } from '../fixtures/engines.js';
+import { eventually } from '../fixtures/eventually.js';
 import { type GqlResponse, gql } from '../fixtures/gql.js';
 import { identityWithGrants, type SeededPrincipal } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
