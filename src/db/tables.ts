@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   boolean,
   check,
@@ -36,9 +37,12 @@ export const identities = pgTable(
     createdBy: uuid('created_by'),
     disabledAt: at('disabled_at'),
     disabledBy: uuid('disabled_by'),
+    /** Who answers for a SERVICE or AGENT identity; its grants never authorize beyond the owner's. */
+    ownerId: uuid('owner_id').references((): AnyPgColumn => identities.id),
   },
   (t) => [
     uniqueIndex('identities_name_key').on(t.name),
+    index('identities_owner_id_idx').on(t.ownerId).where(sql`${t.ownerId} is not null`),
     uniqueIndex('identities_external_id_key').on(t.externalId),
     index('identities_created_at_id_idx').on(t.createdAt, t.id),
   ],
@@ -80,8 +84,20 @@ export const scopes = pgTable(
     builtin: boolean('builtin').notNull().default(false),
     createdAt: createdAt(),
     createdBy: uuid('created_by'),
+    /** Policy: the longest grant allowed, in seconds (null: no limit, permanent grants allowed). */
+    maxTtlSeconds: integer('max_ttl_seconds'),
+    /** Policy: obtainable only through an approved access request (two-person rule). */
+    requiresApproval: boolean('requires_approval').notNull().default(false),
+    /** Policy: access events always written, and alerts on every denial and new grant. */
+    sensitive: boolean('sensitive').notNull().default(false),
+    /** Policy: grants unused for this many seconds are revoked by the reaper (null: never). */
+    reapUnusedAfterSeconds: integer('reap_unused_after_seconds'),
   },
-  (t) => [check('scopes_action_check', sql`${t.action} in ('read', 'write', 'execute')`)],
+  (t) => [
+    check('scopes_action_check', sql`${t.action} in ('read', 'write', 'execute')`),
+    check('scopes_max_ttl_seconds_check', sql`${t.maxTtlSeconds} > 0`),
+    check('scopes_reap_unused_after_seconds_check', sql`${t.reapUnusedAfterSeconds} > 0`),
+  ],
 );
 
 export const grants = pgTable(
@@ -103,13 +119,138 @@ export const grants = pgTable(
     revokedAt: at('revoked_at'),
     revokedBy: uuid('revoked_by').references(() => identities.id),
     revokeReason: text('revoke_reason'),
+    /** When the expiry sweeper wrote this grant's `grant.expired` event (at most once). */
+    expiryRecordedAt: at('expiry_recorded_at'),
   },
   (t) => [
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
+    index('grants_expiry_due_idx')
+      .on(t.expiresAt)
+      .where(
+        sql`${t.expiresAt} is not null and ${t.revokedAt} is null and ${t.expiryRecordedAt} is null`,
+      ),
     index('grants_identity_created_idx').on(t.identityId, t.createdAt),
     index('grants_created_at_id_idx').on(t.createdAt, t.id),
     check('grants_reason_check', sql`length(btrim(${t.reason})) > 0`),
   ],
+);
+
+/**
+ * When each grant last authorized something and how often, written in batches off the request
+ * path. Kept apart from `grants` so the rows decisions read are not rewritten by every use.
+ */
+export const grantUsage = pgTable('grant_usage', {
+  grantId: uuid('grant_id')
+    .primaryKey()
+    .references(() => grants.id),
+  lastUsedAt: at('last_used_at').notNull(),
+  useCount: bigint('use_count', { mode: 'number' }).notNull().default(0),
+});
+
+export const accessRequestStatus = pgEnum('access_request_status', [
+  'PENDING',
+  'APPROVED',
+  'DENIED',
+  'EXPIRED',
+  'CANCELLED',
+]);
+
+/**
+ * Just-in-time access: an identity asks for a scope (for itself or an identity it owns); an
+ * approver who holds the scope grantable approves (creating the temporary grant in the same
+ * transaction) or denies. Pending requests expire at `expiresAt`.
+ */
+export const accessRequests = pgTable(
+  'access_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    requesterId: uuid('requester_id')
+      .notNull()
+      .references(() => identities.id),
+    /** Who would hold the grant: the requester or an identity it owns. */
+    identityId: uuid('identity_id')
+      .notNull()
+      .references(() => identities.id),
+    scope: text('scope')
+      .notNull()
+      .references(() => scopes.name),
+    resource: text('resource'),
+    ttlSeconds: integer('ttl_seconds').notNull(),
+    reason: text('reason').notNull(),
+    status: accessRequestStatus('status').notNull().default('PENDING'),
+    createdAt: createdAt(),
+    /** When a still-pending request lapses. */
+    expiresAt: at('expires_at').notNull(),
+    decidedAt: at('decided_at'),
+    decidedBy: uuid('decided_by').references(() => identities.id),
+    decisionReason: text('decision_reason'),
+    grantId: uuid('grant_id').references(() => grants.id),
+  },
+  (t) => [
+    index('access_requests_pending_scope_idx')
+      .on(t.scope, t.createdAt)
+      .where(sql`${t.status} = 'PENDING'`),
+    index('access_requests_requester_created_idx').on(t.requesterId, t.createdAt),
+    index('access_requests_identity_created_idx').on(t.identityId, t.createdAt),
+    check('access_requests_reason_check', sql`length(btrim(${t.reason})) > 0`),
+    check('access_requests_ttl_seconds_check', sql`${t.ttlSeconds} > 0`),
+  ],
+);
+
+export const accessReviewStatus = pgEnum('access_review_status', ['OPEN', 'CLOSED']);
+export const accessReviewDecision = pgEnum('access_review_decision', ['KEEP', 'REVOKE']);
+
+/** An access review campaign over the grants matching `filter`, decided by `dueAt`. */
+export const accessReviews = pgTable(
+  'access_reviews',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    filter: jsonb('filter').notNull().default({}),
+    status: accessReviewStatus('status').notNull().default('OPEN'),
+    dueAt: at('due_at').notNull(),
+    createdAt: createdAt(),
+    createdBy: uuid('created_by').references(() => identities.id),
+    closedAt: at('closed_at'),
+  },
+  (t) => [
+    index('access_reviews_open_due_idx').on(t.dueAt).where(sql`${t.status} = 'OPEN'`),
+    index('access_reviews_created_at_id_idx').on(t.createdAt, t.id),
+  ],
+);
+
+/** One grant under review: kept or revoked by a reviewer, or revoked when the review falls due. */
+export const accessReviewItems = pgTable(
+  'access_review_items',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    reviewId: uuid('review_id')
+      .notNull()
+      .references(() => accessReviews.id),
+    grantId: uuid('grant_id')
+      .notNull()
+      .references(() => grants.id),
+    decision: accessReviewDecision('decision'),
+    decidedAt: at('decided_at'),
+    /** Null when the review's due time decided it. */
+    decidedBy: uuid('decided_by').references(() => identities.id),
+    note: text('note'),
+  },
+  (t) => [uniqueIndex('access_review_items_review_grant_key').on(t.reviewId, t.grantId)],
+);
+
+/**
+ * The revision every change advances (one row). A change's transaction sets it from the sequence
+ * `keyholder_revision_seq` (drizzle/0005_lifecycle.sql); a decision reads it in the statement that
+ * reads grants, so the revision it reports is exactly the state it saw.
+ */
+export const revisionHead = pgTable(
+  'revision_head',
+  {
+    singleton: boolean('singleton').primaryKey().default(true),
+    value: bigint('value', { mode: 'number' }).notNull(),
+  },
+  (t) => [check('revision_head_singleton_check', sql`${t.singleton}`)],
 );
 
 /**
@@ -230,3 +371,7 @@ export type GrantRow = typeof grants.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type GrantUsageRow = typeof grantUsage.$inferSelect;
+export type AccessRequestRow = typeof accessRequests.$inferSelect;
+export type AccessReviewRow = typeof accessReviews.$inferSelect;
+export type AccessReviewItemRow = typeof accessReviewItems.$inferSelect;

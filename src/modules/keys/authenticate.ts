@@ -77,6 +77,7 @@ type AuthRow = readonly [
   grantExpiresAt: Date | string | null,
   grantable: boolean | null,
   definedScopes: readonly string[],
+  ownerId: string | null,
 ];
 
 // One round trip, one flat join (no CTE, no UNION, no JSON): a row per (identity, live grant) of
@@ -88,7 +89,8 @@ select k.id, k.prefix, k.expires_at, k.revoked_at, k.identity_id, k.expires_at <
        i.id, i.created_by, i.name, i.kind::text, i.external_id, i.created_at, i.disabled_at,
        i.status = 'ACTIVE', i.disabled_by,
        g.id, g.scope, g.resource, g.expires_at, g.grantable,
-       array(select s.name from scopes s where s.name = any($3::text[]))
+       array(select s.name from scopes s where s.name = any($3::text[])),
+       i.owner_id
 from api_keys k
 join identities i on i.id = any(array_prepend(k.identity_id, $2::uuid[]))
 left join grants g on g.identity_id = i.id and g.revoked_at is null
@@ -136,6 +138,7 @@ export async function authenticate(
         createdBy: row[7],
         disabledAt: toDate(row[12]),
         disabledBy: row[14],
+        ownerId: row[21],
       });
     }
     const grantId = row[15];
