@@ -4,9 +4,12 @@ import { badUserInput, type DomainError } from '../errors.js';
 
 const MAX_SHOWN = 60;
 
-function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+function shorten(text: string): string {
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
+}
+
+function describe(value: unknown): string {
+  return shorten(JSON.stringify(value) ?? String(value));
 }
 
 /**
@@ -38,7 +41,7 @@ export function checkedEntitiesResolver(
     }
     if (!known.has(typename)) {
       return badUserInput(
-        `${where} names "${describe(typename).slice(1, -1)}", which is not an entity of this subgraph (${[...known].join(', ')}).`,
+        `${where} names "${shorten(typename)}", which is not an entity of this subgraph (${[...known].join(', ')}).`,
         { index },
       );
     }
