@@ -19,6 +19,12 @@ export interface Config {
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
   readonly accessLog: boolean;
   /**
+   * `FEDERATION`: `subgraph` serves the schema as an Apollo Federation 2 subgraph (`_service`,
+   * `_entities`, `Identity @key(fields: "id")`), guarded as usual; `off` serves the plain schema.
+   * @default off
+   */
+  readonly federation?: 'off' | 'subgraph';
+  /**
    * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_IDLE_POLL_MS`, `WEBHOOK_TIMEOUT_MS`,
    * `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take
    * `DEFAULT_DISPATCH`.
@@ -64,6 +70,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (accessLog !== 'on' && accessLog !== 'off') {
     throw new ConfigError(`ACCESS_LOG must be "on" or "off"; got "${accessLog}".`);
   }
+  const federation = env.FEDERATION || 'off';
+  if (federation !== 'off' && federation !== 'subgraph') {
+    throw new ConfigError(`FEDERATION must be "off" or "subgraph"; got "${federation}".`);
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -73,6 +83,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     accessLog: accessLog === 'on',
+    federation,
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
       idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -98,6 +99,8 @@ export async function startHttpServer(
       // No @cacheControl hints: every answer is per caller, so `no-store` is set below instead of
       // paying the cache-control plugin's per-field hook on every request.
       ApolloServerPluginCacheControlDisabled(),
+      // As a federation subgraph: no per-field timing traces (ftv1) for whoever asks for them.
+      ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
       ...(options.services.accessLog === null
         ? []

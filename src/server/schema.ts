@@ -25,23 +25,32 @@ export function keyholderTypeDefs(): string[] {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
+/** Keyholder's resolver maps, one per domain (scalars first). */
+export const keyholderResolvers = [
+  { DateTime: DateTimeScalar, JSON: JSONResolver },
+  identityResolvers,
+  apiKeyResolvers,
+  scopeResolvers,
+  grantResolvers,
+  auditResolvers,
+  webhookResolvers,
+];
+
 /**
  * Keyholder's executable schema, guarded by its own directive. Refuses (throws) if any root field
  * lacks `@requires` or `@authenticated`.
  */
 export function buildKeyholderSchema(): GraphQLSchema {
-  const schema = makeExecutableSchema({
-    typeDefs: keyholderTypeDefs(),
-    resolvers: [
-      { DateTime: DateTimeScalar, JSON: JSONResolver },
-      identityResolvers,
-      apiKeyResolvers,
-      scopeResolvers,
-      grantResolvers,
-      auditResolvers,
-      webhookResolvers,
-    ],
-  });
+  return guardKeyholderSchema(
+    makeExecutableSchema({ typeDefs: keyholderTypeDefs(), resolvers: keyholderResolvers }),
+  );
+}
+
+/**
+ * Deny by default, then enforce: refuses (throws) a schema with an unguarded root field, and
+ * returns it with every `@requires` / `@authenticated` enforced against the caller's live grants.
+ */
+export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
   assertRootFieldsGuarded(schema);
   const { transformer } = requiresDirective<KeyholderContext, ActiveGrant>({
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
