@@ -1,6 +1,8 @@
 import { GrantSet } from '../../authz/grant-set.js';
+import type { IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { isCappedByOwner } from '../identities/cap-agents.js';
 import type { ActiveGrant } from '../keys/authenticate.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { describeResource } from './grant-service.js';
@@ -60,10 +62,38 @@ export async function checkAccess(
   }
   const defined = await ctx.loaders.scopeExists.load(scope);
   if (!defined) throw notFound(`Scope "${scope}" is not defined.`);
+  const capped = await explainOwnerCap(ctx, identity, scope, resource, decidedAt.getTime());
+  if (capped !== null) return { ...base, allowed: false, grant: null, reason: capped };
   return {
     ...base,
     allowed: false,
     grant: null,
     reason: `Identity "${identity.name}" holds no active grant of "${scope}" covering ${describeResource(resource)}.`,
   };
+}
+
+/**
+ * Why an owned agent is denied although one of its own grants covers the request: its owner is
+ * disabled or cannot use the same. `null` when that is not why.
+ */
+async function explainOwnerCap(
+  ctx: KeyholderContext,
+  identity: IdentityRow,
+  scope: string,
+  resource: string | null,
+  now: number,
+): Promise<string | null> {
+  if (identity.ownerId === null || !isCappedByOwner(identity)) return null;
+  const [held, owner] = await Promise.all([
+    ctx.loaders.grants.load({ identityId: identity.id, active: true }),
+    ctx.loaders.identity.load(identity.ownerId),
+  ]);
+  const own = new GrantSet(held).covering(scope, resource, now);
+  if (own === null) return null;
+  const ownerName = owner === null ? identity.ownerId : `"${owner.name}"`;
+  const why =
+    owner?.status === 'ACTIVE'
+      ? `its owner ${ownerName} cannot use "${scope}" on ${describeResource(resource)}`
+      : `its owner ${ownerName} is disabled`;
+  return `Agent "${identity.name}" holds grant ${own.id} of "${scope}", but ${why}; an agent never exceeds its owner.`;
 }

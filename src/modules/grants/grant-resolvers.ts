@@ -1,6 +1,7 @@
 import type { GrantRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { isCappedByOwner } from '../identities/cap-agents.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
@@ -27,10 +28,13 @@ export const grantResolvers = {
       const id = parseId(args.identityId, 'identity');
       const identity = await ctx.loaders.identity.load(id);
       if (identity === null) throw notFound(`Identity ${id} does not exist.`);
-      return effectivePermissions(
-        identity,
-        await ctx.loaders.grants.load({ identityId: id, active: true }),
-      );
+      const ownerId = isCappedByOwner(identity) ? identity.ownerId : null;
+      const [held, owner, ownerGrants] = await Promise.all([
+        ctx.loaders.grants.load({ identityId: id, active: true }),
+        ownerId === null ? null : ctx.loaders.identity.load(ownerId),
+        ownerId === null ? [] : ctx.loaders.grants.load({ identityId: ownerId, active: true }),
+      ]);
+      return effectivePermissions(identity, held, { identity: owner, grants: ownerGrants });
     },
   },
   Mutation: {

@@ -106,7 +106,7 @@ export class GrantService {
       if (scope === undefined) throw notFound(`Scope "${input.scope}" is not defined.`);
 
       const authority = authorityFor(
-        await loadAuthority(tx, actor.identity.id, [input.scope]),
+        await loadAuthority(tx, actor.identity, [input.scope]),
         input.scope,
         resource,
       );
@@ -178,7 +178,7 @@ export class GrantService {
       }
       if (current.grantedBy !== actor.identity.id) {
         const authority = authorityFor(
-          await loadAuthority(tx, actor.identity.id, [current.scope]),
+          await loadAuthority(tx, actor.identity, [current.scope]),
           current.scope,
           current.resource,
         );

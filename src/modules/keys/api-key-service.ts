@@ -53,7 +53,7 @@ export class ApiKeyService {
           const held = (
             await tx.select().from(grants).where(eq(grants.identityId, identityId))
           ).filter((g) => isActive(g, now));
-          const authority = await loadAuthority(tx, actor.identity.id);
+          const authority = await loadAuthority(tx, actor.identity);
           const beyond = held.filter(
             (g) => authorityFor(authority, g.scope, g.resource).length === 0,
           );

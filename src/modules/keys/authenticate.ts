@@ -1,6 +1,7 @@
 import type { Database } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { unauthenticated } from '../../errors.js';
+import { capAgentsToOwners } from '../identities/cap-agents.js';
 import { hashSecret } from './api-key-secret.js';
 
 /** A live grant as decisions need it. */
@@ -35,7 +36,10 @@ export interface RequestMeta {
 /** What one authentication statement returns besides the caller, to spare later round trips. */
 export interface Authentication {
   readonly caller: Caller;
-  /** Live grants of the prefetched identities (and the caller), by identity id. */
+  /**
+   * Live grants of the prefetched identities (and the caller), by identity id, as decisions use
+   * them: an owned agent's capped by its owner's.
+   */
   readonly grantsByIdentity: ReadonlyMap<string, readonly ActiveGrant[]>;
   /** Rows of the prefetched identities (and the caller). */
   readonly identities: ReadonlyMap<string, IdentityRow>;
@@ -123,7 +127,7 @@ export async function authenticate(
   const [keyId, prefix, keyExpiresAt, keyRevokedAt, callerId, expired] = first;
   if (keyRevokedAt !== null) throw unauthenticated(`API key ${prefix} has been revoked.`);
   if (expired === true) throw unauthenticated(`API key ${prefix} has expired.`);
-  const grantsByIdentity = new Map<string, ActiveGrant[]>();
+  const held = new Map<string, ActiveGrant[]>();
   const identities = new Map<string, IdentityRow>();
   for (const row of rows) {
     const identityId = row[6];
@@ -140,6 +144,7 @@ export async function authenticate(
         disabledBy: row[14],
         ownerId: row[21],
       });
+      held.set(identityId, []);
     }
     const grantId = row[15];
     if (grantId === null) continue;
@@ -151,9 +156,7 @@ export async function authenticate(
       expiresAt: toDate(row[18]),
       grantable: row[19] === true,
     };
-    const list = grantsByIdentity.get(identityId);
-    if (list === undefined) grantsByIdentity.set(identityId, [grant]);
-    else list.push(grant);
+    held.get(identityId)?.push(grant);
   }
   const identity = identities.get(callerId);
   if (identity === undefined) throw unauthenticated('The API key is not recognised.');
@@ -161,6 +164,7 @@ export async function authenticate(
     throw unauthenticated(`The identity of API key ${prefix} is disabled.`);
   }
   const definedScopes = new Set<string>(first[20]);
+  const grantsByIdentity = await capAgentsToOwners(database, identities, held);
   return {
     caller: {
       identity,
