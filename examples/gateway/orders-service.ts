@@ -28,6 +28,7 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
     apiKey: (ctx) => ctx.apiKey,
   });
   const server = new ApolloServer<OrdersContext>({
+    includeStacktraceInErrorResponses: false,
     schema: createOrdersSchema(remote, options.orders),
   });
   const { url } = await startStandaloneServer(server, {
