@@ -7,7 +7,11 @@ import {
 import { RemoteGrantsError } from './remote-grants-error.js';
 import type { RemoteGrantsOptions } from './remote-grants-options.js';
 
-/** The `grants` and `principal` options of `requiresDirective`, answered by a Keyholder server. */
+/**
+ * The `grants` and `principal` options of `requiresDirective`, answered by a Keyholder server.
+ * Both read one fetch per context object, so contexts must be per request: a graphql-ws context
+ * lives as long as its subscription, whose re-checks would reuse the grants of its start.
+ */
 export interface RemoteGrants<TContext = unknown> {
   /**
    * The caller's live grants. Rejects when Keyholder could not tell (unreachable, timeout,
@@ -27,7 +31,7 @@ const DEFAULT_TIMEOUT_MS = 3000;
  * context, and every failure denies.
  * ```ts
  * const remote = remoteGrants<Ctx>({ url: 'http://keyholder:4000/graphql', apiKey: (ctx) => ctx.apiKey });
- * const { typeDefs, transformer } = requiresDirective<Ctx>(remote);
+ * const { typeDefs, transformer } = requiresDirective<Ctx>({ grants: remote.grants, principal: remote.principal });
  * ```
  * Nothing is kept across requests, so a request that starts after Keyholder's `revokeGrant`
  * returned is denied here too.
