@@ -47,6 +47,8 @@ export async function startExample(options: ExampleOptions): Promise<RunningExam
     const keyholder = await spawnService('keyholder', join(dist, 'src/main.js'), {
       PORT: String(options.ports?.keyholder ?? 0),
       HOST: '127.0.0.1',
+      // The example runs on the embedded database, whatever DATABASE_URL this shell has.
+      DATABASE_URL: '',
       DATA_DIR: options.dataDir ?? 'memory://',
       BOOTSTRAP_ADMIN_KEY: options.adminKey,
     });
