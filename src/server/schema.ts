@@ -10,6 +10,7 @@ import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import { RevisionScalar } from '../modules/revision/revision.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
@@ -33,7 +34,7 @@ export function buildKeyholderSchema(): GraphQLSchema {
   const schema = makeExecutableSchema({
     typeDefs: keyholderTypeDefs(),
     resolvers: [
-      { DateTime: DateTimeScalar, JSON: JSONResolver },
+      { DateTime: DateTimeScalar, JSON: JSONResolver, Revision: RevisionScalar },
       identityResolvers,
       apiKeyResolvers,
       scopeResolvers,

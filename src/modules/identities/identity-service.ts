@@ -5,6 +5,7 @@ import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import {
   afterCursor,
@@ -42,7 +43,7 @@ export class IdentityService {
     if (!IDENTITY_KINDS.includes(input.kind))
       throw badUserInput(`Identity kind "${input.kind}" is not known.`);
     try {
-      return await this.database.db.transaction(async (tx) => {
+      return await runChange(this.database, actor, async (tx) => {
         const [row] = await tx
           .insert(identities)
           .values({ name, kind: input.kind, externalId, createdBy: actor.identity.id })
@@ -81,7 +82,7 @@ export class IdentityService {
     if (id === actor.identity.id) {
       throw badUserInput('You cannot disable your own identity; ask another administrator.');
     }
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx
         .select()
         .from(identities)
