@@ -20,6 +20,7 @@ import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { PrefetchPlanner } from './prefetch.js';
+import { useRevision } from './revision-plugin.js';
 import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
 
@@ -102,6 +103,7 @@ export async function startHttpServer(
       // As a federation subgraph: no per-field timing traces (ftv1) for whoever asks for them.
       ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      useRevision(),
       ...(options.services.accessLog === null
         ? []
         : [useAccessLog(options.services.accessLog, options.log)]),
@@ -152,7 +154,9 @@ export async function startHttpServer(
           throw error;
         });
         options.keyUsage.record(auth.caller.keyId);
-        return createContext(options, auth, requestMetaOf(req, requestId));
+        return createContext(options, auth, requestMetaOf(req, requestId), (again) =>
+          authenticate(options.database, secret, again),
+        );
       },
     }),
   );

@@ -10,6 +10,7 @@ import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import { RevisionScalar } from '../modules/revision/revision.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
@@ -27,7 +28,7 @@ export function keyholderTypeDefs(): string[] {
 
 /** Keyholder's resolver maps, one per domain (scalars first). */
 export const keyholderResolvers = [
-  { DateTime: DateTimeScalar, JSON: JSONResolver },
+  { DateTime: DateTimeScalar, JSON: JSONResolver, Revision: RevisionScalar },
   identityResolvers,
   apiKeyResolvers,
   scopeResolvers,

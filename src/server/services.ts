@@ -5,6 +5,7 @@ import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
+import { RevisionService } from '../modules/revision/revision-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
@@ -16,6 +17,7 @@ export interface Services {
   readonly grants: GrantService;
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
+  readonly revisions: RevisionService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
@@ -34,6 +36,7 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
+    revisions: new RevisionService(database),
     auditFeed: new AuditFeed(database, log),
     accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
   };

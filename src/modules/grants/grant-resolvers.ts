@@ -2,6 +2,7 @@ import type { GrantRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
 import { isCappedByOwner } from '../identities/cap-agents.js';
+import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
@@ -19,9 +20,14 @@ export const grantResolvers = {
     ) => ctx.services.grants.list(args.first, args.after, args.filter),
     check: (
       _: unknown,
-      args: { identityId: string; scope: string; resource?: string | null },
+      args: {
+        identityId: string;
+        scope: string;
+        resource?: string | null;
+        atLeastRevision?: Revision | null;
+      },
       ctx: Ctx,
-    ) => checkAccess(ctx, args.identityId, args.scope, args.resource),
+    ) => checkAccess(ctx, args.identityId, args.scope, args.resource, args.atLeastRevision),
     whoCan: (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) =>
       ctx.services.grants.whoCan(args.scope, args.resource),
     effectivePermissions: async (_: unknown, args: { identityId: string }, ctx: Ctx) => {

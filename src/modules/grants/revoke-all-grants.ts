@@ -11,6 +11,7 @@ import {
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { parseId, requireText } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
@@ -48,7 +49,7 @@ export async function revokeAllGrants(
       field: 'identityId',
     });
   }
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const [identity] = await tx.select().from(identities).where(eq(identities.id, id));
     if (identity === undefined) throw notFound(`Identity ${id} does not exist.`);
     return revokeEverythingOf(tx, actor, identity, reason, {

@@ -5,6 +5,7 @@ import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import {
   afterCursor,
@@ -48,7 +49,7 @@ export class IdentityService {
         ? null
         : parseId(input.ownerId, 'owner');
     try {
-      return await this.database.db.transaction(async (tx) => {
+      return await runChange(this.database, actor, async (tx) => {
         const ownerId = await chooseOwner(tx, actor, input.kind, requestedOwner);
         const [row] = await tx
           .insert(identities)
@@ -97,7 +98,7 @@ export class IdentityService {
     if (id === actor.identity.id) {
       throw badUserInput('You cannot disable your own identity; ask another administrator.');
     }
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx
         .select()
         .from(identities)

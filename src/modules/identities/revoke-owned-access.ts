@@ -4,6 +4,7 @@ import { identities } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import { revokeEverythingOf } from '../grants/revoke-all-grants.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { parseId, requireText } from '../shared/validate.js';
 
 /** What an owner's kill switch took away, as ids. */
@@ -31,7 +32,7 @@ export async function revokeOwnedAccess(
     rawIdentityId === null || rawIdentityId === undefined
       ? null
       : parseId(rawIdentityId, 'identity');
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const owned = await tx
       .select()
       .from(identities)
