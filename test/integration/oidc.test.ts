@@ -36,6 +36,8 @@ const ME = '{ me { id name kind externalId } }';
 const CORP = 'https://sso.corp.test';
 /** Static keys; creates identities on first sight; one extra claim for conditions. */
 const AUTO = 'https://auto.corp.test';
+/** CORP's JWKS endpoint under jose's default cooldown: an unknown kid refetches at most every 30 s. */
+const COOL = 'https://cool.corp.test';
 /** Its JWKS URL has nothing listening. */
 const DOWN = 'https://down.corp.test';
 /** Its JWKS endpoint never answers. */
@@ -78,6 +80,7 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
         // Every unknown kid refetches at once, so rotation is seen without waiting.
         jwksCooldownMs: 0,
       },
+      { issuer: COOL, audience: AUDIENCE, jwksUrl: jwks.url, externalIdFormat: 'cool:{sub}' },
       {
         issuer: AUTO,
         audience: AUDIENCE,
@@ -361,6 +364,23 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
     } finally {
       jwks.setKeys([corpKey, nextKey, corpEcKey]);
     }
+  });
+
+  it('should not refetch the JWKS for an unknown kid within the cooldown', async () => {
+    const sub = unique('cool');
+    const identity = await createIdentity(server, { kind: 'USER', externalId: `cool:${sub}` });
+    const before = jwks.fetches();
+    expect(dataOf(await gql(server.url, await tokenFor(corpKey, COOL, sub), ME)).me.id).toBe(
+      identity.id,
+    );
+    const strangers = await Promise.all([signingKey('flood-1'), signingKey('flood-2')]);
+
+    const refused = [];
+    for (const key of strangers)
+      refused.push(await gql(server.url, await tokenFor(key, COOL, sub), ME));
+
+    for (const response of refused) expectUnauthenticated(response, 'does not publish');
+    expect(jwks.fetches()).toBe(before + 1);
   });
 
   describe('identities created on first sight (createIdentities)', () => {
