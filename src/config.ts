@@ -1,3 +1,8 @@
+import {
+  type OidcIssuer,
+  OidcIssuersError,
+  parseOidcIssuers,
+} from './modules/tokens/oidc-issuers.js';
 import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
 
 /** Process configuration, read once from the environment at start. */
@@ -30,6 +35,11 @@ export interface Config {
    * `DEFAULT_DISPATCH`.
    */
   readonly webhooks?: Partial<WebhookDispatchOptions>;
+  /**
+   * `OIDC_ISSUERS`: the identity providers whose OIDC JWT bearer tokens are accepted beside API
+   * keys (a JSON array, see `OidcIssuer`). None: only API keys are accepted. @default []
+   */
+  readonly oidcIssuers?: readonly OidcIssuer[];
 }
 
 export class ConfigError extends Error {
@@ -74,6 +84,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (federation !== 'off' && federation !== 'subgraph') {
     throw new ConfigError(`FEDERATION must be "off" or "subgraph"; got "${federation}".`);
   }
+  let oidcIssuers: OidcIssuer[];
+  try {
+    oidcIssuers = parseOidcIssuers(env.OIDC_ISSUERS);
+  } catch (error) {
+    if (error instanceof OidcIssuersError) throw new ConfigError(`OIDC_ISSUERS: ${error.message}`);
+    throw error;
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -92,5 +109,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
       maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
     },
+    oidcIssuers,
   };
 }

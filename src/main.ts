@@ -57,6 +57,7 @@ export async function startKeyholder(
         keyUsage,
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
+        oidcIssuers: config.oidcIssuers ?? [],
         log,
       },
       { port: config.port, host: config.host },

@@ -14,8 +14,9 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
-import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
+import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
+import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   readonly keyUsage: KeyUsageRecorder;
   readonly production: boolean;
   readonly maxBodyBytes: number;
+  /** Identity providers whose JWT bearer tokens are accepted beside API keys. @default [] */
+  readonly oidcIssuers?: readonly OidcIssuer[];
   readonly log: (message: string, error?: unknown) => void;
 }
 
@@ -112,6 +115,11 @@ export async function startHttpServer(
   await apollo.start();
 
   const prefetch = new PrefetchPlanner();
+  const authenticate = bearerAuthenticator(
+    options.database,
+    options.oidcIssuers ?? [],
+    options.log,
+  );
   app.get('/healthz', async (_req, res) => {
     const accessLog = options.services.accessLog?.status() ?? null;
     try {
@@ -144,18 +152,19 @@ export async function startHttpServer(
             variables = undefined;
           }
         }
+        const request = requestMetaOf(req, requestId);
         const auth = await authenticate(
-          options.database,
           secret,
           prefetch.plan(source?.query, variables),
+          request,
         ).catch((error: unknown) => {
           // Refused before execution: answer with the error's own HTTP status (401), not 500.
           if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
           throw error;
         });
-        options.keyUsage.record(auth.caller.keyId);
-        return createContext(options, auth, requestMetaOf(req, requestId), (again) =>
-          authenticate(options.database, secret, again),
+        if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
+        return createContext(options, auth, request, (again) =>
+          authenticate(secret, again, request),
         );
       },
     }),
@@ -199,6 +208,7 @@ export async function startHttpServer(
     schema: options.schema,
     database: options.database,
     services: options.services,
+    authenticate,
     validationRules: armor.validationRules,
     formatError,
     log: options.log,

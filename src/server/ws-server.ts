@@ -16,7 +16,8 @@ import { WebSocketServer } from 'ws';
 import type { Database } from '../db/client.js';
 import { ErrorCode, isDomainError } from '../errors.js';
 import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
-import { type ActiveGrant, authenticate } from '../modules/keys/authenticate.js';
+import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { publicInternalError } from './format-error.js';
@@ -27,6 +28,8 @@ export interface WsServerOptions {
   readonly schema: GraphQLSchema;
   readonly database: Database;
   readonly services: Services;
+  /** Authenticates `connection_init`'s bearer credential (API key or token) and every operation. */
+  readonly authenticate: AuthenticateBearer;
   /** The same extra validation rules HTTP uses (depth, aliases, cost, directives). */
   readonly validationRules: readonly ValidationRule[];
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -57,7 +60,8 @@ const clientError = (code: string, message: string) =>
 
 /**
  * graphql-ws on the HTTP server's `/graphql`, with the protections Apollo gives HTTP:
- * - `connection_init` must carry `{ authorization: "Bearer <key>" }` for a valid key, else 4403;
+ * - `connection_init` must carry `{ authorization: "Bearer <key or token>" }` for a valid API key
+ *   or identity-provider token, else 4403;
  * - a socket that sends no `connection_init` within 3 s is closed (4408), a silent one is dropped at
  *   the next heartbeat, messages over 64 KiB close it (1009);
  * - every operation is re-authenticated, parsed with the token limit, validated with the same
@@ -122,7 +126,11 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         const secret = bearerSecretOf(ctx.connectionParams?.authorization);
         if (secret === null) return false;
         try {
-          await authenticate(options.database, secret);
+          await options.authenticate(
+            secret,
+            undefined,
+            requestMetaOf(ctx.extra.request, randomUUID()),
+          );
         } catch {
           return false;
         }
@@ -154,7 +162,8 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         }
         let contextValue: KeyholderContext;
         try {
-          const auth = await authenticate(options.database, secret);
+          const request = requestMetaOf(ctx.extra.request, randomUUID());
+          const auth = await options.authenticate(secret, undefined, request);
           // The operation starts with the grants just loaded; every later event re-authenticates.
           let fresh: readonly ActiveGrant[] | null = auth.caller.grants;
           const reloadGrants = async (): Promise<readonly ActiveGrant[]> => {
@@ -164,19 +173,18 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
               return grants;
             }
             try {
-              return (await authenticate(options.database, secret)).caller.grants;
+              return (await options.authenticate(secret)).caller.grants;
             } catch (error) {
-              // A revoked or expired key, or a disabled identity, holds nothing from now on.
+              // A revoked or expired key or token, or a disabled identity, holds nothing from now on.
               if (isDomainError(error) && error.code === ErrorCode.UNAUTHENTICATED) return [];
               throw error;
             }
           };
-          const request = requestMetaOf(ctx.extra.request, randomUUID());
           contextValue = createContext(
             options,
             auth,
             request,
-            (again) => authenticate(options.database, secret, again),
+            (again) => options.authenticate(secret, again, request),
             reloadGrants,
           );
         } catch (error) {

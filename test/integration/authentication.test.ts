@@ -91,6 +91,15 @@ describe.each(engines())('authentication on %s', (engine) => {
     expect(response.body.data ?? null).toBeNull();
   });
 
+  it('should treat a JWT as an unrecognised API key when no token issuer is configured', async () => {
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const jwt = `${part({ alg: 'RS256' })}.${part({ iss: 'https://idp.example.com', sub: 'x' })}.c2ln`;
+
+    const response = await gql(server.url, jwt, ME);
+
+    expectUnauthenticated(response, 'The API key is not recognised.');
+  });
+
   it('should refuse a revoked key with UNAUTHENTICATED naming its prefix', async () => {
     const prefix = revoked.key.slice(0, 11);
     const response = await gql(server.url, revoked.key, ME);

@@ -35,6 +35,9 @@ export function accessEventOf(
       scopes,
       durationMs: Math.round(durationMs * 100) / 100,
       keyId: caller.keyId,
+      ...(caller.token
+        ? { token: { issuer: caller.token.issuer, subject: caller.token.subject } }
+        : {}),
       ...(caller.request ? { request: caller.request } : {}),
     },
   };

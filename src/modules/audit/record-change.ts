@@ -14,8 +14,10 @@ export interface ChangeEvent {
 
 /**
  * Writes the change's audit event inside the change's own transaction (opened by `runChange`,
- * which reports the revision the event advances), with the actor and the request it came in on;
- * `actor` is null for Keyholder's own changes (bootstrap).
+ * which reports the revision the event advances), with the actor, the request it came in on
+ * (`details.request`) and, for a caller signed in with an identity-provider token, that token's
+ * issuer and subject (`details.token`); `actor` is null for Keyholder's own changes (bootstrap,
+ * identities created on a token's first sight).
  */
 export async function recordChange(
   tx: Tx,
@@ -25,6 +27,7 @@ export async function recordChange(
   const details: Record<string, unknown> = { ...event.details };
   if (event.scopes !== undefined) details.scopes = event.scopes;
   if (actor?.request) details.request = actor.request;
+  if (actor?.token) details.token = { issuer: actor.token.issuer, subject: actor.token.subject };
   await tx.insert(auditEvents).values({
     action: event.action,
     actorId: actor?.identity.id ?? null,

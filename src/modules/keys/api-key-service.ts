@@ -20,7 +20,7 @@ export interface CreateApiKeyInput {
 /**
  * API keys. A key lets its holder act as its identity, so:
  * - a key for another identity needs the creator to hold, grantable, everything that identity holds;
- * - a key for yourself never outlives the key you are using.
+ * - a key for yourself never outlives the key (or identity-provider token) you are using.
  */
 export class ApiKeyService {
   constructor(private readonly database: Database) {}
@@ -37,7 +37,7 @@ export class ApiKeyService {
     if (self && actor.keyExpiresAt !== null) {
       if (expiresAt === null || expiresAt > actor.keyExpiresAt) {
         throw badUserInput(
-          `A key you create for yourself cannot outlive the key you are using, which expires at ${actor.keyExpiresAt.toISOString()}; give a shorter ttlSeconds.`,
+          `A key you create for yourself cannot outlive the ${actor.token ? 'token' : 'key'} you are using, which expires at ${actor.keyExpiresAt.toISOString()}; give a shorter ttlSeconds.`,
           { field: 'ttlSeconds' },
         );
       }

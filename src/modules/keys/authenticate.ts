@@ -4,6 +4,7 @@ import { invariant, unauthenticated } from '../../errors.js';
 import { capAgentsToOwners } from '../identities/cap-agents.js';
 import type { Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';
+import type { CallerToken } from '../tokens/caller-token.js';
 import { hashSecret } from './api-key-secret.js';
 
 /** A live grant as decisions need it. */
@@ -19,8 +20,12 @@ export interface ActiveGrant {
 /** The authenticated caller of one operation. */
 export interface Caller {
   readonly identity: IdentityRow;
-  readonly keyId: string;
+  /** The API key in use; null when the caller authenticated with a token. */
+  readonly keyId: string | null;
+  /** When the credential in use expires: the API key's expiry, or the token's `exp`. */
   readonly keyExpiresAt: Date | null;
+  /** The identity-provider token in use; absent for API keys. */
+  readonly token?: CallerToken;
   /** The caller's grants that were live when the request started. */
   readonly grants: readonly ActiveGrant[];
   /** Where the request came from, recorded with every change it makes. */

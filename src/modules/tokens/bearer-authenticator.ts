@@ -1,0 +1,37 @@
+import type { Database } from '../../db/client.js';
+import {
+  type Authentication,
+  authenticate,
+  type Prefetch,
+  type RequestMeta,
+} from '../keys/authenticate.js';
+import type { OidcIssuer } from './oidc-issuers.js';
+import { TokenAuthenticator } from './token-authenticator.js';
+import { looksLikeJwt } from './token-verifier.js';
+
+/** Authenticates the credential of `Authorization: Bearer <credential>`, API key or token. */
+export type AuthenticateBearer = (
+  credential: string,
+  prefetch?: Prefetch,
+  request?: RequestMeta,
+) => Promise<Authentication>;
+
+/**
+ * Tells the two kinds of bearer credential apart by shape: with issuers configured, a JWT (three
+ * base64url segments) is an identity-provider token; anything else, and every credential when no
+ * issuer is configured, is an API key (so an unknown one is "The API key is not recognised.").
+ */
+export function bearerAuthenticator(
+  database: Database,
+  issuers: readonly OidcIssuer[],
+  log: (message: string, error?: unknown) => void,
+): AuthenticateBearer {
+  if (issuers.length === 0) {
+    return (credential, prefetch) => authenticate(database, credential, prefetch);
+  }
+  const tokens = new TokenAuthenticator(database, issuers, log);
+  return (credential, prefetch, request) =>
+    looksLikeJwt(credential)
+      ? tokens.authenticate(credential, prefetch, request)
+      : authenticate(database, credential, prefetch);
+}

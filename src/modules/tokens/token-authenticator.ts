@@ -1,0 +1,54 @@
+import type { Database } from '../../db/client.js';
+import { unauthenticated } from '../../errors.js';
+import type { Authentication, Prefetch, RequestMeta } from '../keys/authenticate.js';
+import { authenticateSubject } from './authenticate-subject.js';
+import { createTokenIdentity } from './create-token-identity.js';
+import { externalIdOf, type OidcIssuer } from './oidc-issuers.js';
+import { TokenVerifier } from './token-verifier.js';
+
+/**
+ * Authenticates OIDC JWT bearer tokens: verifies the token (`TokenVerifier`), maps (`iss`, `sub`)
+ * to an identity's `externalId` with the issuer's `externalIdFormat`, and loads that identity
+ * with its live grants as API keys do (one statement).
+ * - no identity with that externalId: `UNAUTHENTICATED`, unless the issuer has
+ *   `createIdentities`, then a USER identity with zero grants is created first (once);
+ * - a disabled identity: `UNAUTHENTICATED`.
+ */
+export class TokenAuthenticator {
+  readonly #verifier: TokenVerifier;
+
+  constructor(
+    private readonly database: Database,
+    issuers: readonly OidcIssuer[],
+    log: (message: string, error?: unknown) => void,
+  ) {
+    this.#verifier = new TokenVerifier(issuers, log);
+  }
+
+  async authenticate(
+    token: string,
+    prefetch?: Prefetch,
+    request?: RequestMeta,
+  ): Promise<Authentication> {
+    const verified = await this.#verifier.verify(token);
+    const { trustedIssuer, payload: _payload, ...callerToken } = verified;
+    const externalId = externalIdOf(trustedIssuer, verified.subject);
+    let auth = await authenticateSubject(this.database, externalId, callerToken, prefetch);
+    if (auth === null) {
+      if (!trustedIssuer.createIdentities) {
+        throw unauthenticated(
+          `No identity has externalId "${externalId}"; an administrator must create it (issuer "${trustedIssuer.issuer}" does not create identities).`,
+        );
+      }
+      await createTokenIdentity(this.database, verified, externalId, request);
+      auth = await authenticateSubject(this.database, externalId, callerToken, prefetch);
+      if (auth === null) throw new Error(`The identity of ${externalId} vanished after creation.`);
+    }
+    if (auth.caller.identity.status !== 'ACTIVE') {
+      throw unauthenticated(
+        `The identity "${auth.caller.identity.name}" of this token's subject is disabled.`,
+      );
+    }
+    return auth;
+  }
+}
