@@ -19,6 +19,11 @@ export interface Config {
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
   readonly accessLog: boolean;
   /**
+   * `ACCESS_REQUEST_TTL_SECONDS`: how long an access request waits for a decision before it
+   * expires (60 to 2592000). @default 86400
+   */
+  readonly accessRequestTtlSeconds?: number;
+  /**
    * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_IDLE_POLL_MS`, `WEBHOOK_TIMEOUT_MS`,
    * `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take
    * `DEFAULT_DISPATCH`.
@@ -73,6 +78,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     accessLog: accessLog === 'on',
+    accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
       idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),

@@ -43,6 +43,9 @@ export async function startKeyholder(
       database,
       log,
       config.accessLog ? (tuning.accessLog ?? {}) : false,
+      config.accessRequestTtlSeconds === undefined
+        ? {}
+        : { pendingTtlSeconds: config.accessRequestTtlSeconds },
     );
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);

@@ -1,4 +1,8 @@
 import type { Database } from '../db/client.js';
+import {
+  type AccessRequestOptions,
+  AccessRequestService,
+} from '../modules/access-requests/access-request-service.js';
 import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
@@ -16,6 +20,7 @@ export interface Services {
   readonly grants: GrantService;
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
+  readonly accessRequests: AccessRequestService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
@@ -26,7 +31,9 @@ export function createServices(
   database: Database,
   log: (message: string, error?: unknown) => void,
   accessLog: AccessLogOptions | false = {},
+  accessRequests: AccessRequestOptions = {},
 ): Services {
+  const auditFeed = new AuditFeed(database, log);
   return {
     identities: new IdentityService(database),
     apiKeys: new ApiKeyService(database),
@@ -34,7 +41,8 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
-    auditFeed: new AuditFeed(database, log),
+    accessRequests: new AccessRequestService(database, auditFeed, accessRequests),
+    auditFeed,
     accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
   };
 }
