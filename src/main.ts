@@ -47,6 +47,7 @@ export async function startKeyholder(
         ? {}
         : { pendingTtlSeconds: config.accessRequestTtlSeconds },
     );
+    await services.sensitiveScopes.start();
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
@@ -85,8 +86,9 @@ export async function startKeyholder(
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
-        await services.accessLog?.close();
+        await services.accessLog.close();
         await services.auditFeed.close();
+        await services.sensitiveScopes.close();
         await webhookDispatcher.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();

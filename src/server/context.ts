@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Database } from '../db/client.js';
+import { recordsAccess } from '../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../modules/audit/access-record.js';
 import type {
   ActiveGrant,
@@ -16,7 +17,10 @@ export interface KeyholderContext {
   readonly loaders: Loaders;
   readonly services: Services;
   readonly requestId: string;
-  /** The operation's access decisions, for its access event; absent when access logging is off. */
+  /**
+   * The operation's access decisions, for its access event; absent when access logging is off and
+   * no scope is sensitive.
+   */
   readonly access: AccessRecord | undefined;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
@@ -55,7 +59,7 @@ export function createContext(
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,
-    access: deps.services.accessLog === null ? undefined : new AccessRecord(),
+    access: recordsAccess(deps.services.accessLogMode) ? new AccessRecord() : undefined,
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

@@ -13,6 +13,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
+import type { AccessLogStatus } from '../modules/audit/access-log.js';
 import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { useAccessLog } from './access-log-plugin.js';
@@ -58,6 +59,16 @@ function graphqlError(status: number, code: string, message: string) {
 }
 
 /**
+ * The access log writer as `/healthz` shows it: always with `ACCESS_LOG=on`; with it off (only
+ * sensitive scopes' events) only while something is pending or failing, else `null`.
+ */
+function accessLogHealth(services: Services): AccessLogStatus | null {
+  const status = services.accessLog.status();
+  if (services.accessLogMode.all) return status;
+  return status.pending > 0 || status.failingSince !== null ? status : null;
+}
+
+/**
  * HTTP front: `POST`/`GET /graphql` through Apollo Server (authenticated, armored, masked),
  * `GET /healthz` (200 when the database answers, 503 otherwise).
  */
@@ -99,16 +110,14 @@ export async function startHttpServer(
       // paying the cache-control plugin's per-field hook on every request.
       ApolloServerPluginCacheControlDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
-      ...(options.services.accessLog === null
-        ? []
-        : [useAccessLog(options.services.accessLog, options.log)]),
+      useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
     ],
   });
   await apollo.start();
 
   const prefetch = new PrefetchPlanner();
   app.get('/healthz', async (_req, res) => {
-    const accessLog = options.services.accessLog?.status() ?? null;
+    const accessLog = accessLogHealth(options.services);
     try {
       await Promise.race([
         options.database.ping(),

@@ -1,9 +1,16 @@
 import type { AccessRequestRow } from '../../db/tables.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import { type AccessRequestStatus, effectiveStatus } from './access-request-status.js';
 import type { RequestAccessInput } from './request-access.js';
 
 type Ctx = KeyholderContext;
+
+/** Names the request's scope in the operation's access event when it is sensitive. */
+function involved(ctx: Ctx, request: AccessRequestRow): AccessRequestRow {
+  noteSensitiveScope(ctx, request.scope);
+  return request;
+}
 
 export const accessRequestResolvers = {
   Query: {
@@ -13,12 +20,15 @@ export const accessRequestResolvers = {
       ctx.services.accessRequests.awaitingApproval(ctx.caller),
   },
   Mutation: {
-    requestAccess: (_: unknown, args: { input: RequestAccessInput }, ctx: Ctx) =>
-      ctx.services.accessRequests.request(ctx.caller, args.input),
-    approveAccessRequest: (_: unknown, args: { id: string; reason?: string | null }, ctx: Ctx) =>
-      ctx.services.accessRequests.approve(ctx.caller, args.id, args.reason),
-    denyAccessRequest: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
-      ctx.services.accessRequests.deny(ctx.caller, args.id, args.reason),
+    requestAccess: async (_: unknown, args: { input: RequestAccessInput }, ctx: Ctx) =>
+      involved(ctx, await ctx.services.accessRequests.request(ctx.caller, args.input)),
+    approveAccessRequest: async (
+      _: unknown,
+      args: { id: string; reason?: string | null },
+      ctx: Ctx,
+    ) => involved(ctx, await ctx.services.accessRequests.approve(ctx.caller, args.id, args.reason)),
+    denyAccessRequest: async (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
+      involved(ctx, await ctx.services.accessRequests.deny(ctx.caller, args.id, args.reason)),
   },
   Subscription: {
     accessRequests: {

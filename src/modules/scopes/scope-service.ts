@@ -9,6 +9,7 @@ import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
 import { applyPolicyInput, NO_POLICY, type ScopePolicyInput } from './scope-policy.js';
+import { announceSensitivityChange } from './sensitive-scopes.js';
 import { grantsOutlivingPolicy, setScopePolicy } from './set-scope-policy.js';
 
 export interface DefineScopeInput {
@@ -63,6 +64,7 @@ export class ScopeService {
           })
           .returning();
         if (grant === undefined) throw new Error('Insert returned no grant row.');
+        if (row.sensitive) await announceSensitivityChange(tx, row.name);
         await recordChange(tx, actor, {
           action: 'scope.defined',
           subjectId: parsed.name,

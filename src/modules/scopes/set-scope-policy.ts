@@ -7,6 +7,7 @@ import { loadAuthority } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authenticate.js';
 import { requireScopeName } from '../shared/validate.js';
 import { applyPolicyInput, policyOf, type ScopePolicyInput } from './scope-policy.js';
+import { announceSensitivityChange } from './sensitive-scopes.js';
 
 /**
  * Active grants of `scope` whose lifetime (from creation to expiry) is longer than
@@ -76,6 +77,7 @@ export async function setScopePolicy(
     }
     const [row] = await tx.update(scopes).set(after).where(eq(scopes.name, name)).returning();
     if (row === undefined) throw new Error('Update returned no scope row.');
+    if (before.sensitive !== after.sensitive) await announceSensitivityChange(tx, name);
     const outliving = await grantsOutlivingPolicy(tx, name, after.maxTtlSeconds);
     await recordChange(tx, actor, {
       action: 'scope.policy_changed',
