@@ -24,6 +24,12 @@ export interface Config {
    */
   readonly accessRequestTtlSeconds?: number;
   /**
+   * `FEDERATION`: `subgraph` serves the schema as an Apollo Federation 2 subgraph (`_service`,
+   * `_entities`, `Identity @key(fields: "id")`), guarded as usual; `off` serves the plain schema.
+   * @default off
+   */
+  readonly federation?: 'off' | 'subgraph';
+  /**
    * Webhook delivery: `WEBHOOK_POLL_MS`, `WEBHOOK_IDLE_POLL_MS`, `WEBHOOK_TIMEOUT_MS`,
    * `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_MAX_MS`, `WEBHOOK_MAX_ATTEMPTS`. Unset fields take
    * `DEFAULT_DISPATCH`.
@@ -69,6 +75,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (accessLog !== 'on' && accessLog !== 'off') {
     throw new ConfigError(`ACCESS_LOG must be "on" or "off"; got "${accessLog}".`);
   }
+  const federation = env.FEDERATION || 'off';
+  if (federation !== 'off' && federation !== 'subgraph') {
+    throw new ConfigError(`FEDERATION must be "off" or "subgraph"; got "${federation}".`);
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -79,6 +89,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     accessLog: accessLog === 'on',
     accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),
+    federation,
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
       idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),

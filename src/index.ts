@@ -11,3 +11,7 @@ export { DomainError, ErrorCode } from './errors.js';
 export type { Finding, LintRule, SdlLocation } from './lint/finding.js';
 export { type LintInput, type LintOptions, lintSchema } from './lint/lint-schema.js';
 export { SchemaLoadError } from './lint/load-sdl.js';
+export type { RemoteGrant } from './remote/fetch-remote-caller.js';
+export { type RemoteGrants, remoteGrants } from './remote/remote-grants.js';
+export { RemoteGrantsError, type RemoteGrantsFailure } from './remote/remote-grants-error.js';
+export type { RemoteGrantsOptions } from './remote/remote-grants-options.js';

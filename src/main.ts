@@ -8,6 +8,7 @@ import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
 import { createServices } from './server/services.js';
+import { buildKeyholderSubgraphSchema } from './server/subgraph-schema.js';
 
 export interface Keyholder {
   readonly url: string;
@@ -28,7 +29,8 @@ export async function startKeyholder(
   log = defaultLog,
   tuning: { readonly accessLog?: AccessLogOptions } = {},
 ): Promise<Keyholder> {
-  const schema = buildKeyholderSchema();
+  const schema =
+    config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     await runMigrations(database, config.databaseUrl);
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
   }
   const keyholder = await startKeyholder(config);
   console.log(
-    `Keyholder listening on ${keyholder.url}/graphql (database: ${keyholder.database.engine}${config.databaseUrl ? '' : `, ${config.dataDir}`})`,
+    `Keyholder listening on ${keyholder.url}/graphql (database: ${keyholder.database.engine}${config.databaseUrl ? '' : `, ${config.dataDir}`}${config.federation === 'subgraph' ? ', federation subgraph' : ''})`,
   );
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -242,13 +242,14 @@ export const accessReviewItems = pgTable(
 /**
  * The revision every change advances (one row). A change's transaction sets it from the sequence
  * `keyholder_revision_seq` (drizzle/0005_lifecycle.sql); a decision reads it in the statement that
- * reads grants, so the revision it reports is exactly the state it saw.
+ * reads grants, so the revision it reports is exactly the state it saw. Read as `bigint`: a
+ * revision may exceed 2^53, where a JavaScript number would silently round it.
  */
 export const revisionHead = pgTable(
   'revision_head',
   {
     singleton: boolean('singleton').primaryKey().default(true),
-    value: bigint('value', { mode: 'number' }).notNull(),
+    value: bigint('value', { mode: 'bigint' }).notNull(),
   },
   (t) => [check('revision_head_singleton_check', sql`${t.singleton}`)],
 );

@@ -1,6 +1,6 @@
-import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
+import type { GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import type { Clause, Requirement } from '../authz/requirement.js';
-import { declarationsOf } from './declarations.js';
+import { type Declaration, declarationsAt, declarationsOf, typeOrigin } from './declarations.js';
 import { type DirectiveNames, directiveNames } from './directive-names.js';
 import { readClause } from './read-clause.js';
 
@@ -21,9 +21,34 @@ export function requirementOf(
   fieldName: string,
   names: Partial<DirectiveNames> & Pick<DirectiveNames, 'requires' | 'authenticated'>,
 ): Requirement | null {
+  return requirementFrom(declarationsOf(schema, type, fieldName, directiveNames(names)));
+}
+
+/**
+ * What an object or interface type requires of all its fields, from the directives on the type
+ * and on the interfaces it implements (not on any field): what federation's `_entities` decides
+ * for a representation before the entity is resolved. `null` when nothing applies. Throws
+ * `InvalidRequirementError` like `requirementOf`.
+ */
+export function typeRequirementOf(
+  schema: GraphQLSchema,
+  type: GraphQLObjectType | GraphQLInterfaceType,
+  names: Partial<DirectiveNames>,
+): Requirement | null {
+  const resolved = directiveNames(names);
+  const declarations = declarationsAt(schema, type, typeOrigin(type), null, resolved, 'type');
+  for (const iface of type.getInterfaces()) {
+    declarations.push(
+      ...declarationsAt(schema, iface, typeOrigin(iface), null, resolved, 'interface'),
+    );
+  }
+  return requirementFrom(declarations);
+}
+
+function requirementFrom(declarations: readonly Declaration[]): Requirement | null {
   const clauses: Clause[] = [];
   let authenticated = false;
-  for (const declaration of declarationsOf(schema, type, fieldName, directiveNames(names))) {
+  for (const declaration of declarations) {
     if (declaration.kind === 'authenticated') {
       authenticated = true;
       continue;

@@ -75,17 +75,17 @@ export class OperationStates<TContext, G extends GrantLike> {
     }
     try {
       recorder = this.#options.decisions?.(context as TContext);
-      const principal = this.#options.principal?.(context as TContext) ?? null;
+      const principal = this.#options.principal?.(context as TContext);
       const grants = this.#options.grants(context as TContext);
-      if (isPromiseLike(grants)) {
-        const promise = Promise.resolve(grants).then(
-          (list) => this.#store(context, info, list, principal, recorder, undefined),
+      if (isPromiseLike(grants) || isPromiseLike(principal)) {
+        const promise = Promise.all([grants, principal]).then(
+          ([list, id]) => this.#store(context, info, list, id ?? null, recorder, undefined),
           fail,
         );
         this.#pending.set(context, { execution: info.variableValues, promise });
         return promise;
       }
-      return this.#store(context, info, grants, principal, recorder, undefined);
+      return this.#store(context, info, grants, principal ?? null, recorder, undefined);
     } catch (error) {
       return fail(error);
     }

@@ -19,9 +19,11 @@ export interface RequiresDirectiveOptions<
    * The caller's identity id, or `null` when nobody is authenticated.
    * - Needed by `@authenticated` and by `orSelf` clauses; a schema using either without this
    *   option is refused when transformed.
-   * - Called once per operation, with `grants`.
+   * - Called once per operation, with `grants` (and once per subscription event).
+   * - May return a promise (a remote source such as `remoteGrants` learns the id with the
+   *   grants). If it throws or rejects, every guarded field is denied, as when `grants` fails.
    */
-  principal?(context: TContext): string | null | undefined;
+  principal?(context: TContext): string | null | undefined | Promise<string | null | undefined>;
   /**
    * Subscriptions are re-checked before every event; with this set, also whenever this many
    * milliseconds pass without one, so a subscriber that loses access is cut off within it even on

@@ -10,6 +10,7 @@ import type { GrantLike } from '../authz/grant-set.js';
 import type { Requirement } from '../authz/requirement.js';
 import { InvalidRequirementError, requirementOf } from './collect-requirements.js';
 import { directiveNames } from './directive-names.js';
+import { ENTITIES_FIELD, entityGuardsOf, guardEntities } from './entity-guards.js';
 import { FieldGuard } from './field-guard.js';
 import { isPromiseLike, type OperationState, OperationStates } from './operation-state.js';
 import type { RequiresDirectiveOptions } from './options.js';
@@ -41,7 +42,8 @@ function withState<G extends GrantLike>(
  * Builds the schema transformer. Every object field with a requirement gets a guard that runs
  * before its resolver; root fields also load the caller's grants for the operation, so nested
  * fields decide synchronously. Subscription fields are checked at subscribe time and before every
- * event, ending the stream with `FORBIDDEN` once access is lost.
+ * event, ending the stream with `FORBIDDEN` once access is lost. In a federation subgraph,
+ * `_entities` also decides each entity type's own requirement per representation (`guardEntities`).
  */
 export function createRequiresTransformer<TContext, G extends GrantLike>(
   options: RequiresDirectiveOptions<TContext, G>,
@@ -60,22 +62,37 @@ export function createRequiresTransformer<TContext, G extends GrantLike>(
       if (type) rootTypes.set(type.name, kind);
     }
     let guards = 0;
+    const checkPrincipal = (coordinate: string, requirement: Requirement) => {
+      if (needsPrincipal(requirement) && options.principal === undefined) {
+        throw new InvalidRequirementError(
+          `${coordinate} uses @${names.authenticated} or orSelf, which need requiresDirective({ principal }) to know the caller.`,
+        );
+      }
+    };
+    const entityGuards = entityGuardsOf<G>(schema, names, (coordinate, requirement) => {
+      checkPrincipal(`type ${coordinate}`, requirement);
+      return new FieldGuard<G>(coordinate, requirement, guards++, now);
+    });
 
     return mapSchema(schema, {
-      [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) => {
+      [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
         const type = schema.getType(typeName) as GraphQLObjectType;
         const requirement = requirementOf(schema, type, fieldName, names);
         const root = rootTypes.get(typeName);
+        // Federation's `_entities` also decides each entity type's own requirement per representation.
+        const fieldConfig =
+          root === 'query' && fieldName === ENTITIES_FIELD
+            ? {
+                ...config,
+                resolve: guardEntities(
+                  config.resolve ?? defaultFieldResolver,
+                  entityGuards,
+                  states,
+                ),
+              }
+            : config;
         if (requirement === null && root === undefined) return fieldConfig;
-        if (
-          requirement !== null &&
-          needsPrincipal(requirement) &&
-          options.principal === undefined
-        ) {
-          throw new InvalidRequirementError(
-            `${typeName}.${fieldName} uses @${names.authenticated} or orSelf, which need requiresDirective({ principal }) to know the caller.`,
-          );
-        }
+        if (requirement !== null) checkPrincipal(`${typeName}.${fieldName}`, requirement);
         const guard =
           requirement === null
             ? null

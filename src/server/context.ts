@@ -1,19 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Database } from '../db/client.js';
+import { invariant } from '../errors.js';
 import { recordsAccess } from '../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../modules/audit/access-record.js';
 import type {
   ActiveGrant,
   Authentication,
   Caller,
+  Prefetch,
   RequestMeta,
 } from '../modules/keys/authenticate.js';
+import type { Revision } from '../modules/revision/revision.js';
+import type { RevisionRecord } from '../modules/revision/revision-record.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Services } from './services.js';
 
 /** Everything one operation's resolvers see. Built per request; nothing request-scoped is global. */
 export interface KeyholderContext {
   readonly caller: Caller;
+  /** What the operation's decisions saw and its changes committed (the same as `caller.revisions`). */
+  readonly revisions: RevisionRecord;
   readonly loaders: Loaders;
   readonly services: Services;
   readonly requestId: string;
@@ -27,6 +33,12 @@ export interface KeyholderContext {
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
    */
   readonly reloadGrants?: () => Promise<readonly ActiveGrant[]>;
+  /**
+   * Authenticates again and loads the caller and the prefetched identities and scopes afresh, in
+   * one statement of a newer snapshot: for a decision that must reflect a given revision
+   * (`check(atLeastRevision:)`). A key revoked meanwhile gets `UNAUTHENTICATED`.
+   */
+  readonly reread: (prefetch: Prefetch) => Promise<{ revision: Revision; loaders: Loaders }>;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -47,15 +59,26 @@ export function requestMetaOf(request: IncomingMessage, requestId: string): Requ
   };
 }
 
-/** One operation's context, over HTTP or WebSocket alike. */
+/**
+ * One operation's context, over HTTP or WebSocket alike; `reauthenticate` runs the authentication
+ * statement again with the same key.
+ */
 export function createContext(
   deps: { readonly database: Database; readonly services: Services },
   auth: Authentication,
   request: RequestMeta,
+  reauthenticate: (prefetch: Prefetch) => Promise<Authentication>,
   reloadGrants?: () => Promise<readonly ActiveGrant[]>,
 ): KeyholderContext {
+  const caller = { ...auth.caller, request };
+  invariant(caller.revisions !== undefined, 'authentication records the revision it read.');
   return {
-    caller: { ...auth.caller, request },
+    caller,
+    revisions: caller.revisions,
+    reread: async (prefetch) => {
+      const fresh = await reauthenticate(prefetch);
+      return { revision: fresh.revision, loaders: createLoaders(deps.database, fresh) };
+    },
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,

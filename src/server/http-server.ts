@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -20,6 +21,7 @@ import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { PrefetchPlanner } from './prefetch.js';
+import { useRevision } from './revision-plugin.js';
 import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
 
@@ -109,7 +111,10 @@ export async function startHttpServer(
       // No @cacheControl hints: every answer is per caller, so `no-store` is set below instead of
       // paying the cache-control plugin's per-field hook on every request.
       ApolloServerPluginCacheControlDisabled(),
+      // As a federation subgraph: no per-field timing traces (ftv1) for whoever asks for them.
+      ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      useRevision(),
       useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
     ],
   });
@@ -158,7 +163,9 @@ export async function startHttpServer(
           throw error;
         });
         options.keyUsage.record(auth.caller.keyId);
-        return createContext(options, auth, requestMetaOf(req, requestId));
+        return createContext(options, auth, requestMetaOf(req, requestId), (again) =>
+          authenticate(options.database, secret, again),
+        );
       },
     }),
   );

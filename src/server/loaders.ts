@@ -11,6 +11,7 @@ import {
   type ScopeRow,
   scopes,
 } from '../db/tables.js';
+import { capAgentsToOwners, loadHoldings } from '../modules/identities/cap-agents.js';
 import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
 
@@ -20,11 +21,16 @@ export interface Loaders {
   readonly scope: DataLoader<string, ScopeRow | null>;
   /** Whether a scope is defined (primed for the scopes authentication prefetched). */
   readonly scopeExists: DataLoader<string, boolean>;
-  /** Live grants in the minimal form decisions use (primed from authentication). */
+  /**
+   * Live grants in the minimal form decisions use (primed from authentication); an owned agent's
+   * capped by its owner's.
+   */
   readonly liveGrants: DataLoader<string, readonly ActiveGrant[]>;
   /** Full grant rows of an identity, live only or all. */
   readonly grants: DataLoader<{ identityId: string; active: boolean }, readonly GrantRow[], string>;
   readonly apiKeys: DataLoader<string, readonly ApiKeyRow[]>;
+  /** The services and agents each identity owns, oldest first. */
+  readonly ownedIdentities: DataLoader<string, readonly IdentityRow[]>;
   readonly webhooks: WebhookLoaders;
 }
 
@@ -57,6 +63,7 @@ class RequestLoaders implements Loaders {
   #liveGrants: Loaders['liveGrants'] | undefined;
   #grants: Loaders['grants'] | undefined;
   #apiKeys: Loaders['apiKeys'] | undefined;
+  #ownedIdentities: Loaders['ownedIdentities'] | undefined;
   #webhooks: Loaders['webhooks'] | undefined;
 
   constructor(database: Database, auth: Authentication) {
@@ -108,21 +115,12 @@ class RequestLoaders implements Loaders {
 
   get liveGrants(): Loaders['liveGrants'] {
     if (this.#liveGrants !== undefined) return this.#liveGrants;
-    const { db } = this.#database;
     const loader = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
-      const rows = await db
-        .select({
-          id: grants.id,
-          identityId: grants.identityId,
-          scope: grants.scope,
-          resource: grants.resource,
-          expiresAt: grants.expiresAt,
-          grantable: grants.grantable,
-        })
-        .from(grants)
-        .where(and(inArray(grants.identityId, [...ids]), liveCondition()));
-      const groups = groupBy(rows, (r) => r.identityId);
-      return ids.map((id) => groups.get(id) ?? []);
+      const rows = new Map<string, IdentityRow>();
+      const held = new Map<string, ActiveGrant[]>();
+      await loadHoldings(this.#database, ids, rows, held);
+      const effective = await capAgentsToOwners(this.#database, rows, held);
+      return ids.map((id) => effective.get(id) ?? []);
     });
     const { identities: loaded, grantsByIdentity } = this.#auth;
     for (const id of loaded.keys()) loader.prime(id, grantsByIdentity.get(id) ?? []);
@@ -178,6 +176,21 @@ class RequestLoaders implements Loaders {
       return ids.map((id) => groups.get(id) ?? []);
     });
     return this.#apiKeys;
+  }
+
+  get ownedIdentities(): Loaders['ownedIdentities'] {
+    if (this.#ownedIdentities !== undefined) return this.#ownedIdentities;
+    const { db } = this.#database;
+    this.#ownedIdentities = new DataLoader<string, readonly IdentityRow[]>(async (ids) => {
+      const rows = await db
+        .select()
+        .from(identities)
+        .where(inArray(identities.ownerId, [...ids]))
+        .orderBy(identities.createdAt, identities.id);
+      const groups = groupBy(rows, (r) => r.ownerId ?? '');
+      return ids.map((id) => groups.get(id) ?? []);
+    });
+    return this.#ownedIdentities;
   }
 
   get webhooks(): Loaders['webhooks'] {

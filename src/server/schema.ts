@@ -11,6 +11,7 @@ import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import { RevisionScalar } from '../modules/revision/revision.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
@@ -26,24 +27,33 @@ export function keyholderTypeDefs(): string[] {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
+/** Keyholder's resolver maps, one per domain (scalars first). */
+export const keyholderResolvers = [
+  { DateTime: DateTimeScalar, JSON: JSONResolver, Revision: RevisionScalar },
+  identityResolvers,
+  apiKeyResolvers,
+  scopeResolvers,
+  grantResolvers,
+  auditResolvers,
+  webhookResolvers,
+  accessRequestResolvers,
+];
+
 /**
  * Keyholder's executable schema, guarded by its own directive. Refuses (throws) if any root field
  * lacks `@requires` or `@authenticated`.
  */
 export function buildKeyholderSchema(): GraphQLSchema {
-  const schema = makeExecutableSchema({
-    typeDefs: keyholderTypeDefs(),
-    resolvers: [
-      { DateTime: DateTimeScalar, JSON: JSONResolver },
-      identityResolvers,
-      apiKeyResolvers,
-      scopeResolvers,
-      grantResolvers,
-      auditResolvers,
-      webhookResolvers,
-      accessRequestResolvers,
-    ],
-  });
+  return guardKeyholderSchema(
+    makeExecutableSchema({ typeDefs: keyholderTypeDefs(), resolvers: keyholderResolvers }),
+  );
+}
+
+/**
+ * Deny by default, then enforce: refuses (throws) a schema with an unguarded root field, and
+ * returns it with every `@requires` / `@authenticated` enforced against the caller's live grants.
+ */
+export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
   assertRootFieldsGuarded(schema);
   const { transformer } = requiresDirective<KeyholderContext, ActiveGrant>({
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),

@@ -10,6 +10,7 @@ import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
+import { RevisionService } from '../modules/revision/revision-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
 import { SensitiveScopes } from '../modules/scopes/sensitive-scopes.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
@@ -23,6 +24,7 @@ export interface Services {
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
   readonly accessRequests: AccessRequestService;
+  readonly revisions: RevisionService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /**
@@ -52,6 +54,7 @@ export function createServices(
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
     accessRequests: new AccessRequestService(database, auditFeed, accessRequests),
+    revisions: new RevisionService(database),
     auditFeed,
     accessLog: new AccessLog(database, log, accessLog === false ? {} : accessLog),
     accessLogMode: { all: accessLog !== false, sensitive: sensitiveScopes },

@@ -175,7 +175,13 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
             }
           };
           const request = requestMetaOf(ctx.extra.request, randomUUID());
-          contextValue = createContext(options, auth, request, reloadGrants);
+          contextValue = createContext(
+            options,
+            auth,
+            request,
+            (again) => authenticate(options.database, secret, again),
+            reloadGrants,
+          );
         } catch (error) {
           if (isDomainError(error)) return [error];
           throw error;

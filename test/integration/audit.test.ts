@@ -102,7 +102,12 @@ describe.each(engines())('audit of changes on %s', (engine) => {
         actor_id: server.adminId,
         subject_id: id,
         details: expect.objectContaining({
-          after: { name: 'audited-identity', kind: 'AGENT', externalId: null },
+          after: {
+            name: 'audited-identity',
+            kind: 'AGENT',
+            externalId: null,
+            ownerId: server.adminId,
+          },
         }),
       }),
     ]);

@@ -57,7 +57,10 @@ describe.each(engines())('authentication on %s', (engine) => {
     const response = await gql(server.url, active.key, ME);
 
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ data: { me: { id: active.id, name: active.name } } });
+    expect(response.body).toEqual({
+      data: { me: { id: active.id, name: active.name } },
+      extensions: { revision: expect.stringMatching(/^\d+$/) },
+    });
   });
 
   it('should refuse a request without an Authorization header with UNAUTHENTICATED', async () => {
@@ -201,7 +204,10 @@ describe.each(engines())('authentication on %s', (engine) => {
     }).then((r) => readResponse(r));
 
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ data: { me: { id: active.id, name: active.name } } });
+    expect(response.body).toEqual({
+      data: { me: { id: active.id, name: active.name } },
+      extensions: { revision: expect.stringMatching(/^\d+$/) },
+    });
   });
 
   it('should mark every answer uncacheable (Cache-Control: no-store), refused or not', async () => {

@@ -17,24 +17,32 @@ async function inBatches<T>(
   }
 }
 
+/**
+ * Statements the server sent while answering one request as the admin. Measured three times and
+ * the least kept, so a background flush of key-usage times (at most one per five seconds) cannot
+ * count.
+ */
+async function countStatements(
+  server: TestServer,
+  query: string,
+  variables: Record<string, unknown>,
+) {
+  const counts: number[] = [];
+  let data: Record<string, unknown> = {};
+  for (let i = 0; i < 3; i += 1) {
+    const before = server.database.statements.count;
+    data = dataOf(await gql(server.url, server.adminKey, query, variables));
+    counts.push(server.database.statements.count - before);
+  }
+  return { count: Math.min(...counts), data };
+}
+
 describe.each(engines())('SQL statements per request on %s', (engine) => {
   let server: TestServer;
   let tag: string;
 
-  /**
-   * Statements the server sent while answering one request. Measured three times and the least
-   * kept, so a background flush of key-usage times (at most one per five seconds) cannot count.
-   */
-  async function statementsFor(query: string, variables: Record<string, unknown>) {
-    const counts: number[] = [];
-    let data: Record<string, unknown> = {};
-    for (let i = 0; i < 3; i += 1) {
-      const before = server.database.statements.count;
-      data = dataOf(await gql(server.url, server.adminKey, query, variables));
-      counts.push(server.database.statements.count - before);
-    }
-    return { count: Math.min(...counts), data };
-  }
+  const statementsFor = (query: string, variables: Record<string, unknown>) =>
+    countStatements(server, query, variables);
 
   beforeAll(async () => {
     server = await startTestServer(engine);
@@ -120,3 +128,51 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
     expect(me.count).toBe(3);
   });
 });
+
+describe.each(engines())(
+  'SQL statements per _entities request on %s (FEDERATION=subgraph)',
+  (engine) => {
+    let server: TestServer;
+    let ids: string[];
+
+    beforeAll(async () => {
+      server = await startTestServer(engine, { federation: 'subgraph' });
+      const scope = await defineScope(server);
+      ids = [];
+      await inBatches(
+        Array.from({ length: IDENTITIES }, (_, i) => i),
+        10,
+        async () => {
+          const identity = await createIdentity(server);
+          await grant(server, identity.id, { scope });
+          ids.push(identity.id);
+        },
+      );
+    }, 120_000);
+
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('should send as many statements for 100 representations with their grants as for 10', async () => {
+      const query = `query($representations: [_Any!]!) {
+      _entities(representations: $representations) {
+        ... on Identity { id name createdBy { id } grants { id scope { name } } }
+      }
+    }`;
+      const representations = (n: number) =>
+        ids.slice(0, n).map((id) => ({ __typename: 'Identity', id }));
+
+      const ten = await countStatements(server, query, { representations: representations(10) });
+      const hundred = await countStatements(server, query, {
+        representations: representations(100),
+      });
+
+      const resolved = hundred.data._entities as { grants: unknown[] }[];
+      expect(resolved).toHaveLength(100);
+      expect(resolved.every((identity) => identity.grants.length === 1)).toBe(true);
+      expect(ten.count).toBeGreaterThan(0);
+      expect(hundred.count).toBe(ten.count);
+    });
+  },
+);

@@ -14,6 +14,7 @@ import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
 import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
 import { describeResource, lockIdentityGrants } from '../grants/grant-service.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
 import { accessRequestEvent } from './access-request-events.js';
 
@@ -46,7 +47,7 @@ async function authorizeDecision(
     );
   }
   const authority = authorityFor(
-    await loadAuthority(tx, actor.identity.id, [request.scope]),
+    await loadAuthority(tx, actor.identity, [request.scope]),
     request.scope,
     request.resource,
   );
@@ -147,7 +148,7 @@ export async function approveAccessRequest(
 ): Promise<AccessRequestRow> {
   const id = parseId(rawId, 'access request');
   const note = optionalText(rawReason, 'reason', 1000);
-  const outcome = await database.db.transaction(async (tx): Promise<Outcome> => {
+  const outcome = await runChange(database, actor, async (tx): Promise<Outcome> => {
     const { authority } = await authorizeDecision(tx, actor, id, 'approve');
     const claimed = await claim(tx, actor, id, 'APPROVED', note);
     if (claimed === null) return unclaimed(tx, actor, id);
@@ -261,7 +262,7 @@ export async function denyAccessRequest(
 ): Promise<AccessRequestRow> {
   const id = parseId(rawId, 'access request');
   const reason = requireText(rawReason, 'reason', 1000);
-  const outcome = await database.db.transaction(async (tx): Promise<Outcome> => {
+  const outcome = await runChange(database, actor, async (tx): Promise<Outcome> => {
     await authorizeDecision(tx, actor, id, 'deny');
     const claimed = await claim(tx, actor, id, 'DENIED', reason);
     if (claimed === null) return unclaimed(tx, actor, id);

@@ -6,6 +6,7 @@ import { recordChange } from '../audit/record-change.js';
 import { describeResource, lockIdentityGrants } from '../grants/grant-service.js';
 import { parseResourcePattern } from '../grants/resource-pattern.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { MAX_TTL_SECONDS, parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { accessRequestEvent } from './access-request-events.js';
 
@@ -48,7 +49,7 @@ export async function requestAccess(
     );
   }
 
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
     if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
     if (target.id !== actor.identity.id && target.ownerId !== actor.identity.id) {

@@ -13,8 +13,9 @@ export interface ChangeEvent {
 }
 
 /**
- * Writes the change's audit event inside the change's own transaction, with the actor and the
- * request it came in on; `actor` is null for Keyholder's own changes (bootstrap).
+ * Writes the change's audit event inside the change's own transaction (opened by `runChange`,
+ * which reports the revision the event advances), with the actor and the request it came in on;
+ * `actor` is null for Keyholder's own changes (bootstrap).
  */
 export async function recordChange(
   tx: Tx,

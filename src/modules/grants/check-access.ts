@@ -1,7 +1,11 @@
 import { GrantSet } from '../../authz/grant-set.js';
+import type { IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { isCappedByOwner } from '../identities/cap-agents.js';
 import type { ActiveGrant } from '../keys/authenticate.js';
+import { awaitRevision } from '../revision/await-revision.js';
+import { compareRevisions, type Revision } from '../revision/revision.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { describeResource } from './grant-service.js';
 
@@ -14,18 +18,27 @@ export interface AccessDecision {
   readonly scope: string;
   readonly resource: string | null;
   readonly decidedAt: Date;
+  /**
+   * The revision of the state decided on: every change up to it is reflected. Exact when the
+   * authentication statement prefetched the identity (root `check`); a lower bound when a loader
+   * had to read it later.
+   */
+  readonly revision: Revision;
 }
 
 /**
  * Decides whether an identity may use `scope` (on `resource`) now, from its live grants.
  * - malformed id, scope or resource: `BAD_USER_INPUT`; unknown identity or scope: `NOT_FOUND`;
- * - a disabled identity is denied whatever it holds.
+ * - a disabled identity is denied whatever it holds;
+ * - `atLeastRevision`: the decision reflects at least that revision (see `awaitRevision` for
+ *   what happens when the request's snapshot is older). The decision carries its revision.
  */
 export async function checkAccess(
   ctx: KeyholderContext,
   rawIdentityId: string,
   scope: string,
   rawResource: string | null | undefined,
+  atLeastRevision?: Revision | null,
 ): Promise<AccessDecision> {
   const identityId = parseId(rawIdentityId, 'identity');
   requireScopeName(scope, 'scope');
@@ -33,13 +46,26 @@ export async function checkAccess(
     rawResource === null || rawResource === undefined
       ? null
       : requireText(rawResource, 'resource', 512);
+  // The snapshot of the request's authentication statement, unless it is older than asked for.
+  let { loaders } = ctx;
+  let revision = ctx.revisions.seen;
+  if (
+    atLeastRevision !== null &&
+    atLeastRevision !== undefined &&
+    compareRevisions(revision, atLeastRevision) < 0
+  ) {
+    ({ loaders, revision } = await awaitRevision(ctx, atLeastRevision, {
+      identityIds: [identityId],
+      scopes: [scope],
+    }));
+  }
   const [identity, grants] = await Promise.all([
-    ctx.loaders.identity.load(identityId),
-    ctx.loaders.liveGrants.load(identityId),
+    loaders.identity.load(identityId),
+    loaders.liveGrants.load(identityId),
   ]);
   if (identity === null) throw notFound(`Identity ${identityId} does not exist.`);
   const decidedAt = new Date();
-  const base = { identityId, scope, resource, decidedAt };
+  const base = { identityId, scope, resource, decidedAt, revision };
   if (identity.status !== 'ACTIVE') {
     return {
       ...base,
@@ -58,12 +84,40 @@ export async function checkAccess(
       reason: `Allowed by grant ${grant.id} of "${scope}" on ${describeResource(grant.resource)}${until}.`,
     };
   }
-  const defined = await ctx.loaders.scopeExists.load(scope);
+  const defined = await loaders.scopeExists.load(scope);
   if (!defined) throw notFound(`Scope "${scope}" is not defined.`);
+  const capped = await explainOwnerCap(ctx, identity, scope, resource, decidedAt.getTime());
+  if (capped !== null) return { ...base, allowed: false, grant: null, reason: capped };
   return {
     ...base,
     allowed: false,
     grant: null,
     reason: `Identity "${identity.name}" holds no active grant of "${scope}" covering ${describeResource(resource)}.`,
   };
+}
+
+/**
+ * Why an owned agent is denied although one of its own grants covers the request: its owner is
+ * disabled or cannot use the same. `null` when that is not why.
+ */
+async function explainOwnerCap(
+  ctx: KeyholderContext,
+  identity: IdentityRow,
+  scope: string,
+  resource: string | null,
+  now: number,
+): Promise<string | null> {
+  if (identity.ownerId === null || !isCappedByOwner(identity)) return null;
+  const [held, owner] = await Promise.all([
+    ctx.loaders.grants.load({ identityId: identity.id, active: true }),
+    ctx.loaders.identity.load(identity.ownerId),
+  ]);
+  const own = new GrantSet(held).covering(scope, resource, now);
+  if (own === null) return null;
+  const ownerName = owner === null ? identity.ownerId : `"${owner.name}"`;
+  const why =
+    owner?.status === 'ACTIVE'
+      ? `its owner ${ownerName} cannot use "${scope}" on ${describeResource(resource)}`
+      : `its owner ${ownerName} is disabled`;
+  return `Agent "${identity.name}" holds grant ${own.id} of "${scope}", but ${why}; an agent never exceeds its owner.`;
 }

@@ -1,17 +1,36 @@
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
+import { capToOwner } from '../../authz/cap-to-owner.js';
 import { resourceCovers } from '../../authz/grant-set.js';
 import type { Tx } from '../../db/client.js';
-import { type GrantRow, grants } from '../../db/tables.js';
+import { type GrantRow, grants, type IdentityRow, identities } from '../../db/tables.js';
+import { isCappedByOwner } from '../identities/cap-agents.js';
 
 /**
  * The actor's live grantable grants (of `scopes`, when given), read inside the transaction and
  * locked `FOR SHARE` so a concurrent revocation waits for the delegation to finish, or the
- * delegation sees it.
+ * delegation sees it. An owned agent's are capped by its owner's (locked the same way): an agent
+ * hands out nothing its owner could not.
  */
 export async function loadAuthority(
   tx: Tx,
-  identityId: string,
+  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
   scopes?: readonly string[],
+): Promise<GrantRow[]> {
+  const held = await loadGrantable(tx, actor.id, scopes);
+  if (actor.ownerId === null || !isCappedByOwner(actor)) return held;
+  const [owner] = await tx
+    .select({ status: identities.status })
+    .from(identities)
+    .where(eq(identities.id, actor.ownerId))
+    .for('share');
+  if (owner?.status !== 'ACTIVE') return [];
+  return capToOwner(held, await loadGrantable(tx, actor.ownerId, scopes));
+}
+
+async function loadGrantable(
+  tx: Tx,
+  identityId: string,
+  scopes: readonly string[] | undefined,
 ): Promise<GrantRow[]> {
   const conditions = [
     eq(grants.identityId, identityId),

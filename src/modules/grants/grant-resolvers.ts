@@ -2,6 +2,8 @@ import type { GrantRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
+import { isCappedByOwner } from '../identities/cap-agents.js';
+import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
@@ -30,9 +32,18 @@ export const grantResolvers = {
     ) => ctx.services.grants.list(args.first, args.after, args.filter),
     check: async (
       _: unknown,
-      args: { identityId: string; scope: string; resource?: string | null },
+      args: {
+        identityId: string;
+        scope: string;
+        resource?: string | null;
+        atLeastRevision?: Revision | null;
+      },
       ctx: Ctx,
-    ) => recordCheck(ctx, await checkAccess(ctx, args.identityId, args.scope, args.resource)),
+    ) =>
+      recordCheck(
+        ctx,
+        await checkAccess(ctx, args.identityId, args.scope, args.resource, args.atLeastRevision),
+      ),
     whoCan: async (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) => {
       const holders = await ctx.services.grants.whoCan(args.scope, args.resource);
       noteSensitiveScope(ctx, args.scope);
@@ -42,10 +53,13 @@ export const grantResolvers = {
       const id = parseId(args.identityId, 'identity');
       const identity = await ctx.loaders.identity.load(id);
       if (identity === null) throw notFound(`Identity ${id} does not exist.`);
-      return effectivePermissions(
-        identity,
-        await ctx.loaders.grants.load({ identityId: id, active: true }),
-      );
+      const ownerId = isCappedByOwner(identity) ? identity.ownerId : null;
+      const [held, owner, ownerGrants] = await Promise.all([
+        ctx.loaders.grants.load({ identityId: id, active: true }),
+        ownerId === null ? null : ctx.loaders.identity.load(ownerId),
+        ownerId === null ? [] : ctx.loaders.grants.load({ identityId: ownerId, active: true }),
+      ]);
+      return effectivePermissions(identity, held, { identity: owner, grants: ownerGrants });
     },
   },
   Mutation: {

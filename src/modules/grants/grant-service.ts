@@ -4,6 +4,7 @@ import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { assertWithinMaxTtl } from '../scopes/scope-policy.js';
 import {
@@ -95,7 +96,7 @@ export class GrantService {
       );
     }
 
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       await lockIdentityGrants(tx, identityId);
       const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
       if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
@@ -112,7 +113,7 @@ export class GrantService {
       assertWithinMaxTtl(scope, expiresAt, now, input.expiresAt ? 'expiresAt' : 'ttlSeconds');
 
       const authority = authorityFor(
-        await loadAuthority(tx, actor.identity.id, [input.scope]),
+        await loadAuthority(tx, actor.identity, [input.scope]),
         input.scope,
         resource,
       );
@@ -179,7 +180,7 @@ export class GrantService {
   async revoke(actor: Caller, rawId: string, rawReason: string): Promise<GrantRow> {
     const id = parseId(rawId, 'grant');
     const reason = requireText(rawReason, 'reason', 1000);
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx.select().from(grants).where(eq(grants.id, id)).for('update');
       if (current === undefined) throw notFound(`Grant ${id} does not exist.`);
       if (current.revokedAt !== null) {
@@ -187,7 +188,7 @@ export class GrantService {
       }
       if (current.grantedBy !== actor.identity.id) {
         const authority = authorityFor(
-          await loadAuthority(tx, actor.identity.id, [current.scope]),
+          await loadAuthority(tx, actor.identity, [current.scope]),
           current.scope,
           current.resource,
         );

@@ -1,5 +1,5 @@
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Tx } from '../../db/client.js';
 import {
   type ApiKeyRow,
   apiKeys,
@@ -11,6 +11,7 @@ import {
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { parseId, requireText } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
@@ -48,89 +49,116 @@ export async function revokeAllGrants(
       field: 'identityId',
     });
   }
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const [identity] = await tx.select().from(identities).where(eq(identities.id, id));
     if (identity === undefined) throw notFound(`Identity ${id} does not exist.`);
-    await lockIdentityGrants(tx, id);
-    const now = new Date();
-    const live = await tx
-      .select()
-      .from(grants)
-      .where(
-        and(
-          eq(grants.identityId, id),
-          isNull(grants.revokedAt),
-          or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
-        ),
-      )
-      .for('update');
-    const keys = await tx
-      .select()
-      .from(apiKeys)
-      .where(
-        and(
-          eq(apiKeys.identityId, id),
-          isNull(apiKeys.revokedAt),
-          or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
-        ),
-      )
-      .for('update');
-
-    const delegated = live.filter((g) => g.grantedBy !== actor.identity.id);
-    const authority = await loadAuthority(tx, actor.identity.id, [
-      ...new Set(delegated.map((g) => g.scope)),
-    ]);
-    const beyond = delegated.filter(
-      (g) => authorityFor(authority, g.scope, g.resource).length === 0,
-    );
-    if (beyond.length > 0) {
-      throw forbidden(
-        `Revoking every grant of "${identity.name}" requires being the grantor of, or holding grantable, ${beyond
-          .map((g) => `"${g.scope}" on ${describeResource(g.resource)}`)
-          .join(', ')}.`,
-        { grantIds: beyond.map((g) => g.id) },
-      );
-    }
-    if (live.some((g) => BUILTIN_SCOPE_NAMES.has(g.scope) && g.grantable && g.resource === null)) {
-      await keepRootHolders(tx, { identityId: id }, `Revoking every grant of "${identity.name}"`);
-    }
-
-    const revokedGrants =
-      live.length === 0
-        ? []
-        : await tx
-            .update(grants)
-            .set({ revokedAt: now, revokedBy: actor.identity.id, revokeReason: reason })
-            .where(
-              inArray(
-                grants.id,
-                live.map((g) => g.id),
-              ),
-            )
-            .returning();
-    const revokedKeys =
-      keys.length === 0
-        ? []
-        : await tx
-            .update(apiKeys)
-            .set({ revokedAt: now, revokedBy: actor.identity.id })
-            .where(
-              inArray(
-                apiKeys.id,
-                keys.map((k) => k.id),
-              ),
-            )
-            .returning();
-    for (const grant of live) {
-      await recordChange(tx, actor, grantRevoked(grant, true, reason, { revokeAll: true }));
-    }
-    for (const key of keys) {
-      await recordChange(tx, actor, {
-        action: 'apikey.revoked',
-        subjectId: key.id,
-        details: { before: { identityId: id, prefix: key.prefix }, reason, revokeAll: true },
-      });
-    }
-    return { identity, grants: revokedGrants, apiKeys: revokedKeys };
+    return revokeEverythingOf(tx, actor, identity, reason, {
+      details: { revokeAll: true },
+      authorize: async (live) => {
+        const delegated = live.filter((g) => g.grantedBy !== actor.identity.id);
+        const authority = await loadAuthority(tx, actor.identity, [
+          ...new Set(delegated.map((g) => g.scope)),
+        ]);
+        const beyond = delegated.filter(
+          (g) => authorityFor(authority, g.scope, g.resource).length === 0,
+        );
+        if (beyond.length > 0) {
+          throw forbidden(
+            `Revoking every grant of "${identity.name}" requires being the grantor of, or holding grantable, ${beyond
+              .map((g) => `"${g.scope}" on ${describeResource(g.resource)}`)
+              .join(', ')}.`,
+            { grantIds: beyond.map((g) => g.id) },
+          );
+        }
+      },
+    });
   });
+}
+
+/** How `revokeEverythingOf` records and authorizes its work. */
+export interface RevokeEverythingOptions {
+  /** Added to every audit event it writes (says which operation revoked). */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Throws when the actor may not revoke these live grants; runs after they are locked. */
+  readonly authorize?: (live: readonly GrantRow[]) => Promise<void>;
+}
+
+/**
+ * Inside `tx`: locks and revokes every active grant and live API key of `identity`, with one audit
+ * event each, keeping a root holder of every built-in scope (CONFLICT otherwise).
+ */
+export async function revokeEverythingOf(
+  tx: Tx,
+  actor: Caller,
+  identity: IdentityRow,
+  reason: string,
+  options: RevokeEverythingOptions,
+): Promise<RevokedEverything> {
+  const id = identity.id;
+  await lockIdentityGrants(tx, id);
+  const now = new Date();
+  const live = await tx
+    .select()
+    .from(grants)
+    .where(
+      and(
+        eq(grants.identityId, id),
+        isNull(grants.revokedAt),
+        or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
+      ),
+    )
+    .for('update');
+  const keys = await tx
+    .select()
+    .from(apiKeys)
+    .where(
+      and(
+        eq(apiKeys.identityId, id),
+        isNull(apiKeys.revokedAt),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
+      ),
+    )
+    .for('update');
+  await options.authorize?.(live);
+  if (live.some((g) => BUILTIN_SCOPE_NAMES.has(g.scope) && g.grantable && g.resource === null)) {
+    await keepRootHolders(tx, { identityId: id }, `Revoking every grant of "${identity.name}"`);
+  }
+
+  const revokedGrants =
+    live.length === 0
+      ? []
+      : await tx
+          .update(grants)
+          .set({ revokedAt: now, revokedBy: actor.identity.id, revokeReason: reason })
+          .where(
+            inArray(
+              grants.id,
+              live.map((g) => g.id),
+            ),
+          )
+          .returning();
+  const revokedKeys =
+    keys.length === 0
+      ? []
+      : await tx
+          .update(apiKeys)
+          .set({ revokedAt: now, revokedBy: actor.identity.id })
+          .where(
+            inArray(
+              apiKeys.id,
+              keys.map((k) => k.id),
+            ),
+          )
+          .returning();
+  for (const grant of live) {
+    await recordChange(tx, actor, grantRevoked(grant, true, reason, options.details));
+  }
+  for (const key of keys) {
+    await recordChange(tx, actor, {
+      action: 'apikey.revoked',
+      subjectId: key.id,
+      details: { before: { identityId: id, prefix: key.prefix }, reason, ...options.details },
+    });
+  }
+  return { identity, grants: revokedGrants, apiKeys: revokedKeys };
 }

@@ -1,12 +1,13 @@
-import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, exists, gt, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { type AnyPgColumn, alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { type GrantRow, grants, identities } from '../../db/tables.js';
 import { requireScopeName } from '../shared/validate.js';
 import { parseResourcePattern } from './resource-pattern.js';
 
 /**
- * Every active grant, held by an active identity, that lets its holder use `scope` on `resource`
- * now. `null` asks about every resource (only grants without a resource cover it); `x*` about every
+ * Every active grant, held by an active identity (an owned agent's only while its owner can use the
+ * same), that lets its holder use `scope` on `resource` now. `null` asks about every resource (only grants without a resource cover it); `x*` about every
  * id starting with `x` (grants without a resource, and prefixes of it, cover it). Oldest first.
  */
 export async function whoCan(
@@ -16,14 +17,9 @@ export async function whoCan(
 ): Promise<GrantRow[]> {
   const scope = requireScopeName(rawScope, 'scope').name;
   const resource = parseResourcePattern(rawResource);
-  const covers =
-    resource === null
-      ? isNull(grants.resource)
-      : or(
-          isNull(grants.resource),
-          eq(grants.resource, resource),
-          sql`(right(${grants.resource}, 1) = '*' and starts_with(${resource}, left(${grants.resource}, -1)))`,
-        );
+  const now = new Date();
+  const owner = alias(identities, 'owner');
+  const ownerGrant = alias(grants, 'owner_grant');
   const rows = await database.db
     .select({ grant: grants })
     .from(grants)
@@ -31,12 +27,51 @@ export async function whoCan(
     .where(
       and(
         eq(grants.scope, scope),
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
+        live(grants, now),
         eq(identities.status, 'ACTIVE'),
-        covers,
+        covers(grants, resource),
+        // An owned agent can use only what its (active) owner can use too.
+        or(
+          ne(identities.kind, 'AGENT'),
+          isNull(identities.ownerId),
+          exists(
+            database.db
+              .select({ one: sql`1` })
+              .from(owner)
+              .innerJoin(ownerGrant, eq(ownerGrant.identityId, owner.id))
+              .where(
+                and(
+                  eq(owner.id, identities.ownerId),
+                  eq(owner.status, 'ACTIVE'),
+                  eq(ownerGrant.scope, scope),
+                  live(ownerGrant, now),
+                  covers(ownerGrant, resource),
+                ),
+              ),
+          ),
+        ),
       ),
     )
     .orderBy(asc(grants.createdAt), asc(grants.id));
   return rows.map((r) => r.grant);
+}
+
+interface GrantColumns {
+  readonly resource: AnyPgColumn;
+  readonly revokedAt: AnyPgColumn;
+  readonly expiresAt: AnyPgColumn;
+}
+
+function live(table: GrantColumns, now: Date): SQL | undefined {
+  return and(isNull(table.revokedAt), or(isNull(table.expiresAt), gt(table.expiresAt, now)));
+}
+
+function covers(table: GrantColumns, resource: string | null): SQL | undefined {
+  return resource === null
+    ? isNull(table.resource)
+    : or(
+        isNull(table.resource),
+        eq(table.resource, resource),
+        sql`(right(${table.resource}, 1) = '*' and starts_with(${resource}, left(${table.resource}, -1)))`,
+      );
 }

@@ -4,6 +4,7 @@ import { apiKeys, grants, identities, scopes } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated } from '../grants/grant-events.js';
 import { generateSecret, hashSecret, prefixOf } from '../keys/api-key-secret.js';
+import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { grantUpgradedBuiltins, type UpgradeGrant } from './grant-upgraded-builtins.js';
 
@@ -26,7 +27,7 @@ export async function bootstrap(
   database: Database,
   adminKey: string | undefined,
 ): Promise<BootstrapResult> {
-  return database.db.transaction(async (tx) => {
+  return runChange(database, null, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
     for (const scope of BUILTIN_SCOPES) {
       const [resource, action] = scope.name.split(':') as [string, string];

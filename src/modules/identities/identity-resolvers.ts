@@ -19,6 +19,11 @@ export const identityResolvers = {
   Mutation: {
     createIdentity: (_: unknown, args: { input: CreateIdentityInput }, ctx: Ctx) =>
       ctx.services.identities.create(ctx.caller, args.input),
+    revokeOwnedAccess: (
+      _: unknown,
+      args: { reason: string; identityId?: string | null },
+      ctx: Ctx,
+    ) => ctx.services.identities.revokeOwnedAccess(ctx.caller, args.reason, args.identityId),
     disableIdentity: (_: unknown, args: { id: string }, ctx: Ctx) =>
       ctx.services.identities.disable(ctx.caller, args.id),
   },
@@ -28,5 +33,9 @@ export const identityResolvers = {
     grants: (identity: IdentityRow, args: { active: boolean | null }, ctx: Ctx) =>
       ctx.loaders.grants.load({ identityId: identity.id, active: args.active !== false }),
     apiKeys: (identity: IdentityRow, _: unknown, ctx: Ctx) => ctx.loaders.apiKeys.load(identity.id),
+    owner: (identity: IdentityRow, _: unknown, ctx: Ctx) =>
+      identity.ownerId === null ? null : ctx.loaders.identity.load(identity.ownerId),
+    ownedIdentities: (identity: IdentityRow, _: unknown, ctx: Ctx) =>
+      ctx.loaders.ownedIdentities.load(identity.id),
   },
 };

@@ -1,10 +1,11 @@
 import { and, asc, eq, ilike, or, type SQL } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Tx } from '../../db/client.js';
 import { type IdentityRow, identities } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import {
   afterCursor,
@@ -15,6 +16,7 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
+import { type RevokedOwnedAccess, revokeOwnedAccess } from './revoke-owned-access.js';
 
 export const IDENTITY_KINDS = ['USER', 'SERVICE', 'AGENT'] as const;
 export type IdentityKind = (typeof IDENTITY_KINDS)[number];
@@ -23,6 +25,7 @@ export interface CreateIdentityInput {
   readonly name: string;
   readonly kind: IdentityKind;
   readonly externalId?: string | null;
+  readonly ownerId?: string | null;
 }
 
 export interface IdentityFilter {
@@ -41,17 +44,22 @@ export class IdentityService {
     const externalId = optionalText(input.externalId, 'externalId', 512);
     if (!IDENTITY_KINDS.includes(input.kind))
       throw badUserInput(`Identity kind "${input.kind}" is not known.`);
+    const requestedOwner =
+      input.ownerId === null || input.ownerId === undefined
+        ? null
+        : parseId(input.ownerId, 'owner');
     try {
-      return await this.database.db.transaction(async (tx) => {
+      return await runChange(this.database, actor, async (tx) => {
+        const ownerId = await chooseOwner(tx, actor, input.kind, requestedOwner);
         const [row] = await tx
           .insert(identities)
-          .values({ name, kind: input.kind, externalId, createdBy: actor.identity.id })
+          .values({ name, kind: input.kind, externalId, ownerId, createdBy: actor.identity.id })
           .returning();
         if (row === undefined) throw new Error('Insert returned no identity row.');
         await recordChange(tx, actor, {
           action: 'identity.created',
           subjectId: row.id,
-          details: { after: { name, kind: input.kind, externalId } },
+          details: { after: { name, kind: input.kind, externalId, ownerId } },
         });
         return row;
       });
@@ -76,12 +84,21 @@ export class IdentityService {
     }
   }
 
+  /** Every active grant and live key of the identities `actor` owns (see `revokeOwnedAccess`). */
+  revokeOwnedAccess(
+    actor: Caller,
+    reason: string,
+    identityId: string | null | undefined,
+  ): Promise<RevokedOwnedAccess> {
+    return revokeOwnedAccess(this.database, actor, reason, identityId);
+  }
+
   async disable(actor: Caller, rawId: string): Promise<IdentityRow> {
     const id = parseId(rawId, 'identity');
     if (id === actor.identity.id) {
       throw badUserInput('You cannot disable your own identity; ask another administrator.');
     }
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx
         .select()
         .from(identities)
@@ -129,4 +146,51 @@ export class IdentityService {
       .limit(size + 1);
     return toPage(rows, size, encodeCursor);
   }
+}
+
+/**
+ * The owner of a new identity. USER: none (giving one is BAD_USER_INPUT). SERVICE and AGENT: the
+ * one asked for, else the caller, else (an agent creating) the caller's own owner. The owner must
+ * exist (NOT_FOUND), be active, and not be an agent (BAD_USER_INPUT): an owned agent is capped by
+ * its owner's grants, one level deep. Locked FOR SHARE so it cannot be disabled meanwhile.
+ */
+async function chooseOwner(
+  tx: Tx,
+  actor: Caller,
+  kind: IdentityKind,
+  requested: string | null,
+): Promise<string | null> {
+  if (kind === 'USER') {
+    if (requested !== null) {
+      throw badUserInput('A USER identity has no owner; ownerId is for SERVICE and AGENT.', {
+        field: 'ownerId',
+      });
+    }
+    return null;
+  }
+  const caller = actor.identity;
+  const ownerId = requested ?? (caller.kind === 'AGENT' ? caller.ownerId : caller.id);
+  if (ownerId === null) {
+    throw badUserInput(
+      `A ${kind} identity needs an owner, and the calling agent has none to pass on: give ownerId.`,
+      { field: 'ownerId' },
+    );
+  }
+  const [owner] = await tx
+    .select({ name: identities.name, kind: identities.kind, status: identities.status })
+    .from(identities)
+    .where(eq(identities.id, ownerId))
+    .for('share');
+  if (owner === undefined) throw notFound(`Owner ${ownerId} does not exist.`, { field: 'ownerId' });
+  if (owner.kind === 'AGENT') {
+    throw badUserInput(`Identity "${owner.name}" is an agent; agents cannot own identities.`, {
+      field: 'ownerId',
+    });
+  }
+  if (owner.status !== 'ACTIVE') {
+    throw badUserInput(`Identity "${owner.name}" is disabled and cannot own identities.`, {
+      field: 'ownerId',
+    });
+  }
+  return ownerId;
 }

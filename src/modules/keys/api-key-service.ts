@@ -5,6 +5,7 @@ import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
 import { isActive } from '../grants/grant-service.js';
+import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
 import { generateSecret } from './api-key-secret.js';
@@ -44,7 +45,7 @@ export class ApiKeyService {
     }
     const secret = generateSecret();
     try {
-      return await this.database.db.transaction(async (tx) => {
+      return await runChange(this.database, actor, async (tx) => {
         const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
         if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
         if (target.status === 'DISABLED')
@@ -53,7 +54,7 @@ export class ApiKeyService {
           const held = (
             await tx.select().from(grants).where(eq(grants.identityId, identityId))
           ).filter((g) => isActive(g, now));
-          const authority = await loadAuthority(tx, actor.identity.id);
+          const authority = await loadAuthority(tx, actor.identity);
           const beyond = held.filter(
             (g) => authorityFor(authority, g.scope, g.resource).length === 0,
           );
@@ -101,7 +102,7 @@ export class ApiKeyService {
 
   async revoke(actor: Caller, rawId: string): Promise<ApiKeyRow> {
     const id = parseId(rawId, 'API key');
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx.select().from(apiKeys).where(eq(apiKeys.id, id)).for('update');
       if (current === undefined) throw notFound(`API key ${id} does not exist.`);
       if (current.revokedAt !== null) {

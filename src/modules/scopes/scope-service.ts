@@ -5,6 +5,7 @@ import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
@@ -40,7 +41,7 @@ export class ScopeService {
       throw badUserInput('description must be at most 1000 characters.', { field: 'description' });
 
     try {
-      return await this.database.db.transaction(async (tx) => {
+      return await runChange(this.database, actor, async (tx) => {
         const [row] = await tx
           .insert(scopes)
           .values({

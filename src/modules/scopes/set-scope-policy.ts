@@ -5,6 +5,7 @@ import { forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { loadAuthority } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
 import { applyPolicyInput, policyOf, type ScopePolicyInput } from './scope-policy.js';
 import { announceSensitivityChange } from './sensitive-scopes.js';
@@ -54,12 +55,12 @@ export async function setScopePolicy(
   input: ScopePolicyInput,
 ): Promise<ScopeRow> {
   const name = requireScopeName(rawName, 'scope').name;
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const [current] = await tx.select().from(scopes).where(eq(scopes.name, name)).for('update');
     if (current === undefined) throw notFound(`Scope "${name}" is not defined.`);
     const before = policyOf(current);
     const after = applyPolicyInput(before, input);
-    const authority = (await loadAuthority(tx, actor.identity.id, [name])).filter(
+    const authority = (await loadAuthority(tx, actor.identity, [name])).filter(
       (g) => g.resource === null,
     );
     if (authority.length === 0) {

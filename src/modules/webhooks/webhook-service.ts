@@ -4,6 +4,7 @@ import { scopes, type WebhookRow, webhookDeliveries, webhooks } from '../../db/t
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId, requireScopeName } from '../shared/validate.js';
 import { describeWebhookActions, parseWebhookActions } from './webhook-action-filter.js';
 import { generateWebhookSecret } from './webhook-signature.js';
@@ -63,7 +64,7 @@ export class WebhookService {
     const scopeNames = parseScopes(input.scopes);
     const description = optionalText(input.description, 'description', 1000);
     const secret = generateWebhookSecret();
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       if (scopeNames !== null) {
         const defined = new Set(
           (
@@ -101,7 +102,7 @@ export class WebhookService {
 
   async disable(actor: Caller, rawId: string): Promise<WebhookRow> {
     const id = parseId(rawId, 'webhook');
-    return this.database.db.transaction(async (tx) => {
+    return runChange(this.database, actor, async (tx) => {
       const [current] = await tx.select().from(webhooks).where(eq(webhooks.id, id)).for('update');
       if (current === undefined) throw notFound(`Webhook ${id} does not exist.`);
       if (!current.active) {

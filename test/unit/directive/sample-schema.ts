@@ -171,6 +171,8 @@ export interface SampleOptions {
   readonly extraOrders?: number;
   /** Where the directive reports its decisions. @default none */
   readonly decisions?: RequiresDirectiveOptions<SampleContext>['decisions'];
+  /** The caller's id. @default `context.identityId`, synchronously */
+  readonly principal?: RequiresDirectiveOptions<SampleContext>['principal'];
 }
 
 export interface Sample {
@@ -377,7 +379,7 @@ export function buildSample(options: SampleOptions = {}): Sample {
       grantsCalls += 1;
       return loadGrants(context);
     },
-    principal: (context) => context.identityId,
+    principal: options.principal ?? ((context) => context.identityId),
     ...(options.decisions ? { decisions: options.decisions } : {}),
     now: () => {
       nowCalls += 1;

@@ -46,7 +46,9 @@ describe('keyholder lint', () => {
     writeFileSync(scopes, JSON.stringify(BUILTIN_SCOPES.map((s) => s.name)));
     const result = keyholder('lint', 'schema', '--scopes', scopes);
 
-    const files = readdirSync('schema').filter((f) => f.endsWith('.graphql')).length;
+    const files = readdirSync('schema', { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.graphql'),
+    ).length;
     expect(result).toEqual({ code: 0, stdout: `No findings in ${files} files.\n`, stderr: '' });
   });
 

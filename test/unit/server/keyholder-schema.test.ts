@@ -7,6 +7,7 @@ import { assertRootFieldsGuarded } from '../../../src/directive/assert-root-fiel
 import { requiresTypeDefs } from '../../../src/directive/type-defs.js';
 import { packageRoot } from '../../../src/package-root.js';
 import { buildKeyholderSchema, keyholderTypeDefs } from '../../../src/server/schema.js';
+import { buildKeyholderSubgraphSchema } from '../../../src/server/subgraph-schema.js';
 
 describe("Keyholder's own schema", () => {
   it('should declare the same directives in schema/directives.graphql as the library exports', () => {
@@ -39,5 +40,27 @@ describe("Keyholder's own schema", () => {
   it('should build the executable, guarded schema', () => {
     const schema = buildKeyholderSchema();
     expect(schema.getQueryType()?.getFields().check).toBeDefined();
+  });
+
+  it('should serve no federation fields by default', () => {
+    const fields = buildKeyholderSchema().getQueryType()?.getFields() ?? {};
+    expect(fields._service).toBeUndefined();
+    expect(fields._entities).toBeUndefined();
+  });
+
+  it('should build the subgraph schema with _service and _entities guarded by @authenticated', () => {
+    const schema = buildKeyholderSubgraphSchema();
+    expect(() => assertRootFieldsGuarded(schema)).not.toThrow();
+    const fields = schema.getQueryType()?.getFields() ?? {};
+    for (const name of ['_service', '_entities']) {
+      const field = fields[name];
+      expect(field, name).toBeDefined();
+      if (field) expect(getDirective(schema, field, 'authenticated'), name).toEqual([{}]);
+    }
+    expect(fields.check).toBeDefined();
+    expect(schema.getDirective('requires')?.args.map((a) => a.name)).toContain('orSelf');
+    expect(schema.getDirective('federation__requires')?.args.map((a) => a.name)).toEqual([
+      'fields',
+    ]);
   });
 });

@@ -1,0 +1,32 @@
+import { sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import { revisionHead } from '../../db/tables.js';
+import { invariant } from '../../errors.js';
+import type { Caller } from '../keys/authenticate.js';
+import type { Revision } from './revision.js';
+
+/**
+ * Runs one change in its own transaction — the only way changes are made — and reports the
+ * revision it committed at to the actor's operation (`Caller.revisions`):
+ * - the revision is `revision_head` read inside the transaction after the work, so it is the
+ *   change's own (its audit events advanced it under the audit chain's lock, held to commit);
+ * - it is reported only once the transaction has committed: a refused or rolled-back change
+ *   reports nothing;
+ * - `actor` null (bootstrap, background jobs) reports to nobody.
+ */
+export async function runChange<T>(
+  database: Database,
+  actor: Caller | null,
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const { result, revision } = await database.db.transaction(async (tx) => {
+    const result = await work(tx);
+    const [head] = await tx
+      .select({ value: sql<Revision>`${revisionHead.value}::text` })
+      .from(revisionHead);
+    invariant(head !== undefined, 'revision_head holds its one row.');
+    return { result, revision: head.value };
+  });
+  actor?.revisions?.commit(revision);
+  return result;
+}

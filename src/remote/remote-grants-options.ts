@@ -1,0 +1,34 @@
+import type { RemoteGrantsError } from './remote-grants-error.js';
+
+/** Options of `remoteGrants`. `TContext` is your server's per-request context. */
+export interface RemoteGrantsOptions<TContext = unknown> {
+  /**
+   * Keyholder's GraphQL endpoint, an absolute `http` or `https` URL such as
+   * `http://keyholder:4000/graphql`. Anything else is refused when `remoteGrants` is called.
+   */
+  url: string | URL;
+  /**
+   * The API key the caller sent to your server (the `<key>` of its `Authorization: Bearer <key>`),
+   * read from your context.
+   * - `null`, `undefined` or `''`: the caller is anonymous, holding no grants and no identity;
+   *   Keyholder is not asked.
+   * - a key Keyholder refuses: the same, and `onError` hears `UNAUTHENTICATED`.
+   * - If it throws, the operation's guarded fields are denied (fail closed).
+   */
+  apiKey(context: TContext): string | null | undefined;
+  /**
+   * How long Keyholder has to answer one fetch, body included, in milliseconds. Past it the
+   * request is aborted and the caller holds nothing for this request. @default 3000
+   */
+  timeoutMs?: number;
+  /**
+   * Hears every fetch that gave the caller nothing, once per request, with why
+   * (`error.reason`): Keyholder unreachable, too slow, a non-2xx status, GraphQL errors, an
+   * unexpected body, or the caller's key refused. Not called for anonymous callers. Use it to log
+   * or count; what it throws or returns is ignored, and the request is denied either way.
+   * @default none
+   */
+  onError?(error: RemoteGrantsError, context: TContext): void;
+  /** The `fetch` used to reach Keyholder (to add an agent, tracing or a proxy). @default globalThis.fetch */
+  fetch?: typeof fetch;
+}

@@ -1,0 +1,109 @@
+import {
+  ANONYMOUS,
+  fetchRemoteCaller,
+  type RemoteCaller,
+  type RemoteGrant,
+} from './fetch-remote-caller.js';
+import { RemoteGrantsError } from './remote-grants-error.js';
+import type { RemoteGrantsOptions } from './remote-grants-options.js';
+
+/**
+ * The `grants` and `principal` options of `requiresDirective`, answered by a Keyholder server.
+ * Both read one fetch per context object, so contexts must be per request: a graphql-ws context
+ * lives as long as its subscription, whose re-checks would reuse the grants of its start.
+ */
+export interface RemoteGrants<TContext = unknown> {
+  /**
+   * The caller's live grants. Rejects when Keyholder could not tell (unreachable, timeout,
+   * errors), so the directive denies every guarded field; resolves to `[]` for an anonymous
+   * caller or a key Keyholder refuses.
+   */
+  grants(context: TContext): Promise<readonly RemoteGrant[]>;
+  /** The caller's identity id, or `null`; from the same fetch as `grants`. */
+  principal(context: TContext): Promise<string | null>;
+}
+
+const DEFAULT_TIMEOUT_MS = 3000;
+
+/**
+ * Enforce `@requires` in your own server against the grants a Keyholder server holds: the
+ * caller's key is sent to Keyholder (`me { id grants(active: true) … }`) once per request
+ * context, and every failure denies.
+ * ```ts
+ * const remote = remoteGrants<Ctx>({ url: 'http://keyholder:4000/graphql', apiKey: (ctx) => ctx.apiKey });
+ * const { typeDefs, transformer } = requiresDirective<Ctx>({ grants: remote.grants, principal: remote.principal });
+ * ```
+ * Nothing is kept across requests, so a request that starts after Keyholder's `revokeGrant`
+ * returned is denied here too.
+ */
+export function remoteGrants<TContext = unknown>(
+  options: RemoteGrantsOptions<TContext>,
+): RemoteGrants<TContext> {
+  const endpoint = endpointOf(options.url);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new RangeError(
+      `remoteGrants: timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+    );
+  }
+  if (typeof options.apiKey !== 'function') {
+    throw new TypeError(
+      'remoteGrants: apiKey must be a function reading the caller’s key from the context.',
+    );
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  // One fetch per context object: grants, principal and anything else asking share it.
+  const callers = new WeakMap<object, Promise<RemoteCaller>>();
+
+  const load = (context: TContext): Promise<RemoteCaller> => {
+    if (context === null || typeof context !== 'object') {
+      return Promise.reject(
+        new TypeError('remoteGrants needs an object as the GraphQL context, one per request.'),
+      );
+    }
+    let caller = callers.get(context);
+    if (caller === undefined) {
+      caller = fetchCaller(context);
+      callers.set(context, caller);
+    }
+    return caller;
+  };
+
+  const fetchCaller = async (context: TContext): Promise<RemoteCaller> => {
+    const apiKey = options.apiKey(context);
+    if (apiKey === null || apiKey === undefined || apiKey === '') return ANONYMOUS;
+    try {
+      return await fetchRemoteCaller({ endpoint, apiKey, timeoutMs, fetch: fetchImpl });
+    } catch (error) {
+      if (error instanceof RemoteGrantsError) {
+        try {
+          options.onError?.(error, context);
+        } catch {
+          // The hook is for observing; the request is denied either way.
+        }
+        if (error.reason === 'UNAUTHENTICATED') return ANONYMOUS;
+      }
+      throw error;
+    }
+  };
+
+  return {
+    grants: async (context) => (await load(context)).grants,
+    principal: async (context) => (await load(context)).identityId,
+  };
+}
+
+function endpointOf(url: string | URL): URL {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(
+      `remoteGrants: url must be Keyholder's absolute http or https GraphQL endpoint, got "${String(url)}".`,
+    );
+  }
+  return parsed;
+}
