@@ -24,6 +24,11 @@ export interface Config {
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
   readonly accessLog: boolean;
   /**
+   * `ACCESS_REQUEST_TTL_SECONDS`: how long an access request waits for a decision before it
+   * expires (60 to 2592000). @default 86400
+   */
+  readonly accessRequestTtlSeconds?: number;
+  /**
    * `FEDERATION`: `subgraph` serves the schema as an Apollo Federation 2 subgraph (`_service`,
    * `_entities`, `Identity @key(fields: "id")`), guarded as usual; `off` serves the plain schema.
    * @default off
@@ -100,6 +105,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     accessLog: accessLog === 'on',
+    accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),
     federation,
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),

@@ -45,7 +45,11 @@ export async function startKeyholder(
       database,
       log,
       config.accessLog ? (tuning.accessLog ?? {}) : false,
+      config.accessRequestTtlSeconds === undefined
+        ? {}
+        : { pendingTtlSeconds: config.accessRequestTtlSeconds },
     );
+    await services.sensitiveScopes.start();
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
@@ -85,8 +89,9 @@ export async function startKeyholder(
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
-        await services.accessLog?.close();
+        await services.accessLog.close();
         await services.auditFeed.close();
+        await services.sensitiveScopes.close();
         await webhookDispatcher.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();

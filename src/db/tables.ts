@@ -324,6 +324,8 @@ export const webhooks = pgTable(
     actions: text('actions').array().notNull(),
     actionPrefixes: text('action_prefixes').array().notNull(),
     scopes: text('scopes').array(),
+    /** Only events flagged `details.sensitive` (about a sensitive scope). */
+    sensitiveOnly: boolean('sensitive_only').notNull().default(false),
     description: text('description'),
     secret: text('secret').notNull(),
     active: boolean('active').notNull().default(true),

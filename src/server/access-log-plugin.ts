@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { accessEventOf } from '../modules/audit/access-event.js';
 import type { AccessLog } from '../modules/audit/access-log.js';
+import { type AccessLogMode, accessEventDue } from '../modules/audit/access-log-mode.js';
 import type { KeyholderContext } from './context.js';
 
 /** The error that replaces a response whose access event could not be queued. */
@@ -8,14 +9,15 @@ export const ACCESS_LOG_UNAVAILABLE =
   'The access log cannot be written right now, so the response was withheld. Try again later.';
 
 /**
- * Queues one access event per HTTP operation that evaluated `@requires`, before its response is
- * sent. A full queue holds the response back (back-pressure); if it stays full, the response is
+ * Queues one access event per HTTP operation that evaluated `@requires` (with `mode.all`; else
+ * only per operation concerning a sensitive scope), before its response is sent. A full queue holds the response back (back-pressure); if it stays full, the response is
  * replaced by an error (fail closed): nothing is served whose access cannot be recorded.
  * A mutation's change is committed (with its change event) before this runs, so its response is
  * never withheld: its access event waits for room on its own.
  */
 export function useAccessLog(
   accessLog: AccessLog,
+  mode: AccessLogMode,
   log: (message: string, error?: unknown) => void,
 ): ApolloServerPlugin<KeyholderContext> {
   return {
@@ -24,7 +26,8 @@ export function useAccessLog(
       return {
         async willSendResponse({ contextValue, operationName, operation, queryHash, response }) {
           const record = contextValue.access;
-          if (record === undefined || record.isEmpty) return;
+          const due = accessEventDue(mode, record);
+          if (record === undefined || !due.write) return;
           const event = accessEventOf(
             contextValue.caller,
             record,
@@ -35,6 +38,8 @@ export function useAccessLog(
               transport: 'http',
             },
             performance.now() - started,
+            false,
+            due.sensitive,
           );
           if (operation?.operation === 'mutation') {
             accessLog

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Database } from '../db/client.js';
 import { invariant } from '../errors.js';
+import { recordsAccess } from '../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../modules/audit/access-record.js';
 import type {
   ActiveGrant,
@@ -22,7 +23,10 @@ export interface KeyholderContext {
   readonly loaders: Loaders;
   readonly services: Services;
   readonly requestId: string;
-  /** The operation's access decisions, for its access event; absent when access logging is off. */
+  /**
+   * The operation's access decisions, for its access event; absent when access logging is off and
+   * no scope is sensitive.
+   */
   readonly access: AccessRecord | undefined;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
@@ -78,7 +82,7 @@ export function createContext(
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,
-    access: deps.services.accessLog === null ? undefined : new AccessRecord(),
+    access: recordsAccess(deps.services.accessLogMode) ? new AccessRecord() : undefined,
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

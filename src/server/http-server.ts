@@ -14,6 +14,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
+import type { AccessLogStatus } from '../modules/audit/access-log.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
@@ -63,6 +64,16 @@ function graphqlError(status: number, code: string, message: string) {
 }
 
 /**
+ * The access log writer as `/healthz` shows it: always with `ACCESS_LOG=on`; with it off (only
+ * sensitive scopes' events) only while something is pending or failing, else `null`.
+ */
+function accessLogHealth(services: Services): AccessLogStatus | null {
+  const status = services.accessLog.status();
+  if (services.accessLogMode.all) return status;
+  return status.pending > 0 || status.failingSince !== null ? status : null;
+}
+
+/**
  * HTTP front: `POST`/`GET /graphql` through Apollo Server (authenticated, armored, masked),
  * `GET /healthz` (200 when the database answers, 503 otherwise).
  */
@@ -107,9 +118,7 @@ export async function startHttpServer(
       ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
       useRevision(),
-      ...(options.services.accessLog === null
-        ? []
-        : [useAccessLog(options.services.accessLog, options.log)]),
+      useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
     ],
   });
   await apollo.start();
@@ -121,7 +130,7 @@ export async function startHttpServer(
     options.log,
   );
   app.get('/healthz', async (_req, res) => {
-    const accessLog = options.services.accessLog?.status() ?? null;
+    const accessLog = accessLogHealth(options.services);
     try {
       await Promise.race([
         options.database.ping(),

@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import { JSONResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
+import { accessRequestResolvers } from '../modules/access-requests/access-request-resolvers.js';
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
@@ -35,6 +36,7 @@ export const keyholderResolvers = [
   grantResolvers,
   auditResolvers,
   webhookResolvers,
+  accessRequestResolvers,
 ];
 
 /**

@@ -1,5 +1,10 @@
 import type { Database } from '../db/client.js';
+import {
+  type AccessRequestOptions,
+  AccessRequestService,
+} from '../modules/access-requests/access-request-service.js';
 import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
+import type { AccessLogMode } from '../modules/audit/access-log-mode.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
@@ -7,6 +12,7 @@ import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { RevisionService } from '../modules/revision/revision-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
+import { SensitiveScopes } from '../modules/scopes/sensitive-scopes.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
 /** The stateless domain services, one set per process. */
@@ -17,18 +23,29 @@ export interface Services {
   readonly grants: GrantService;
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
+  readonly accessRequests: AccessRequestService;
   readonly revisions: RevisionService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
-  /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
-  readonly accessLog: AccessLog | null;
+  /**
+   * Stateful: `close()` it on shutdown. Writes every access event with `ACCESS_LOG=on`, and only
+   * those of operations concerning a sensitive scope with it off (see `accessLogMode`).
+   */
+  readonly accessLog: AccessLog;
+  readonly accessLogMode: AccessLogMode;
+  /** Stateful: `start()` it before serving, `close()` it on shutdown. */
+  readonly sensitiveScopes: SensitiveScopes;
 }
 
 export function createServices(
   database: Database,
   log: (message: string, error?: unknown) => void,
+  /** `false`: only access events of operations concerning a sensitive scope. */
   accessLog: AccessLogOptions | false = {},
+  accessRequests: AccessRequestOptions = {},
 ): Services {
+  const auditFeed = new AuditFeed(database, log);
+  const sensitiveScopes = new SensitiveScopes(database, log);
   return {
     identities: new IdentityService(database),
     apiKeys: new ApiKeyService(database),
@@ -36,8 +53,11 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
+    accessRequests: new AccessRequestService(database, auditFeed, accessRequests),
     revisions: new RevisionService(database),
-    auditFeed: new AuditFeed(database, log),
-    accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
+    auditFeed,
+    accessLog: new AccessLog(database, log, accessLog === false ? {} : accessLog),
+    accessLogMode: { all: accessLog !== false, sensitive: sensitiveScopes },
+    sensitiveScopes,
   };
 }

@@ -16,6 +16,7 @@ import { WebSocketServer } from 'ws';
 import type { Database } from '../db/client.js';
 import { ErrorCode, isDomainError } from '../errors.js';
 import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
+import { accessEventDue } from '../modules/audit/access-log-mode.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
@@ -101,13 +102,15 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
    */
   const recordAccess = async (running: RunningOperation, deniedOnly = false): Promise<boolean> => {
     const record = running.context.access;
-    if (accessLog === null || record === undefined || record.isEmpty) return true;
+    const due = accessEventDue(options.services.accessLogMode, record);
+    if (record === undefined || !due.write) return true;
     const event = accessEventOf(
       running.context.caller,
       record,
       running.operation,
       performance.now() - running.started,
       deniedOnly,
+      due.sensitive,
     );
     try {
       await accessLog.append(event, deniedOnly ? Number.POSITIVE_INFINITY : undefined);

@@ -15,7 +15,8 @@ export interface AccessedOperation {
 /**
  * Turns an operation's recorded decisions into its access event: `access.denied` when any field
  * was denied, else `access.allowed`. Takes the decisions out of `record` (`deniedOnly`: records
- * the denials alone, as when a subscription is ended by one).
+ * the denials alone, as when a subscription is ended by one). `sensitive` flags an operation that
+ * concerned a sensitive scope (`details.sensitive: true`).
  */
 export function accessEventOf(
   caller: Caller,
@@ -23,6 +24,7 @@ export function accessEventOf(
   operation: AccessedOperation,
   durationMs: number,
   deniedOnly = false,
+  sensitive = false,
 ): AccessEvent {
   const { allowed, denied, scopes } = record.take(deniedOnly);
   return {
@@ -39,6 +41,7 @@ export function accessEventOf(
         ? { token: { issuer: caller.token.issuer, subject: caller.token.subject } }
         : {}),
       ...(caller.request ? { request: caller.request } : {}),
+      ...(sensitive ? { sensitive: true } : {}),
     },
   };
 }

@@ -68,8 +68,34 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
     for (const scope of scopes) this.#scopes.add(scope);
   }
 
+  /**
+   * Notes that the operation concerned `scope` although no `@requires` decision used it (a `check`
+   * or `whoCan` about it, a grant of it), so its access event names it.
+   */
+  involve(scope: string): void {
+    this.#scopes.add(scope);
+  }
+
+  /** Records a denial decided outside the directive (a `check` answering no), under `coordinate`. */
+  refused(coordinate: string, code: string, reason: string, scopes: readonly string[]): void {
+    const seen = this.#denied.get(coordinate);
+    if (seen !== undefined) {
+      seen.count += 1;
+    } else {
+      this.#denied.set(coordinate, { code, reason, count: 1, scopes: [...scopes] });
+    }
+    for (const scope of scopes) this.#scopes.add(scope);
+  }
+
+  /** Whether any scope involved so far is one of `names`. */
+  touchesAny(names: ReadonlySet<string>): boolean {
+    if (names.size === 0) return false;
+    for (const scope of this.#scopes) if (names.has(scope)) return true;
+    return false;
+  }
+
   get isEmpty(): boolean {
-    return this.#allowed.size === 0 && this.#denied.size === 0;
+    return this.#allowed.size === 0 && this.#denied.size === 0 && this.#scopes.size === 0;
   }
 
   get anyDenied(): boolean {

@@ -1,4 +1,4 @@
-import type { GrantRow } from '../../db/tables.js';
+import type { GrantRow, ScopeRow } from '../../db/tables.js';
 import type { ChangeEvent } from '../audit/record-change.js';
 
 type GrantFacts = Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'>;
@@ -49,4 +49,12 @@ export function grantRevoked(
       ...more,
     },
   };
+}
+
+/**
+ * `{ sensitive: true }` for an event about a sensitive scope (spread into its details), so alerts
+ * and searches can pick it out; nothing for other scopes.
+ */
+export function sensitiveFlag(scope: Pick<ScopeRow, 'sensitive'>): { sensitive?: true } {
+  return scope.sensitive ? { sensitive: true } : {};
 }

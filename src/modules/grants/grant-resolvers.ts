@@ -1,6 +1,7 @@
 import type { GrantRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import { isCappedByOwner } from '../identities/cap-agents.js';
 import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
@@ -11,6 +12,17 @@ import { type GrantFilter, type GrantInput, isActive } from './grant-service.js'
 
 type Ctx = KeyholderContext;
 
+/**
+ * Names a sensitive checked scope in the operation's access event; a `check` that answers no about it is recorded as a denial (so the event is `access.denied`, and alerts fire).
+ */
+function recordCheck(ctx: Ctx, decision: AccessDecision): AccessDecision {
+  noteSensitiveScope(ctx, decision.scope);
+  if (!decision.allowed && ctx.services.sensitiveScopes.has(decision.scope)) {
+    ctx.access?.refused('Query.check', 'DENIED', decision.reason, [decision.scope]);
+  }
+  return decision;
+}
+
 export const grantResolvers = {
   Query: {
     grants: (
@@ -18,7 +30,7 @@ export const grantResolvers = {
       args: { first?: number; after?: string; filter?: GrantFilter },
       ctx: Ctx,
     ) => ctx.services.grants.list(args.first, args.after, args.filter),
-    check: (
+    check: async (
       _: unknown,
       args: {
         identityId: string;
@@ -27,9 +39,16 @@ export const grantResolvers = {
         atLeastRevision?: Revision | null;
       },
       ctx: Ctx,
-    ) => checkAccess(ctx, args.identityId, args.scope, args.resource, args.atLeastRevision),
-    whoCan: (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) =>
-      ctx.services.grants.whoCan(args.scope, args.resource),
+    ) =>
+      recordCheck(
+        ctx,
+        await checkAccess(ctx, args.identityId, args.scope, args.resource, args.atLeastRevision),
+      ),
+    whoCan: async (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) => {
+      const holders = await ctx.services.grants.whoCan(args.scope, args.resource);
+      noteSensitiveScope(ctx, args.scope);
+      return holders;
+    },
     effectivePermissions: async (_: unknown, args: { identityId: string }, ctx: Ctx) => {
       const id = parseId(args.identityId, 'identity');
       const identity = await ctx.loaders.identity.load(id);
@@ -44,8 +63,11 @@ export const grantResolvers = {
     },
   },
   Mutation: {
-    grant: (_: unknown, args: { input: GrantInput }, ctx: Ctx) =>
-      ctx.services.grants.grant(ctx.caller, args.input),
+    grant: async (_: unknown, args: { input: GrantInput }, ctx: Ctx) => {
+      const made = await ctx.services.grants.grant(ctx.caller, args.input);
+      noteSensitiveScope(ctx, made.scope);
+      return made;
+    },
     revokeGrant: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
       ctx.services.grants.revoke(ctx.caller, args.id, args.reason),
     revokeAllGrants: (_: unknown, args: { identityId: string; reason: string }, ctx: Ctx) =>

@@ -6,6 +6,7 @@ import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authenticate.js';
 import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
+import { assertWithinMaxTtl } from '../scopes/scope-policy.js';
 import {
   afterCursor,
   decodeCursor,
@@ -16,7 +17,7 @@ import {
 } from '../shared/pagination.js';
 import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
 import { authorityFor, loadAuthority } from './grant-authority.js';
-import { grantCreated, grantRevoked } from './grant-events.js';
+import { grantCreated, grantRevoked, sensitiveFlag } from './grant-events.js';
 import { parseResourcePattern } from './resource-pattern.js';
 import { type RevokedEverything, revokeAllGrants } from './revoke-all-grants.js';
 import { keepRootHolders } from './root-holders.js';
@@ -86,7 +87,8 @@ export class GrantService {
     requireScopeName(input.scope, 'scope');
     const resource = parseResourcePattern(input.resource);
     const reason = requireText(input.reason, 'reason', 1000);
-    const expiresAt = resolveExpiry(input, Date.now(), 'grant');
+    const now = Date.now();
+    const expiresAt = resolveExpiry(input, now, 'grant');
     const grantable = input.grantable ?? false;
     if (identityId === actor.identity.id) {
       throw forbidden(
@@ -100,11 +102,15 @@ export class GrantService {
       if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
       if (target.status === 'DISABLED')
         throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
-      const [scope] = await tx
-        .select({ name: scopes.name })
-        .from(scopes)
-        .where(eq(scopes.name, input.scope));
+      const [scope] = await tx.select().from(scopes).where(eq(scopes.name, input.scope));
       if (scope === undefined) throw notFound(`Scope "${input.scope}" is not defined.`);
+      if (scope.requiresApproval) {
+        throw forbidden(
+          `Scope "${scope.name}" requires approval: it can only be obtained through an approved access request (requestAccess), never granted directly.`,
+          { policy: 'requiresApproval', use: 'requestAccess' },
+        );
+      }
+      assertWithinMaxTtl(scope, expiresAt, now, input.expiresAt ? 'expiresAt' : 'ttlSeconds');
 
       const authority = authorityFor(
         await loadAuthority(tx, actor.identity, [input.scope]),
@@ -162,7 +168,10 @@ export class GrantService {
       await recordChange(
         tx,
         actor,
-        grantCreated(row, reason, { authorityGrantIds: authority.map((g) => g.id) }),
+        grantCreated(row, reason, {
+          authorityGrantIds: authority.map((g) => g.id),
+          ...sensitiveFlag(scope),
+        }),
       );
       return row;
     });

@@ -1,4 +1,6 @@
+import type { ScopeRow } from '../../db/tables.js';
 import type { KeyholderContext } from '../../server/context.js';
+import { policyOf, type ScopePolicyInput } from './scope-policy.js';
 import type { DefineScopeInput } from './scope-service.js';
 
 type Ctx = KeyholderContext;
@@ -11,5 +13,12 @@ export const scopeResolvers = {
   Mutation: {
     defineScope: (_: unknown, args: { input: DefineScopeInput }, ctx: Ctx) =>
       ctx.services.scopes.define(ctx.caller, args.input),
+    setScopePolicy: (_: unknown, args: { scope: string; input: ScopePolicyInput }, ctx: Ctx) =>
+      ctx.services.scopes.setPolicy(ctx.caller, args.scope, args.input),
+  },
+  Scope: {
+    policy: (scope: ScopeRow) => policyOf(scope),
+    grantsOutlivingPolicy: (scope: ScopeRow, _: unknown, ctx: Ctx) =>
+      ctx.services.scopes.outliving(scope),
   },
 };

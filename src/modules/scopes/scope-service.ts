@@ -1,18 +1,23 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { grants, type ScopeRow, scopes } from '../../db/tables.js';
+import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
 import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { grantCreated } from '../grants/grant-events.js';
+import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
 import type { Caller } from '../keys/authenticate.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
+import { applyPolicyInput, NO_POLICY, type ScopePolicyInput } from './scope-policy.js';
+import { announceSensitivityChange } from './sensitive-scopes.js';
+import { grantsOutlivingPolicy, setScopePolicy } from './set-scope-policy.js';
 
 export interface DefineScopeInput {
   readonly name: string;
   readonly description?: string | null;
+  /** Optional policy from the start (see `setScopePolicy`). */
+  readonly policy?: ScopePolicyInput | null;
 }
 
 /** Scope definitions. Defining a scope makes the definer the root of its delegation chain. */
@@ -30,6 +35,7 @@ export class ScopeService {
         },
       );
     }
+    const policy = applyPolicyInput(NO_POLICY, input.policy ?? {});
     const description = (input.description ?? '').trim();
     if (description.length > 1000)
       throw badUserInput('description must be at most 1000 characters.', { field: 'description' });
@@ -44,6 +50,7 @@ export class ScopeService {
             action: parsed.action,
             description,
             createdBy: actor.identity.id,
+            ...policy,
           })
           .returning();
         if (row === undefined) throw new Error('Insert returned no scope row.');
@@ -58,16 +65,17 @@ export class ScopeService {
           })
           .returning();
         if (grant === undefined) throw new Error('Insert returned no grant row.');
+        if (row.sensitive) await announceSensitivityChange(tx, row.name);
         await recordChange(tx, actor, {
           action: 'scope.defined',
           subjectId: parsed.name,
           scopes: [parsed.name],
-          details: { after: { name: parsed.name, description } },
+          details: { after: { name: parsed.name, description, policy } },
         });
         await recordChange(
           tx,
           actor,
-          grantCreated(grant, 'The definer of a scope holds it grantable.'),
+          grantCreated(grant, 'The definer of a scope holds it grantable.', sensitiveFlag(row)),
         );
         return row;
       });
@@ -76,6 +84,16 @@ export class ScopeService {
         throw conflict(`Scope "${parsed.name}" is already defined.`);
       throw error;
     }
+  }
+
+  /** Changes a scope's policy (see `setScopePolicy`). */
+  setPolicy(actor: Caller, name: string, input: ScopePolicyInput): Promise<ScopeRow> {
+    return setScopePolicy(this.database, actor, name, input);
+  }
+
+  /** Active grants a scope's `maxTtlSeconds` does not cover (see `grantsOutlivingPolicy`). */
+  outliving(scope: ScopeRow): Promise<GrantRow[]> {
+    return grantsOutlivingPolicy(this.database.db, scope.name, scope.maxTtlSeconds);
   }
 
   async list(): Promise<ScopeRow[]> {

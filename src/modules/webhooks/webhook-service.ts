@@ -14,6 +14,8 @@ export interface CreateWebhookInput {
   readonly url: string;
   readonly actions: readonly string[];
   readonly scopes?: readonly string[] | null;
+  /** Only events about sensitive scopes (`details.sensitive`). @default false */
+  readonly sensitiveOnly?: boolean | null;
   readonly description?: string | null;
 }
 
@@ -41,6 +43,7 @@ function described(row: WebhookRow): Record<string, unknown> {
     url: row.url,
     actions: describeWebhookActions(row),
     scopes: row.scopes,
+    sensitiveOnly: row.sensitiveOnly,
     description: row.description,
   };
 }
@@ -81,6 +84,7 @@ export class WebhookService {
           actions: filter.actions,
           actionPrefixes: filter.actionPrefixes,
           scopes: scopeNames,
+          sensitiveOnly: input.sensitiveOnly ?? false,
           description,
           secret,
           createdBy: actor.identity.id,

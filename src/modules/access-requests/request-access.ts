@@ -1,0 +1,116 @@
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { type AccessRequestRow, accessRequests, identities, scopes } from '../../db/tables.js';
+import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { describeResource, lockIdentityGrants } from '../grants/grant-service.js';
+import { parseResourcePattern } from '../grants/resource-pattern.js';
+import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
+import { MAX_TTL_SECONDS, parseId, requireScopeName, requireText } from '../shared/validate.js';
+import { accessRequestEvent } from './access-request-events.js';
+
+/** `RequestAccessInput` as clients send it. */
+export interface RequestAccessInput {
+  /** Who would hold the grant: the caller (default) or an identity it owns. */
+  readonly identityId?: string | null;
+  readonly scope: string;
+  readonly resource?: string | null;
+  /** How long the grant lasts once approved, counted from the approval. */
+  readonly ttlSeconds: number;
+  readonly reason: string;
+}
+
+/**
+ * Asks for a temporary grant, for the caller or an identity it owns (`identities.owner_id`), with
+ * an `accessrequest.created` event. The request waits for a decision for `pendingTtlSeconds`.
+ * - malformed input, or a ttl over the scope's `maxTtlSeconds`: `BAD_USER_INPUT`;
+ * - unknown identity or scope: `NOT_FOUND`; an identity neither the caller nor owned by it:
+ *   `FORBIDDEN`; a disabled identity, or the same request already pending: `CONFLICT`.
+ */
+export async function requestAccess(
+  database: Database,
+  actor: Caller,
+  input: RequestAccessInput,
+  pendingTtlSeconds: number,
+): Promise<AccessRequestRow> {
+  const identityId =
+    input.identityId === null || input.identityId === undefined
+      ? actor.identity.id
+      : parseId(input.identityId, 'identity');
+  const scopeName = requireScopeName(input.scope, 'scope').name;
+  const resource = parseResourcePattern(input.resource);
+  const reason = requireText(input.reason, 'reason', 1000);
+  const ttl = input.ttlSeconds;
+  if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+    throw badUserInput(
+      `ttlSeconds for the access request must be a whole number from 1 to ${MAX_TTL_SECONDS} (five years); got ${ttl}.`,
+      { field: 'ttlSeconds' },
+    );
+  }
+
+  return runChange(database, actor, async (tx) => {
+    const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
+    if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
+    if (target.id !== actor.identity.id && target.ownerId !== actor.identity.id) {
+      throw forbidden(
+        `You may request access only for yourself or for an identity you own, and "${target.name}" is neither.`,
+        { field: 'identityId' },
+      );
+    }
+    if (target.status !== 'ACTIVE') {
+      throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
+    }
+    const [scope] = await tx.select().from(scopes).where(eq(scopes.name, scopeName));
+    if (scope === undefined) throw notFound(`Scope "${scopeName}" is not defined.`);
+    if (scope.maxTtlSeconds !== null && ttl > scope.maxTtlSeconds) {
+      throw badUserInput(
+        `Scope "${scope.name}" allows grants of at most ${scope.maxTtlSeconds} seconds; this request asks for ${ttl}.`,
+        { field: 'ttlSeconds', maxTtlSeconds: scope.maxTtlSeconds },
+      );
+    }
+    // One pending request per identity, scope and resource: serialised like grants to the identity.
+    await lockIdentityGrants(tx, identityId);
+    const [pending] = await tx
+      .select({ id: accessRequests.id })
+      .from(accessRequests)
+      .where(
+        and(
+          eq(accessRequests.identityId, identityId),
+          eq(accessRequests.scope, scopeName),
+          resource === null
+            ? isNull(accessRequests.resource)
+            : eq(accessRequests.resource, resource),
+          eq(accessRequests.status, 'PENDING'),
+          gt(accessRequests.expiresAt, new Date()),
+        ),
+      );
+    if (pending !== undefined) {
+      throw conflict(
+        `Identity "${target.name}" already has a pending request for "${scopeName}" on ${describeResource(resource)} (${pending.id}).`,
+        { existingId: pending.id },
+      );
+    }
+    const now = new Date();
+    const [row] = await tx
+      .insert(accessRequests)
+      .values({
+        requesterId: actor.identity.id,
+        identityId,
+        scope: scopeName,
+        resource,
+        ttlSeconds: ttl,
+        reason,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + pendingTtlSeconds * 1000),
+      })
+      .returning();
+    if (row === undefined) throw new Error('Insert returned no access request row.');
+    await recordChange(
+      tx,
+      actor,
+      accessRequestEvent('accessrequest.created', row, scope.sensitive ? { sensitive: true } : {}),
+    );
+    return row;
+  });
+}

@@ -1,0 +1,96 @@
+import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
+import { forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { loadAuthority } from '../grants/grant-authority.js';
+import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
+import { requireScopeName } from '../shared/validate.js';
+import { applyPolicyInput, policyOf, type ScopePolicyInput } from './scope-policy.js';
+import { announceSensitivityChange } from './sensitive-scopes.js';
+
+/**
+ * Active grants of `scope` whose lifetime (from creation to expiry) is longer than
+ * `maxTtlSeconds`, or that never expire: what a tightened limit leaves in place. Oldest first.
+ */
+export async function grantsOutlivingPolicy(
+  db: Database['db'] | Tx,
+  scope: string,
+  maxTtlSeconds: number | null,
+): Promise<GrantRow[]> {
+  if (maxTtlSeconds === null) return [];
+  return db
+    .select()
+    .from(grants)
+    .where(
+      and(
+        eq(grants.scope, scope),
+        isNull(grants.revokedAt),
+        or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
+        or(
+          isNull(grants.expiresAt),
+          sql`${grants.expiresAt} - ${grants.createdAt} > make_interval(secs => ${maxTtlSeconds})`,
+        ),
+      ),
+    )
+    .orderBy(grants.createdAt, grants.id);
+}
+
+/**
+ * Changes a scope's policy, with a `scope.policy_changed` event (before, after, and the ids of
+ * active grants a new `maxTtlSeconds` does not cover) in the same transaction.
+ * - needs a live grant of the scope on every resource with `grantable: true` (besides
+ *   `scopes:write`, checked by the directive): nobody changes the policy of a scope they do not
+ *   control;
+ * - never touches existing grants: a tightened limit neither shortens nor lengthens them (they are
+ *   listed instead, see `grantsOutlivingPolicy`), and `requiresApproval` does not revoke direct
+ *   grants made before it;
+ * - a change that changes nothing writes no event.
+ */
+export async function setScopePolicy(
+  database: Database,
+  actor: Caller,
+  rawName: string,
+  input: ScopePolicyInput,
+): Promise<ScopeRow> {
+  const name = requireScopeName(rawName, 'scope').name;
+  return runChange(database, actor, async (tx) => {
+    const [current] = await tx.select().from(scopes).where(eq(scopes.name, name)).for('update');
+    if (current === undefined) throw notFound(`Scope "${name}" is not defined.`);
+    const before = policyOf(current);
+    const after = applyPolicyInput(before, input);
+    const authority = (await loadAuthority(tx, actor.identity, [name])).filter(
+      (g) => g.resource === null,
+    );
+    if (authority.length === 0) {
+      throw forbidden(
+        `Changing the policy of "${name}" requires holding it on every resource with grantable: true, and you do not.`,
+        { required: { scope: name, resource: null, grantable: true } },
+      );
+    }
+    if (
+      before.maxTtlSeconds === after.maxTtlSeconds &&
+      before.requiresApproval === after.requiresApproval &&
+      before.sensitive === after.sensitive
+    ) {
+      return current;
+    }
+    const [row] = await tx.update(scopes).set(after).where(eq(scopes.name, name)).returning();
+    if (row === undefined) throw new Error('Update returned no scope row.');
+    if (before.sensitive !== after.sensitive) await announceSensitivityChange(tx, name);
+    const outliving = await grantsOutlivingPolicy(tx, name, after.maxTtlSeconds);
+    await recordChange(tx, actor, {
+      action: 'scope.policy_changed',
+      subjectId: name,
+      scopes: [name],
+      details: {
+        before,
+        after,
+        outlivingGrantIds: outliving.map((g) => g.id),
+        authorityGrantIds: authority.map((g) => g.id),
+      },
+    });
+    return row;
+  });
+}
