@@ -1,3 +1,4 @@
+import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
 
 /** Process configuration, read once from the environment at start. */
@@ -24,6 +25,12 @@ export interface Config {
    * `DEFAULT_DISPATCH`.
    */
   readonly webhooks?: Partial<WebhookDispatchOptions>;
+  /**
+   * The expiry sweeper (`grant.expired` events): `EXPIRY_SWEEPER=off` gives `false` (no events;
+   * expiry itself is unaffected), `EXPIRY_SWEEP_BATCH` and `EXPIRY_SWEEP_IDLE_MS` tune it. Unset
+   * fields take `DEFAULT_EXPIRY_SWEEP`. @default on
+   */
+  readonly expirySweeper?: Partial<ExpirySweeperOptions> | false;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +71,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (accessLog !== 'on' && accessLog !== 'off') {
     throw new ConfigError(`ACCESS_LOG must be "on" or "off"; got "${accessLog}".`);
   }
+  const expirySweeper = env.EXPIRY_SWEEPER || 'on';
+  if (expirySweeper !== 'on' && expirySweeper !== 'off') {
+    throw new ConfigError(`EXPIRY_SWEEPER must be "on" or "off"; got "${expirySweeper}".`);
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -81,5 +92,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
       maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
     },
+    expirySweeper:
+      expirySweeper === 'off'
+        ? false
+        : {
+            batchSize: integer(env, 'EXPIRY_SWEEP_BATCH', 500, 1, 10_000),
+            idlePollMs: integer(env, 'EXPIRY_SWEEP_IDLE_MS', 60_000, 1000, 3_600_000),
+          },
   };
 }

@@ -2,6 +2,7 @@ import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
+import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
@@ -20,7 +21,7 @@ export interface Keyholder {
 
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key usage, live audit feed, webhook dispatcher).
+ * and the background pieces (key usage, live audit feed, webhook dispatcher, expiry sweeper).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -47,12 +48,18 @@ export async function startKeyholder(
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
+    const expirySweeper =
+      config.expirySweeper === false
+        ? null
+        : new ExpirySweeper(database, log, config.expirySweeper ?? {});
+    await expirySweeper?.start();
     const http = await startHttpServer(
       {
         schema,
         database,
         services,
         keyUsage,
+        expirySweeper,
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
         log,
@@ -85,6 +92,7 @@ export async function startKeyholder(
         await services.accessLog?.close();
         await services.auditFeed.close();
         await webhookDispatcher.stop();
+        await expirySweeper?.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },

@@ -13,6 +13,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
+import type { ExpirySweeper } from '../modules/grants/expiry-sweeper.js';
 import { authenticate } from '../modules/keys/authenticate.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { useAccessLog } from './access-log-plugin.js';
@@ -27,6 +28,8 @@ export interface HttpServerOptions {
   readonly database: Database;
   readonly services: Services;
   readonly keyUsage: KeyUsageRecorder;
+  /** Shown by `/healthz`; `null` when switched off. */
+  readonly expirySweeper?: ExpirySweeper | null;
   readonly production: boolean;
   readonly maxBodyBytes: number;
   readonly log: (message: string, error?: unknown) => void;
@@ -109,14 +112,22 @@ export async function startHttpServer(
   const prefetch = new PrefetchPlanner();
   app.get('/healthz', async (_req, res) => {
     const accessLog = options.services.accessLog?.status() ?? null;
+    const expirySweeper = options.expirySweeper?.status() ?? null;
     try {
       await Promise.race([
         options.database.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
-      res.status(200).json({ status: 'ok', database: options.database.engine, accessLog });
+      res
+        .status(200)
+        .json({ status: 'ok', database: options.database.engine, accessLog, expirySweeper });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: options.database.engine, accessLog });
+      res.status(503).json({
+        status: 'unavailable',
+        database: options.database.engine,
+        accessLog,
+        expirySweeper,
+      });
     }
   });
 

@@ -10,6 +10,7 @@ export const AUDIT_ACTIONS = [
   'scope.defined',
   'grant.created',
   'grant.revoked',
+  'grant.expired',
   'webhook.created',
   'webhook.disabled',
   'access.allowed',
