@@ -14,7 +14,10 @@ export interface ExpirySweeperOptions {
    * look. @default 60000
    */
   readonly idlePollMs: number;
-  /** The pause after a sweep before looking again; expiries this close are recorded together. @default 50 */
+  /**
+   * The shortest pause between two looks: expiries closer together than this are recorded
+   * together, the later ones up to this late. @default 50
+   */
   readonly minGapMs: number;
   /**
    * How soon to look again when another instance held the sweep lock (so that, if it died
@@ -40,7 +43,7 @@ export const DEFAULT_EXPIRY_SWEEP: ExpirySweeperOptions = {
 export interface ExpirySweeperStatus {
   /** `grant.expired` events this process has written since it started. */
   readonly recorded: number;
-  /** When this process last committed a sweep (it held the lock), or `null`. */
+  /** When this process last swept (held the lock, recorded what was due, if anything), or `null`. */
   readonly lastSweepAt: Date | null;
   /** When it will look next (sooner if woken), or `null` while looking or stopped. */
   readonly nextLookAt: Date | null;
@@ -55,18 +58,13 @@ const SWEEP_LOCK = 7_291_012;
 /** `expires_at` as JavaScript's `toISOString()` prints it (the column keeps milliseconds). */
 const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
-// When the earliest unrecorded expiry of an unrevoked grant falls due, in ms from now on the
-// database's clock (negative: overdue; null: none). Reads the partial index grants_expiry_due_idx.
-const NEXT_DUE_SQL = `
-select (extract(epoch from (min(expires_at) - now())) * 1000)::float8 as due_in_ms
-from grants
-where expires_at is not null and revoked_at is null and expiry_recorded_at is null`;
-
-// One sweep, one statement (so one transaction, committed by the server with no round trip while
+// One look, one statement (so one transaction, committed by the server with no round trip while
 // it holds the audit chain's lock): take the sweep lock or do nothing; mark up to $1 due grants,
 // oldest expiry first, only where still unrevoked and unrecorded (re-checked after waiting for a
-// row a revocation holds); write their grant.expired events in expiry order. The details match
-// grant.revoked's `before`, plus `scopes` for search and webhooks by scope.
+// row a revocation holds); write their grant.expired events in expiry order; and say in how many
+// ms (database clock) the next expiry not yet due falls due (null: none). The details match
+// grant.revoked's `before`, plus `scopes` for search and webhooks by scope. Both grant reads use
+// the partial index grants_expiry_due_idx.
 const SWEEP_SQL = `
 with lock as materialized (
   select pg_try_advisory_xact_lock(${SWEEP_LOCK}) as held
@@ -99,7 +97,12 @@ with lock as materialized (
   order by m.expires_at, m.id
   returning 1
 )
-select (select held from lock) as held, (select count(*) from written)::int as recorded`;
+select (select held from lock) as held,
+       (select count(*) from written)::int as recorded,
+       (select (extract(epoch from (min(expires_at) - now())) * 1000)::float8
+        from grants
+        where expires_at > now() and revoked_at is null and expiry_recorded_at is null
+       ) as next_due_in_ms`;
 
 /**
  * Writes one `grant.expired` audit event per grant that reaches its expiry unrevoked, within about
@@ -112,9 +115,9 @@ select (select held from lock) as held, (select count(*) from written)::int as r
  * - A sweep marks due grants (`expiry_recorded_at`, only where it is still null and the grant is
  *   unrevoked) and writes their events in one statement, in that transaction: each grant is
  *   recorded exactly once even if two sweeps ever overlapped, and a revoked grant never is.
- * - It sleeps until the next due expiry (one indexed `min()`), woken earlier by the
- *   `keyholder_expiry` notification that a new grant's commit sends to every instance, and looks
- *   at least every `idlePollMs` in case a notification was missed.
+ * - It sleeps until the next due expiry (read by the same statement, an indexed `min()`), woken
+ *   earlier by the `keyholder_expiry` notification that a new grant's commit sends to every
+ *   instance, and looks at least every `idlePollMs` in case a notification was missed.
  * - On start it catches up: everything that fell due while no instance ran, in batches of
  *   `batchSize`, each grant once (`details.lateMs` says how late).
  * - Failures are logged and retried with backoff; they never reach a request.
@@ -193,37 +196,26 @@ export class ExpirySweeper {
     this.#timer.unref();
   }
 
-  /** One look (and a sweep when something is due); resolves to the pause before the next. */
+  /** One look (a sweep of whatever is due); resolves to the pause before the next. */
   async #tick(): Promise<number> {
     const { idlePollMs, busyRetryMs, minGapMs, batchSize } = this.#options;
     try {
-      const [row] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
-      const dueInMs = row?.due_in_ms === null || row === undefined ? null : Number(row.due_in_ms);
-      let next: number;
-      if (dueInMs === null) next = idlePollMs;
-      else if (dueInMs > 0) next = Math.min(idlePollMs, Math.ceil(dueInMs));
-      else {
-        const recorded = await this.#sweep();
-        if (recorded === null) next = busyRetryMs;
-        else next = recorded === batchSize ? 0 : minGapMs;
-      }
+      const [row] = await this.database.query<{
+        held: boolean;
+        recorded: number;
+        next_due_in_ms: number | null;
+      }>(SWEEP_SQL, [batchSize]);
       this.#recovered();
-      return next;
+      if (row?.held !== true) return busyRetryMs;
+      const recorded = Number(row.recorded);
+      this.#recorded += recorded;
+      this.#lastSweepAt = new Date();
+      if (recorded === batchSize) return 0;
+      if (row.next_due_in_ms === null) return idlePollMs;
+      return Math.min(idlePollMs, Math.max(minGapMs, Math.ceil(Number(row.next_due_in_ms))));
     } catch (error) {
       return this.#failed(error);
     }
-  }
-
-  /** Records what is due, up to a batch; `null` when another instance holds the lock. */
-  async #sweep(): Promise<number | null> {
-    const [row] = await this.database.query<{ held: boolean; recorded: number }>(SWEEP_SQL, [
-      this.#options.batchSize,
-    ]);
-    if (row?.held !== true) return null;
-    const recorded = Number(row.recorded);
-    this.#recorded += recorded;
-    this.#lastSweepAt = new Date();
-    return recorded;
   }
 
   #failed(error: unknown): number {
