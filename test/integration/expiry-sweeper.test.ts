@@ -431,6 +431,49 @@ describe.each(engines())('grant expiry with two instances on %s', (engine) => {
   );
 
   it.skipIf(!shared)(
+    `should pass over a grant another transaction holds, and record it once that one rolls back ${SKIP_REASON}`,
+    async () => {
+      const scope = await defineScope(a);
+      const holder = await createIdentity(a);
+      const made = await grant(a, holder.id, { scope, ttlSeconds: 1 });
+      // A revocation in progress (say) holding the grant's row, which then changes its mind.
+      const other = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+      let rowLocked: () => void = () => {};
+      let release: () => void = () => {};
+      const isLocked = new Promise<void>((resolve) => {
+        rowLocked = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const holding = other
+        .begin(async (tx) => {
+          await tx`select id from grants where id = ${made.id} for update`;
+          rowLocked();
+          await released;
+          throw new Error('Rolled back.');
+        })
+        .catch(() => {});
+      try {
+        await isLocked;
+        await sleep(Math.max(0, Date.parse(made.expiresAt ?? '') - Date.now()) + 1000);
+        expect(await expiredEvents(a, [made.id])).toEqual([]);
+      } finally {
+        release();
+        await holding;
+        await other.end({ timeout: 5 });
+      }
+
+      const events = await allExpired(a, [made.id], 5000);
+      await sleep(200);
+
+      expect(events).toHaveLength(1);
+      expect(await expiredEvents(a, [made.id])).toHaveLength(1);
+    },
+    30_000,
+  );
+
+  it.skipIf(!shared)(
     `should be woken by a grant made on another instance, whose own sweeper is off ${SKIP_REASON}`,
     async () => {
       const quiet = await startTestServer('postgres', { databaseUrl, expirySweeper: false });

@@ -55,26 +55,36 @@ export interface ExpirySweeperStatus {
 const CHANNEL = 'keyholder_expiry';
 /** Transaction-level advisory lock: one sweep at a time across every instance. */
 const SWEEP_LOCK = 7_291_012;
+/** The audit chain's lock, taken by its insert trigger (drizzle/0001_audit_chain.sql). */
+const AUDIT_CHAIN_LOCK = 7_291_006;
 /** `expires_at` as JavaScript's `toISOString()` prints it (the column keeps milliseconds). */
 const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
-// One look, one statement (so one transaction, committed by the server with no round trip while
-// it holds the audit chain's lock): take the sweep lock or do nothing; mark up to $1 due grants,
-// oldest expiry first, only where still unrevoked and unrecorded (re-checked after waiting for a
-// row a revocation holds); write their grant.expired events in expiry order; and say in how many
-// ms (database clock) the next expiry not yet due falls due (null: none). The details match
-// grant.revoked's `before`, plus `scopes` for search and webhooks by scope. Both grant reads use
-// the partial index grants_expiry_due_idx.
+// One look, one statement, so one transaction, committed by the server with no round trip in it:
+// - take the sweep lock, or do nothing (another instance is sweeping);
+// - only when something is due, take the audit chain's lock (the one its insert trigger takes)
+//   before any grant row, and skip rows another transaction holds: the sweep never waits for a row,
+//   so it can never be part of a deadlock, and a revocation in progress decides that grant;
+// - mark up to $1 due grants, oldest expiry first, where still unrevoked and unrecorded, and write
+//   their grant.expired events in expiry order (details as grant.revoked's `before`, plus `scopes`
+//   for search and webhooks by scope);
+// - say in how many ms (database clock) the earliest expiry left falls due: negative when a due
+//   row was skipped, null when none. Every grant read uses the partial index grants_expiry_due_idx.
 const SWEEP_SQL = `
 with lock as materialized (
   select pg_try_advisory_xact_lock(${SWEEP_LOCK}) as held
+), chain as materialized (
+  select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}) from lock
+  where held and exists (
+    select 1 from grants
+    where expires_at <= now() and revoked_at is null and expiry_recorded_at is null)
 ), due as (
   select id from grants
-  where (select held from lock)
+  where exists (select 1 from chain)
     and expires_at <= now() and revoked_at is null and expiry_recorded_at is null
   order by expires_at
   limit $1
-  for update
+  for update skip locked
 ), marked as (
   update grants g set expiry_recorded_at = now()
   from due
@@ -101,7 +111,8 @@ select (select held from lock) as held,
        (select count(*) from written)::int as recorded,
        (select (extract(epoch from (min(expires_at) - now())) * 1000)::float8
         from grants
-        where expires_at > now() and revoked_at is null and expiry_recorded_at is null
+        where expires_at is not null and revoked_at is null and expiry_recorded_at is null
+          and id not in (select id from marked)
        ) as next_due_in_ms`;
 
 /**
@@ -114,7 +125,9 @@ select (select held from lock) as held,
  *   taken looks again after `busyRetryMs`.
  * - A sweep marks due grants (`expiry_recorded_at`, only where it is still null and the grant is
  *   unrevoked) and writes their events in one statement, in that transaction: each grant is
- *   recorded exactly once even if two sweeps ever overlapped, and a revoked grant never is.
+ *   recorded exactly once even if two sweeps ever overlapped, and a revoked grant never is. It
+ *   takes the audit chain's lock before any grant row and skips rows others hold (looking again
+ *   after `minGapMs`), so it never waits in a cycle with a change transaction.
  * - It sleeps until the next due expiry (read by the same statement, an indexed `min()`), woken
  *   earlier by the `keyholder_expiry` notification that a new grant's commit sends to every
  *   instance, and looks at least every `idlePollMs` in case a notification was missed.
