@@ -31,6 +31,7 @@ export async function startKeyholder(
 ): Promise<Keyholder> {
   const schema = buildKeyholderSchema();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let expirySweeper: ExpirySweeper | null = null;
   try {
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
@@ -48,7 +49,7 @@ export async function startKeyholder(
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
-    const expirySweeper =
+    expirySweeper =
       config.expirySweeper === false
         ? null
         : new ExpirySweeper(database, log, config.expirySweeper ?? {});
@@ -98,6 +99,7 @@ export async function startKeyholder(
       },
     };
   } catch (error) {
+    await expirySweeper?.stop().catch(() => {});
     await database.close().catch(() => {});
     throw error;
   }
