@@ -101,3 +101,24 @@ CREATE TRIGGER audit_events_advance_revision AFTER INSERT ON audit_events
 -- first sweep does not announce old expiries as news.
 UPDATE grants SET expiry_recorded_at = expires_at
   WHERE expires_at IS NOT NULL AND expires_at <= now() AND revoked_at IS NULL;
+--> statement-breakpoint
+-- Wakes the expiry sweeper of every instance when a committed transaction created a grant with an
+-- expiry: LISTEN keyholder_expiry receives how many milliseconds from now (the database's clock)
+-- the earliest of them falls due. Notifications are sent at commit, so a rolled-back grant wakes
+-- nobody. Grants' expires_at is never changed in place (a grant is revoked and granted again).
+CREATE FUNCTION keyholder_announce_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  due timestamptz;
+BEGIN
+  SELECT min(expires_at) INTO due FROM new_rows
+    WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_recorded_at IS NULL;
+  IF due IS NOT NULL THEN
+    PERFORM pg_notify('keyholder_expiry',
+      greatest(0, ceil(extract(epoch FROM due - clock_timestamp()) * 1000))::bigint::text);
+  END IF;
+  RETURN NULL;
+END
+$$;--> statement-breakpoint
+CREATE TRIGGER grants_announce_expiry AFTER INSERT ON grants
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_announce_expiry();

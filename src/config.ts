@@ -1,3 +1,4 @@
+import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import {
   type OidcIssuer,
   OidcIssuersError,
@@ -45,6 +46,12 @@ export interface Config {
    * keys (a JSON array, see `OidcIssuer`). None: only API keys are accepted. @default []
    */
   readonly oidcIssuers?: readonly OidcIssuer[];
+  /**
+   * The expiry sweeper (`grant.expired` events): `EXPIRY_SWEEPER=off` gives `false` (no events;
+   * expiry itself is unaffected), `EXPIRY_SWEEP_BATCH` and `EXPIRY_SWEEP_IDLE_MS` tune it. Unset
+   * fields take `DEFAULT_EXPIRY_SWEEP`. @default on
+   */
+  readonly expirySweeper?: Partial<ExpirySweeperOptions> | false;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +103,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (error instanceof OidcIssuersError) throw new ConfigError(`OIDC_ISSUERS: ${error.message}`);
     throw error;
   }
+  const expirySweeper = env.EXPIRY_SWEEPER || 'on';
+  if (expirySweeper !== 'on' && expirySweeper !== 'off') {
+    throw new ConfigError(`EXPIRY_SWEEPER must be "on" or "off"; got "${expirySweeper}".`);
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -116,5 +127,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
     },
     oidcIssuers,
+    expirySweeper:
+      expirySweeper === 'off'
+        ? false
+        : {
+            batchSize: integer(env, 'EXPIRY_SWEEP_BATCH', 500, 1, 10_000),
+            idlePollMs: integer(env, 'EXPIRY_SWEEP_IDLE_MS', 60_000, 1000, 3_600_000),
+          },
   };
 }

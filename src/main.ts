@@ -2,6 +2,7 @@ import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
+import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
@@ -21,7 +22,7 @@ export interface Keyholder {
 
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key usage, live audit feed, webhook dispatcher).
+ * and the background pieces (key usage, live audit feed, webhook dispatcher, expiry sweeper).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -32,6 +33,7 @@ export async function startKeyholder(
   const schema =
     config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let expirySweeper: ExpirySweeper | null = null;
   try {
     await runMigrations(database, config.databaseUrl);
     const boot = await bootstrap(database, config.bootstrapAdminKey);
@@ -53,12 +55,18 @@ export async function startKeyholder(
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
+    expirySweeper =
+      config.expirySweeper === false
+        ? null
+        : new ExpirySweeper(database, log, config.expirySweeper ?? {});
+    await expirySweeper?.start();
     const http = await startHttpServer(
       {
         schema,
         database,
         services,
         keyUsage,
+        expirySweeper,
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
         oidcIssuers: config.oidcIssuers ?? [],
@@ -93,11 +101,13 @@ export async function startKeyholder(
         await services.auditFeed.close();
         await services.sensitiveScopes.close();
         await webhookDispatcher.stop();
+        await expirySweeper?.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },
     };
   } catch (error) {
+    await expirySweeper?.stop().catch(() => {});
     await database.close().catch(() => {});
     throw error;
   }

@@ -15,6 +15,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
 import type { AccessLogStatus } from '../modules/audit/access-log.js';
+import type { ExpirySweeper } from '../modules/grants/expiry-sweeper.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   readonly database: Database;
   readonly services: Services;
   readonly keyUsage: KeyUsageRecorder;
+  /** Shown by `/healthz`; `null` when switched off. */
+  readonly expirySweeper?: ExpirySweeper | null;
   readonly production: boolean;
   readonly maxBodyBytes: number;
   /** Identity providers whose JWT bearer tokens are accepted beside API keys. @default [] */
@@ -131,14 +134,22 @@ export async function startHttpServer(
   );
   app.get('/healthz', async (_req, res) => {
     const accessLog = accessLogHealth(options.services);
+    const expirySweeper = options.expirySweeper?.status() ?? null;
     try {
       await Promise.race([
         options.database.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
-      res.status(200).json({ status: 'ok', database: options.database.engine, accessLog });
+      res
+        .status(200)
+        .json({ status: 'ok', database: options.database.engine, accessLog, expirySweeper });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: options.database.engine, accessLog });
+      res.status(503).json({
+        status: 'unavailable',
+        database: options.database.engine,
+        accessLog,
+        expirySweeper,
+      });
     }
   });
 

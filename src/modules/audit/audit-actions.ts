@@ -11,6 +11,7 @@ export const AUDIT_ACTIONS = [
   'scope.policy_changed',
   'grant.created',
   'grant.revoked',
+  'grant.expired',
   'accessrequest.created',
   'accessrequest.approved',
   'accessrequest.denied',
