@@ -4,6 +4,7 @@ import { runMigrations } from './db/migrate.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
@@ -21,7 +22,8 @@ export interface Keyholder {
 
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key usage, live audit feed, webhook dispatcher).
+ * and the background pieces (key and grant usage, unused-grant reaper, live audit feed, webhook
+ * dispatcher).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -45,7 +47,12 @@ export async function startKeyholder(
       database,
       log,
       config.accessLog ? (tuning.accessLog ?? {}) : false,
+      config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
     );
+    const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
+      defaultUnusedSeconds: config.reapUnusedAfterSeconds ?? null,
+      ...(config.reapIntervalMs === undefined ? {} : { intervalMs: config.reapIntervalMs }),
+    });
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
@@ -61,6 +68,7 @@ export async function startKeyholder(
       },
       { port: config.port, host: config.host },
     );
+    reaper.start();
     if (boot.admin?.generated) {
       console.log(
         [
@@ -84,6 +92,8 @@ export async function startKeyholder(
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
+        await reaper.stop();
+        await services.grantUsage.close();
         await services.accessLog?.close();
         await services.auditFeed.close();
         await webhookDispatcher.stop();

@@ -7,6 +7,7 @@ import type {
   Caller,
   RequestMeta,
 } from '../modules/keys/authenticate.js';
+import { GrantUseRecord } from '../modules/usage/grant-use-record.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Services } from './services.js';
 
@@ -18,6 +19,11 @@ export interface KeyholderContext {
   readonly requestId: string;
   /** The operation's access decisions, for its access event; absent when access logging is off. */
   readonly access: AccessRecord | undefined;
+  /**
+   * Where the directive reports its decisions: the grants that allowed something, for usage
+   * counting (always), passed on to `access` (when access logging is on).
+   */
+  readonly uses: GrantUseRecord;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
@@ -50,12 +56,14 @@ export function createContext(
   request: RequestMeta,
   reloadGrants?: () => Promise<readonly ActiveGrant[]>,
 ): KeyholderContext {
+  const access = deps.services.accessLog === null ? undefined : new AccessRecord();
   return {
     caller: { ...auth.caller, request },
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,
-    access: deps.services.accessLog === null ? undefined : new AccessRecord(),
+    access,
+    uses: new GrantUseRecord(access),
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

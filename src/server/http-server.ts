@@ -19,6 +19,7 @@ import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
+import { useGrantUsage } from './grant-usage-plugin.js';
 import { PrefetchPlanner } from './prefetch.js';
 import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
@@ -102,6 +103,7 @@ export async function startHttpServer(
       // As a federation subgraph: no per-field timing traces (ftv1) for whoever asks for them.
       ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      useGrantUsage(options.services.grantUsage),
       ...(options.services.accessLog === null
         ? []
         : [useAccessLog(options.services.accessLog, options.log)]),

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { JSONResolver } from 'graphql-scalars';
+import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
@@ -12,6 +12,7 @@ import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
+import { usageResolvers } from '../modules/usage/usage-resolvers.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
 import { packageRoot } from '../package-root.js';
 import type { KeyholderContext } from './context.js';
@@ -27,13 +28,14 @@ export function keyholderTypeDefs(): string[] {
 
 /** Keyholder's resolver maps, one per domain (scalars first). */
 export const keyholderResolvers = [
-  { DateTime: DateTimeScalar, JSON: JSONResolver },
+  { DateTime: DateTimeScalar, JSON: JSONResolver, SafeInt: SafeIntResolver },
   identityResolvers,
   apiKeyResolvers,
   scopeResolvers,
   grantResolvers,
   auditResolvers,
   webhookResolvers,
+  usageResolvers,
 ];
 
 /**
@@ -56,7 +58,7 @@ export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
     subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
-    decisions: (ctx) => ctx.access,
+    decisions: (ctx) => ctx.uses,
   });
   return transformer(schema);
 }

@@ -6,6 +6,11 @@ import { GrantService } from '../modules/grants/grant-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
+import {
+  type GrantUsageOptions,
+  GrantUsageRecorder,
+} from '../modules/usage/grant-usage-recorder.js';
+import { UsageService } from '../modules/usage/usage-service.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
 /** The stateless domain services, one set per process. */
@@ -16,16 +21,20 @@ export interface Services {
   readonly grants: GrantService;
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
+  readonly usage: UsageService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
   readonly accessLog: AccessLog | null;
+  /** Stateful: `close()` it on shutdown (after the servers stop, so the last uses are written). */
+  readonly grantUsage: GrantUsageRecorder;
 }
 
 export function createServices(
   database: Database,
   log: (message: string, error?: unknown) => void,
   accessLog: AccessLogOptions | false = {},
+  grantUsage: GrantUsageOptions = {},
 ): Services {
   return {
     identities: new IdentityService(database),
@@ -34,7 +43,9 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
+    usage: new UsageService(database),
     auditFeed: new AuditFeed(database, log),
     accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
+    grantUsage: new GrantUsageRecorder(database, log, grantUsage),
   };
 }

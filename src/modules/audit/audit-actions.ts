@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'apikey.created',
   'apikey.revoked',
   'scope.defined',
+  'scope.reaping_changed',
   'grant.created',
   'grant.revoked',
   'webhook.created',
