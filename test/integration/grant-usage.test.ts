@@ -457,4 +457,37 @@ describe.each(engines())('Grant usage and reaping on %s', (engine) => {
       expect(await revokedEvent(global, adminAudit.id)).toEqual([]);
     });
   });
+  describe('the reaper, with uses not yet written', () => {
+    let slow: TestServer;
+
+    beforeAll(async () => {
+      // Uses would wait a minute to be written; the reaper runs every 100 ms.
+      slow = await startTestServer(engine, {
+        grantUsageFlushMs: 60_000,
+        reapIntervalMs: 100,
+        reapUnusedAfterSeconds: 3600,
+      });
+    });
+
+    afterAll(async () => {
+      await slow?.stop();
+    });
+
+    it('should write this instance’s pending uses before it looks, so a grant just used survives', async () => {
+      const user = await identityWithGrants(slow, ['identities:read']);
+      const used = grantOf(user, 0);
+      dataOf(await gql(slow.url, user.key, '{ identities(first: 1) { nodes { id } } }'));
+      await backdate(slow, used.id, 2 * 3600);
+      const scope = await defineScope(slow);
+      const idleHolder = await createIdentity(slow);
+      const idle = await grant(slow, idleHolder.id, { scope });
+      await backdate(slow, idle.id, 2 * 3600);
+
+      await grantEventually(slow, idleHolder.id, idle.id, (g) => !g.active, 'a reaper run');
+
+      const survivor = (await usageOf(slow, user.id)).get(used.id);
+      expect(survivor).toMatchObject({ active: true, useCount: 1 });
+      expect(survivor?.lastUsedAt).not.toBeNull();
+    });
+  });
 });
