@@ -165,8 +165,11 @@ export class GrantReaper {
     return rows.map((r) => ({ id: r.id, activity: r.lastUsedAt ?? r.createdAt }));
   }
 
-  /** Re-reads the grant under its row lock and revokes it if it is still active and unused. */
-  async #reap(tx: Tx, id: string): Promise<'revoked' | 'kept' | 'used'> {
+  /**
+   * Re-reads the grant under its row lock and revokes it if it is still active and unused; spares
+   * it when it was revoked, expired or used meanwhile, or its scope's policy was cleared.
+   */
+  async #reap(tx: Tx, id: string): Promise<'revoked' | 'kept' | 'spared'> {
     const window = this.#window();
     const [current] = await tx
       .select({
@@ -186,7 +189,8 @@ export class GrantReaper {
         ),
       )
       .for('update', { of: grants });
-    if (current === undefined || current.unused !== true || current.window === null) return 'used';
+    if (current === undefined || current.unused !== true || current.window === null)
+      return 'spared';
     const { grant } = current;
     const seconds = Number(current.window);
     const reason = `unused for ${describeWindow(seconds)}`;
