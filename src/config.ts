@@ -4,6 +4,7 @@ import {
   OidcIssuersError,
   parseOidcIssuers,
 } from './modules/tokens/oidc-issuers.js';
+import { MAX_UNUSED_SECONDS } from './modules/usage/unused-window.js';
 import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
 
 /** Process configuration, read once from the environment at start. */
@@ -52,6 +53,18 @@ export interface Config {
    * fields take `DEFAULT_EXPIRY_SWEEP`. @default on
    */
   readonly expirySweeper?: Partial<ExpirySweeperOptions> | false;
+  /**
+   * `GRANT_USAGE_FLUSH_MS`: how often the uses of grants counted in memory are written to
+   * `grant_usage` (what a crash can lose). @default 2000
+   */
+  readonly grantUsageFlushMs?: number;
+  /**
+   * `REAP_UNUSED_AFTER_SECONDS`: revoke active grants unused for this long, in every scope without
+   * a policy of its own (`setScopeReaping`). Unset: only scopes with a policy are reaped.
+   */
+  readonly reapUnusedAfterSeconds?: number | null;
+  /** `REAP_INTERVAL_MS`: how often the reaper looks for unused grants. @default 60000 */
+  readonly reapIntervalMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +131,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessLog: accessLog === 'on',
     accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),
     federation,
+    grantUsageFlushMs: integer(env, 'GRANT_USAGE_FLUSH_MS', 2000, 10, 60_000),
+    reapUnusedAfterSeconds:
+      env.REAP_UNUSED_AFTER_SECONDS === undefined || env.REAP_UNUSED_AFTER_SECONDS === ''
+        ? null
+        : integer(env, 'REAP_UNUSED_AFTER_SECONDS', 0, 1, MAX_UNUSED_SECONDS),
+    reapIntervalMs: integer(env, 'REAP_INTERVAL_MS', 60_000, 100, 86_400_000),
     webhooks: {
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_MS', 250, 10, 60_000),
       idlePollMs: integer(env, 'WEBHOOK_IDLE_POLL_MS', 30_000, 100, 3_600_000),

@@ -5,6 +5,7 @@ import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
@@ -22,7 +23,8 @@ export interface Keyholder {
 
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key usage, live audit feed, webhook dispatcher, expiry sweeper).
+ * and the background pieces (key and grant usage, unused-grant reaper, live audit feed, webhook
+ * dispatcher, expiry sweeper).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -50,8 +52,13 @@ export async function startKeyholder(
       config.accessRequestTtlSeconds === undefined
         ? {}
         : { pendingTtlSeconds: config.accessRequestTtlSeconds },
+      config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
     );
     await services.sensitiveScopes.start();
+    const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
+      defaultUnusedSeconds: config.reapUnusedAfterSeconds ?? null,
+      ...(config.reapIntervalMs === undefined ? {} : { intervalMs: config.reapIntervalMs }),
+    });
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
@@ -74,6 +81,7 @@ export async function startKeyholder(
       },
       { port: config.port, host: config.host },
     );
+    reaper.start();
     if (boot.admin?.generated) {
       console.log(
         [
@@ -97,6 +105,8 @@ export async function startKeyholder(
       bootstrapSecret: boot.admin?.secret,
       async stop() {
         await http.stop();
+        await reaper.stop();
+        await services.grantUsage.close();
         await services.accessLog.close();
         await services.auditFeed.close();
         await services.sensitiveScopes.close();

@@ -12,6 +12,7 @@ import type {
 } from '../modules/keys/authenticate.js';
 import type { Revision } from '../modules/revision/revision.js';
 import type { RevisionRecord } from '../modules/revision/revision-record.js';
+import { GrantUseRecord } from '../modules/usage/grant-use-record.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Services } from './services.js';
 
@@ -28,6 +29,11 @@ export interface KeyholderContext {
    * no scope is sensitive.
    */
   readonly access: AccessRecord | undefined;
+  /**
+   * Where the directive reports its decisions: the grants that allowed something, for usage
+   * counting (always), passed on to `access` (when access logging is on).
+   */
+  readonly uses: GrantUseRecord;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
@@ -72,6 +78,7 @@ export function createContext(
 ): KeyholderContext {
   const caller = { ...auth.caller, request };
   invariant(caller.revisions !== undefined, 'authentication records the revision it read.');
+  const access = recordsAccess(deps.services.accessLogMode) ? new AccessRecord() : undefined;
   return {
     caller,
     revisions: caller.revisions,
@@ -82,7 +89,8 @@ export function createContext(
     loaders: createLoaders(deps.database, auth),
     services: deps.services,
     requestId: request.requestId,
-    access: recordsAccess(deps.services.accessLogMode) ? new AccessRecord() : undefined,
+    access,
+    uses: new GrantUseRecord(access),
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

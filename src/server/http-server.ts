@@ -22,6 +22,7 @@ import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
+import { useGrantUsage } from './grant-usage-plugin.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { useRevision } from './revision-plugin.js';
 import type { Services } from './services.js';
@@ -121,6 +122,7 @@ export async function startHttpServer(
       ApolloServerPluginInlineTraceDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
       useRevision(),
+      useGrantUsage(options.services.grantUsage),
       useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
     ],
   });

@@ -5,7 +5,9 @@ import {
   type ApiKeyRow,
   apiKeys,
   type GrantRow,
+  type GrantUsageRow,
   grants,
+  grantUsage,
   type IdentityRow,
   identities,
   type ScopeRow,
@@ -32,6 +34,8 @@ export interface Loaders {
   /** The services and agents each identity owns, oldest first. */
   readonly ownedIdentities: DataLoader<string, readonly IdentityRow[]>;
   readonly webhooks: WebhookLoaders;
+  /** Each grant's usage row (null: never used, or its uses not written yet). */
+  readonly grantUsage: DataLoader<string, GrantUsageRow | null>;
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
@@ -65,6 +69,7 @@ class RequestLoaders implements Loaders {
   #apiKeys: Loaders['apiKeys'] | undefined;
   #ownedIdentities: Loaders['ownedIdentities'] | undefined;
   #webhooks: Loaders['webhooks'] | undefined;
+  #grantUsage: Loaders['grantUsage'] | undefined;
 
   constructor(database: Database, auth: Authentication) {
     this.#database = database;
@@ -191,6 +196,20 @@ class RequestLoaders implements Loaders {
       return ids.map((id) => groups.get(id) ?? []);
     });
     return this.#ownedIdentities;
+  }
+
+  get grantUsage(): Loaders['grantUsage'] {
+    if (this.#grantUsage !== undefined) return this.#grantUsage;
+    const { db } = this.#database;
+    this.#grantUsage = new DataLoader<string, GrantUsageRow | null>(async (ids) => {
+      const rows = await db
+        .select()
+        .from(grantUsage)
+        .where(inArray(grantUsage.grantId, [...ids]));
+      const byId = new Map(rows.map((r) => [r.grantId, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+    return this.#grantUsage;
   }
 
   get webhooks(): Loaders['webhooks'] {

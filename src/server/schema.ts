@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { JSONResolver } from 'graphql-scalars';
+import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
 import { accessRequestResolvers } from '../modules/access-requests/access-request-resolvers.js';
@@ -14,6 +14,7 @@ import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import { RevisionScalar } from '../modules/revision/revision.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
+import { usageResolvers } from '../modules/usage/usage-resolvers.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
 import { packageRoot } from '../package-root.js';
 import type { KeyholderContext } from './context.js';
@@ -29,7 +30,12 @@ export function keyholderTypeDefs(): string[] {
 
 /** Keyholder's resolver maps, one per domain (scalars first). */
 export const keyholderResolvers = [
-  { DateTime: DateTimeScalar, JSON: JSONResolver, Revision: RevisionScalar },
+  {
+    DateTime: DateTimeScalar,
+    JSON: JSONResolver,
+    Revision: RevisionScalar,
+    SafeInt: SafeIntResolver,
+  },
   identityResolvers,
   apiKeyResolvers,
   scopeResolvers,
@@ -37,6 +43,7 @@ export const keyholderResolvers = [
   auditResolvers,
   webhookResolvers,
   accessRequestResolvers,
+  usageResolvers,
 ];
 
 /**
@@ -59,7 +66,7 @@ export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
     subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
-    decisions: (ctx) => ctx.access,
+    decisions: (ctx) => ctx.uses,
   });
   return transformer(schema);
 }

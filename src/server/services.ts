@@ -13,6 +13,11 @@ import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { RevisionService } from '../modules/revision/revision-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
 import { SensitiveScopes } from '../modules/scopes/sensitive-scopes.js';
+import {
+  type GrantUsageOptions,
+  GrantUsageRecorder,
+} from '../modules/usage/grant-usage-recorder.js';
+import { UsageService } from '../modules/usage/usage-service.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
 
 /** The stateless domain services, one set per process. */
@@ -25,6 +30,7 @@ export interface Services {
   readonly webhooks: WebhookService;
   readonly accessRequests: AccessRequestService;
   readonly revisions: RevisionService;
+  readonly usage: UsageService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /**
@@ -35,6 +41,8 @@ export interface Services {
   readonly accessLogMode: AccessLogMode;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly sensitiveScopes: SensitiveScopes;
+  /** Stateful: `close()` it on shutdown (after the servers stop, so the last uses are written). */
+  readonly grantUsage: GrantUsageRecorder;
 }
 
 export function createServices(
@@ -43,6 +51,7 @@ export function createServices(
   /** `false`: only access events of operations concerning a sensitive scope. */
   accessLog: AccessLogOptions | false = {},
   accessRequests: AccessRequestOptions = {},
+  grantUsage: GrantUsageOptions = {},
 ): Services {
   const auditFeed = new AuditFeed(database, log);
   const sensitiveScopes = new SensitiveScopes(database, log);
@@ -59,5 +68,7 @@ export function createServices(
     accessLog: new AccessLog(database, log, accessLog === false ? {} : accessLog),
     accessLogMode: { all: accessLog !== false, sensitive: sensitiveScopes },
     sensitiveScopes,
+    usage: new UsageService(database),
+    grantUsage: new GrantUsageRecorder(database, log, grantUsage),
   };
 }

@@ -95,6 +95,12 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
     errors.map((e) => options.formatError(e.toJSON(), e));
   const rules = [...specifiedRules, ...options.validationRules];
   const accessLog = options.services.accessLog;
+  const grantUsage = options.services.grantUsage;
+  /** Counts one use of each grant that allowed something since the last count (memory only). */
+  const recordUses = (running: RunningOperation | undefined): void => {
+    const used = running?.context.uses.take();
+    if (used !== undefined && used.length > 0) grantUsage.record(used);
+  };
   /**
    * Queues the access event of what `running` decided since its last one; false if it could not.
    * `deniedOnly` (a stream ended by a denial) records the denial alone and waits for room however
@@ -216,8 +222,11 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
       },
       // One access event for the subscribe decision; later events are re-checked, and a stream
       // ended by a denial gets a second event (onComplete).
+      // Uses count per operation: a query or mutation once, a subscription once when it subscribes
+      // and once per event delivered (onNext).
       onOperation: async (ctx, id, _payload, _args, result) => {
         const running = ctx.extra.operations?.get(id);
+        recordUses(running);
         if (running === undefined || (await recordAccess(running))) return undefined;
         if (isAsyncIterable(result)) await result.return?.(undefined);
         return {
@@ -231,7 +240,8 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         ctx.extra.operations?.delete(id);
         if (running?.context.access?.anyDenied) await recordAccess(running, true);
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
+      onNext: (ctx, id, _payload, _args, result) => {
+        recordUses(ctx.extra.operations?.get(id));
         if (!result.errors) return undefined;
         return {
           data: (result.data ?? null) as Record<string, unknown> | null,

@@ -19,8 +19,8 @@ async function inBatches<T>(
 
 /**
  * Statements the server sent while answering one request as the admin. Measured three times and
- * the least kept, so a background flush of key-usage times (at most one per five seconds) cannot
- * count.
+ * the least kept, so a background statement (a flush of key or grant usage, every few seconds; a
+ * reaper run, every minute) cannot count.
  */
 async function countStatements(
   server: TestServer,
@@ -105,6 +105,34 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
 
     expect((all.data.grants as { nodes: unknown[] }).nodes.length).toBeGreaterThanOrEqual(200);
     expect(all.count).toBe(ten.count);
+  });
+
+  it('should send as many statements for 200 grants with their last use as for 20', async () => {
+    const query = `query($first: Int!) {
+      grants(first: $first, filter: { active: true }) { nodes { id lastUsedAt useCount } }
+    }`;
+
+    const twenty = await statementsFor(query, { first: 20 });
+    const all = await statementsFor(query, { first: 200 });
+
+    expect((all.data.grants as { nodes: unknown[] }).nodes.length).toBeGreaterThanOrEqual(200);
+    expect(all.count).toBe(twenty.count);
+  });
+
+  it('should list unused grants with their last use in as many statements for 200 as for 20', async () => {
+    const query = `query($first: Int!) {
+      unusedGrants(olderThanSeconds: 1, first: $first) {
+        nodes { id lastUsedAt useCount identity { id } scope { name } }
+      }
+    }`;
+    // Every grant counts as unused one second after its creation (or last use).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const twenty = await statementsFor(query, { first: 20 });
+    const all = await statementsFor(query, { first: 200 });
+
+    expect((all.data.unusedGrants as { nodes: unknown[] }).nodes).toHaveLength(200);
+    expect(all.count).toBe(twenty.count);
   });
 
   it('should answer check about another identity in exactly one statement', async () => {

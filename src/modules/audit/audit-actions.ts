@@ -9,6 +9,7 @@ export const AUDIT_ACTIONS = [
   'apikey.revoked',
   'scope.defined',
   'scope.policy_changed',
+  'scope.reaping_changed',
   'grant.created',
   'grant.revoked',
   'grant.expired',

@@ -1,0 +1,226 @@
+import { and, asc, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import { grants, grantUsage, scopes } from '../../db/tables.js';
+import { isDomainError } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { grantRevoked } from '../grants/grant-events.js';
+import { keepRootHolders } from '../grants/root-holders.js';
+import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
+import { describeWindow } from './unused-window.js';
+
+/** How the reaper runs. */
+export interface GrantReaperOptions {
+  /** How often it looks for unused grants. @default 60000 */
+  readonly intervalMs?: number;
+  /**
+   * The window for scopes without a policy of their own (`REAP_UNUSED_AFTER_SECONDS`); null: those
+   * scopes are not reaped. @default null
+   */
+  readonly defaultUnusedSeconds?: number | null;
+  /** Most grants revoked by one run (one transaction); a full run is followed by another soon. @default 500 */
+  readonly maxPerRun?: number;
+}
+
+/** What one run did. */
+export interface ReapResult {
+  /** False when another instance was running the reaper. */
+  readonly ran: boolean;
+  readonly revoked: number;
+  /** Last grantable holders of a built-in scope, kept. */
+  readonly kept: number;
+}
+
+/** Every reaper on one database takes this lock for its run: one instance reaps at a time. */
+const REAPER_LOCK = sql`hashtext('keyholder:grant-reaper')`;
+const PAGE = 100;
+const AGAIN_MS = 50;
+const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
+
+const lastActivity = sql`coalesce(${grantUsage.lastUsedAt}, ${grants.createdAt})`;
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Revokes active grants that have authorized nothing for their scope's reaping window
+ * (`scopes.reap_unused_after_seconds`, else the default; never-used grants count from their
+ * creation), with reason `unused for N days` (or hours, minutes, seconds), no actor (Keyholder
+ * itself) and a `grant.revoked` event carrying `reaped: true`:
+ * - one run at a time across instances (`pg_try_advisory_xact_lock`; a busy lock skips the run);
+ * - this process's pending uses are written first, and each grant is re-read under its row lock
+ *   in the revoking transaction, so a use written before that is never reaped;
+ * - the last grantable holder of a built-in scope is never reaped: it is kept and logged once;
+ * - a failed run is logged and retried at the next interval; it never stops the server.
+ */
+export class GrantReaper {
+  readonly #database: Database;
+  readonly #log: (message: string, error?: unknown) => void;
+  readonly #flushUses: () => Promise<void>;
+  readonly #intervalMs: number;
+  readonly #defaultUnusedSeconds: number | null;
+  readonly #maxPerRun: number;
+  readonly #keptLogged = new Set<string>();
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+  #stopped = false;
+
+  constructor(
+    database: Database,
+    log: (message: string, error?: unknown) => void,
+    flushUses: () => Promise<void>,
+    options: GrantReaperOptions = {},
+  ) {
+    this.#database = database;
+    this.#log = log;
+    this.#flushUses = flushUses;
+    this.#intervalMs = options.intervalMs ?? 60_000;
+    this.#defaultUnusedSeconds = options.defaultUnusedSeconds ?? null;
+    this.#maxPerRun = options.maxPerRun ?? 500;
+  }
+
+  start(): void {
+    this.#schedule(this.#intervalMs);
+  }
+
+  /** Stops scheduling and waits for a run in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running?.catch(() => {});
+  }
+
+  /** One run: writes pending uses, then revokes what is due (up to `maxPerRun`). */
+  async run(): Promise<ReapResult> {
+    await this.#flushUses();
+    return this.#database.db.transaction(async (tx) => {
+      const [lock] = rowsOf<{ locked: boolean }>(
+        await tx.execute(sql`select pg_try_advisory_xact_lock(${REAPER_LOCK}) as locked`),
+      );
+      if (lock?.locked !== true) return { ran: false, revoked: 0, kept: 0 };
+      let revoked = 0;
+      let kept = 0;
+      let after: { activity: Date; id: string } | null = null;
+      while (revoked < this.#maxPerRun) {
+        const page = await this.#candidates(tx, after);
+        for (const candidate of page) {
+          const outcome = await this.#reap(tx, candidate.id);
+          if (outcome === 'revoked') revoked += 1;
+          else if (outcome === 'kept') kept += 1;
+          if (revoked >= this.#maxPerRun) break;
+        }
+        const last = page.at(-1);
+        if (page.length < PAGE || last === undefined) break;
+        after = last;
+      }
+      return { ran: true, revoked, kept };
+    });
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      const run = this.run();
+      this.#running = run;
+      run.then(
+        (result) => this.#schedule(result.revoked >= this.#maxPerRun ? AGAIN_MS : this.#intervalMs),
+        (error) => {
+          this.#log('The unused-grant reaper failed; retrying at its next interval', error);
+          this.#schedule(this.#intervalMs);
+        },
+      );
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** The reaping window of a grant's scope: its own policy, else the default (null: none). */
+  #window(): SQL {
+    return sql`coalesce(${scopes.reapUnusedAfterSeconds}, ${this.#defaultUnusedSeconds}::int)`;
+  }
+
+  /** Grants due for reaping, least recently active first, after `after`. */
+  async #candidates(tx: Tx, after: { activity: Date; id: string } | null) {
+    const window = this.#window();
+    const conditions: SQL[] = [
+      isNull(grants.revokedAt),
+      or(isNull(grants.expiresAt), gt(grants.expiresAt, sql`now()`)) as SQL,
+      sql`${lastActivity} < now() - make_interval(secs => ${window})`,
+    ];
+    if (after !== null) {
+      const at = sql`${after.activity.toISOString()}::timestamptz`;
+      conditions.push(
+        or(gt(lastActivity, at), and(eq(lastActivity, at), gt(grants.id, after.id))) as SQL,
+      );
+    }
+    const rows = await tx
+      .select({ id: grants.id, createdAt: grants.createdAt, lastUsedAt: grantUsage.lastUsedAt })
+      .from(grants)
+      .innerJoin(scopes, eq(scopes.name, grants.scope))
+      .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
+      .where(and(...conditions))
+      .orderBy(asc(lastActivity), asc(grants.id))
+      .limit(PAGE);
+    return rows.map((r) => ({ id: r.id, activity: r.lastUsedAt ?? r.createdAt }));
+  }
+
+  /**
+   * Re-reads the grant under its row lock and revokes it if it is still active and unused; spares
+   * it when it was revoked, expired or used meanwhile, or its scope's policy was cleared.
+   */
+  async #reap(tx: Tx, id: string): Promise<'revoked' | 'kept' | 'spared'> {
+    const window = this.#window();
+    const [current] = await tx
+      .select({
+        grant: grants,
+        lastUsedAt: grantUsage.lastUsedAt,
+        window: sql<number | null>`${window}`,
+        unused: sql<boolean>`${lastActivity} < now() - make_interval(secs => ${window})`,
+      })
+      .from(grants)
+      .innerJoin(scopes, eq(scopes.name, grants.scope))
+      .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
+      .where(
+        and(
+          eq(grants.id, id),
+          isNull(grants.revokedAt),
+          or(isNull(grants.expiresAt), gt(grants.expiresAt, sql`now()`)),
+        ),
+      )
+      .for('update', { of: grants });
+    if (current === undefined || current.unused !== true || current.window === null)
+      return 'spared';
+    const { grant } = current;
+    const seconds = Number(current.window);
+    const reason = `unused for ${describeWindow(seconds)}`;
+    if (BUILTIN_SCOPE_NAMES.has(grant.scope) && grant.grantable && grant.resource === null) {
+      try {
+        await keepRootHolders(tx, { grantId: grant.id }, `Reaping grant ${grant.id}`);
+      } catch (error) {
+        if (!isDomainError(error)) throw error;
+        if (!this.#keptLogged.has(grant.id)) {
+          this.#keptLogged.add(grant.id);
+          this.#log(
+            `Kept grant ${grant.id} of "${grant.scope}" although it is ${reason}: it is the last active grantable holder of that built-in scope.`,
+          );
+        }
+        return 'kept';
+      }
+    }
+    await tx
+      .update(grants)
+      .set({ revokedAt: new Date(), revokedBy: null, revokeReason: reason })
+      .where(eq(grants.id, grant.id));
+    await recordChange(
+      tx,
+      null,
+      grantRevoked(grant, true, reason, {
+        reaped: true,
+        unusedForSeconds: seconds,
+        lastUsedAt: current.lastUsedAt?.toISOString() ?? null,
+      }),
+    );
+    return 'revoked';
+  }
+}

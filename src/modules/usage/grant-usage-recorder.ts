@@ -1,0 +1,123 @@
+import type { Database } from '../../db/client.js';
+
+/** Tuning of the grant usage writer. */
+export interface GrantUsageOptions {
+  /** How often pending uses are written. @default 2000 */
+  readonly flushMs?: number;
+  /** Most grants written by one statement. @default 1000 */
+  readonly batchSize?: number;
+}
+
+interface Pending {
+  count: number;
+  lastUsedAt: number;
+}
+
+/**
+ * Adds a batch to `grant_usage`: `$1` is a JSON array of `{ g, t, n }` (grant id, last use, uses),
+ * sorted by grant id so two instances upserting the same rows lock them in the same order.
+ */
+const UPSERT_BATCH = `insert into grant_usage (grant_id, last_used_at, use_count)
+  select (e ->> 'g')::uuid, (e ->> 't')::timestamptz, (e ->> 'n')::bigint
+  from jsonb_array_elements($1::jsonb) as batch(e)
+  on conflict (grant_id) do update set
+    use_count = grant_usage.use_count + excluded.use_count,
+    last_used_at = greatest(grant_usage.last_used_at, excluded.last_used_at)`;
+
+/**
+ * Records which grants authorized something, and how often, off the request path:
+ * - `record` only updates an in-memory map (one entry per distinct grant, so memory is bounded by
+ *   the number of grants, not by traffic) and never touches the database;
+ * - every `flushMs`, and on `flush`/`close`, the map is written with one upsert per `batchSize`
+ *   grants (counts added, `last_used_at` never moved back);
+ * - a failed write merges its uses back and is retried at the next flush (logged once until it
+ *   recovers). A crash loses the uses not yet written (at most `flushMs` while the database is
+ *   healthy); never a decision, which was made before the use was recorded.
+ */
+export class GrantUsageRecorder {
+  readonly #database: Database;
+  readonly #log: (message: string, error?: unknown) => void;
+  readonly #batchSize: number;
+  readonly #timer: NodeJS.Timeout;
+  #pending = new Map<string, Pending>();
+  #failingSince: Date | null = null;
+
+  constructor(
+    database: Database,
+    log: (message: string, error?: unknown) => void,
+    options: GrantUsageOptions = {},
+  ) {
+    this.#database = database;
+    this.#log = log;
+    this.#batchSize = options.batchSize ?? 1000;
+    this.#timer = setInterval(() => {
+      this.flush().catch(() => {});
+    }, options.flushMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  /** Counts one use of each grant in `grantIds` at `at`. */
+  record(grantIds: readonly string[], at = Date.now()): void {
+    for (const id of grantIds) this.#add(id, 1, at);
+  }
+
+  /** Distinct grants with uses not yet written. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Writes every pending use now; rejects (keeping them for the next try) if a write fails. */
+  async flush(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const entries = [...this.#pending].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.#pending = new Map();
+    for (let i = 0; i < entries.length; i += this.#batchSize) {
+      const batch = entries.slice(i, i + this.#batchSize);
+      try {
+        await this.#database.query(UPSERT_BATCH, [
+          JSON.stringify(
+            batch.map(([id, p]) => ({
+              g: id,
+              t: new Date(p.lastUsedAt).toISOString(),
+              n: p.count,
+            })),
+          ),
+        ]);
+      } catch (error) {
+        for (const [id, p] of entries.slice(i)) this.#add(id, p.count, p.lastUsedAt);
+        if (this.#failingSince === null) {
+          this.#failingSince = new Date();
+          this.#log(
+            `Could not record the use of ${entries.length - i} grants; keeping the counts and retrying`,
+            error,
+          );
+        }
+        throw error;
+      }
+    }
+    if (this.#failingSince !== null) {
+      this.#log(
+        `Grant usage writes recovered after failing since ${this.#failingSince.toISOString()}`,
+      );
+      this.#failingSince = null;
+    }
+  }
+
+  /** Stops the timer and writes what is pending (logged, not thrown, if it cannot). */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush().catch((error) =>
+      this.#log(`Grant usage closed with ${this.#pending.size} grants' uses unwritten`, error),
+    );
+  }
+
+  #add(id: string, count: number, at: number): void {
+    const seen = this.#pending.get(id);
+    if (seen === undefined) {
+      this.#pending.set(id, { count, lastUsedAt: at });
+      return;
+    }
+    seen.count += count;
+    if (at > seen.lastUsedAt) seen.lastUsedAt = at;
+  }
+}

@@ -1,0 +1,63 @@
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { type ScopeRow, scopes } from '../../db/tables.js';
+import { forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
+import type { Caller } from '../keys/authenticate.js';
+import { requireScopeName } from '../shared/validate.js';
+import { requireUnusedWindow } from './unused-window.js';
+
+/**
+ * Sets (or, with null, clears) the scope's reaping policy: its active grants unused for
+ * `unusedForSeconds` are revoked by the reaper. Needs the scope held grantable on every resource
+ * (whoever could revoke every grant of it); audited as `scope.reaping_changed` with before/after.
+ * A policy only ever takes grants away: it never extends one.
+ */
+export async function setScopeReaping(
+  database: Database,
+  actor: Caller,
+  scopeName: string,
+  unusedForSeconds: number | null | undefined,
+): Promise<ScopeRow> {
+  requireScopeName(scopeName, 'scope');
+  const window =
+    unusedForSeconds === null || unusedForSeconds === undefined
+      ? null
+      : requireUnusedWindow(unusedForSeconds, 'unusedForSeconds');
+  return database.db.transaction(async (tx) => {
+    const [current] = await tx
+      .select()
+      .from(scopes)
+      .where(eq(scopes.name, scopeName))
+      .for('update');
+    if (current === undefined) throw notFound(`Scope "${scopeName}" is not defined.`);
+    const authority = authorityFor(
+      await loadAuthority(tx, actor.identity, [scopeName]),
+      scopeName,
+      null,
+    );
+    if (authority.length === 0) {
+      throw forbidden(
+        `Setting the reaping policy of "${scopeName}" requires holding it on every resource with grantable: true, and you do not.`,
+        { required: { scope: scopeName, resource: null, grantable: true } },
+      );
+    }
+    const [row] = await tx
+      .update(scopes)
+      .set({ reapUnusedAfterSeconds: window })
+      .where(eq(scopes.name, scopeName))
+      .returning();
+    if (row === undefined) throw new Error('Update returned no scope row.');
+    await recordChange(tx, actor, {
+      action: 'scope.reaping_changed',
+      subjectId: scopeName,
+      scopes: [scopeName],
+      details: {
+        before: { reapUnusedAfterSeconds: current.reapUnusedAfterSeconds },
+        after: { reapUnusedAfterSeconds: window },
+      },
+    });
+    return row;
+  });
+}
