@@ -1,3 +1,4 @@
+import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
 
 /** Process configuration, read once from the environment at start. */
@@ -30,6 +31,12 @@ export interface Config {
    * `DEFAULT_DISPATCH`.
    */
   readonly webhooks?: Partial<WebhookDispatchOptions>;
+  /**
+   * The access review closer: `ACCESS_REVIEW_POLL_MS`, the longest it goes without looking for due
+   * reviews (it is also woken at each due time and whenever a review starts). Unset fields take
+   * `DEFAULT_REVIEW_CLOSER`.
+   */
+  readonly accessReviews?: Partial<AccessReviewCloserOptions>;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +98,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
       retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
       maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
+    },
+    accessReviews: {
+      pollMs: integer(env, 'ACCESS_REVIEW_POLL_MS', 60_000, 100, 3_600_000),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { AccessReviewCloser } from './modules/access-reviews/access-review-closer.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
@@ -21,7 +22,7 @@ export interface Keyholder {
 
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key usage, live audit feed, webhook dispatcher).
+ * and the background pieces (key usage, live audit feed, webhook dispatcher, access review closer).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -49,6 +50,8 @@ export async function startKeyholder(
     await services.auditFeed.start();
     const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
     await webhookDispatcher.start();
+    const reviewCloser = new AccessReviewCloser(database, log, config.accessReviews);
+    await reviewCloser.start();
     const http = await startHttpServer(
       {
         schema,
@@ -87,6 +90,7 @@ export async function startKeyholder(
         await services.accessLog?.close();
         await services.auditFeed.close();
         await webhookDispatcher.stop();
+        await reviewCloser.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },

@@ -11,6 +11,10 @@ import {
   type ScopeRow,
   scopes,
 } from '../db/tables.js';
+import {
+  type AccessReviewLoaders,
+  createAccessReviewLoaders,
+} from '../modules/access-reviews/access-review-loaders.js';
 import { capAgentsToOwners, loadHoldings } from '../modules/identities/cap-agents.js';
 import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
@@ -32,6 +36,7 @@ export interface Loaders {
   /** The services and agents each identity owns, oldest first. */
   readonly ownedIdentities: DataLoader<string, readonly IdentityRow[]>;
   readonly webhooks: WebhookLoaders;
+  readonly accessReviews: AccessReviewLoaders;
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
@@ -65,6 +70,7 @@ class RequestLoaders implements Loaders {
   #apiKeys: Loaders['apiKeys'] | undefined;
   #ownedIdentities: Loaders['ownedIdentities'] | undefined;
   #webhooks: Loaders['webhooks'] | undefined;
+  #accessReviews: Loaders['accessReviews'] | undefined;
 
   constructor(database: Database, auth: Authentication) {
     this.#database = database;
@@ -196,6 +202,11 @@ class RequestLoaders implements Loaders {
   get webhooks(): Loaders['webhooks'] {
     this.#webhooks ??= createWebhookLoaders(this.#database);
     return this.#webhooks;
+  }
+
+  get accessReviews(): Loaders['accessReviews'] {
+    this.#accessReviews ??= createAccessReviewLoaders(this.#database);
+    return this.#accessReviews;
   }
 }
 

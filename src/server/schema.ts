@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import { JSONResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
+import { accessReviewResolvers } from '../modules/access-reviews/access-review-resolvers.js';
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
@@ -34,6 +35,7 @@ export const keyholderResolvers = [
   grantResolvers,
   auditResolvers,
   webhookResolvers,
+  accessReviewResolvers,
 ];
 
 /**

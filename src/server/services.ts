@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import { AccessReviewService } from '../modules/access-reviews/access-review-service.js';
 import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
@@ -16,6 +17,7 @@ export interface Services {
   readonly grants: GrantService;
   readonly audit: AuditService;
   readonly webhooks: WebhookService;
+  readonly accessReviews: AccessReviewService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /** Stateful: `close()` it on shutdown. `null` when access logging is switched off. */
@@ -34,6 +36,7 @@ export function createServices(
     grants: new GrantService(database),
     audit: new AuditService(database),
     webhooks: new WebhookService(database),
+    accessReviews: new AccessReviewService(database),
     auditFeed: new AuditFeed(database, log),
     accessLog: accessLog === false ? null : new AccessLog(database, log, accessLog),
   };
