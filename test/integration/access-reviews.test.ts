@@ -620,6 +620,30 @@ describe.each(engines())('access reviews on %s', (engine) => {
         'CONFLICT',
         'closed at',
       );
+      const listed = dataOf(
+        await gql<{ accessReviews: { nodes: { id: string; status: string }[] } }>(
+          server.url,
+          server.adminKey,
+          '{ open: accessReviews(first: 500, status: OPEN) { nodes { id } } accessReviews(first: 500, status: CLOSED) { nodes { id status } } }',
+        ),
+      ) as unknown as {
+        open: { nodes: { id: string }[] };
+        accessReviews: { nodes: { id: string; status: string }[] };
+      };
+      expect(listed.accessReviews.nodes.map((n) => n.id)).toContain(r.id);
+      expect(listed.accessReviews.nodes.every((n) => n.status === 'CLOSED')).toBe(true);
+      expect(listed.open.nodes.map((n) => n.id)).not.toContain(r.id);
+    });
+
+    it('should refuse decisions once the review is due, whether or not it has closed yet (CONFLICT)', async () => {
+      const scope = await defineScope(server);
+      const holder = await identityWithGrants(server, [scope]);
+      const r = await started({ filter: { scope, identityId: holder.id }, dueAt: inSeconds(1) });
+      await sleep(1100);
+
+      const response = await decide(r.items.nodes[0]?.id as string, 'KEEP');
+
+      expectError(response, 'CONFLICT', /fell due at|closed at/);
     });
 
     it('should keep the last grantable holder of a built-in scope at the due time, saying why', async () => {
@@ -754,6 +778,7 @@ describe.each(engines())('access reviews on two instances on %s', (engine) => {
       );
       // Let the instance that found the lock taken look again, as it does a second later.
       await sleep(1500);
+      expect([...a.logs, ...b.logs].filter((l) => /access review/i.test(l.message))).toEqual([]);
 
       const [closed] = await a.database.query<{ n: number }>(
         "select count(*)::int as n from audit_events where action = 'accessreview.closed' and subject_id = $1",
