@@ -218,6 +218,42 @@ describe.each(engines())('access reviews on %s', (engine) => {
       );
     });
 
+    it('should list reviews with a page of items for each', async () => {
+      const scope = await defineScope(server);
+      await Promise.all([1, 2].map(() => identityWithGrants(server, [scope])));
+      const one = await started({ filter: { scope } });
+      const two = await started({ filter: { scope } });
+
+      const { accessReviews } = dataOf(
+        await gql<{
+          accessReviews: {
+            nodes: {
+              id: string;
+              counts: { total: number };
+              items: { nodes: Item[]; pageInfo: { hasNextPage: boolean } };
+            }[];
+          };
+        }>(
+          server.url,
+          server.adminKey,
+          `{ accessReviews(first: 50, status: OPEN) { nodes { id counts { total }
+              items(first: 2) { nodes { id decidedAt grant { id } } pageInfo { hasNextPage } } } } }`,
+        ),
+      );
+
+      for (const r of [one, two]) {
+        const listed = accessReviews.nodes.find((n) => n.id === r.id);
+        expect(listed?.counts.total).toBe(3);
+        expect(listed?.items.pageInfo.hasNextPage).toBe(true);
+        expect(listed?.items.nodes.map((i) => i.id).sort()).toEqual(
+          r.items.nodes
+            .map((i) => i.id)
+            .sort()
+            .slice(0, 2),
+        );
+      }
+    });
+
     it('should cover the grants of one identity', async () => {
       const [a, b] = [await defineScope(server), await defineScope(server)];
       const subject = await identityWithGrants(server, [a, b]);
