@@ -1,3 +1,4 @@
+import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import {
   type OidcIssuer,
@@ -65,6 +66,12 @@ export interface Config {
   readonly reapUnusedAfterSeconds?: number | null;
   /** `REAP_INTERVAL_MS`: how often the reaper looks for unused grants. @default 60000 */
   readonly reapIntervalMs?: number;
+  /**
+   * The access review closer: `ACCESS_REVIEW_POLL_MS`, the longest it goes without looking for due
+   * reviews (it is also woken at each due time and whenever a review starts). Unset fields take
+   * `DEFAULT_REVIEW_CLOSER`.
+   */
+  readonly accessReviews?: Partial<AccessReviewCloserOptions>;
 }
 
 export class ConfigError extends Error {
@@ -153,5 +160,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
             batchSize: integer(env, 'EXPIRY_SWEEP_BATCH', 500, 1, 10_000),
             idlePollMs: integer(env, 'EXPIRY_SWEEP_IDLE_MS', 60_000, 1000, 3_600_000),
           },
+    accessReviews: {
+      pollMs: integer(env, 'ACCESS_REVIEW_POLL_MS', 60_000, 100, 3_600_000),
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { AccessReviewCloser } from './modules/access-reviews/access-review-closer.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
@@ -24,7 +25,7 @@ export interface Keyholder {
 /**
  * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
  * and the background pieces (key and grant usage, unused-grant reaper, live audit feed, webhook
- * dispatcher, expiry sweeper).
+ * dispatcher, expiry sweeper, access review closer).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -67,6 +68,8 @@ export async function startKeyholder(
         ? null
         : new ExpirySweeper(database, log, config.expirySweeper ?? {});
     await expirySweeper?.start();
+    const reviewCloser = new AccessReviewCloser(database, log, config.accessReviews);
+    await reviewCloser.start();
     const http = await startHttpServer(
       {
         schema,
@@ -112,6 +115,7 @@ export async function startKeyholder(
         await services.sensitiveScopes.close();
         await webhookDispatcher.stop();
         await expirySweeper?.stop();
+        await reviewCloser.stop();
         await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
         await database.close();
       },

@@ -13,6 +13,10 @@ import {
   type ScopeRow,
   scopes,
 } from '../db/tables.js';
+import {
+  type AccessReviewLoaders,
+  createAccessReviewLoaders,
+} from '../modules/access-reviews/access-review-loaders.js';
 import { capAgentsToOwners, loadHoldings } from '../modules/identities/cap-agents.js';
 import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
@@ -36,6 +40,7 @@ export interface Loaders {
   readonly webhooks: WebhookLoaders;
   /** Each grant's usage row (null: never used, or its uses not written yet). */
   readonly grantUsage: DataLoader<string, GrantUsageRow | null>;
+  readonly accessReviews: AccessReviewLoaders;
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
@@ -70,6 +75,7 @@ class RequestLoaders implements Loaders {
   #ownedIdentities: Loaders['ownedIdentities'] | undefined;
   #webhooks: Loaders['webhooks'] | undefined;
   #grantUsage: Loaders['grantUsage'] | undefined;
+  #accessReviews: Loaders['accessReviews'] | undefined;
 
   constructor(database: Database, auth: Authentication) {
     this.#database = database;
@@ -215,6 +221,11 @@ class RequestLoaders implements Loaders {
   get webhooks(): Loaders['webhooks'] {
     this.#webhooks ??= createWebhookLoaders(this.#database);
     return this.#webhooks;
+  }
+
+  get accessReviews(): Loaders['accessReviews'] {
+    this.#accessReviews ??= createAccessReviewLoaders(this.#database);
+    return this.#accessReviews;
   }
 }
 

@@ -6,6 +6,7 @@ import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
 import { accessRequestResolvers } from '../modules/access-requests/access-request-resolvers.js';
+import { accessReviewResolvers } from '../modules/access-reviews/access-review-resolvers.js';
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
@@ -44,6 +45,7 @@ export const keyholderResolvers = [
   webhookResolvers,
   accessRequestResolvers,
   usageResolvers,
+  accessReviewResolvers,
 ];
 
 /**

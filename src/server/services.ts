@@ -3,6 +3,7 @@ import {
   type AccessRequestOptions,
   AccessRequestService,
 } from '../modules/access-requests/access-request-service.js';
+import { AccessReviewService } from '../modules/access-reviews/access-review-service.js';
 import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
 import type { AccessLogMode } from '../modules/audit/access-log-mode.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
@@ -31,6 +32,7 @@ export interface Services {
   readonly accessRequests: AccessRequestService;
   readonly revisions: RevisionService;
   readonly usage: UsageService;
+  readonly accessReviews: AccessReviewService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /**
@@ -70,5 +72,6 @@ export function createServices(
     sensitiveScopes,
     usage: new UsageService(database),
     grantUsage: new GrantUsageRecorder(database, log, grantUsage),
+    accessReviews: new AccessReviewService(database),
   };
 }

@@ -40,6 +40,7 @@ async function countStatements(
 describe.each(engines())('SQL statements per request on %s', (engine) => {
   let server: TestServer;
   let tag: string;
+  let scopes: string[];
 
   const statementsFor = (query: string, variables: Record<string, unknown>) =>
     countStatements(server, query, variables);
@@ -47,7 +48,7 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
   beforeAll(async () => {
     server = await startTestServer(engine);
     tag = unique('n1');
-    const scopes = [await defineScope(server), await defineScope(server)];
+    scopes = [await defineScope(server), await defineScope(server)];
     const indexes = Array.from({ length: IDENTITIES }, (_, i) => i);
     await inBatches(indexes, 10, async (i) => {
       const identity = await createIdentity(server, {
@@ -133,6 +134,45 @@ describe.each(engines())('SQL statements per request on %s', (engine) => {
 
     expect((all.data.unusedGrants as { nodes: unknown[] }).nodes).toHaveLength(200);
     expect(all.count).toBe(twenty.count);
+  });
+
+  it('should send as many statements for 100 access review items with their grants as for 10', async () => {
+    const started = dataOf(
+      await gql(
+        server.url,
+        server.adminKey,
+        `mutation($input: StartAccessReviewInput!) { startAccessReview(input: $input) { id } }`,
+        {
+          input: {
+            name: unique('review'),
+            filter: { scope: scopes[0] },
+            dueAt: new Date(Date.now() + 24 * 3600 * 1000).toISOString(),
+          },
+        },
+      ),
+    ).startAccessReview as { id: string };
+    const query = `query($id: ID!, $first: Int!) {
+      accessReview(id: $id) {
+        counts { total }
+        items(first: $first) { nodes {
+          id decision outcome decidedBy { id } review { id }
+          grant { id resource identity { id name } scope { name } grantedBy { id } }
+        } }
+      }
+    }`;
+
+    const ten = await statementsFor(query, { id: started.id, first: 10 });
+    const hundred = await statementsFor(query, { id: started.id, first: 100 });
+
+    const review = hundred.data.accessReview as {
+      counts: { total: number };
+      items: { nodes: { grant: { identity: { name: string } } }[] };
+    };
+    // Every identity's grant of the scope, and the admin's own (it defined the scope).
+    expect(review.counts.total).toBe(IDENTITIES + 1);
+    expect(review.items.nodes).toHaveLength(100);
+    expect(ten.count).toBeGreaterThan(0);
+    expect(hundred.count).toBe(ten.count);
   });
 
   it('should answer check about another identity in exactly one statement', async () => {

@@ -1,10 +1,17 @@
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import type { GrantRow } from '../../db/tables.js';
 import { conflict } from '../../errors.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 
 const ROOT_HOLDERS_LOCK = 7_291_007;
 const BUILTIN = BUILTIN_SCOPES.map((s) => s.name);
+const BUILTIN_NAMES = new Set(BUILTIN);
+
+/** A grant whose revocation `keepRootHolders` must allow: a built-in scope, grantable, on every resource. */
+export function isRootGrant(grant: Pick<GrantRow, 'scope' | 'grantable' | 'resource'>): boolean {
+  return BUILTIN_NAMES.has(grant.scope) && grant.grantable && grant.resource === null;
+}
 
 /**
  * Refuses a change that would leave a built-in scope with no active identity holding it

@@ -5,6 +5,7 @@ import { isDomainError } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantRevoked } from '../grants/grant-events.js';
 import { keepRootHolders } from '../grants/root-holders.js';
+import { runChange } from '../revision/run-change.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { describeWindow } from './unused-window.js';
 
@@ -94,7 +95,7 @@ export class GrantReaper {
   /** One run: writes pending uses, then revokes what is due (up to `maxPerRun`). */
   async run(): Promise<ReapResult> {
     await this.#flushUses();
-    return this.#database.db.transaction(async (tx) => {
+    return runChange(this.#database, null, async (tx) => {
       const [lock] = rowsOf<{ locked: boolean }>(
         await tx.execute(sql`select pg_try_advisory_xact_lock(${REAPER_LOCK}) as locked`),
       );

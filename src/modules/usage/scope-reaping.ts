@@ -5,6 +5,7 @@ import { forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
 import { requireUnusedWindow } from './unused-window.js';
 
@@ -25,7 +26,7 @@ export async function setScopeReaping(
     unusedForSeconds === null || unusedForSeconds === undefined
       ? null
       : requireUnusedWindow(unusedForSeconds, 'unusedForSeconds');
-  return database.db.transaction(async (tx) => {
+  return runChange(database, actor, async (tx) => {
     const [current] = await tx
       .select()
       .from(scopes)

@@ -1,0 +1,95 @@
+import { and, eq, gt, isNull, lt, or, type SQL } from 'drizzle-orm';
+import { grants, identities } from '../../db/tables.js';
+import { badUserInput } from '../../errors.js';
+import { MAX_TTL_SECONDS, parseId, requireScopeName } from '../shared/validate.js';
+
+/** `AccessReviewFilter` as a client sends it. */
+export interface AccessReviewFilterInput {
+  readonly scope?: string | null;
+  readonly identityId?: string | null;
+  readonly createdBefore?: Date | null;
+  readonly olderThanSeconds?: number | null;
+}
+
+/**
+ * What a review covers, as stored in `access_reviews.filter`: `olderThanSeconds` is kept as given
+ * and resolved to `createdBefore` when the review starts.
+ */
+export interface AccessReviewCriteria {
+  readonly scope: string | null;
+  readonly identityId: string | null;
+  readonly createdBefore: string | null;
+  readonly olderThanSeconds: number | null;
+}
+
+/**
+ * Validates a filter against the instant the review starts:
+ * - at least one criterion (a review of every grant is one typo away from revoking everything);
+ * - `scope` a well-formed name, `identityId` a UUID;
+ * - `createdBefore` not in the future, or `olderThanSeconds` from 1 to five years; not both.
+ * Existence of the scope and identity is checked by the caller, in its transaction.
+ */
+export function parseReviewFilter(
+  input: AccessReviewFilterInput | null | undefined,
+  now: number,
+): AccessReviewCriteria {
+  const scope = input?.scope ?? null;
+  if (scope !== null) requireScopeName(scope, 'filter.scope');
+  const identityId =
+    input?.identityId === null || input?.identityId === undefined
+      ? null
+      : parseId(input.identityId, 'identity');
+  const olderThanSeconds = input?.olderThanSeconds ?? null;
+  const givenBefore = input?.createdBefore ?? null;
+  if (olderThanSeconds !== null && givenBefore !== null) {
+    throw badUserInput('Give either filter.olderThanSeconds or filter.createdBefore, not both.', {
+      field: 'filter',
+    });
+  }
+  if (
+    olderThanSeconds !== null &&
+    (!Number.isInteger(olderThanSeconds) ||
+      olderThanSeconds < 1 ||
+      olderThanSeconds > MAX_TTL_SECONDS)
+  ) {
+    throw badUserInput(
+      `filter.olderThanSeconds must be a whole number from 1 to ${MAX_TTL_SECONDS}; got ${olderThanSeconds}.`,
+      { field: 'filter.olderThanSeconds' },
+    );
+  }
+  if (givenBefore !== null && givenBefore.getTime() > now) {
+    throw badUserInput(
+      `filter.createdBefore (${givenBefore.toISOString()}) is in the future; every grant would match.`,
+      { field: 'filter.createdBefore' },
+    );
+  }
+  const createdBefore =
+    olderThanSeconds !== null ? new Date(now - olderThanSeconds * 1000) : givenBefore;
+  if (scope === null && identityId === null && createdBefore === null) {
+    throw badUserInput(
+      'An access review needs at least one filter criterion: scope, identityId, createdBefore or olderThanSeconds.',
+      { field: 'filter' },
+    );
+  }
+  return {
+    scope,
+    identityId,
+    createdBefore: createdBefore?.toISOString() ?? null,
+    olderThanSeconds,
+  };
+}
+
+/** The grants a review covers at `now`: active, of an active identity, matching every criterion. */
+export function reviewedGrantsCondition(criteria: AccessReviewCriteria, now: Date): SQL {
+  const conditions: SQL[] = [
+    isNull(grants.revokedAt),
+    or(isNull(grants.expiresAt), gt(grants.expiresAt, now)) as SQL,
+    eq(identities.status, 'ACTIVE'),
+  ];
+  if (criteria.scope !== null) conditions.push(eq(grants.scope, criteria.scope));
+  if (criteria.identityId !== null) conditions.push(eq(grants.identityId, criteria.identityId));
+  if (criteria.createdBefore !== null) {
+    conditions.push(lt(grants.createdAt, new Date(criteria.createdBefore)));
+  }
+  return and(...conditions) as SQL;
+}

@@ -1,0 +1,212 @@
+import { and, asc, eq, inArray, isNull, lte, type SQL, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import {
+  type AccessReviewRow,
+  accessReviewItems,
+  accessReviews,
+  type GrantRow,
+  grants,
+} from '../../db/tables.js';
+import { isDomainError } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { grantRevoked } from '../grants/grant-events.js';
+import { isActive } from '../grants/grant-service.js';
+import { isRootGrant, keepRootHolders } from '../grants/root-holders.js';
+import { runChange } from '../revision/run-change.js';
+import { itemDecided, type ReviewTally, reviewClosed } from './access-review-events.js';
+
+/** Held (per transaction) by the instance closing due reviews; the others skip that run. */
+const CLOSER_LOCK = 7_291_014;
+
+/**
+ * What one closing transaction found: another instance holding the lock (`busy`), nothing due
+ * (`idle`), or work done with possibly more to do (`more`).
+ */
+export type CloseRun = 'busy' | 'idle' | 'more';
+
+/** The reason an undecided item's grant is revoked with at the review's due time. */
+export function dueRevokeReason(review: Pick<AccessReviewRow, 'name' | 'dueAt'>): string {
+  return `not reviewed by ${review.dueAt.toISOString()} in access review "${review.name}"`;
+}
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+interface TallyRow extends ReviewTally {
+  readonly scopes: string[] | string;
+}
+
+async function tallyOf(
+  tx: Tx,
+  reviewId: string,
+): Promise<{ tally: ReviewTally; scopes: string[] }> {
+  const [row] = rowsOf<TallyRow>(
+    await tx.execute(sql`
+      select count(*)::int as "total",
+        count(*) filter (where i.decision = 'KEEP' and i.decided_by is not null)::int as "kept",
+        count(*) filter (where i.decision = 'REVOKE' and i.decided_by is not null
+                         and g.revoked_at = i.decided_at)::int as "revoked",
+        count(*) filter (where i.decision = 'REVOKE' and i.decided_by is null
+                         and g.revoked_at = i.decided_at)::int as "revokedAtDue",
+        count(*) filter (where i.decision = 'REVOKE'
+                         and g.revoked_at is distinct from i.decided_at)::int as "alreadyEnded",
+        count(*) filter (where i.decision = 'KEEP' and i.decided_by is null)::int as "keptAsLastRootHolder",
+        coalesce(array_agg(distinct g.scope), '{}')::text[] as "scopes"
+      from access_review_items i join grants g on g.id = i.grant_id
+      where i.review_id = ${reviewId}`),
+  );
+  if (row === undefined) throw new Error(`No tally for access review ${reviewId}.`);
+  const { scopes, ...tally } = row;
+  // postgres.js parses text[]; a driver that does not leaves the array literal.
+  const list = Array.isArray(scopes) ? scopes : scopes.replace(/^\{|\}$/g, '').split(',');
+  return {
+    tally: {
+      total: Number(tally.total),
+      kept: Number(tally.kept),
+      revoked: Number(tally.revoked),
+      revokedAtDue: Number(tally.revokedAtDue),
+      alreadyEnded: Number(tally.alreadyEnded),
+      keptAsLastRootHolder: Number(tally.keptAsLastRootHolder),
+    },
+    scopes: list.filter((s) => s !== '').sort(),
+  };
+}
+
+/**
+ * One transaction of the due-time work, under a transaction-level advisory lock that only one
+ * instance holds at a time (the others get `busy` and look again later):
+ * - takes the earliest OPEN review past its `dueAt` (row locked);
+ * - decides up to `batchSize` of its undecided items: REVOKE, revoking active grants (actor null,
+ *   reason `not reviewed by <dueAt> in access review "<name>"`, a `grant.revoked` event each with
+ *   the review's id); a grant that already ended is only recorded; a grant whose revocation would
+ *   leave a built-in scope without an active grantable holder is KEPT with a note saying so (an
+ *   `accessreview.item_decided` event, and `log`);
+ * - once none is undecided, closes the review (conditional on OPEN) with `accessreview.closed`
+ *   and its counts.
+ * Every step is conditional on the state it changes, so a crash or a second instance repeats
+ * nothing: a later run carries on where this one stopped.
+ */
+export async function closeDueReviews(
+  database: Database,
+  batchSize: number,
+  log: (message: string, error?: unknown) => void,
+): Promise<CloseRun> {
+  return runChange(database, null, async (tx): Promise<CloseRun> => {
+    const [lock] = rowsOf<{ locked: boolean }>(
+      await tx.execute(sql`select pg_try_advisory_xact_lock(${CLOSER_LOCK}) as "locked"`),
+    );
+    if (lock?.locked !== true) return 'busy';
+    const [review] = await tx
+      .select()
+      .from(accessReviews)
+      .where(and(eq(accessReviews.status, 'OPEN'), lte(accessReviews.dueAt, sql`now()`)))
+      .orderBy(asc(accessReviews.dueAt), asc(accessReviews.id))
+      .limit(1)
+      .for('update');
+    if (review === undefined) return 'idle';
+
+    const pending = await tx
+      .select({ itemId: accessReviewItems.id, grant: grants })
+      .from(accessReviewItems)
+      .innerJoin(grants, eq(grants.id, accessReviewItems.grantId))
+      .where(and(eq(accessReviewItems.reviewId, review.id), isNull(accessReviewItems.decision)))
+      .orderBy(asc(accessReviewItems.id))
+      .limit(batchSize)
+      .for('update');
+    if (pending.length > 0) {
+      await decideAtDue(tx, review, pending, log);
+      if (pending.length === batchSize) return 'more';
+    }
+
+    const { tally, scopes } = await tallyOf(tx, review.id);
+    const closed = await tx
+      .update(accessReviews)
+      .set({ status: 'CLOSED', closedAt: new Date() })
+      .where(and(eq(accessReviews.id, review.id), eq(accessReviews.status, 'OPEN')))
+      .returning({ id: accessReviews.id });
+    if (closed.length === 1) await recordChange(tx, null, reviewClosed(review, scopes, tally));
+    return 'more';
+  });
+}
+
+async function decideAtDue(
+  tx: Tx,
+  review: AccessReviewRow,
+  pending: readonly { itemId: string; grant: GrantRow }[],
+  log: (message: string, error?: unknown) => void,
+): Promise<void> {
+  const now = new Date();
+  const reason = dueRevokeReason(review);
+  const revoked: { itemId: string; grant: GrantRow }[] = [];
+  const ended: string[] = [];
+  const revoke = (ids: readonly string[]) =>
+    tx
+      .update(grants)
+      .set({ revokedAt: now, revokedBy: null, revokeReason: reason })
+      .where(and(inArray(grants.id, [...ids]), isNull(grants.revokedAt)) as SQL);
+
+  for (const entry of pending) {
+    const { grant, itemId } = entry;
+    if (!isActive(grant, now.getTime())) {
+      ended.push(itemId);
+      continue;
+    }
+    if (!isRootGrant(grant)) {
+      revoked.push(entry);
+      continue;
+    }
+    // One at a time, so each check sees the root grants this run already revoked.
+    try {
+      await keepRootHolders(
+        tx,
+        { grantId: grant.id },
+        `Revoking grant ${grant.id} at the due time of access review "${review.name}"`,
+      );
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      const note = `Kept at the due time: ${error.message}`;
+      await tx
+        .update(accessReviewItems)
+        .set({ decision: 'KEEP', decidedAt: now, decidedBy: null, note })
+        .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)));
+      await recordChange(
+        tx,
+        null,
+        itemDecided(
+          review,
+          { id: itemId, decision: 'KEEP', note },
+          grant,
+          'KEPT_AS_LAST_ROOT_HOLDER',
+        ),
+      );
+      log(`Access review "${review.name}" (${review.id}) kept grant ${grant.id}: ${error.message}`);
+      continue;
+    }
+    await revoke([grant.id]);
+    revoked.push(entry);
+  }
+
+  const plain = revoked.filter((r) => !isRootGrant(r.grant)).map((r) => r.grant.id);
+  if (plain.length > 0) await revoke(plain);
+  const decided = [...revoked.map((r) => r.itemId), ...ended];
+  if (decided.length > 0) {
+    await tx
+      .update(accessReviewItems)
+      .set({ decision: 'REVOKE', decidedAt: now, decidedBy: null })
+      .where(
+        and(inArray(accessReviewItems.id, decided), isNull(accessReviewItems.decision)) as SQL,
+      );
+  }
+  for (const { itemId, grant } of revoked) {
+    await recordChange(
+      tx,
+      null,
+      grantRevoked(grant, true, reason, {
+        accessReviewId: review.id,
+        accessReviewItemId: itemId,
+        automatic: true,
+      }),
+    );
+  }
+}

@@ -1,0 +1,138 @@
+import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import {
+  type AccessReviewRow,
+  accessReviewItems,
+  accessReviews,
+  grants,
+  identities,
+  scopes,
+} from '../../db/tables.js';
+import { badUserInput, forbidden, notFound } from '../../errors.js';
+import { recordChange } from '../audit/record-change.js';
+import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
+import { describeResource } from '../grants/grant-service.js';
+import type { Caller } from '../keys/authenticate.js';
+import { runChange } from '../revision/run-change.js';
+import { requireText } from '../shared/validate.js';
+import { reviewStarted } from './access-review-events.js';
+import {
+  type AccessReviewFilterInput,
+  parseReviewFilter,
+  reviewedGrantsCondition,
+} from './access-review-filter.js';
+
+/** The most grants one review may cover: a larger campaign is a filter that needs narrowing. */
+export const MAX_REVIEW_ITEMS = 5000;
+/** How far away a review's due time may be: a year. */
+export const MAX_REVIEW_SECONDS = 366 * 24 * 3600;
+/** Notified (with the review's id) when a review starts, so every instance re-arms its closer. */
+export const REVIEW_STARTED_CHANNEL = 'keyholder_access_reviews';
+const NAMED_IN_REFUSAL = 5;
+
+export interface StartAccessReviewInput {
+  readonly name: string;
+  readonly filter: AccessReviewFilterInput;
+  readonly dueAt: Date;
+}
+
+/**
+ * Starts a review: snapshots the active grants matching the filter into its items, in one
+ * transaction with its `accessreview.started` event.
+ * - `name` 1–200 characters; `dueAt` in the future and at most a year away: else BAD_USER_INPUT;
+ * - an unknown scope or identity in the filter: NOT_FOUND; no grant matches, or more than
+ *   MAX_REVIEW_ITEMS: BAD_USER_INPUT;
+ * - every grant matched must be one the actor could revoke on its own (its grantor, or holding its
+ *   scope grantable on its resource), since undecided items are revoked at `dueAt`: else
+ *   FORBIDDEN naming the others, and nothing starts.
+ */
+export async function startAccessReview(
+  database: Database,
+  actor: Caller,
+  input: StartAccessReviewInput,
+): Promise<AccessReviewRow> {
+  const name = requireText(input.name, 'name', 200);
+  const now = Date.now();
+  if (input.dueAt.getTime() <= now) {
+    throw badUserInput(`dueAt (${input.dueAt.toISOString()}) is not in the future.`, {
+      field: 'dueAt',
+    });
+  }
+  if (input.dueAt.getTime() > now + MAX_REVIEW_SECONDS * 1000) {
+    throw badUserInput('dueAt is more than a year away; a review must fall due within a year.', {
+      field: 'dueAt',
+    });
+  }
+  const criteria = parseReviewFilter(input.filter, now);
+
+  return runChange(database, actor, async (tx) => {
+    if (criteria.scope !== null) {
+      const [scope] = await tx
+        .select({ name: scopes.name })
+        .from(scopes)
+        .where(eq(scopes.name, criteria.scope));
+      if (scope === undefined) throw notFound(`Scope "${criteria.scope}" is not defined.`);
+    }
+    if (criteria.identityId !== null) {
+      const [identity] = await tx
+        .select({ id: identities.id })
+        .from(identities)
+        .where(eq(identities.id, criteria.identityId));
+      if (identity === undefined) throw notFound(`Identity ${criteria.identityId} does not exist.`);
+    }
+    const matched = await tx
+      .select(getTableColumns(grants))
+      .from(grants)
+      .innerJoin(identities, eq(identities.id, grants.identityId))
+      .where(reviewedGrantsCondition(criteria, new Date(now)))
+      .orderBy(asc(grants.createdAt), asc(grants.id))
+      .limit(MAX_REVIEW_ITEMS + 1);
+    if (matched.length === 0) {
+      throw badUserInput('No active grant matches the filter; there is nothing to review.', {
+        field: 'filter',
+      });
+    }
+    if (matched.length > MAX_REVIEW_ITEMS) {
+      throw badUserInput(
+        `More than ${MAX_REVIEW_ITEMS} active grants match the filter; narrow it (by scope, identity or age).`,
+        { field: 'filter' },
+      );
+    }
+
+    const delegated = matched.filter((g) => g.grantedBy !== actor.identity.id);
+    const authority = await loadAuthority(tx, actor.identity, [
+      ...new Set(delegated.map((g) => g.scope)),
+    ]);
+    const beyond = delegated.filter(
+      (g) => authorityFor(authority, g.scope, g.resource).length === 0,
+    );
+    if (beyond.length > 0) {
+      const named = beyond
+        .slice(0, NAMED_IN_REFUSAL)
+        .map((g) => `${g.id} ("${g.scope}" on ${describeResource(g.resource)})`)
+        .join(', ');
+      const more =
+        beyond.length > NAMED_IN_REFUSAL ? ` and ${beyond.length - NAMED_IN_REFUSAL} more` : '';
+      throw forbidden(
+        `Starting access review "${name}" requires being able to revoke every grant it covers (as its grantor, or holding its scope grantable), and you cannot revoke ${named}${more}.`,
+        { grantIds: beyond.slice(0, 100).map((g) => g.id), count: beyond.length },
+      );
+    }
+
+    const [review] = await tx
+      .insert(accessReviews)
+      .values({ name, filter: criteria, dueAt: input.dueAt, createdBy: actor.identity.id })
+      .returning();
+    if (review === undefined) throw new Error('Insert returned no access review row.');
+    await tx
+      .insert(accessReviewItems)
+      .values(matched.map((g) => ({ reviewId: review.id, grantId: g.id })));
+    await recordChange(
+      tx,
+      actor,
+      reviewStarted(review, [...new Set(matched.map((g) => g.scope))].sort(), matched.length),
+    );
+    await tx.execute(sql`select pg_notify(${REVIEW_STARTED_CHANNEL}, ${review.id})`);
+    return review;
+  });
+}
