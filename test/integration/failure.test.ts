@@ -94,7 +94,7 @@ describe.each(engines())('failure on %s', (engine) => {
       const response = await fetch(`${server.url}/healthz`);
 
       expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({
+      expect(await response.json()).toMatchObject({
         status: 'unavailable',
         database: engine,
         accessLog: null,

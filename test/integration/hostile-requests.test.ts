@@ -263,7 +263,11 @@ describe.each(engines())('hostile requests on %s', (engine) => {
       const response = await raw('/healthz');
 
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ status: 'ok', database: engine, accessLog: null });
+      expect(await response.json()).toMatchObject({
+        status: 'ok',
+        database: engine,
+        accessLog: null,
+      });
     });
 
     it.each(['/', '/graphq', '/admin', '/graphql/../etc/passwd'])(

@@ -130,6 +130,7 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
             externalId: identity.externalId,
           },
         },
+        extensions: { revision: expect.stringMatching(/^\d+$/) },
       });
     });
 
