@@ -76,9 +76,9 @@ export interface Prefetch {
  * identity (the caller or a prefetched one), one of that identity's live grants (all `null` when
  * it holds none) and which of the prefetched scope names exist (the same on every row).
  */
-type AuthRow = readonly [
-  keyId: string,
-  prefix: string,
+export type AuthRow = readonly [
+  keyId: string | null,
+  prefix: string | null,
   keyExpiresAt: Date | string | null,
   keyRevokedAt: Date | string | null,
   callerId: string,
@@ -122,7 +122,7 @@ left join grants g on g.identity_id = i.id and g.revoked_at is null
 where k.secret_hash = $1`;
 
 /** drizzle's postgres.js driver makes the shared client return timestamps as text; PGlite gives Dates. */
-function toDate(value: Date | string | null): Date | null {
+export function toDate(value: Date | string | null): Date | null {
   if (value === null || value instanceof Date) return value;
   return new Date(value);
 }
@@ -147,37 +147,7 @@ export async function authenticate(
   const [keyId, prefix, keyExpiresAt, keyRevokedAt, callerId, expired] = first;
   if (keyRevokedAt !== null) throw unauthenticated(`API key ${prefix} has been revoked.`);
   if (expired === true) throw unauthenticated(`API key ${prefix} has expired.`);
-  const held = new Map<string, ActiveGrant[]>();
-  const identities = new Map<string, IdentityRow>();
-  for (const row of rows) {
-    const identityId = row[6];
-    if (!identities.has(identityId)) {
-      identities.set(identityId, {
-        id: identityId,
-        kind: row[9] as IdentityRow['kind'],
-        name: row[8],
-        externalId: row[10],
-        status: row[13] ? 'ACTIVE' : 'DISABLED',
-        createdAt: toDate(row[11]) as Date,
-        createdBy: row[7],
-        disabledAt: toDate(row[12]),
-        disabledBy: row[14],
-        ownerId: row[21],
-      });
-      held.set(identityId, []);
-    }
-    const grantId = row[15];
-    if (grantId === null) continue;
-    const grant: ActiveGrant = {
-      id: grantId,
-      identityId,
-      scope: row[16] as string,
-      resource: row[17],
-      expiresAt: toDate(row[18]),
-      grantable: row[19] === true,
-    };
-    held.get(identityId)?.push(grant);
-  }
+  const { identities, held } = readHoldings(rows);
   const identity = identities.get(callerId);
   if (identity === undefined) throw unauthenticated('The API key is not recognised.');
   if (identity.status !== 'ACTIVE') {
@@ -201,4 +171,45 @@ export async function authenticate(
     prefetchedScopes: prefetch.scopes,
     revision,
   };
+}
+
+/**
+ * The identities and their live grants, as held (not yet capped by owners), in rows of the
+ * authentication statement's shape; every identity gets an entry in `held`, grants or none.
+ */
+export function readHoldings(rows: readonly AuthRow[]): {
+  identities: Map<string, IdentityRow>;
+  held: Map<string, ActiveGrant[]>;
+} {
+  const held = new Map<string, ActiveGrant[]>();
+  const identities = new Map<string, IdentityRow>();
+  for (const row of rows) {
+    const identityId = row[6];
+    if (!identities.has(identityId)) {
+      identities.set(identityId, {
+        id: identityId,
+        kind: row[9] as IdentityRow['kind'],
+        name: row[8],
+        externalId: row[10],
+        status: row[13] ? 'ACTIVE' : 'DISABLED',
+        createdAt: toDate(row[11]) as Date,
+        createdBy: row[7],
+        disabledAt: toDate(row[12]),
+        disabledBy: row[14],
+        ownerId: row[21],
+      });
+      held.set(identityId, []);
+    }
+    const grantId = row[15];
+    if (grantId === null) continue;
+    held.get(identityId)?.push({
+      id: grantId,
+      identityId,
+      scope: row[16] as string,
+      resource: row[17],
+      expiresAt: toDate(row[18]),
+      grantable: row[19] === true,
+    });
+  }
+  return { identities, held };
 }
