@@ -5,6 +5,7 @@ import { capAgentsToOwners } from '../identities/cap-agents.js';
 import {
   type Authentication,
   type AuthRow,
+  holdingsStatement,
   type Prefetch,
   readHoldings,
 } from '../keys/authenticate.js';
@@ -14,19 +15,12 @@ import type { CallerToken } from './caller-token.js';
 // The API key statement's shape and columns (`AuthRow`, the key's columns null), keyed by the
 // caller's externalId instead of a key's hash: one round trip for the caller, its live grants, the
 // prefetched identities and scopes, and the revision of that snapshot.
-const BY_EXTERNAL_ID_SQL = `
-select null::uuid, null::text, null::timestamptz, null::timestamptz, c.id, null::boolean,
-       i.id, i.created_by, i.name, i.kind::text, i.external_id, i.created_at, i.disabled_at,
-       i.status = 'ACTIVE', i.disabled_by,
-       g.id, g.scope, g.resource, g.expires_at, g.grantable,
-       array(select s.name from scopes s where s.name = any($3::text[])),
-       i.owner_id,
-       (select h.value::text from revision_head h)
-from identities c
-join identities i on i.id = any(array_prepend(c.id, $2::uuid[]))
-left join grants g on g.identity_id = i.id and g.revoked_at is null
-  and (g.expires_at is null or g.expires_at > now())
-where c.external_id = $1`;
+const BY_EXTERNAL_ID_SQL = holdingsStatement(
+  'null::uuid, null::text, null::timestamptz, null::timestamptz, c.id, null::boolean',
+  'identities c',
+  'c.id',
+  'c.external_id = $1',
+);
 
 /**
  * Loads the identity whose `externalId` is `externalId` as the caller, with its live grants and
