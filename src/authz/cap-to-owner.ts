@@ -6,6 +6,9 @@ export interface CappableGrant {
   readonly resource: string | null;
   readonly expiresAt: Date | null;
   readonly grantable: boolean;
+  /** The grant's CEL condition; a capped grant also carries its owner's as `ownerCondition`. */
+  readonly condition?: string | null;
+  readonly ownerCondition?: string | null;
 }
 
 /**
@@ -30,7 +33,7 @@ function earlier(a: Date | null, b: Date | null): Date | null {
 /**
  * What an owned agent's grants authorize once capped by its owner's: each held grant narrowed to
  * the resources the owner's live grants of the same scope also cover, expiring at the earlier of
- * the two, grantable only if both are. Nothing when the owner is disabled (`ownerGrants` null).
+ * the two, grantable only if both are, and only while the owner's grant's condition also holds. Nothing when the owner is disabled (`ownerGrants` null).
  * The grants keep their own ids, so a decision still names the agent's grant that allowed it.
  */
 export function capToOwner<G extends CappableGrant>(
@@ -49,6 +52,7 @@ export function capToOwner<G extends CappableGrant>(
         resource,
         expiresAt: earlier(grant.expiresAt, owner.expiresAt),
         grantable: grant.grantable && owner.grantable,
+        ownerCondition: owner.condition ?? null,
       });
     }
   }

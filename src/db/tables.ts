@@ -39,6 +39,8 @@ export const identities = pgTable(
     disabledBy: uuid('disabled_by'),
     /** Who answers for a SERVICE or AGENT identity; its grants never authorize beyond the owner's. */
     ownerId: uuid('owner_id').references((): AnyPgColumn => identities.id),
+    /** Free-form attributes (department, team, clearance…), seen by conditions as `identity.attributes`. */
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [
     uniqueIndex('identities_name_key').on(t.name),
@@ -92,11 +94,19 @@ export const scopes = pgTable(
     sensitive: boolean('sensitive').notNull().default(false),
     /** Policy: grants unused for this many seconds are revoked by the reaper (null: never). */
     reapUnusedAfterSeconds: integer('reap_unused_after_seconds'),
+    /** Policy: a CEL condition every grant of the scope must also satisfy at decision time. */
+    condition: text('condition'),
+    /** Policy: a CEL condition over an access request; a request satisfying it is approved at once. */
+    autoApproveCondition: text('auto_approve_condition'),
+    /** Who set the auto-approval condition: policy approvals grant on their behalf. */
+    autoApproveSetBy: uuid('auto_approve_set_by').references((): AnyPgColumn => identities.id),
   },
   (t) => [
     check('scopes_action_check', sql`${t.action} in ('read', 'write', 'execute')`),
     check('scopes_max_ttl_seconds_check', sql`${t.maxTtlSeconds} > 0`),
     check('scopes_reap_unused_after_seconds_check', sql`${t.reapUnusedAfterSeconds} > 0`),
+    // Every authentication reads the scope conditions that exist: an index of those alone.
+    index('scopes_conditional_idx').on(t.name).where(sql`${t.condition} is not null`),
   ],
 );
 
@@ -121,6 +131,8 @@ export const grants = pgTable(
     revokeReason: text('revoke_reason'),
     /** When the expiry sweeper wrote this grant's `grant.expired` event (at most once). */
     expiryRecordedAt: at('expiry_recorded_at'),
+    /** A CEL condition evaluated at every decision: the grant authorizes only while it holds. */
+    condition: text('condition'),
   },
   (t) => [
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
@@ -185,6 +197,8 @@ export const accessRequests = pgTable(
     decidedBy: uuid('decided_by').references(() => identities.id),
     decisionReason: text('decision_reason'),
     grantId: uuid('grant_id').references(() => grants.id),
+    /** The scope whose auto-approval condition approved the request (no person decided). */
+    approvedByPolicy: text('approved_by_policy'),
   },
   (t) => [
     index('access_requests_pending_scope_idx')

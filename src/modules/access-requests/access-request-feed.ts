@@ -42,6 +42,7 @@ export function accessRequestEvents(
         resource: grants.resource,
         expiresAt: grants.expiresAt,
         grantable: grants.grantable,
+        condition: grants.condition,
       })
       .from(grants)
       .where(

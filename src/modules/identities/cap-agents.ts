@@ -30,6 +30,7 @@ export async function loadHoldings(
         resource: grants.resource,
         expiresAt: grants.expiresAt,
         grantable: grants.grantable,
+        condition: grants.condition,
       },
     })
     .from(identities)

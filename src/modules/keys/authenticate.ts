@@ -15,6 +15,13 @@ export interface ActiveGrant {
   readonly resource: string | null;
   readonly expiresAt: Date | null;
   readonly grantable: boolean;
+  /** The grant's own CEL condition, evaluated at every decision; `null` for none. */
+  readonly condition: string | null;
+  /**
+   * For an owned agent's grant: the condition of the owner's grant that caps it (an agent never
+   * exceeds its owner, conditions included); absent otherwise.
+   */
+  readonly ownerCondition?: string | null;
 }
 
 /** The authenticated caller of one operation. */
@@ -64,6 +71,8 @@ export interface Authentication {
    * key and grants): every change up to it is reflected in what was loaded, none after it.
    */
   readonly revision: Revision;
+  /** The CEL conditions of scope policies, by scope name: every grant of the scope must also satisfy its scope's. */
+  readonly scopeConditions: ReadonlyMap<string, string>;
 }
 
 export interface Prefetch {
@@ -100,6 +109,9 @@ export type AuthRow = readonly [
   definedScopes: readonly string[],
   ownerId: string | null,
   revision: string | null,
+  attributes: Record<string, unknown> | string | null,
+  condition: string | null,
+  scopeConditions: Record<string, string> | string | null,
 ];
 
 // One round trip, one flat join (no CTE, no UNION, no JSON): a row per (identity, live grant) of
@@ -133,7 +145,9 @@ select ${callerColumns},
        g.id, g.scope, g.resource, g.expires_at, g.grantable,
        array(select s.name from scopes s where s.name = any($3::text[])),
        i.owner_id,
-       (select h.value::text from revision_head h)
+       (select h.value::text from revision_head h),
+       i.attributes, g.condition,
+       (select json_object_agg(sc.name, sc.condition) from scopes sc where sc.condition is not null)
 from ${from}
 join identities i on i.id = any(array_prepend(${callerId}, $2::uuid[]))
 left join grants g on g.identity_id = i.id and g.revoked_at is null
@@ -177,6 +191,7 @@ export async function authenticate(
   const grantsByIdentity = await capAgentsToOwners(database, identities, held);
   const revision = first[22];
   invariant(revision !== null, 'revision_head holds its one row.');
+  const scopeConditions = readScopeConditions(first[25]);
   return {
     caller: {
       identity,
@@ -190,7 +205,20 @@ export async function authenticate(
     definedScopes,
     prefetchedScopes: prefetch.scopes,
     revision,
+    scopeConditions,
   };
+}
+
+/** The statement's scope-condition column (JSON text from postgres.js, an object from PGlite). */
+export function readScopeConditions(value: AuthRow[25]): Map<string, string> {
+  if (value === null) return new Map();
+  const object = typeof value === 'string' ? (JSON.parse(value) as Record<string, string>) : value;
+  return new Map(Object.entries(object));
+}
+
+function readAttributes(value: AuthRow[23]): Record<string, unknown> {
+  if (value === null) return {};
+  return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value;
 }
 
 /**
@@ -217,6 +245,7 @@ export function readHoldings(rows: readonly AuthRow[]): {
         disabledAt: toDate(row[12]),
         disabledBy: row[14],
         ownerId: row[21],
+        attributes: readAttributes(row[23]),
       });
       held.set(identityId, []);
     }
@@ -229,6 +258,7 @@ export function readHoldings(rows: readonly AuthRow[]): {
       resource: row[17],
       expiresAt: toDate(row[18]),
       grantable: row[19] === true,
+      condition: row[24],
     });
   }
   return { identities, held };

@@ -8,6 +8,7 @@ import {
   holdingsStatement,
   type Prefetch,
   readHoldings,
+  readScopeConditions,
 } from '../keys/authenticate.js';
 import { RevisionRecord } from '../revision/revision-record.js';
 import type { CallerToken } from './caller-token.js';
@@ -59,5 +60,6 @@ export async function authenticateSubject(
     identities,
     definedScopes: new Set(first[20]),
     prefetchedScopes: prefetch.scopes,
+    scopeConditions: readScopeConditions(first[25]),
   };
 }

@@ -18,6 +18,7 @@ const held = (scope: string, resource: string | null, grantable = true, expiresA
   resource,
   grantable,
   expiresAt: expiresAt ?? null,
+  condition: null,
 });
 
 const request = (resource: string | null, requesterId = REQUESTER, identityId = REQUESTER) => ({

@@ -4,7 +4,15 @@ import { AccessRecord } from '../../../src/modules/audit/access-record.js';
 import type { ActiveGrant } from '../../../src/modules/keys/authenticate.js';
 
 function activeGrant(id: string, scope: string): ActiveGrant {
-  return { id, identityId: 'caller', scope, resource: null, expiresAt: null, grantable: false };
+  return {
+    id,
+    identityId: 'caller',
+    scope,
+    resource: null,
+    expiresAt: null,
+    grantable: false,
+    condition: null,
+  };
 }
 
 function forbidden(coordinate: string, required?: { allOf?: string[]; anyOf?: string[] }) {

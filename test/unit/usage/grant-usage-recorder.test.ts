@@ -40,6 +40,7 @@ describe('GrantUseRecord', () => {
       resource: null,
       expiresAt: null,
       grantable: false,
+      condition: null,
     };
 
     record.allowed('Query.a', [grant]);
