@@ -12,6 +12,24 @@ export interface GrantLike {
   readonly expiresAt?: Date | string | number | null;
 }
 
+/**
+ * Decides, per decision, whether a live grant that covers the request may authorize it: the hook
+ * conditions (network, time, device, frequency…) plug into. Deny wins: a grant the gate refuses
+ * covers nothing for that resource, and the next candidate is tried.
+ */
+export interface GrantGate<G extends GrantLike> {
+  /** Whether `grant` may authorize for `resource` (`null`: every instance). Must not throw. */
+  admits(grant: G, resource: string | null): boolean;
+  /**
+   * Why grants of `scopes` were refused for `resource`, for the `FORBIDDEN` error: a sentence and
+   * details for `extensions.conditions`; `null` when no grant of them was refused.
+   */
+  explain?(
+    scopes: readonly string[],
+    resource: string | null,
+  ): { readonly sentence: string; readonly details: readonly unknown[] } | null;
+}
+
 interface ScopeEntry<G> {
   global: G[];
   exact: Map<string, G[]>;
@@ -35,8 +53,11 @@ export class GrantSet<G extends GrantLike = GrantLike> {
   readonly #byScope = new Map<string, ScopeEntry<G>>();
   readonly #expiry = new Map<G, number>();
   readonly size: number;
+  /** The gate every covering grant must pass, when conditions apply. */
+  readonly gate: GrantGate<G> | undefined;
 
-  constructor(grants: Iterable<G>) {
+  constructor(grants: Iterable<G>, gate?: GrantGate<G>) {
+    this.gate = gate;
     let size = 0;
     for (const grant of grants) {
       size += 1;
@@ -60,38 +81,33 @@ export class GrantSet<G extends GrantLike = GrantLike> {
     this.size = size;
   }
 
-  /** The first live grant of `scope` that covers every instance, or `null`. */
-  coveringAll(scope: string, now: number): G | null {
-    const entry = this.#byScope.get(scope);
-    if (entry === undefined) return null;
-    return this.#firstLive(entry.global, now);
-  }
-
   /**
-   * The live grant of `scope` that covers `resource`, or `null`.
+   * The live grant of `scope` that covers `resource` and passes the gate, or `null`.
    * - `resource` null: only a grant covering every instance qualifies.
    * - otherwise a global grant is preferred, then an exact one, then the longest prefix.
    */
   covering(scope: string, resource: string | null, now: number): G | null {
     const entry = this.#byScope.get(scope);
     if (entry === undefined) return null;
-    const global = this.#firstLive(entry.global, now);
+    const global = this.#firstUsable(entry.global, now, resource);
     if (global !== null || resource === null) return global;
     const exact = entry.exact.get(resource);
     if (exact !== undefined) {
-      const live = this.#firstLive(exact, now);
-      if (live !== null) return live;
+      const usable = this.#firstUsable(exact, now, resource);
+      if (usable !== null) return usable;
     }
     let best: { prefix: string; grant: G } | null = null;
     for (const candidate of entry.prefixes) {
       if (!resource.startsWith(candidate.prefix)) continue;
+      if (best !== null && candidate.prefix.length <= best.prefix.length) continue;
       if (!this.#isLive(candidate.grant, now)) continue;
-      if (best === null || candidate.prefix.length > best.prefix.length) best = candidate;
+      if (this.gate !== undefined && !this.gate.admits(candidate.grant, resource)) continue;
+      best = candidate;
     }
     return best === null ? null : best.grant;
   }
 
-  /** Whether any live grant of `scope` exists, whatever resource it names. */
+  /** Whether any live grant of `scope` exists, whatever resource it names (conditions aside). */
   holdsAny(scope: string, now: number): boolean {
     const entry = this.#byScope.get(scope);
     if (entry === undefined) return false;
@@ -106,6 +122,16 @@ export class GrantSet<G extends GrantLike = GrantLike> {
 
   #firstLive(list: readonly G[], now: number): G | null {
     for (const grant of list) if (this.#isLive(grant, now)) return grant;
+    return null;
+  }
+
+  #firstUsable(list: readonly G[], now: number, resource: string | null): G | null {
+    const gate = this.gate;
+    for (const grant of list) {
+      if (this.#isLive(grant, now) && (gate === undefined || gate.admits(grant, resource))) {
+        return grant;
+      }
+    }
     return null;
   }
 }

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { evaluateClause, evaluateStatically } from '../authz/decide.js';
-import type { GrantLike } from '../authz/grant-set.js';
+import type { GrantLike, GrantSet } from '../authz/grant-set.js';
 import type { Clause, Requirement } from '../authz/requirement.js';
 import { describeClause, readValuePath } from '../authz/requirement.js';
 import { ErrorCode } from '../errors.js';
@@ -79,7 +79,9 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     for (const clause of this.requirement.clauses) {
       const outcome = evaluateStatically(clause, state.grants, now);
       if (outcome === 'per-value') perValue.push(clause);
-      else if (!outcome.allowed) return new Denial(() => this.#denied(clause, null));
+      else if (!outcome.allowed) {
+        return new Denial(() => this.#denied(clause, null, state.grants));
+      }
     }
     return perValue.length === 0 ? ALLOW : new PerValue(perValue);
   }
@@ -111,7 +113,7 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       };
       const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
       if (!outcome.allowed) {
-        const error = this.#denied(clause, values.resource);
+        const error = this.#denied(clause, values.resource, state.grants);
         recorder?.denied(this.coordinate, error);
         return error;
       }
@@ -121,7 +123,7 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     return null;
   }
 
-  #denied(clause: Clause, resource: string | null): GraphQLError {
+  #denied(clause: Clause, resource: string | null, grants: GrantSet<G>): GraphQLError {
     const onResource =
       clause.resource === null
         ? ''
@@ -129,9 +131,14 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
           ? ' on every resource'
           : ` on resource "${resource}"`;
     const orSelf = clause.orSelf === null ? '' : ' (or being the identity it belongs to)';
+    const scopes = [...clause.allOf, ...clause.anyOf, ...(clause.anyOfSets ?? []).flat()];
+    const why = grants.gate?.explain?.(scopes, clause.resource === null ? null : resource) ?? null;
     return this.#forbidden(
-      `Access to "${this.coordinate}" requires ${describeClause(clause)}${onResource}${orSelf}.`,
+      `Access to "${this.coordinate}" requires ${describeClause(clause)}${onResource}${orSelf}.${
+        why === null ? '' : ` A grant was held, but ${why.sentence}`
+      }`,
       {
+        ...(why === null ? {} : { conditions: why.details }),
         required: {
           allOf: clause.allOf,
           anyOf: clause.anyOf,

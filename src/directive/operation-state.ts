@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo, OperationDefinitionNode } from 'graphql';
-import { type GrantLike, GrantSet } from '../authz/grant-set.js';
+import { type GrantGate, type GrantLike, GrantSet } from '../authz/grant-set.js';
 import type { DecisionRecorder } from './decision-recorder.js';
 import type { RequiresDirectiveOptions } from './options.js';
 
@@ -125,10 +125,18 @@ export class OperationStates<TContext, G extends GrantLike> {
     recorder: DecisionRecorder<G> | undefined,
     loadError: unknown,
   ): OperationState<G> {
+    let gate: GrantGate<G> | undefined;
+    if (loadError === undefined) {
+      try {
+        gate = this.#options.gate?.(context as TContext);
+      } catch (error) {
+        loadError = error;
+      }
+    }
     const state: OperationState<G> = {
       operation: info.operation,
       execution: info.variableValues,
-      grants: new GrantSet(Array.isArray(grants) ? grants : []),
+      grants: new GrantSet(Array.isArray(grants) && loadError === undefined ? grants : [], gate),
       principal,
       loadError,
       decisions: [],

@@ -1,4 +1,4 @@
-import type { GrantLike } from '../authz/grant-set.js';
+import type { GrantGate, GrantLike } from '../authz/grant-set.js';
 import type { RequiresCompatOptions } from './compat-options.js';
 import type { DecisionRecorder } from './decision-recorder.js';
 
@@ -35,6 +35,13 @@ export interface RequiresDirectiveOptions<
    * Called once per operation, with `grants`. @default no recording
    */
   decisions?(context: TContext): DecisionRecorder<TGrant> | undefined;
+  /**
+   * Conditions on grants: the gate a live covering grant must also pass to authorize (see
+   * `GrantGate`). Called once per operation (and per subscription event) after `grants` resolved;
+   * `undefined` for none. A gate whose `explain` answers adds the reason to `FORBIDDEN` errors
+   * (`extensions.conditions`). @default no conditions
+   */
+  gate?(context: TContext): GrantGate<TGrant> | undefined;
   /** The clock used for grant expiry, in epoch milliseconds. @default Date.now */
   now?(): number;
   /** Directive names, to avoid clashes with directives your schema already has. @default { requires: 'requires', authenticated: 'authenticated', requiresScopes: 'requiresScopes' } */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { RequestConditionState } from '../conditions/request-condition-state.js';
 import type { Database } from '../db/client.js';
 import { invariant } from '../errors.js';
 import { recordsAccess } from '../modules/audit/access-log-mode.js';
@@ -34,6 +35,8 @@ export interface KeyholderContext {
    * counting (always), passed on to `access` (when access logging is on).
    */
   readonly uses: GrantUseRecord;
+  /** The request's side of conditions on grants: scope conditions, context, a gate per operation. */
+  readonly conditions: RequestConditionState;
   /**
    * Long-lived operations (WebSocket subscriptions) re-authenticate and reload the caller's live
    * grants through this before every event; absent for HTTP, whose grants were loaded at its start.
@@ -90,7 +93,14 @@ export function createContext(
     services: deps.services,
     requestId: request.requestId,
     access,
-    uses: new GrantUseRecord(access),
+    uses: new GrantUseRecord(access, deps.services.usageWindows),
+    conditions: new RequestConditionState(
+      auth.scopeConditions,
+      deps.services.conditionSettings,
+      caller,
+      deps.services.usageWindows,
+      access,
+    ),
     ...(reloadGrants ? { reloadGrants } : {}),
   };
 }

@@ -68,6 +68,7 @@ export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
     grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
     subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
+    gate: (ctx) => ctx.conditions.gate(),
     decisions: (ctx) => ctx.uses,
   });
   return transformer(schema);

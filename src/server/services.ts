@@ -1,3 +1,8 @@
+import {
+  type ConditionSettings,
+  DEFAULT_CONDITION_SETTINGS,
+} from '../conditions/condition-settings.js';
+import { UsageWindows } from '../conditions/usage-windows.js';
 import type { Database } from '../db/client.js';
 import {
   type AccessRequestOptions,
@@ -45,6 +50,10 @@ export interface Services {
   readonly sensitiveScopes: SensitiveScopes;
   /** Stateful: `close()` it on shutdown (after the servers stop, so the last uses are written). */
   readonly grantUsage: GrantUsageRecorder;
+  /** How each grant was used in the last minute and hour on this instance (`usage` in conditions). */
+  readonly usageWindows: UsageWindows;
+  /** How the per-request condition context is filled. */
+  readonly conditionSettings: ConditionSettings;
 }
 
 export function createServices(
@@ -54,6 +63,7 @@ export function createServices(
   accessLog: AccessLogOptions | false = {},
   accessRequests: AccessRequestOptions = {},
   grantUsage: GrantUsageOptions = {},
+  conditionSettings: ConditionSettings = DEFAULT_CONDITION_SETTINGS,
 ): Services {
   const auditFeed = new AuditFeed(database, log);
   const sensitiveScopes = new SensitiveScopes(database, log);
@@ -73,5 +83,7 @@ export function createServices(
     usage: new UsageService(database),
     grantUsage: new GrantUsageRecorder(database, log, grantUsage),
     accessReviews: new AccessReviewService(database),
+    usageWindows: new UsageWindows(),
+    conditionSettings,
   };
 }

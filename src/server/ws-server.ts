@@ -182,7 +182,11 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
               return grants;
             }
             try {
-              return (await options.authenticate(secret)).caller.grants;
+              const again = await options.authenticate(secret);
+              if (contextValue !== undefined) {
+                contextValue.conditions.scopeConditions = again.scopeConditions;
+              }
+              return again.caller.grants;
             } catch (error) {
               // A revoked or expired key or token, or a disabled identity, holds nothing from now on.
               if (isDomainError(error) && error.code === ErrorCode.UNAUTHENTICATED) return [];

@@ -26,7 +26,7 @@ export function accessEventOf(
   deniedOnly = false,
   sensitive = false,
 ): AccessEvent {
-  const { allowed, denied, scopes } = record.take(deniedOnly);
+  const { allowed, denied, scopes, conditions } = record.take(deniedOnly);
   return {
     action: denied.length > 0 ? ACCESS_ACTIONS.DENIED : ACCESS_ACTIONS.ALLOWED,
     actorId: caller.identity.id,
@@ -35,6 +35,7 @@ export function accessEventOf(
       allowed,
       denied,
       scopes,
+      ...(conditions.length > 0 ? { conditions } : {}),
       durationMs: Math.round(durationMs * 100) / 100,
       keyId: caller.keyId,
       ...(caller.token

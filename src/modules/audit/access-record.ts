@@ -1,4 +1,5 @@
 import type { GraphQLError } from 'graphql';
+import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
 import type { DecisionRecorder } from '../../directive/decision-recorder.js';
 import type { ActiveGrant } from '../keys/authenticate.js';
 
@@ -23,6 +24,8 @@ interface Denied {
   scopes: string[];
 }
 
+const MAX_CONDITIONS = 50;
+
 function requiredScopes(error: GraphQLError): string[] {
   const required = error.extensions.required as
     | { allOf?: readonly string[]; anyOf?: readonly string[] }
@@ -39,6 +42,7 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
   readonly #allowed = new Map<string, Set<string>>();
   readonly #denied = new Map<string, Denied>();
   readonly #scopes = new Set<string>();
+  readonly #conditions = new Map<string, ConditionOutcome & { resource?: string }>();
 
   allowed(coordinate: string, grants: readonly ActiveGrant[]): void {
     let ids = this.#allowed.get(coordinate);
@@ -87,6 +91,20 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
     for (const scope of scopes) this.#scopes.add(scope);
   }
 
+  /**
+   * Notes conditions evaluated for this operation's decisions (their outcome, and what a failing
+   * one saw), once per grant, source and resource; at most `MAX_CONDITIONS` per event.
+   */
+  noteConditions(outcomes: readonly ConditionOutcome[], resource: string | null): void {
+    for (const outcome of outcomes) {
+      if (this.#conditions.size >= MAX_CONDITIONS) return;
+      const key = `${outcome.grantId} ${outcome.source} ${resource ?? ''}`;
+      if (!this.#conditions.has(key)) {
+        this.#conditions.set(key, resource === null ? outcome : { ...outcome, resource });
+      }
+    }
+  }
+
   /** Whether any scope involved so far is one of `names`. */
   touchesAny(names: ReadonlySet<string>): boolean {
     if (names.size === 0) return false;
@@ -106,7 +124,12 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
    * The decisions so far, in a stable order, and clears them (a subscription records in rounds).
    * `deniedOnly` leaves the allowed ones out (and their scopes).
    */
-  take(deniedOnly = false): { allowed: AllowedEntry[]; denied: DeniedEntry[]; scopes: string[] } {
+  take(deniedOnly = false): {
+    allowed: AllowedEntry[];
+    denied: DeniedEntry[];
+    scopes: string[];
+    conditions: (ConditionOutcome & { resource?: string })[];
+  } {
     const allowed = deniedOnly
       ? []
       : [...this.#allowed]
@@ -121,6 +144,10 @@ export class AccessRecord implements DecisionRecorder<ActiveGrant> {
     this.#allowed.clear();
     this.#denied.clear();
     this.#scopes.clear();
-    return { allowed, denied, scopes };
+    const conditions = [...this.#conditions.values()].filter(
+      (c) => !deniedOnly || c.result !== 'TRUE',
+    );
+    this.#conditions.clear();
+    return { allowed, denied, scopes, conditions };
   }
 }

@@ -1,4 +1,6 @@
 import { GrantSet } from '../../authz/grant-set.js';
+import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
+import type { ConditionOverride } from '../../conditions/request-condition-state.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
@@ -24,6 +26,8 @@ export interface AccessDecision {
    * had to read it later.
    */
   readonly revision: Revision;
+  /** The conditions evaluated for the decision; empty when none applied. */
+  readonly conditions: readonly ConditionOutcome[];
 }
 
 /**
@@ -32,6 +36,10 @@ export interface AccessDecision {
  * - a disabled identity is denied whatever it holds;
  * - `atLeastRevision`: the decision reflects at least that revision (see `awaitRevision` for
  *   what happens when the request's snapshot is older). The decision carries its revision.
+ * - conditions are evaluated against the request's context with the identity asked about (see
+ *   `RequestConditionState.gateFor`), or `override`'s values; an allowing check without override
+ *   counts as a use of the grant for frequency conditions (`usage`): a service that asks before
+ *   every access is how such a limit applies to it.
  */
 export async function checkAccess(
   ctx: KeyholderContext,
@@ -39,6 +47,7 @@ export async function checkAccess(
   scope: string,
   rawResource: string | null | undefined,
   atLeastRevision?: Revision | null,
+  override: ConditionOverride | null = null,
 ): Promise<AccessDecision> {
   const identityId = parseId(rawIdentityId, 'identity');
   requireScopeName(scope, 'scope');
@@ -65,7 +74,7 @@ export async function checkAccess(
   ]);
   if (identity === null) throw notFound(`Identity ${identityId} does not exist.`);
   const decidedAt = new Date();
-  const base = { identityId, scope, resource, decidedAt, revision };
+  const base = { identityId, scope, resource, decidedAt, revision, conditions: [] };
   if (identity.status !== 'ACTIVE') {
     return {
       ...base,
@@ -74,18 +83,33 @@ export async function checkAccess(
       reason: `Identity "${identity.name}" is disabled.`,
     };
   }
-  const grant = new GrantSet(grants).covering(scope, resource, decidedAt.getTime());
+  const gate = ctx.conditions.gateFor(identity, override, override?.time ?? decidedAt);
+  const grant = new GrantSet(grants, gate).covering(scope, resource, decidedAt.getTime());
+  const conditions = gate.outcomes();
   if (grant !== null) {
+    if (override === null) ctx.services.usageWindows.record(grant.id);
     const until = grant.expiresAt === null ? '' : ` until ${grant.expiresAt.toISOString()}`;
+    const held = conditions.some((c) => c.grantId === grant.id) ? '; its conditions held' : '';
     return {
       ...base,
+      conditions,
       allowed: true,
       grant,
-      reason: `Allowed by grant ${grant.id} of "${scope}" on ${describeResource(grant.resource)}${until}.`,
+      reason: `Allowed by grant ${grant.id} of "${scope}" on ${describeResource(grant.resource)}${until}${held}.`,
     };
   }
   const defined = await loaders.scopeExists.load(scope);
   if (!defined) throw notFound(`Scope "${scope}" is not defined.`);
+  const refused = gate.explain([scope], resource);
+  if (refused !== null) {
+    return {
+      ...base,
+      conditions,
+      allowed: false,
+      grant: null,
+      reason: `Identity "${identity.name}" holds a grant of "${scope}" covering ${describeResource(resource)}, but ${refused.sentence}`,
+    };
+  }
   const capped = await explainOwnerCap(ctx, identity, scope, resource, decidedAt.getTime());
   if (capped !== null) return { ...base, allowed: false, grant: null, reason: capped };
   return {

@@ -5,7 +5,7 @@ type GrantFacts = Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'>;
 
 /** The audit event of a new grant: what it gives, to whom, until when, and why. */
 export function grantCreated(
-  grant: GrantFacts & Pick<GrantRow, 'grantable' | 'expiresAt'>,
+  grant: GrantFacts & Pick<GrantRow, 'grantable' | 'expiresAt'> & { condition?: string | null },
   reason: string,
   more: Record<string, unknown> = {},
 ): ChangeEvent {
@@ -20,6 +20,7 @@ export function grantCreated(
         resource: grant.resource,
         grantable: grant.grantable,
         expiresAt: grant.expiresAt?.toISOString() ?? null,
+        ...(grant.condition ? { condition: grant.condition } : {}),
       },
       reason,
       ...more,

@@ -1,5 +1,11 @@
+import { GrantSet } from '../../authz/grant-set.js';
+import {
+  type CheckContextInput,
+  parseConditionOverride,
+} from '../../conditions/parse-condition-override.js';
+import type { ConditionOverride } from '../../conditions/request-condition-state.js';
 import type { GrantRow } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
+import { forbidden, notFound } from '../../errors.js';
 import type { KeyholderContext } from '../../server/context.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import { isCappedByOwner } from '../identities/cap-agents.js';
@@ -23,6 +29,12 @@ function recordCheck(ctx: Ctx, decision: AccessDecision): AccessDecision {
   return decision;
 }
 
+/** Whether the caller may use grants:read on every resource now, its conditions included. */
+function holdsGrantsRead(ctx: Ctx): boolean {
+  const grants = new GrantSet(ctx.caller.grants, ctx.conditions.gate());
+  return grants.covering('grants:read', null, Date.now()) !== null;
+}
+
 export const grantResolvers = {
   Query: {
     grants: (
@@ -37,13 +49,32 @@ export const grantResolvers = {
         scope: string;
         resource?: string | null;
         atLeastRevision?: Revision | null;
+        context?: CheckContextInput | null;
       },
       ctx: Ctx,
-    ) =>
-      recordCheck(
+    ) => {
+      let override: ConditionOverride | null = null;
+      if (args.context !== null && args.context !== undefined) {
+        if (!holdsGrantsRead(ctx)) {
+          throw forbidden(
+            'Asking check "what if" with a context needs the scope "grants:read" on every resource.',
+            { required: { allOf: ['grants:read'] }, field: 'context' },
+          );
+        }
+        override = parseConditionOverride(args.context);
+      }
+      return recordCheck(
         ctx,
-        await checkAccess(ctx, args.identityId, args.scope, args.resource, args.atLeastRevision),
-      ),
+        await checkAccess(
+          ctx,
+          args.identityId,
+          args.scope,
+          args.resource,
+          args.atLeastRevision,
+          override,
+        ),
+      );
+    },
     whoCan: async (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) => {
       const holders = await ctx.services.grants.whoCan(args.scope, args.resource);
       noteSensitiveScope(ctx, args.scope);

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
+import { requireCondition } from '../../conditions/compile-condition.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
@@ -33,6 +34,36 @@ export interface GrantInput {
   readonly ttlSeconds?: number | null;
   readonly expiresAt?: Date | null;
   readonly grantable?: boolean | null;
+  /** A CEL condition the grant authorizes under (see `requireCondition`); omitted or blank: none. */
+  readonly condition?: string | null;
+}
+
+/** The conditions a grant authorizes under: its own and, for a capped agent's, its owner's. */
+function conditionsOf(grant: {
+  condition: string | null;
+  ownerCondition?: string | null;
+}): string[] {
+  const found: string[] = [];
+  if (grant.condition !== null) found.push(grant.condition);
+  if (grant.ownerCondition) found.push(grant.ownerCondition);
+  return found;
+}
+
+/**
+ * Whether a new grant's `condition` keeps every condition `authority` is held under (nobody
+ * hands out more than they hold): it is the one condition itself, or starts with each of them
+ * parenthesised and joined by `&&` (as the refusal message suggests).
+ */
+export function carriesConditions(
+  condition: string | null,
+  authority: { condition: string | null; ownerCondition?: string | null },
+): boolean {
+  const required = conditionsOf(authority);
+  if (required.length === 0) return true;
+  if (condition === null) return false;
+  if (required.length === 1 && condition === required[0]) return true;
+  const prefix = required.map((c) => `(${c})`).join(' && ');
+  return condition === prefix || condition.startsWith(`${prefix} && `);
 }
 
 export interface GrantFilter {
@@ -90,6 +121,7 @@ export class GrantService {
     const now = Date.now();
     const expiresAt = resolveExpiry(input, now, 'grant');
     const grantable = input.grantable ?? false;
+    const condition = requireCondition(input.condition, 'condition');
     if (identityId === actor.identity.id) {
       throw forbidden(
         'An identity cannot grant to itself; ask another identity that holds the scope grantable.',
@@ -112,15 +144,23 @@ export class GrantService {
       }
       assertWithinMaxTtl(scope, expiresAt, now, input.expiresAt ? 'expiresAt' : 'ttlSeconds');
 
-      const authority = authorityFor(
+      const covering = authorityFor(
         await loadAuthority(tx, actor.identity, [input.scope]),
         input.scope,
         resource,
       );
-      if (authority.length === 0) {
+      if (covering.length === 0) {
         throw forbidden(
           `Granting "${input.scope}" on ${describeResource(resource)} requires holding it with grantable: true, and you do not.`,
           { required: { scope: input.scope, resource, grantable: true } },
+        );
+      }
+      const authority = covering.filter((g) => carriesConditions(condition, g));
+      if (authority.length === 0) {
+        const yours = conditionsOf(covering[0] as GrantRow & { ownerCondition?: string | null });
+        throw forbidden(
+          `You hold "${input.scope}" only under the condition \`${yours.join(' && ')}\`; a grant you give must carry it: give condition "${yours.map((c) => `(${c})`).join(' && ')}", optionally followed by " && (<more>)".`,
+          { required: { scope: input.scope, resource, grantable: true, condition: yours } },
         );
       }
       const latest = authority.some((g) => g.expiresAt === null)
@@ -162,6 +202,7 @@ export class GrantService {
           grantedBy: actor.identity.id,
           grantable,
           expiresAt,
+          condition,
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');

@@ -1,22 +1,30 @@
 import type { GraphQLError } from 'graphql';
+import type { UsageWindows } from '../../conditions/usage-windows.js';
 import type { DecisionRecorder } from '../../directive/decision-recorder.js';
 import type { ActiveGrant } from '../keys/authenticate.js';
 
 /**
  * The grants that allowed something during one operation (or one subscription event), for usage
  * counting; every decision is passed on to `next` (the access record) unchanged. A grant counts
- * once however many fields or values it allowed. Bookkeeping only: one set insert per grant.
+ * once however many fields or values it allowed, here and in the in-memory usage windows
+ * conditions read. Bookkeeping only: one set insert per grant.
  */
 export class GrantUseRecord implements DecisionRecorder<ActiveGrant> {
   readonly #used = new Set<string>();
   readonly #next: DecisionRecorder<ActiveGrant> | undefined;
+  readonly #windows: UsageWindows | undefined;
 
-  constructor(next?: DecisionRecorder<ActiveGrant>) {
+  constructor(next?: DecisionRecorder<ActiveGrant>, windows?: UsageWindows) {
     this.#next = next;
+    this.#windows = windows;
   }
 
   allowed(coordinate: string, grants: readonly ActiveGrant[]): void {
-    for (const grant of grants) this.#used.add(grant.id);
+    for (const grant of grants) {
+      if (this.#used.has(grant.id)) continue;
+      this.#used.add(grant.id);
+      this.#windows?.record(grant.id);
+    }
     this.#next?.allowed(coordinate, grants);
   }
 

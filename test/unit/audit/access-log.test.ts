@@ -27,7 +27,7 @@ describe('AccessRecord', () => {
 
     expect(record.isEmpty).toBe(true);
     expect(record.anyDenied).toBe(false);
-    expect(record.take()).toEqual({ allowed: [], denied: [], scopes: [] });
+    expect(record.take()).toEqual({ allowed: [], denied: [], scopes: [], conditions: [] });
   });
 
   it('should list each allowed coordinate once with the distinct ids of the grants that allowed it, sorted', () => {
@@ -50,6 +50,7 @@ describe('AccessRecord', () => {
       ],
       denied: [],
       scopes: ['identities:read', 'identities:write'],
+      conditions: [],
     });
   });
 
@@ -117,6 +118,7 @@ describe('AccessRecord', () => {
         },
       ],
       scopes: [],
+      conditions: [],
     });
   });
 });

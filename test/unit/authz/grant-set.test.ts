@@ -24,7 +24,7 @@ describe('GrantSet', () => {
     expect(set.covering('orders:read', null, now)?.id).toBe('g1');
     expect(set.covering('orders:read', 'eu-1', now)?.id).toBe('g1');
     expect(set.covering('billing:read', 'inv-9', now)?.id).toBe('g2');
-    expect(set.coveringAll('billing:read', now)?.id).toBe('g2');
+    expect(set.covering('billing:read', null, now)?.id).toBe('g2');
   });
 
   it('should let an exact grant cover its id only', () => {
@@ -33,7 +33,7 @@ describe('GrantSet', () => {
     expect(set.covering('orders:read', 'eu-1', now)?.id).toBe('g1');
     expect(set.covering('orders:read', 'eu-10', now)).toBeNull();
     expect(set.covering('orders:read', null, now)).toBeNull();
-    expect(set.coveringAll('orders:read', now)).toBeNull();
+    expect(set.covering('orders:read', null, now)).toBeNull();
   });
 
   it('should let a prefix grant cover every id starting with its prefix', () => {
@@ -101,7 +101,7 @@ describe('GrantSet', () => {
     ]);
 
     expect(set.covering('orders:read', 'eu-1', now)?.id).toBe('live-short');
-    expect(set.coveringAll('orders:read', now)).toBeNull();
+    expect(set.covering('orders:read', null, now)).toBeNull();
   });
 
   it('should say whether any live grant of a scope exists, whatever its resource', () => {

@@ -1,0 +1,130 @@
+import type { IdentityRow } from '../db/tables.js';
+import type { Caller } from '../modules/keys/authenticate.js';
+import { toCelMap } from './cel-value.js';
+import type { RequestConditions } from './condition-context.js';
+import type { ConditionSettings } from './condition-settings.js';
+import { type ConditionSink, GrantConditions } from './grant-conditions.js';
+import { requestConditionsOf, wallClock } from './request-conditions.js';
+import type { UsageWindows } from './usage-windows.js';
+
+/** What `check` may override for a "what if" question (holders of `grants:read` only). */
+export interface ConditionOverride {
+  readonly ip?: string | null;
+  readonly time?: Date | null;
+  readonly userAgent?: string | null;
+  readonly headers?: Readonly<Record<string, string>> | null;
+  readonly device?: Readonly<Record<string, unknown>> | null;
+  readonly tokenClaims?: Readonly<Record<string, unknown>> | null;
+}
+
+/**
+ * The conditions side of one request: the scope policies' conditions its authentication read
+ * (a subscription's are replaced at each re-authentication), and a `GrantConditions` per
+ * operation or event, whose context is built on first need with that moment's time.
+ */
+export class RequestConditionState {
+  scopeConditions: ReadonlyMap<string, string>;
+  readonly #settings: ConditionSettings;
+  readonly #caller: Caller;
+  readonly #usage: UsageWindows | undefined;
+  readonly #sink: ConditionSink | undefined;
+
+  constructor(
+    scopeConditions: ReadonlyMap<string, string>,
+    settings: ConditionSettings,
+    caller: Caller,
+    usage: UsageWindows | undefined,
+    sink?: ConditionSink,
+  ) {
+    this.scopeConditions = scopeConditions;
+    this.#settings = settings;
+    this.#caller = caller;
+    this.#usage = usage;
+    this.#sink = sink;
+  }
+
+  /** The gate for the caller's own decisions in one operation (or subscription event). */
+  gate(): GrantConditions {
+    return new GrantConditions(
+      this.scopeConditions,
+      once(() =>
+        requestConditionsOf(this.#settings, this.#caller, this.#caller.request, new Date()),
+      ),
+      this.#usage,
+      this.#sink,
+    );
+  }
+
+  /**
+   * The gate for a `check` about `identity`: the request's context with `identity` as the one
+   * decided on (its token claims only when it is the caller), then `override` applied.
+   */
+  gateFor(identity: IdentityRow, override: ConditionOverride | null, time: Date): GrantConditions {
+    return new GrantConditions(
+      this.scopeConditions,
+      once(() => {
+        const base = requestConditionsOf(this.#settings, this.#caller, this.#caller.request, time);
+        return applyOverride(withIdentity(base, identity, this.#caller), override, this.#settings);
+      }),
+      this.#usage,
+      this.#sink,
+    );
+  }
+}
+
+function withIdentity(
+  base: RequestConditions,
+  identity: IdentityRow,
+  caller: Caller,
+): RequestConditions {
+  if (identity.id === caller.identity.id) return base;
+  return {
+    ...base,
+    identity: {
+      id: identity.id,
+      kind: identity.kind,
+      externalId: identity.externalId ?? '',
+      attributes: toCelMap(identity.attributes),
+    },
+    token: { issuer: '', subject: '', claims: {} },
+  };
+}
+
+function applyOverride(
+  base: RequestConditions,
+  override: ConditionOverride | null,
+  settings: ConditionSettings,
+): RequestConditions {
+  if (override === null) return base;
+  const time = override.time ?? base.request.time;
+  const clock =
+    override.time === null || override.time === undefined
+      ? { weekday: base.request.weekday, hour: base.request.hour }
+      : wallClock(time, settings.timeZone);
+  return {
+    ...base,
+    request: {
+      ...base.request,
+      ip: override.ip ?? base.request.ip,
+      time,
+      weekday: clock.weekday,
+      hour: clock.hour,
+      userAgent: override.userAgent ?? base.request.userAgent,
+      headers: override.headers ?? base.request.headers,
+    },
+    device: override.device ?? base.device,
+    token: override.tokenClaims ? { ...base.token, claims: override.tokenClaims } : base.token,
+  };
+}
+
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  let made = false;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value as T;
+  };
+}
