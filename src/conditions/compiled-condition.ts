@@ -13,8 +13,13 @@ export interface ConditionResult {
   readonly error: string | null;
 }
 
-/** Evaluations slower than this deny (CEL cannot be interrupted, so it is checked afterwards). */
-export const EVALUATION_BUDGET_MS = 5;
+/**
+ * Evaluations slower than this deny. CEL cannot be interrupted, so this is checked afterwards; what
+ * bounds the work itself is structural (at most 400 nodes, list macros never nested, so the work
+ * is at most nodes × the longest list in the context). Wall-clock time includes the process being
+ * descheduled or collecting garbage, so the budget is far above the microseconds a condition takes.
+ */
+export const EVALUATION_BUDGET_MS = 50;
 
 /**
  * A condition parsed and type-checked once, evaluated per decision.
