@@ -1,5 +1,22 @@
-export { type GrantLike, GrantSet, resourceCovers } from './authz/grant-set.js';
+export { type GrantGate, type GrantLike, GrantSet, resourceCovers } from './authz/grant-set.js';
 export { parseScopeName, SCOPE_ACTIONS, type ScopeName } from './authz/scope-name.js';
+export {
+  ConditionProblem,
+  compileCondition,
+  MAX_CONDITION_LENGTH,
+} from './conditions/compile-condition.js';
+export type { ConditionContext, RequestConditions } from './conditions/condition-context.js';
+export {
+  type ConditionContextInput,
+  conditionContextOf,
+} from './conditions/condition-context-of.js';
+export type { ConditionOutcome, ConditionSource } from './conditions/condition-outcome.js';
+export {
+  type ConditionalGrant,
+  type ConditionSink,
+  GrantConditions,
+} from './conditions/grant-conditions.js';
+export { type UsageCounts, UsageWindows } from './conditions/usage-windows.js';
 export { assertRootFieldsGuarded } from './directive/assert-root-fields-guarded.js';
 export { InvalidRequirementError } from './directive/collect-requirements.js';
 export type { RequiresCompatOptions } from './directive/compat-options.js';

@@ -1,10 +1,12 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { type RemoteGrants, requiresDirective } from '../../src/index.js';
+import { type RemoteGrants, type RequestConditions, requiresDirective } from '../../src/index.js';
 
 /** What the orders service knows of one request: the caller's Keyholder API key, if any. */
 export interface OrdersContext {
   readonly apiKey: string | null;
+  /** What Keyholder grants' conditions see of this request (`conditionContextOf`). */
+  readonly conditions?: RequestConditions;
 }
 
 /** One order; `ownerId` is a Keyholder identity id. */
@@ -54,6 +56,7 @@ export function createOrdersSchema(
   const { typeDefs, transformer } = requiresDirective<OrdersContext>({
     grants: remote.grants,
     principal: remote.principal,
+    gate: remote.gate,
   });
   const resolvers = {
     Query: {

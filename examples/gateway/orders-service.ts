@@ -1,6 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-import { type RemoteGrantsOptions, remoteGrants } from '../../src/index.js';
+import { conditionContextOf, type RemoteGrantsOptions, remoteGrants } from '../../src/index.js';
 import { createOrdersSchema, type OrderRecord, type OrdersContext } from './orders-schema.js';
 import type { RunningService } from './running-service.js';
 
@@ -26,6 +26,7 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
     ...options.remote,
     url: options.keyholderUrl,
     apiKey: (ctx) => ctx.apiKey,
+    conditions: (ctx) => ctx.conditions ?? conditionContextOf({}),
   });
   const server = new ApolloServer<OrdersContext>({
     includeStacktraceInErrorResponses: false,
@@ -35,6 +36,13 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
     listen: { port: options.port ?? 0, host: options.host ?? '127.0.0.1' },
     context: async ({ req }) => ({
       apiKey: BEARER.exec(req.headers.authorization ?? '')?.[1] ?? null,
+      // The peer address (no proxy in front of this sample) and one allow-listed header.
+      conditions: conditionContextOf({
+        ip: req.socket.remoteAddress ?? null,
+        userAgent: req.headers['user-agent'] ?? null,
+        headers:
+          typeof req.headers['x-team'] === 'string' ? { 'x-team': req.headers['x-team'] } : {},
+      }),
     }),
   });
   return { url: `${url.replace(/\/$/, '')}/graphql`, stop: () => server.stop() };

@@ -1,5 +1,4 @@
 import type { GrantGate } from '../authz/grant-set.js';
-import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import { compileCondition } from './compile-condition.js';
 import type { RequestConditions } from './condition-context.js';
 import {
@@ -14,8 +13,16 @@ export interface ConditionSink {
   noteConditions(outcomes: readonly ConditionOutcome[], resource: string | null): void;
 }
 
+/** A grant as conditions see it: its own condition and, for a capped agent's, its owner's. */
+export interface ConditionalGrant {
+  readonly id: string;
+  readonly scope: string;
+  readonly condition?: string | null;
+  readonly ownerCondition?: string | null;
+}
+
 interface Evaluated {
-  readonly grant: ActiveGrant;
+  readonly grant: ConditionalGrant;
   readonly resource: string | null;
   readonly outcomes: readonly ConditionOutcome[];
   readonly passed: boolean;
@@ -31,43 +38,66 @@ interface Evaluated {
  * - anything that goes wrong denies: a stored condition that no longer compiles, an evaluation
  *   error, a non-bool result, an evaluation over budget.
  */
-export class GrantConditions implements GrantGate<ActiveGrant> {
-  readonly #scopeConditions: ReadonlyMap<string, string>;
+export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
+  implements GrantGate<G>
+{
+  readonly #policyOf: (grant: G) => string | null | undefined;
   readonly #context: () => RequestConditions;
   readonly #usage: UsageWindows | undefined;
   readonly #evaluated = new Map<string, Evaluated>();
   readonly #sink: ConditionSink | undefined;
 
+  /**
+   * - `policyOf`: the scope policy's condition for a grant (read at each evaluation, so it may
+   *   change between subscription events);
+   * - `context`: the request's part of the context, asked for once, at the first condition;
+   * - `usage`: the grants' recent use; absent, every count is 0;
+   * - `sink`: hears every evaluation's outcomes.
+   */
   constructor(
-    scopeConditions: ReadonlyMap<string, string>,
+    policyOf: (grant: G) => string | null | undefined,
     context: () => RequestConditions,
     usage: UsageWindows | undefined,
     sink?: ConditionSink,
   ) {
-    this.#scopeConditions = scopeConditions;
+    this.#policyOf = policyOf;
     this.#context = context;
     this.#usage = usage;
     this.#sink = sink;
   }
 
-  admits(grant: ActiveGrant, resource: string | null): boolean {
-    const policy = this.#scopeConditions.get(grant.scope);
-    if (grant.condition === null && !grant.ownerCondition && policy === undefined) return true;
+  admits(grant: G, resource: string | null): boolean {
+    const policy = this.#policyOf(grant);
+    if (!grant.condition && !grant.ownerCondition && !policy) return true;
     const key = resource === null ? grant.id : `${grant.id}\u0000${resource}`;
     const known = this.#evaluated.get(key);
     if (known !== undefined) return known.passed;
     const conditions: [ConditionSource, string][] = [];
-    if (grant.condition !== null) conditions.push(['GRANT', grant.condition]);
+    if (grant.condition) conditions.push(['GRANT', grant.condition]);
     if (grant.ownerCondition) conditions.push(['OWNER_GRANT', grant.ownerCondition]);
-    if (policy !== undefined) conditions.push(['SCOPE_POLICY', policy]);
-    const context = {
-      ...this.#context(),
-      resource: resource ?? '',
-      usage: this.#usage?.counts(grant.id) ?? { lastMinute: 0n, lastHour: 0n },
-    };
-    const outcomes = conditions.map(([source, expression]) =>
-      evaluate(grant, source, expression, context),
-    );
+    if (policy) conditions.push(['SCOPE_POLICY', policy]);
+    let outcomes: ConditionOutcome[];
+    try {
+      const context = {
+        ...this.#context(),
+        resource: resource ?? '',
+        usage: this.#usage?.counts(grant.id) ?? { lastMinute: 0n, lastHour: 0n },
+      };
+      outcomes = conditions.map(([source, expression]) =>
+        evaluate(grant, source, expression, context),
+      );
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      outcomes = conditions.map(([source, expression]) => ({
+        grantId: grant.id,
+        scope: grant.scope,
+        source,
+        expression,
+        result: 'ERROR' as const,
+        error: `the condition context could not be built: ${why.slice(0, 200)}`,
+        values: {},
+      }));
+    }
     const passed = outcomes.every((outcome) => outcome.result === 'TRUE');
     this.#evaluated.set(key, { grant, resource, outcomes, passed });
     this.#sink?.noteConditions(outcomes, resource);
@@ -105,7 +135,7 @@ export class GrantConditions implements GrantGate<ActiveGrant> {
 }
 
 function evaluate(
-  grant: ActiveGrant,
+  grant: ConditionalGrant,
   source: ConditionSource,
   expression: string,
   context: object,

@@ -1,5 +1,5 @@
 import type { IdentityRow } from '../db/tables.js';
-import type { Caller } from '../modules/keys/authenticate.js';
+import type { ActiveGrant, Caller } from '../modules/keys/authenticate.js';
 import { toCelMap } from './cel-value.js';
 import type { RequestConditions } from './condition-context.js';
 import type { ConditionSettings } from './condition-settings.js';
@@ -44,9 +44,9 @@ export class RequestConditionState {
   }
 
   /** The gate for the caller's own decisions in one operation (or subscription event). */
-  gate(): GrantConditions {
-    return new GrantConditions(
-      this.scopeConditions,
+  gate(): GrantConditions<ActiveGrant> {
+    return new GrantConditions<ActiveGrant>(
+      (grant) => this.scopeConditions.get(grant.scope),
       once(() =>
         requestConditionsOf(this.#settings, this.#caller, this.#caller.request, new Date()),
       ),
@@ -59,9 +59,13 @@ export class RequestConditionState {
    * The gate for a `check` about `identity`: the request's context with `identity` as the one
    * decided on (its token claims only when it is the caller), then `override` applied.
    */
-  gateFor(identity: IdentityRow, override: ConditionOverride | null, time: Date): GrantConditions {
-    return new GrantConditions(
-      this.scopeConditions,
+  gateFor(
+    identity: IdentityRow,
+    override: ConditionOverride | null,
+    time: Date,
+  ): GrantConditions<ActiveGrant> {
+    return new GrantConditions<ActiveGrant>(
+      (grant) => this.scopeConditions.get(grant.scope),
       once(() => {
         const base = requestConditionsOf(this.#settings, this.#caller, this.#caller.request, time);
         return applyOverride(withIdentity(base, identity, this.#caller), override, this.#settings);

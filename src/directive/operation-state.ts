@@ -69,23 +69,26 @@ export class OperationStates<TContext, G extends GrantLike> {
         return pending.promise;
     }
     let recorder: DecisionRecorder<G> | undefined;
-    const fail = (error: unknown) => this.#store(context, info, [], null, recorder, error);
+    let gate: GrantGate<G> | undefined;
+    const fail = (error: unknown) => this.#store(context, info, [], null, recorder, gate, error);
     if (context === null || typeof context !== 'object') {
       return fail(new Error('The @requires directive needs an object as the GraphQL context.'));
     }
     try {
       recorder = this.#options.decisions?.(context as TContext);
+      // Before `grants`: a source may hand out conditional grants only to an operation with a gate.
+      gate = this.#options.gate?.(context as TContext);
       const principal = this.#options.principal?.(context as TContext);
       const grants = this.#options.grants(context as TContext);
       if (isPromiseLike(grants) || isPromiseLike(principal)) {
         const promise = Promise.all([grants, principal]).then(
-          ([list, id]) => this.#store(context, info, list, id ?? null, recorder, undefined),
+          ([list, id]) => this.#store(context, info, list, id ?? null, recorder, gate, undefined),
           fail,
         );
         this.#pending.set(context, { execution: info.variableValues, promise });
         return promise;
       }
-      return this.#store(context, info, grants, principal ?? null, recorder, undefined);
+      return this.#store(context, info, grants, principal ?? null, recorder, gate, undefined);
     } catch (error) {
       return fail(error);
     }
@@ -123,16 +126,9 @@ export class OperationStates<TContext, G extends GrantLike> {
     grants: readonly G[],
     principal: string | null,
     recorder: DecisionRecorder<G> | undefined,
+    gate: GrantGate<G> | undefined,
     loadError: unknown,
   ): OperationState<G> {
-    let gate: GrantGate<G> | undefined;
-    if (loadError === undefined) {
-      try {
-        gate = this.#options.gate?.(context as TContext);
-      } catch (error) {
-        loadError = error;
-      }
-    }
     const state: OperationState<G> = {
       operation: info.operation,
       execution: info.variableValues,

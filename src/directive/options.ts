@@ -37,8 +37,8 @@ export interface RequiresDirectiveOptions<
   decisions?(context: TContext): DecisionRecorder<TGrant> | undefined;
   /**
    * Conditions on grants: the gate a live covering grant must also pass to authorize (see
-   * `GrantGate`). Called once per operation (and per subscription event) after `grants` resolved;
-   * `undefined` for none. A gate whose `explain` answers adds the reason to `FORBIDDEN` errors
+   * `GrantGate`). Called once per operation (and per subscription event), just before `grants`;
+   * `undefined` for none. If it throws, every guarded field is denied. A gate whose `explain` answers adds the reason to `FORBIDDEN` errors
    * (`extensions.conditions`). @default no conditions
    */
   gate?(context: TContext): GrantGate<TGrant> | undefined;

@@ -8,6 +8,10 @@ export interface RemoteGrant {
   readonly resource: string | null;
   /** ISO date-time, or `null` for a grant that does not expire. */
   readonly expiresAt: string | null;
+  /** The grant's CEL condition, or `null`. */
+  readonly condition: string | null;
+  /** The condition its scope's policy adds, or `null`. */
+  readonly policyCondition: string | null;
 }
 
 /** Who the caller is and what it holds, according to Keyholder. */
@@ -20,7 +24,7 @@ export interface RemoteCaller {
 export const ANONYMOUS: RemoteCaller = Object.freeze({ identityId: null, grants: [] });
 
 export const CALLER_QUERY =
-  'query KeyholderCaller { me { id grants(active: true) { id scope { name } resource expiresAt } } }';
+  'query KeyholderCaller { me { id grants(active: true) { id scope { name } resource expiresAt condition policyCondition } } }';
 
 interface Request {
   readonly endpoint: URL;
@@ -131,19 +135,25 @@ function callerOf(data: unknown): RemoteCaller | null {
       scope?: { name?: unknown } | null;
       resource?: unknown;
       expiresAt?: unknown;
+      condition?: unknown;
+      policyCondition?: unknown;
     } | null;
     const scope = grant?.scope?.name;
     const resource = grant?.resource ?? null;
     const expiresAt = grant?.expiresAt ?? null;
+    const condition = grant?.condition ?? null;
+    const policyCondition = grant?.policyCondition ?? null;
     if (
       typeof grant?.id !== 'string' ||
       typeof scope !== 'string' ||
       (resource !== null && typeof resource !== 'string') ||
-      (expiresAt !== null && typeof expiresAt !== 'string')
+      (expiresAt !== null && typeof expiresAt !== 'string') ||
+      (condition !== null && typeof condition !== 'string') ||
+      (policyCondition !== null && typeof policyCondition !== 'string')
     ) {
       return null;
     }
-    grants.push({ id: grant.id, scope, resource, expiresAt });
+    grants.push({ id: grant.id, scope, resource, expiresAt, condition, policyCondition });
   }
   return { identityId: me.id, grants };
 }

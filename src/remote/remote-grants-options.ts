@@ -1,3 +1,4 @@
+import type { RequestConditions } from '../conditions/condition-context.js';
 import type { RemoteGrantsError } from './remote-grants-error.js';
 
 /** Options of `remoteGrants`. `TContext` is your server's per-request context. */
@@ -29,6 +30,16 @@ export interface RemoteGrantsOptions<TContext = unknown> {
    * @default none
    */
   onError?(error: RemoteGrantsError, context: TContext): void;
+  /**
+   * The condition context of the request (its `request`, `device`, `identity` and `token`; see
+   * `ConditionContext`), for grants that carry conditions. Without it, a grant with a condition
+   * (its own or its scope policy's) authorizes nothing here: it is withheld from `grants`. With
+   * it, conditional grants are handed only to operations that use `gate` (pass
+   * `gate: remote.gate` to `requiresDirective`), which evaluates them per decision; frequency
+   * (`usage`) is counted in this process. Called at most once per operation, at the first
+   * conditional grant; if it throws, the grant is denied. @default none
+   */
+  conditions?(context: TContext): RequestConditions;
   /** The `fetch` used to reach Keyholder (to add an agent, tracing or a proxy). @default globalThis.fetch */
   fetch?: typeof fetch;
 }

@@ -1,3 +1,5 @@
+import { GrantConditions } from '../conditions/grant-conditions.js';
+import { UsageWindows } from '../conditions/usage-windows.js';
 import {
   ANONYMOUS,
   fetchRemoteCaller,
@@ -21,6 +23,11 @@ export interface RemoteGrants<TContext = unknown> {
   grants(context: TContext): Promise<readonly RemoteGrant[]>;
   /** The caller's identity id, or `null`; from the same fetch as `grants`. */
   principal(context: TContext): Promise<string | null>;
+  /**
+   * The `gate` option of `requiresDirective`: evaluates conditional grants against
+   * `options.conditions`. `undefined` without that option (conditional grants are withheld).
+   */
+  gate(context: TContext): GrantConditions<RemoteGrant> | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
@@ -52,6 +59,10 @@ export function remoteGrants<TContext = unknown>(
     );
   }
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const conditionsOf = options.conditions;
+  const usage = new UsageWindows();
+  // Contexts whose operation evaluates conditions: only they receive conditional grants.
+  const gated = new WeakSet<object>();
   // One fetch per context object: grants, principal and anything else asking share it.
   const callers = new WeakMap<object, Promise<RemoteCaller>>();
 
@@ -88,8 +99,35 @@ export function remoteGrants<TContext = unknown>(
   };
 
   return {
-    grants: async (context) => (await load(context)).grants,
+    grants: async (context) => {
+      const { grants } = await load(context);
+      if (context !== null && typeof context === 'object' && gated.has(context)) return grants;
+      return grants.filter((grant) => grant.condition === null && grant.policyCondition === null);
+    },
     principal: async (context) => (await load(context)).identityId,
+    gate: (context) => {
+      if (conditionsOf === undefined || context === null || typeof context !== 'object') {
+        return undefined;
+      }
+      gated.add(context);
+      const used = new Set<string>();
+      return new GrantConditions<RemoteGrant>(
+        (grant) => grant.policyCondition,
+        () => conditionsOf(context),
+        usage,
+        {
+          // Here a grant whose conditions held is the one used: count it once per operation.
+          noteConditions: (outcomes) => {
+            const grantId = outcomes[0]?.grantId;
+            if (grantId === undefined || used.has(grantId)) return;
+            if (outcomes.every((outcome) => outcome.result === 'TRUE')) {
+              used.add(grantId);
+              usage.record(grantId);
+            }
+          },
+        },
+      );
+    },
   };
 }
 

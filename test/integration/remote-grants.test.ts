@@ -2,10 +2,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderRecord } from '../../examples/gateway/orders-schema.js';
 import { startOrdersService } from '../../examples/gateway/orders-service.js';
 import type { RunningService } from '../../examples/gateway/running-service.js';
-import type { RemoteGrantsError } from '../../src/index.js';
+import {
+  conditionContextOf,
+  type RemoteGrant,
+  type RemoteGrantsError,
+  remoteGrants,
+} from '../../src/index.js';
 import { engines } from '../fixtures/engines.js';
 import { expectError } from '../fixtures/expect-error.js';
-import { dataOf, gql } from '../fixtures/gql.js';
+import { dataOf, gql, readResponse } from '../fixtures/gql.js';
 import { defineScope, identityWithGrants } from '../fixtures/seed.js';
 import { startStubHttpServer, unusedUrl } from '../fixtures/stub-http-server.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
@@ -182,6 +187,75 @@ describe.each(engines())(
 
       expectError(after, 'FORBIDDEN', 'requires scope "orders:read"');
       expect(heard.map((error) => error.reason)).toEqual(['UNAUTHENTICATED']);
+    });
+
+    it("should evaluate a grant's condition in the service, against the service's own request", async () => {
+      const reader = await identityWithGrants(keyholder, [
+        { scope: 'orders:read', condition: 'request.headers["x-team"] == "ops"' },
+      ]);
+      const ask = (team: string | null) =>
+        fetch(orders.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${reader.key}`,
+            ...(team === null ? {} : { 'x-team': team }),
+          },
+          body: JSON.stringify({ query: '{ orders { id } }' }),
+        }).then(readResponse);
+
+      expect(dataOf(await ask('ops')).orders.length).toBeGreaterThanOrEqual(ORDERS.length);
+      const denied = await ask('sales');
+
+      const error = expectError(
+        denied,
+        'FORBIDDEN',
+        `A grant was held, but the condition of grant ${reader.grants[0]?.id} \`request.headers["x-team"] == "ops"\` was false (request.headers["x-team"] = "sales").`,
+      );
+      expect(error.extensions?.conditions).toEqual([
+        expect.objectContaining({ source: 'GRANT', result: 'FALSE' }),
+      ]);
+      expectError(await ask(null), 'FORBIDDEN', 'errored and so denied');
+    });
+
+    it('should withhold conditional grants from a source used without conditions', async () => {
+      const scope = await defineScope(keyholder);
+      const holder = await identityWithGrants(keyholder, [
+        'orders:read',
+        { scope, condition: 'request.hour >= 0' },
+      ]);
+      const plain = remoteGrants<{ key: string }>({
+        url: `${keyholder.url}/graphql`,
+        apiKey: (ctx) => ctx.key,
+      });
+
+      const granted = await plain.grants({ key: holder.key });
+
+      expect(granted.map((g) => g.scope)).toEqual(['orders:read']);
+      expect(plain.gate({ key: holder.key })).toBeUndefined();
+    });
+
+    it('should hand conditional grants only to an operation that asked for the gate first', async () => {
+      const scope = await defineScope(keyholder);
+      const holder = await identityWithGrants(keyholder, [
+        { scope, condition: 'request.hour >= 0' },
+      ]);
+      const remote = remoteGrants<{ key: string }>({
+        url: `${keyholder.url}/graphql`,
+        apiKey: (ctx) => ctx.key,
+        conditions: () => conditionContextOf({ ip: '10.0.0.1' }),
+      });
+      const ungated = { key: holder.key };
+      const gatedContext = { key: holder.key };
+
+      expect(await remote.grants(ungated)).toEqual([]);
+      const gate = remote.gate(gatedContext);
+      const granted = await remote.grants(gatedContext);
+
+      expect(granted).toEqual([
+        expect.objectContaining({ scope, condition: 'request.hour >= 0', policyCondition: null }),
+      ]);
+      expect(gate?.admits(granted[0] as RemoteGrant, null)).toBe(true);
     });
 
     it('should not ask Keyholder about a caller who sent no key', async () => {

@@ -108,6 +108,8 @@ export const grantResolvers = {
     identity: (grant: GrantRow, _: unknown, ctx: Ctx) =>
       ctx.loaders.identity.load(grant.identityId),
     scope: (grant: GrantRow, _: unknown, ctx: Ctx) => ctx.loaders.scope.load(grant.scope),
+    policyCondition: async (grant: GrantRow, _: unknown, ctx: Ctx) =>
+      (await ctx.loaders.scope.load(grant.scope))?.condition ?? null,
     grantedBy: (grant: GrantRow, _: unknown, ctx: Ctx) =>
       grant.grantedBy === null ? null : ctx.loaders.identity.load(grant.grantedBy),
     revokedBy: (grant: GrantRow, _: unknown, ctx: Ctx) =>
