@@ -37,11 +37,26 @@ export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
+// Answers by `range ip`: a request asks the same few questions for every decision it makes, and
+// BlockList.check allocates on each call.
+const answers = new Map<string, boolean>();
+const MAX_ANSWERS = 10_000;
+
 /**
  * Whether `ip` lies in `cidr`. An `ip` that is not an address (empty, unknown) is in no range; a
  * malformed `cidr` throws, so the condition errors and denies.
  */
 export function ipInCidr(ip: string, cidr: string): boolean {
+  const key = `${cidr} ${ip}`;
+  const known = answers.get(key);
+  if (known !== undefined) return known;
+  const answer = checkRange(ip, cidr);
+  if (answers.size >= MAX_ANSWERS) answers.clear();
+  answers.set(key, answer);
+  return answer;
+}
+
+function checkRange(ip: string, cidr: string): boolean {
   const range = rangeOf(cidr);
   const address = normalizeIp(ip);
   const family = isIP(address);

@@ -2,9 +2,10 @@ import { Environment } from '@marcbachmann/cel-js';
 import { ipInCidr } from './cidr.js';
 
 // Structural limits checked when a condition is parsed; with at most one level of list macros
-// (see `compileCondition`) they bound what one evaluation can cost.
+// (see `compileCondition`) and lists of at most `MAX_LIST_ELEMENTS`, they bound what one
+// evaluation can cost.
 const LIMITS = {
-  maxAstNodes: 400,
+  maxAstNodes: 300,
   maxDepth: 24,
   maxListElements: 100,
   maxMapEntries: 50,

@@ -1,12 +1,14 @@
 import type { GrantGate } from '../authz/grant-set.js';
 import { compileCondition } from './compile-condition.js';
-import type { RequestConditions } from './condition-context.js';
+import type { ConditionContext, RequestConditions } from './condition-context.js';
 import {
   type ConditionOutcome,
   type ConditionSource,
   describeOutcome,
 } from './condition-outcome.js';
-import type { UsageWindows } from './usage-windows.js';
+import type { UsageCounts, UsageWindows } from './usage-windows.js';
+
+const NO_USE: UsageCounts = { lastMinute: 0n, lastHour: 0n };
 
 /** Where evaluated outcomes are reported as they happen (the operation's access record). */
 export interface ConditionSink {
@@ -23,7 +25,8 @@ export interface ConditionalGrant {
 
 interface Evaluated {
   readonly grant: ConditionalGrant;
-  readonly resource: string | null;
+  /** `undefined`: decided for every resource at once (no condition of the grant reads it). */
+  readonly resource: string | null | undefined;
   readonly outcomes: readonly ConditionOutcome[];
   readonly passed: boolean;
 }
@@ -45,6 +48,8 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   readonly #context: () => RequestConditions;
   readonly #usage: UsageWindows | undefined;
   readonly #evaluated = new Map<string, Evaluated>();
+  // A grant's recent use, read once per operation: the operation's own uses are counted after it.
+  readonly #counts = new Map<string, UsageCounts>();
   readonly #sink: ConditionSink | undefined;
 
   /**
@@ -69,19 +74,25 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   admits(grant: G, resource: string | null): boolean {
     const policy = this.#policyOf(grant);
     if (!grant.condition && !grant.ownerCondition && !policy) return true;
-    const key = resource === null ? grant.id : `${grant.id}\u0000${resource}`;
-    const known = this.#evaluated.get(key);
-    if (known !== undefined) return known.passed;
     const conditions: [ConditionSource, string][] = [];
     if (grant.condition) conditions.push(['GRANT', grant.condition]);
     if (grant.ownerCondition) conditions.push(['OWNER_GRANT', grant.ownerCondition]);
     if (policy) conditions.push(['SCOPE_POLICY', policy]);
+    const perResource = resource !== null && conditions.some(([, text]) => readsResource(text));
+    const key = perResource ? `${grant.id}\u0000${resource}` : grant.id;
+    const known = this.#evaluated.get(key);
+    if (known !== undefined) return known.passed;
     let outcomes: ConditionOutcome[];
     try {
-      const context = {
-        ...this.#context(),
+      const base = this.#context();
+      // Spelled out: an object spread here cost more than the evaluation itself.
+      const context: ConditionContext = {
+        request: base.request,
+        device: base.device,
+        identity: base.identity,
+        token: base.token,
         resource: resource ?? '',
-        usage: this.#usage?.counts(grant.id) ?? { lastMinute: 0n, lastHour: 0n },
+        usage: this.#countsOf(grant.id),
       };
       outcomes = conditions.map(([source, expression]) =>
         evaluate(grant, source, expression, context),
@@ -99,9 +110,24 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
       }));
     }
     const passed = outcomes.every((outcome) => outcome.result === 'TRUE');
-    this.#evaluated.set(key, { grant, resource, outcomes, passed });
-    this.#sink?.noteConditions(outcomes, resource);
+    this.#evaluated.set(key, {
+      grant,
+      resource: perResource ? resource : undefined,
+      outcomes,
+      passed,
+    });
+    this.#sink?.noteConditions(outcomes, perResource ? resource : null);
     return passed;
+  }
+
+  #countsOf(grantId: string): UsageCounts {
+    if (this.#usage === undefined) return NO_USE;
+    let counts = this.#counts.get(grantId);
+    if (counts === undefined) {
+      counts = this.#usage.counts(grantId);
+      this.#counts.set(grantId, counts);
+    }
+    return counts;
   }
 
   explain(
@@ -120,7 +146,11 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   refusals(scopes: readonly string[], resource: string | null): ConditionOutcome[] {
     const found: ConditionOutcome[] = [];
     for (const entry of this.#evaluated.values()) {
-      if (entry.passed || entry.resource !== resource || !scopes.includes(entry.grant.scope)) {
+      if (
+        entry.passed ||
+        (entry.resource !== undefined && entry.resource !== resource) ||
+        !scopes.includes(entry.grant.scope)
+      ) {
         continue;
       }
       for (const outcome of entry.outcomes) if (outcome.result !== 'TRUE') found.push(outcome);
@@ -134,26 +164,50 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   }
 }
 
+/** Whether `text` reads `resource` (a text that does not compile is treated as if it did). */
+function readsResource(text: string): boolean {
+  try {
+    return compileCondition(text, 'grant').readsResource;
+  } catch {
+    return true;
+  }
+}
+
 function evaluate(
   grant: ConditionalGrant,
   source: ConditionSource,
   expression: string,
   context: object,
 ): ConditionOutcome {
-  const base = { grantId: grant.id, scope: grant.scope, source, expression };
   let compiled: ReturnType<typeof compileCondition>;
   try {
     compiled = compileCondition(expression, 'grant');
   } catch (error) {
     const why = error instanceof Error ? error.message : 'it does not compile';
-    return { ...base, result: 'ERROR', error: `it no longer compiles: ${why}`, values: {} };
+    return outcome(grant, source, expression, 'ERROR', `it no longer compiles: ${why}`, {});
   }
   const result = compiled.evaluate(context);
-  if (result.passed) return { ...base, result: 'TRUE', error: null, values: {} };
-  return {
-    ...base,
-    result: result.error === null ? 'FALSE' : 'ERROR',
-    error: result.error,
-    values: compiled.valuesSeen(context),
-  };
+  if (result.passed) return outcome(grant, source, expression, 'TRUE', null, NOTHING_SEEN);
+  return outcome(
+    grant,
+    source,
+    expression,
+    result.error === null ? 'FALSE' : 'ERROR',
+    result.error,
+    compiled.valuesSeen(context),
+  );
+}
+
+const NOTHING_SEEN: Readonly<Record<string, unknown>> = Object.freeze({});
+
+// Built field by field: on this path an object spread costs more than evaluating the condition.
+function outcome(
+  grant: ConditionalGrant,
+  source: ConditionSource,
+  expression: string,
+  result: ConditionOutcome['result'],
+  error: string | null,
+  values: Readonly<Record<string, unknown>>,
+): ConditionOutcome {
+  return { grantId: grant.id, scope: grant.scope, source, expression, result, error, values };
 }
