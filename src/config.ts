@@ -1,3 +1,8 @@
+import { isCidrRange } from './conditions/cidr.js';
+import {
+  type ConditionSettings,
+  DEFAULT_CONDITION_SETTINGS,
+} from './conditions/condition-settings.js';
 import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import {
@@ -72,6 +77,12 @@ export interface Config {
    * `DEFAULT_REVIEW_CLOSER`.
    */
   readonly accessReviews?: Partial<AccessReviewCloserOptions>;
+  /**
+   * The condition context and the client address (see `ConditionSettings`): `TRUSTED_PROXIES`,
+   * `CLIENT_IP_HEADER`, `CONDITION_HEADERS`, `CONDITION_TIME_ZONE`, `DEVICE_HEADER`,
+   * `DEVICE_CLAIM`. Unset fields take `DEFAULT_CONDITION_SETTINGS`.
+   */
+  readonly conditions?: Partial<ConditionSettings>;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +103,100 @@ function integer(
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   }
   return value;
+}
+
+/** Headers that carry credentials: never a condition's to read, nor an address's or posture's source. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization', 'set-cookie'];
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+const MAX_CONDITION_HEADERS = 50;
+
+function listOf(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function headerName(name: string, raw: string): string {
+  const header = raw.trim().toLowerCase();
+  if (!HEADER_NAME.test(header)) {
+    throw new ConfigError(`${name}: "${raw}" is not an HTTP header name.`);
+  }
+  if (CREDENTIAL_HEADERS.includes(header)) {
+    throw new ConfigError(
+      `${name} cannot be "${header}": it carries credentials, which must never reach conditions, explanations or the audit log.`,
+    );
+  }
+  return header;
+}
+
+function optionalHeader(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? null : headerName(name, raw);
+}
+
+/** `TRUSTED_PROXIES` … `DEVICE_CLAIM`, checked together (they refer to one another). */
+function readConditionSettings(
+  env: NodeJS.ProcessEnv,
+  oidcIssuers: readonly OidcIssuer[],
+): ConditionSettings {
+  const trustedProxies = listOf(env.TRUSTED_PROXIES);
+  for (const range of trustedProxies) {
+    if (!isCidrRange(range)) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES: "${range}" is not an IP address or CIDR range such as "10.0.0.0/8".`,
+      );
+    }
+  }
+  const clientIpHeader = optionalHeader(env, 'CLIENT_IP_HEADER');
+  if (clientIpHeader !== null && trustedProxies.length === 0) {
+    throw new ConfigError(
+      `CLIENT_IP_HEADER needs TRUSTED_PROXIES: "${clientIpHeader}" is believed only from a trusted proxy, and none is listed.`,
+    );
+  }
+  const deviceHeader = optionalHeader(env, 'DEVICE_HEADER');
+  if (deviceHeader !== null && trustedProxies.length === 0) {
+    throw new ConfigError(
+      `DEVICE_HEADER needs TRUSTED_PROXIES: "${deviceHeader}" is believed only from a trusted proxy, and none is listed.`,
+    );
+  }
+  if (deviceHeader !== null && deviceHeader === clientIpHeader) {
+    throw new ConfigError(`DEVICE_HEADER and CLIENT_IP_HEADER cannot both be "${deviceHeader}".`);
+  }
+  const headers = [
+    ...new Set(listOf(env.CONDITION_HEADERS).map((raw) => headerName('CONDITION_HEADERS', raw))),
+  ];
+  if (headers.length > MAX_CONDITION_HEADERS) {
+    throw new ConfigError(`CONDITION_HEADERS may list at most ${MAX_CONDITION_HEADERS} headers.`);
+  }
+  for (const [header, other, why] of [
+    [clientIpHeader, 'CLIENT_IP_HEADER', 'request.ip'],
+    [deviceHeader, 'DEVICE_HEADER', 'device'],
+  ] as const) {
+    if (header !== null && headers.includes(header)) {
+      throw new ConfigError(
+        `CONDITION_HEADERS cannot list "${header}", the ${other}: any client can send it, so conditions read it as ${why}, which believes it only from a trusted proxy.`,
+      );
+    }
+  }
+  const timeZone = env.CONDITION_TIME_ZONE?.trim() || DEFAULT_CONDITION_SETTINGS.timeZone;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw new ConfigError(
+      `CONDITION_TIME_ZONE: "${timeZone}" is not an IANA time zone such as "Europe/Berlin" or "UTC".`,
+    );
+  }
+  const deviceClaim = env.DEVICE_CLAIM?.trim() || null;
+  if (deviceClaim !== null && !/^\S{1,100}$/.test(deviceClaim)) {
+    throw new ConfigError(`DEVICE_CLAIM: "${deviceClaim}" is not a claim name.`);
+  }
+  if (deviceClaim !== null && oidcIssuers.length === 0) {
+    throw new ConfigError(
+      `DEVICE_CLAIM names the claim "${deviceClaim}" of identity-provider tokens, but OIDC_ISSUERS lists no identity provider.`,
+    );
+  }
+  return { timeZone, headers, trustedProxies, clientIpHeader, deviceHeader, deviceClaim };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -163,5 +268,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessReviews: {
       pollMs: integer(env, 'ACCESS_REVIEW_POLL_MS', 60_000, 100, 3_600_000),
     },
+    conditions: readConditionSettings(env, oidcIssuers),
   };
 }

@@ -1,3 +1,7 @@
+import {
+  type ConditionSettings,
+  DEFAULT_CONDITION_SETTINGS,
+} from './conditions/condition-settings.js';
 import { type Config, ConfigError, readConfig } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
@@ -6,6 +10,7 @@ import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import type { OidcIssuer } from './modules/tokens/oidc-issuers.js';
 import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
@@ -46,6 +51,7 @@ export async function startKeyholder(
       );
     }
     const keyUsage = new KeyUsageRecorder(database, log);
+    const conditions: ConditionSettings = { ...DEFAULT_CONDITION_SETTINGS, ...config.conditions };
     const services = createServices(
       database,
       log,
@@ -54,6 +60,7 @@ export async function startKeyholder(
         ? {}
         : { pendingTtlSeconds: config.accessRequestTtlSeconds },
       config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
+      conditions,
     );
     await services.sensitiveScopes.start();
     const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
@@ -79,7 +86,7 @@ export async function startKeyholder(
         expirySweeper,
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
-        oidcIssuers: config.oidcIssuers ?? [],
+        oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),
         log,
       },
       { port: config.port, host: config.host },
@@ -125,6 +132,19 @@ export async function startKeyholder(
     await database.close().catch(() => {});
     throw error;
   }
+}
+
+/** `issuers` with `claim` among the claims their tokens offer to conditions (`DEVICE_CLAIM`). */
+function offeringClaim(
+  issuers: readonly OidcIssuer[],
+  claim: string | null,
+): readonly OidcIssuer[] {
+  if (claim === null) return issuers;
+  return issuers.map((issuer) =>
+    issuer.claimsForConditions.includes(claim)
+      ? issuer
+      : { ...issuer, claimsForConditions: [...issuer.claimsForConditions, claim] },
+  );
 }
 
 function defaultLog(message: string, error?: unknown): void {

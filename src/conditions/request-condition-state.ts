@@ -4,7 +4,7 @@ import { toCelMap } from './cel-value.js';
 import type { RequestConditions } from './condition-context.js';
 import type { ConditionSettings } from './condition-settings.js';
 import { type ConditionSink, GrantConditions } from './grant-conditions.js';
-import { requestConditionsOf, wallClock } from './request-conditions.js';
+import { deviceOf, requestConditionsOf, wallClock } from './request-conditions.js';
 import type { UsageWindows } from './usage-windows.js';
 
 /** What `check` may override for a "what if" question (holders of `grants:read` only). */
@@ -68,7 +68,11 @@ export class RequestConditionState {
       (grant) => this.scopeConditions.get(grant.scope),
       once(() => {
         const base = requestConditionsOf(this.#settings, this.#caller, this.#caller.request, time);
-        return applyOverride(withIdentity(base, identity, this.#caller), override, this.#settings);
+        return applyOverride(
+          withIdentity(base, identity, this.#caller, this.#settings),
+          override,
+          this.#settings,
+        );
       }),
       this.#usage,
       this.#sink,
@@ -80,10 +84,13 @@ function withIdentity(
   base: RequestConditions,
   identity: IdentityRow,
   caller: Caller,
+  settings: ConditionSettings,
 ): RequestConditions {
   if (identity.id === caller.identity.id) return base;
   return {
     ...base,
+    // The caller's token is not the other identity's, nor is a device posture its claim gave.
+    device: deviceOf(settings, caller.request, undefined),
     identity: {
       id: identity.id,
       kind: identity.kind,

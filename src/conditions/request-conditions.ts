@@ -1,4 +1,5 @@
 import type { Caller, RequestMeta } from '../modules/keys/authenticate.js';
+import type { CallerToken } from '../modules/tokens/caller-token.js';
 import { toCelMap } from './cel-value.js';
 import { normalizeIp } from './cidr.js';
 import type { RequestConditions } from './condition-context.js';
@@ -54,6 +55,23 @@ export function wallClock(time: Date, timeZone: string): { weekday: bigint; hour
 }
 
 /**
+ * The device posture conditions see as `device`: the object value of the token's `DEVICE_CLAIM`
+ * when the settings name one and `token` carries it as an object, else what a trusted proxy sent
+ * in `DEVICE_HEADER` (`RequestMeta.device`), else `{}`. The claim wins: it is signed by the
+ * identity provider and bound to the subject, where the header is believed for the peer's
+ * network position alone.
+ */
+export function deviceOf(
+  settings: ConditionSettings,
+  request: RequestMeta | undefined,
+  token: CallerToken | undefined,
+): Record<string, unknown> {
+  const claim = settings.deviceClaim === null ? undefined : token?.claims[settings.deviceClaim];
+  if (claim !== null && typeof claim === 'object' && !Array.isArray(claim)) return toCelMap(claim);
+  return toCelMap(request?.device ?? {});
+}
+
+/**
  * The per-request part of the condition context for `caller` (the identity decided on may be
  * another, see `GrantConditions`). Built at most once per operation, when a condition needs it.
  */
@@ -72,9 +90,9 @@ export function requestConditionsOf(
       weekday,
       hour,
       userAgent: request?.userAgent ?? '',
-      headers: {},
+      headers: request?.headers ?? {},
     },
-    device: {},
+    device: deviceOf(settings, request, caller.token),
     identity: {
       id: identity.id,
       kind: identity.kind,

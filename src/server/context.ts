@@ -1,5 +1,12 @@
 import type { IncomingMessage } from 'node:http';
+import { normalizeIp } from '../conditions/cidr.js';
+import {
+  type ConditionSettings,
+  DEFAULT_CONDITION_SETTINGS,
+} from '../conditions/condition-settings.js';
+import { parseDevicePosture } from '../conditions/parse-device-posture.js';
 import { RequestConditionState } from '../conditions/request-condition-state.js';
+import { isTrustedProxy, resolveClientIp } from '../conditions/resolve-client-ip.js';
 import type { Database } from '../db/client.js';
 import { invariant } from '../errors.js';
 import { recordsAccess } from '../modules/audit/access-log-mode.js';
@@ -58,13 +65,52 @@ export function bearerSecretOf(header: unknown): string | null {
   return match === null ? null : (match[1] as string);
 }
 
-/** What the audit log records of the request: its id, the peer address and the user agent. */
-export function requestMetaOf(request: IncomingMessage, requestId: string): RequestMeta {
+const MAX_HEADER_VALUE = 1_000;
+
+/**
+ * What the audit log records of the request, and what conditions read of it: its id, the client
+ * address (`resolveClientIp`: the peer, or a trusted proxy's `CLIENT_IP_HEADER`), the user agent,
+ * the allow-listed headers (`CONDITION_HEADERS`: the first value of each, at most 1,000
+ * characters) and, from a trusted proxy only, the device posture in `DEVICE_HEADER`. For an HTTP
+ * request or a WebSocket's upgrade request alike.
+ */
+export function requestMetaOf(
+  request: IncomingMessage,
+  requestId: string,
+  settings: ConditionSettings = DEFAULT_CONDITION_SETTINGS,
+): RequestMeta {
   const userAgent = request.headers['user-agent'];
+  const peer = request.socket.remoteAddress ?? null;
+  const peerIp = peer === null ? null : normalizeIp(peer);
+  // Each value of repeated headers apart, built only when a setting reads headers.
+  const reads =
+    settings.clientIpHeader !== null ||
+    settings.deviceHeader !== null ||
+    settings.headers.length > 0;
+  const distinct: NodeJS.Dict<string[]> = reads ? request.headersDistinct : {};
+  const valuesOf = (name: string) => distinct[name];
+  const clientIp = resolveClientIp(
+    peerIp,
+    settings.clientIpHeader === null ? undefined : valuesOf(settings.clientIpHeader),
+    settings.clientIpHeader,
+    settings.trustedProxies,
+  );
+  const headers: Record<string, string> = {};
+  for (const name of settings.headers) {
+    const value = valuesOf(name)?.[0];
+    if (value !== undefined) headers[name] = value.slice(0, MAX_HEADER_VALUE);
+  }
+  const device =
+    settings.deviceHeader !== null && isTrustedProxy(peerIp, settings.trustedProxies)
+      ? parseDevicePosture(valuesOf(settings.deviceHeader)?.[0])
+      : {};
   return {
     requestId,
-    clientIp: request.socket.remoteAddress ?? null,
+    clientIp,
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 200) : null,
+    ...(clientIp === peerIp ? {} : { peerIp }),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(Object.keys(device).length > 0 ? { device } : {}),
   };
 }
 

@@ -174,7 +174,7 @@ export async function startHttpServer(
             variables = undefined;
           }
         }
-        const request = requestMetaOf(req, requestId);
+        const request = requestMetaOf(req, requestId, options.services.conditionSettings);
         const auth = await authenticate(
           secret,
           prefetch.plan(source?.query, variables),

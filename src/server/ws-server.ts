@@ -138,7 +138,7 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
           await options.authenticate(
             secret,
             undefined,
-            requestMetaOf(ctx.extra.request, randomUUID()),
+            requestMetaOf(ctx.extra.request, randomUUID(), options.services.conditionSettings),
           );
         } catch {
           return false;
@@ -171,7 +171,11 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
         }
         let contextValue: KeyholderContext;
         try {
-          const request = requestMetaOf(ctx.extra.request, randomUUID());
+          const request = requestMetaOf(
+            ctx.extra.request,
+            randomUUID(),
+            options.services.conditionSettings,
+          );
           const auth = await options.authenticate(secret, undefined, request);
           // The operation starts with the grants just loaded; every later event re-authenticates.
           let fresh: readonly ActiveGrant[] | null = auth.caller.grants;

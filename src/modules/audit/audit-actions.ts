@@ -5,6 +5,7 @@
 export const AUDIT_ACTIONS = [
   'identity.created',
   'identity.disabled',
+  'identity.attributes_changed',
   'apikey.created',
   'apikey.revoked',
   'scope.defined',

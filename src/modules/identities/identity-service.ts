@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { and, asc, eq, ilike, or, type SQL } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
 import { type IdentityRow, identities } from '../../db/tables.js';
@@ -16,6 +17,7 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
+import { requireAttributes } from './require-attributes.js';
 import { type RevokedOwnedAccess, revokeOwnedAccess } from './revoke-owned-access.js';
 
 export const IDENTITY_KINDS = ['USER', 'SERVICE', 'AGENT'] as const;
@@ -26,6 +28,8 @@ export interface CreateIdentityInput {
   readonly kind: IdentityKind;
   readonly externalId?: string | null;
   readonly ownerId?: string | null;
+  /** What conditions read as `identity.attributes` (see `requireAttributes`). @default {} */
+  readonly attributes?: unknown;
 }
 
 export interface IdentityFilter {
@@ -44,6 +48,10 @@ export class IdentityService {
     const externalId = optionalText(input.externalId, 'externalId', 512);
     if (!IDENTITY_KINDS.includes(input.kind))
       throw badUserInput(`Identity kind "${input.kind}" is not known.`);
+    const attributes =
+      input.attributes === null || input.attributes === undefined
+        ? {}
+        : requireAttributes(input.attributes, 'input.attributes');
     const requestedOwner =
       input.ownerId === null || input.ownerId === undefined
         ? null
@@ -53,13 +61,28 @@ export class IdentityService {
         const ownerId = await chooseOwner(tx, actor, input.kind, requestedOwner);
         const [row] = await tx
           .insert(identities)
-          .values({ name, kind: input.kind, externalId, ownerId, createdBy: actor.identity.id })
+          .values({
+            name,
+            kind: input.kind,
+            externalId,
+            ownerId,
+            attributes,
+            createdBy: actor.identity.id,
+          })
           .returning();
         if (row === undefined) throw new Error('Insert returned no identity row.');
         await recordChange(tx, actor, {
           action: 'identity.created',
           subjectId: row.id,
-          details: { after: { name, kind: input.kind, externalId, ownerId } },
+          details: {
+            after: {
+              name,
+              kind: input.kind,
+              externalId,
+              ownerId,
+              ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+            },
+          },
         });
         return row;
       });
@@ -117,6 +140,38 @@ export class IdentityService {
         action: 'identity.disabled',
         subjectId: id,
         details: { before: { status: current.status }, after: { status: 'DISABLED' } },
+      });
+      return row;
+    });
+  }
+
+  /**
+   * Replaces the identity's attributes (what conditions read as `identity.attributes`), with an
+   * `identity.attributes_changed` event holding before and after; the next request's decisions
+   * see them. Invalid attributes are `BAD_USER_INPUT`, an unknown identity `NOT_FOUND`; setting
+   * the attributes it already has changes nothing and writes no event.
+   */
+  async setAttributes(actor: Caller, rawId: string, rawAttributes: unknown): Promise<IdentityRow> {
+    const id = parseId(rawId, 'identity');
+    const attributes = requireAttributes(rawAttributes, 'attributes');
+    return runChange(this.database, actor, async (tx) => {
+      const [current] = await tx
+        .select()
+        .from(identities)
+        .where(eq(identities.id, id))
+        .for('update');
+      if (current === undefined) throw notFound(`Identity ${id} does not exist.`);
+      if (isDeepStrictEqual(current.attributes, attributes)) return current;
+      const [row] = await tx
+        .update(identities)
+        .set({ attributes })
+        .where(eq(identities.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no identity row.');
+      await recordChange(tx, actor, {
+        action: 'identity.attributes_changed',
+        subjectId: id,
+        details: { before: { attributes: current.attributes }, after: { attributes } },
       });
       return row;
     });

@@ -44,12 +44,21 @@ export interface Caller {
   readonly revisions?: RevisionRecord;
 }
 
-/** The request a change came in on, as the audit log records it. */
+/**
+ * The request a change came in on, as the audit log records it (and conditions read it); the
+ * optional fields are present only when they say something (see `requestMetaOf`).
+ */
 export interface RequestMeta {
   readonly requestId: string;
-  /** The peer address of the connection (no proxy header is trusted). */
+  /** The client's address: the peer's, or a trusted proxy's `CLIENT_IP_HEADER` (`resolveClientIp`). */
   readonly clientIp: string | null;
   readonly userAgent: string | null;
+  /** The connection's peer address, when the client's was taken from a trusted proxy's header. */
+  readonly peerIp?: string | null;
+  /** The allow-listed headers the request carried (`CONDITION_HEADERS`), lower-case names. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The device posture a trusted proxy sent in `DEVICE_HEADER`. */
+  readonly device?: Readonly<Record<string, unknown>>;
 }
 
 /** What one authentication statement returns besides the caller, to spare later round trips. */
