@@ -16,6 +16,14 @@ import { isCappedByOwner } from '../identities/cap-agents.js';
 import { type ApprovalPlan, planApproval } from './approval-plan.js';
 import { decisionAuthority } from './decision-authority.js';
 
+/**
+ * How long one auto-approval evaluation may take (wall clock) before it counts as an error. It
+ * runs once per request, off the decision path, so the budget is wide: with decisions' 5 ms, a
+ * loaded machine turned matching requests into waiting ones. Structural limits on the condition
+ * (see `compileCondition`) are what bound its cost.
+ */
+export const AUTO_APPROVAL_BUDGET_MS = 100;
+
 /** How a scope's auto-approval condition went for one request. */
 export type AutoApprovalOutcome =
   /** Approved at once, on the setter's authority. */
@@ -102,7 +110,7 @@ export async function considerAutoApproval(
     scopes: await liveScopeNames(tx, requester),
   });
   const seen = compiled.valuesSeen(context);
-  const result = compiled.evaluate(context);
+  const result = compiled.evaluate(context, AUTO_APPROVAL_BUDGET_MS);
   if (result.error !== null) {
     return pending(
       'CONDITION_ERRORED',
