@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests, identities, scopes } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
+import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource, lockIdentityGrants } from '../grants/grant-service.js';
 import { parseResourcePattern } from '../grants/resource-pattern.js';
@@ -9,6 +9,9 @@ import type { Caller } from '../keys/authenticate.js';
 import { runChange } from '../revision/run-change.js';
 import { MAX_TTL_SECONDS, parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { accessRequestEvent } from './access-request-events.js';
+import { considerAutoApproval } from './auto-approval.js';
+import { claimRequest } from './claim-request.js';
+import { grantApproval } from './grant-approval.js';
 
 /** `RequestAccessInput` as clients send it. */
 export interface RequestAccessInput {
@@ -26,7 +29,14 @@ export interface RequestAccessInput {
  * an `accessrequest.created` event. The request waits for a decision for `pendingTtlSeconds`.
  * - malformed input, or a ttl over the scope's `maxTtlSeconds`: `BAD_USER_INPUT`;
  * - unknown identity or scope: `NOT_FOUND`; an identity neither the caller nor owned by it:
- *   `FORBIDDEN`; a disabled identity, or the same request already pending: `CONFLICT`.
+ *   `FORBIDDEN`; a disabled identity, or the same request already pending: `CONFLICT`;
+ * - when the scope's policy has an auto-approval condition, it is considered in the same
+ *   transaction (see `considerAutoApproval`) and `accessrequest.created` says how it went
+ *   (`details.autoApproval`). When it applies, the request is approved at once through the same
+ *   path as a person's approval (`grantApproval`: the grant, `accessrequest.approved`,
+ *   `grant.created`, alerts), with `decidedBy` null (no person decided), `approvedByPolicy` the
+ *   scope, and the grant made by the policy's setter. Otherwise it stays PENDING: the condition
+ *   never fails the request.
  */
 export async function requestAccess(
   database: Database,
@@ -106,11 +116,39 @@ export async function requestAccess(
       })
       .returning();
     if (row === undefined) throw new Error('Insert returned no access request row.');
+    const requester =
+      target.id === actor.identity.id
+        ? target
+        : (await tx.select().from(identities).where(eq(identities.id, actor.identity.id)))[0];
+    if (requester === undefined) throw new Error(`Identity ${actor.identity.id} vanished.`);
+    const verdict = await considerAutoApproval(tx, scope, row, requester);
     await recordChange(
       tx,
       actor,
-      accessRequestEvent('accessrequest.created', row, scope.sensitive ? { sensitive: true } : {}),
+      accessRequestEvent('accessrequest.created', row, {
+        ...(verdict === null ? {} : { autoApproval: verdict.details }),
+        ...(scope.sensitive ? { sensitive: true } : {}),
+      }),
     );
-    return row;
+    if (verdict === null || verdict.approve === null) return row;
+    const { setter, authority, plan } = verdict.approve;
+    const claimed = await claimRequest(tx, row.id, {
+      status: 'APPROVED',
+      decidedBy: null,
+      decisionReason: verdict.details.reason,
+      approvedByPolicy: scope.name,
+      at: plan.decidedAt,
+    });
+    invariant(claimed !== null, 'A request inserted in this transaction is still pending.');
+    return grantApproval(tx, actor, claimed, plan, {
+      grantedBy: setter.id,
+      authority,
+      note: null,
+      policy: {
+        approvedByPolicy: scope.name,
+        condition: verdict.details.condition,
+        setBy: setter.id,
+      },
+    });
   });
 }

@@ -1,3 +1,4 @@
+import { requireCondition } from '../../conditions/compile-condition.js';
 import type { ScopeRow } from '../../db/tables.js';
 import { badUserInput } from '../../errors.js';
 import { MAX_TTL_SECONDS } from '../shared/validate.js';
@@ -10,39 +11,99 @@ export interface ScopePolicy {
   readonly requiresApproval: boolean;
   /** Access events always written; `grant.created` and `access.denied` flagged `sensitive: true`. */
   readonly sensitive: boolean;
+  /**
+   * A CEL condition (kind `grant`) every grant of the scope must also satisfy at decision time;
+   * `null`: none.
+   */
+  readonly condition: string | null;
+  /**
+   * A CEL condition (kind `autoApproval`) over an access request and its requester: a request that
+   * satisfies it is approved at once, on `autoApproveSetBy`'s authority; `null`: none.
+   */
+  readonly autoApprove: string | null;
+  /** The id of who set `autoApprove`; `null` exactly when `autoApprove` is. */
+  readonly autoApproveSetBy: string | null;
 }
 
 /**
  * `ScopePolicyInput` as clients send it. An omitted field is left as it is; `maxTtlSeconds: null`
- * removes the limit; `requiresApproval` and `sensitive` may not be null.
+ * removes the limit; `requiresApproval` and `sensitive` may not be null; `condition` and
+ * `autoApprove` are cleared by null or blank text.
  */
 export interface ScopePolicyInput {
   readonly maxTtlSeconds?: number | null;
   readonly requiresApproval?: boolean | null;
   readonly sensitive?: boolean | null;
+  readonly condition?: string | null;
+  readonly autoApprove?: string | null;
 }
 
 export const NO_POLICY: ScopePolicy = {
   maxTtlSeconds: null,
   requiresApproval: false,
   sensitive: false,
+  condition: null,
+  autoApprove: null,
+  autoApproveSetBy: null,
 };
 
-export function policyOf(
-  row: Pick<ScopeRow, 'maxTtlSeconds' | 'requiresApproval' | 'sensitive'>,
-): ScopePolicy {
+type PolicyColumns = Pick<
+  ScopeRow,
+  | 'maxTtlSeconds'
+  | 'requiresApproval'
+  | 'sensitive'
+  | 'condition'
+  | 'autoApproveCondition'
+  | 'autoApproveSetBy'
+>;
+
+export function policyOf(row: PolicyColumns): ScopePolicy {
   return {
     maxTtlSeconds: row.maxTtlSeconds,
     requiresApproval: row.requiresApproval,
     sensitive: row.sensitive,
+    condition: row.condition,
+    autoApprove: row.autoApproveCondition,
+    autoApproveSetBy: row.autoApproveSetBy,
   };
 }
 
+/** A policy as the `scopes` columns that hold it, for inserts and updates. */
+export function policyColumns(policy: ScopePolicy): PolicyColumns {
+  return {
+    maxTtlSeconds: policy.maxTtlSeconds,
+    requiresApproval: policy.requiresApproval,
+    sensitive: policy.sensitive,
+    condition: policy.condition,
+    autoApproveCondition: policy.autoApprove,
+    autoApproveSetBy: policy.autoApproveSetBy,
+  };
+}
+
+/** Whether two policies say the same (a change between them would change nothing). */
+export function samePolicy(a: ScopePolicy, b: ScopePolicy): boolean {
+  return (
+    a.maxTtlSeconds === b.maxTtlSeconds &&
+    a.requiresApproval === b.requiresApproval &&
+    a.sensitive === b.sensitive &&
+    a.condition === b.condition &&
+    a.autoApprove === b.autoApprove &&
+    a.autoApproveSetBy === b.autoApproveSetBy
+  );
+}
+
 /**
- * `current` with `input` applied. Refuses (`BAD_USER_INPUT`) a `maxTtlSeconds` that is not a whole
- * number from 1 to five years, and a null `requiresApproval` or `sensitive`.
+ * `current` with `input` applied by `setterId`. Refuses (`BAD_USER_INPUT`) a `maxTtlSeconds` that
+ * is not a whole number from 1 to five years, a null `requiresApproval` or `sensitive`, and a
+ * `condition` or `autoApprove` that is not a valid condition of its kind (with
+ * `extensions.position`). Setting `autoApprove` (even to the text it already has) makes `setterId`
+ * its setter; clearing it clears the setter too.
  */
-export function applyPolicyInput(current: ScopePolicy, input: ScopePolicyInput): ScopePolicy {
+export function applyPolicyInput(
+  current: ScopePolicy,
+  input: ScopePolicyInput,
+  setterId: string,
+): ScopePolicy {
   const { maxTtlSeconds, requiresApproval, sensitive } = input;
   if (
     maxTtlSeconds !== undefined &&
@@ -64,10 +125,27 @@ export function applyPolicyInput(current: ScopePolicy, input: ScopePolicyInput):
       field: 'sensitive',
     });
   }
+  const condition =
+    input.condition === undefined
+      ? current.condition
+      : requireCondition(input.condition, 'policy.condition', 'grant');
+  const autoApprove =
+    input.autoApprove === undefined
+      ? current.autoApprove
+      : requireCondition(input.autoApprove, 'policy.autoApprove', 'autoApproval');
+  const autoApproveSetBy =
+    input.autoApprove === undefined
+      ? current.autoApproveSetBy
+      : autoApprove === null
+        ? null
+        : setterId;
   return {
     maxTtlSeconds: maxTtlSeconds === undefined ? current.maxTtlSeconds : maxTtlSeconds,
     requiresApproval: requiresApproval ?? current.requiresApproval,
     sensitive: sensitive ?? current.sensitive,
+    condition,
+    autoApprove,
+    autoApproveSetBy,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ScopeRow } from '../../db/tables.js';
 import type { KeyholderContext } from '../../server/context.js';
-import { policyOf, type ScopePolicyInput } from './scope-policy.js';
+import { policyOf, type ScopePolicy, type ScopePolicyInput } from './scope-policy.js';
 import type { DefineScopeInput } from './scope-service.js';
 
 type Ctx = KeyholderContext;
@@ -20,5 +20,9 @@ export const scopeResolvers = {
     policy: (scope: ScopeRow) => policyOf(scope),
     grantsOutlivingPolicy: (scope: ScopeRow, _: unknown, ctx: Ctx) =>
       ctx.services.scopes.outliving(scope),
+  },
+  ScopePolicy: {
+    autoApproveSetBy: (policy: ScopePolicy, _: unknown, ctx: Ctx) =>
+      policy.autoApproveSetBy === null ? null : ctx.loaders.identity.load(policy.autoApproveSetBy),
   },
 };

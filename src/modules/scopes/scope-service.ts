@@ -9,7 +9,12 @@ import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
-import { applyPolicyInput, NO_POLICY, type ScopePolicyInput } from './scope-policy.js';
+import {
+  applyPolicyInput,
+  NO_POLICY,
+  policyColumns,
+  type ScopePolicyInput,
+} from './scope-policy.js';
 import { announceSensitivityChange } from './sensitive-scopes.js';
 import { grantsOutlivingPolicy, setScopePolicy } from './set-scope-policy.js';
 
@@ -35,7 +40,7 @@ export class ScopeService {
         },
       );
     }
-    const policy = applyPolicyInput(NO_POLICY, input.policy ?? {});
+    const policy = applyPolicyInput(NO_POLICY, input.policy ?? {}, actor.identity.id);
     const description = (input.description ?? '').trim();
     if (description.length > 1000)
       throw badUserInput('description must be at most 1000 characters.', { field: 'description' });
@@ -50,7 +55,7 @@ export class ScopeService {
             action: parsed.action,
             description,
             createdBy: actor.identity.id,
-            ...policy,
+            ...policyColumns(policy),
           })
           .returning();
         if (row === undefined) throw new Error('Insert returned no scope row.');

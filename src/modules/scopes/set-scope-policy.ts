@@ -7,7 +7,13 @@ import { loadAuthority } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authenticate.js';
 import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
-import { applyPolicyInput, policyOf, type ScopePolicyInput } from './scope-policy.js';
+import {
+  applyPolicyInput,
+  policyColumns,
+  policyOf,
+  type ScopePolicyInput,
+  samePolicy,
+} from './scope-policy.js';
 import { announceSensitivityChange } from './sensitive-scopes.js';
 
 /**
@@ -46,6 +52,9 @@ export async function grantsOutlivingPolicy(
  * - never touches existing grants: a tightened limit neither shortens nor lengthens them (they are
  *   listed instead, see `grantsOutlivingPolicy`), and `requiresApproval` does not revoke direct
  *   grants made before it;
+ * - `condition` and `autoApprove` are checked when written (`BAD_USER_INPUT` with
+ *   `extensions.position`); setting `autoApprove` records the actor as its setter, on whose
+ *   authority matching requests are then approved (see `requestAccess`);
  * - a change that changes nothing writes no event.
  */
 export async function setScopePolicy(
@@ -59,7 +68,7 @@ export async function setScopePolicy(
     const [current] = await tx.select().from(scopes).where(eq(scopes.name, name)).for('update');
     if (current === undefined) throw notFound(`Scope "${name}" is not defined.`);
     const before = policyOf(current);
-    const after = applyPolicyInput(before, input);
+    const after = applyPolicyInput(before, input, actor.identity.id);
     const authority = (await loadAuthority(tx, actor.identity, [name])).filter(
       (g) => g.resource === null,
     );
@@ -69,14 +78,12 @@ export async function setScopePolicy(
         { required: { scope: name, resource: null, grantable: true } },
       );
     }
-    if (
-      before.maxTtlSeconds === after.maxTtlSeconds &&
-      before.requiresApproval === after.requiresApproval &&
-      before.sensitive === after.sensitive
-    ) {
-      return current;
-    }
-    const [row] = await tx.update(scopes).set(after).where(eq(scopes.name, name)).returning();
+    if (samePolicy(before, after)) return current;
+    const [row] = await tx
+      .update(scopes)
+      .set(policyColumns(after))
+      .where(eq(scopes.name, name))
+      .returning();
     if (row === undefined) throw new Error('Update returned no scope row.');
     if (before.sensitive !== after.sensitive) await announceSensitivityChange(tx, name);
     const outliving = await grantsOutlivingPolicy(tx, name, after.maxTtlSeconds);

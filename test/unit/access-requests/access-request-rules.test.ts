@@ -66,13 +66,13 @@ describe("an access request's status", () => {
 
 describe('scope policies', () => {
   it('should change only the fields given, and clear the limit with null', () => {
-    const limited = applyPolicyInput(NO_POLICY, { maxTtlSeconds: 60 });
-    expect(applyPolicyInput(limited, { sensitive: true })).toEqual({
+    const limited = applyPolicyInput(NO_POLICY, { maxTtlSeconds: 60 }, APPROVER);
+    expect(applyPolicyInput(limited, { sensitive: true }, APPROVER)).toEqual({
+      ...NO_POLICY,
       maxTtlSeconds: 60,
-      requiresApproval: false,
       sensitive: true,
     });
-    expect(applyPolicyInput(limited, { maxTtlSeconds: null }).maxTtlSeconds).toBeNull();
+    expect(applyPolicyInput(limited, { maxTtlSeconds: null }, APPROVER).maxTtlSeconds).toBeNull();
   });
 
   it('should allow exactly the limit and refuse a second more, or no expiry', () => {
