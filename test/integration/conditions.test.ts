@@ -236,6 +236,77 @@ describe.each(engines())('conditions on grants on %s', (engine) => {
     });
   });
 
+  describe('scope policies and owners', () => {
+    const setPolicyCondition = (scope: string, condition: string | null) =>
+      gql(
+        server.url,
+        server.adminKey,
+        'mutation($scope: String!, $input: ScopePolicyInput!) { setScopePolicy(scope: $scope, input: $input) { name } }',
+        { scope, input: { condition } },
+      );
+
+    it("should deny every grant of a scope whose policy condition fails, the grant's own condition aside", async () => {
+      const scope = await defineScope(server);
+      const holder = await identityWithGrants(server, [scope]);
+      expect((await check(holder.id, scope)).allowed).toBe(true);
+
+      dataOf(await setPolicyCondition(scope, OFFICE));
+      const decision = await check(holder.id, scope);
+
+      expect(decision.allowed).toBe(false);
+      expect(decision.reason).toContain(
+        `the policy condition of scope "${scope}" \`${OFFICE}\` was false (request.ip = "127.0.0.1")`,
+      );
+      expect(decision.conditions).toEqual([
+        expect.objectContaining({ source: 'SCOPE_POLICY', result: 'FALSE' }),
+      ]);
+      const listed = dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'query($id: ID!) { identity(id: $id) { grants { condition policyCondition } } }',
+          { id: holder.id },
+        ),
+      ).identity.grants;
+      expect(listed).toEqual([{ condition: null, policyCondition: OFFICE }]);
+
+      dataOf(await setPolicyCondition(scope, null));
+      expect((await check(holder.id, scope)).allowed).toBe(true);
+    });
+
+    it("should require both the grant's and the policy's condition", async () => {
+      const scope = await defineScope(server);
+      const holder = await identityWithGrants(server, [{ scope, condition: LOOPBACK }]);
+      dataOf(await setPolicyCondition(scope, 'request.hour >= 0'));
+
+      const decision = await check(holder.id, scope);
+
+      expect(decision.allowed).toBe(true);
+      expect(decision.conditions.map((c) => [c.source, c.result])).toEqual([
+        ['GRANT', 'TRUE'],
+        ['SCOPE_POLICY', 'TRUE'],
+      ]);
+    });
+
+    it("should cap an agent's grant by its owner's grant's condition", async () => {
+      const scope = await defineScope(server);
+      const owner = await identityWithGrants(server, [{ scope, condition: OFFICE }], {
+        kind: 'USER',
+      });
+      const agent = await createIdentity(server, { kind: 'AGENT', ownerId: owner.id });
+      await grant(server, agent.id, { scope });
+
+      const decision = await check(agent.id, scope);
+
+      expect(decision.allowed).toBe(false);
+      expect(decision.reason).toContain(`the owner's condition capping grant`);
+      expect(decision.conditions).toEqual([
+        expect.objectContaining({ source: 'OWNER_GRANT', expression: OFFICE, result: 'FALSE' }),
+      ]);
+      expect((await check(agent.id, scope, { context: { ip: '10.9.9.9' } })).allowed).toBe(true);
+    });
+  });
+
   describe('through @requires on Keyholder itself', () => {
     let logged: TestServer;
 

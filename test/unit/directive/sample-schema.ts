@@ -173,6 +173,8 @@ export interface SampleOptions {
   readonly decisions?: RequiresDirectiveOptions<SampleContext>['decisions'];
   /** The caller's id. @default `context.identityId`, synchronously */
   readonly principal?: RequiresDirectiveOptions<SampleContext>['principal'];
+  /** Conditions on grants. @default none */
+  readonly gate?: RequiresDirectiveOptions<SampleContext>['gate'];
 }
 
 export interface Sample {
@@ -381,6 +383,7 @@ export function buildSample(options: SampleOptions = {}): Sample {
     },
     principal: options.principal ?? ((context) => context.identityId),
     ...(options.decisions ? { decisions: options.decisions } : {}),
+    ...(options.gate ? { gate: options.gate } : {}),
     now: () => {
       nowCalls += 1;
       return clock();

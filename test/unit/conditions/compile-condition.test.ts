@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConditionProblem,
+  compileCondition,
+  requireCondition,
+} from '../../../src/conditions/compile-condition.js';
+import { conditionContextOf } from '../../../src/conditions/condition-context-of.js';
+
+function problemOf(text: string, kind: 'grant' | 'autoApproval' = 'grant'): ConditionProblem {
+  try {
+    compileCondition(text, kind);
+  } catch (error) {
+    if (error instanceof ConditionProblem) return error;
+    throw error;
+  }
+  throw new Error(`"${text}" compiled.`);
+}
+
+const context = {
+  ...conditionContextOf({
+    ip: '10.1.2.3',
+    headers: { 'X-Team': 'sec' },
+    token: { claims: { amr: ['pwd'] } },
+  }),
+  resource: 'eu-1',
+  usage: { lastMinute: 4n, lastHour: 9n },
+};
+
+describe('compiling conditions', () => {
+  it('should compile a text once and hand back the same program', () => {
+    expect(compileCondition('request.hour >= 9', 'grant')).toBe(
+      compileCondition('request.hour >= 9', 'grant'),
+    );
+  });
+
+  it('should place a problem on a later line by line and column', () => {
+    expect(problemOf('request.hour >= 9 &&\n  reqest.ip == "x"').position).toEqual({
+      offset: 23,
+      line: 2,
+      column: 3,
+    });
+  });
+
+  it('should check each kind against its own variables', () => {
+    expect(problemOf('request.hour > 1', 'autoApproval').message).toMatch(
+      /unknown variable: request/i,
+    );
+    expect(problemOf('accessRequest.ttlSeconds < 60').message).toMatch(
+      /unknown variable: accessRequest/i,
+    );
+    expect(compileCondition('accessRequest.ttlSeconds <= 3600', 'autoApproval')).toBeDefined();
+  });
+
+  it('should read every variable and field the context documents', () => {
+    for (const text of [
+      'request.ip != "" && request.userAgent == "" && request.headers["x-team"] == "sec"',
+      'request.time > timestamp("2020-01-01T00:00:00Z") && request.weekday >= 0 && request.hour >= 0',
+      'device == {} && identity.kind == "" && identity.externalId == "" && identity.id == ""',
+      'identity.attributes == {} && resource == "eu-1"',
+      'usage.lastMinute == 4 && usage.lastHour == 9 && token.issuer == "" && token.subject == ""',
+      '"pwd" in token.claims.amr',
+    ]) {
+      expect(compileCondition(text, 'grant').evaluate(context), text).toEqual({
+        passed: true,
+        error: null,
+      });
+    }
+  });
+
+  it('should name what a failing condition read, once each, by its own text', () => {
+    const compiled = compileCondition(
+      'cidr(request.ip, "192.168.0.0/16") && request.headers["x-team"] == "ops" && request.ip != ""',
+      'grant',
+    );
+
+    expect(compiled.evaluate(context)).toEqual({ passed: false, error: null });
+    expect(compiled.valuesSeen(context)).toEqual({
+      'request.ip': '10.1.2.3',
+      'request.headers["x-team"]': 'sec',
+    });
+  });
+
+  it('should deny, with the reason, when evaluation errors', () => {
+    const compiled = compileCondition('token.claims.groups.exists(g, g == "admins")', 'grant');
+
+    expect(compiled.evaluate(context)).toEqual({
+      passed: false,
+      error: expect.stringMatching(/no such key: groups/i),
+    });
+  });
+
+  it('should deny when a list in the context is longer than conditions may read', () => {
+    const big = {
+      ...context,
+      ...conditionContextOf({
+        token: { claims: { groups: Array.from({ length: 501 }, (_, i) => `g${i}`) } },
+      }),
+    };
+    const compiled = compileCondition('!("contractors" in token.claims.groups)', 'grant');
+
+    expect(compiled.evaluate(big).passed).toBe(false);
+    expect(compiled.valuesSeen(big)['token.claims.groups']).toMatch(/a list of 501 elements/);
+  });
+
+  it('should store a blank condition as none and trim the rest', () => {
+    expect(requireCondition('   ', 'condition')).toBeNull();
+    expect(requireCondition(null, 'condition')).toBeNull();
+    expect(requireCondition('  request.hour > 1 ', 'condition')).toBe('request.hour > 1');
+  });
+});
