@@ -89,7 +89,7 @@ export function requireCondition(
         ? ''
         : ` at line ${error.position.line}, column ${error.position.column}`;
     throw badUserInput(
-      `The ${field} is not a valid condition${where}: ${error.message}. Conditions are CEL over ${VARIABLES[
+      `The ${field} is not valid CEL${where}: ${error.message}. Conditions are CEL over ${VARIABLES[
         kind
       ].join(', ')}.`,
       { field, position: error.position },

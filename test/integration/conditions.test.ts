@@ -65,7 +65,7 @@ describe.each(engines())('conditions on grants on %s', (engine) => {
       [
         'a syntax error',
         'request.hour >= 9 &&',
-        /not a valid condition at line 1, column 21: unexpected token/i,
+        /^The condition is not valid CEL at line 1, column 21: unexpected token/i,
         { line: 1, column: 21 },
       ],
       [

@@ -37,10 +37,10 @@ describe('conditions in a scope policy', () => {
 
   it('should refuse each kind of condition written against the other kind, naming the field', () => {
     expect(() => applyPolicyInput(NO_POLICY, { condition: AUTO }, ALICE)).toThrow(
-      /The policy\.condition is not a valid condition at line 1, column 1: unknown variable: accessRequest/,
+      /The policy\.condition is not valid CEL at line 1, column 1: unknown variable: accessRequest/,
     );
     expect(() => applyPolicyInput(NO_POLICY, { autoApprove: 'resource == ""' }, ALICE)).toThrow(
-      /The policy\.autoApprove is not a valid condition/,
+      /The policy\.autoApprove is not valid CEL/,
     );
   });
 
