@@ -472,6 +472,35 @@ describe.each(engines())('conditions on grants on %s', (engine) => {
       expect(made.condition).toBe(narrower);
     });
 
+    it('should not let a conditional grantable grant approve an access request (the grant it makes has no condition)', async () => {
+      const scope = await defineScope(server);
+      const approver = await identityWithGrants(server, [
+        'grants:write',
+        'grants:read',
+        { scope, grantable: true, condition: LOOPBACK },
+      ]);
+      const asker = await identityWithGrants(server, []);
+      const requested = dataOf(
+        await gql<{ requestAccess: { id: string } }>(
+          server.url,
+          asker.key,
+          'mutation($input: RequestAccessInput!) { requestAccess(input: $input) { id } }',
+          { input: { scope, ttlSeconds: 600, reason: 'Incident INC-1.' } },
+        ),
+      ).requestAccess;
+
+      expectError(
+        await gql(
+          server.url,
+          approver.key,
+          'mutation($id: ID!) { approveAccessRequest(id: $id) { status } }',
+          { id: requested.id },
+        ),
+        'FORBIDDEN',
+        'with grantable: true and without a condition',
+      );
+    });
+
     it('should let the same condition be handed on as it is', async () => {
       const scope = await defineScope(server);
       const delegate = await identityWithGrants(server, [

@@ -55,6 +55,8 @@ export function mayDecide(
   return grants.some(
     (g) =>
       g.grantable &&
+      g.condition === null &&
+      !g.ownerCondition &&
       g.scope === request.scope &&
       (g.expiresAt === null || g.expiresAt.getTime() > now) &&
       resourceCovers(g.resource, request.resource),

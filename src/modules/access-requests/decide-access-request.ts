@@ -43,7 +43,7 @@ async function authorizeDecision(
       );
     case 'NO_AUTHORITY':
       throw forbidden(
-        `Deciding access request ${id} requires holding "${request.scope}" on ${describeResource(request.resource)} with grantable: true, and you do not.`,
+        `Deciding access request ${id} requires holding "${request.scope}" on ${describeResource(request.resource)} with grantable: true and without a condition, and you do not.`,
         { required: { scope: request.scope, resource: request.resource, grantable: true } },
       );
   }

@@ -1,6 +1,7 @@
 import type { Tx } from '../../db/client.js';
 import type { AccessRequestRow, GrantRow, IdentityRow } from '../../db/tables.js';
 import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
+import { carriesConditions } from '../grants/grant-service.js';
 
 /** Why an identity may not decide a request. */
 export type DecisionRefusal =
@@ -8,7 +9,10 @@ export type DecisionRefusal =
   | 'OWN_REQUEST'
   /** The request asks for a grant to it (two-person rule). */
   | 'GRANTEE'
-  /** It holds no live grantable grant of the scope covering the request's resource. */
+  /**
+   * It holds no live grantable grant of the scope covering the request's resource, without a
+   * condition (an approval creates an unconditional grant).
+   */
   | 'NO_AUTHORITY';
 
 /**
@@ -27,10 +31,12 @@ export async function decisionAuthority(
 ): Promise<{ readonly authority: GrantRow[] } | { readonly refusal: DecisionRefusal }> {
   if (request.requesterId === decider.id) return { refusal: 'OWN_REQUEST' };
   if (request.identityId === decider.id) return { refusal: 'GRANTEE' };
+  // An approval creates an unconditional grant: authority held only under a condition would hand
+  // out more than it holds (see `carriesConditions`).
   const authority = authorityFor(
     await loadAuthority(tx, decider, [request.scope]),
     request.scope,
     request.resource,
-  );
+  ).filter((grant) => carriesConditions(null, grant));
   return authority.length === 0 ? { refusal: 'NO_AUTHORITY' } : { authority };
 }
