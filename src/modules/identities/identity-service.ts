@@ -122,12 +122,7 @@ export class IdentityService {
       throw badUserInput('You cannot disable your own identity; ask another administrator.');
     }
     return runChange(this.database, actor, async (tx) => {
-      const [current] = await tx
-        .select()
-        .from(identities)
-        .where(eq(identities.id, id))
-        .for('update');
-      if (current === undefined) throw notFound(`Identity ${id} does not exist.`);
+      const current = await lockIdentity(tx, id);
       if (current.status === 'DISABLED') return current;
       await keepRootHolders(tx, { identityId: id }, `Disabling "${current.name}"`);
       const [row] = await tx
@@ -155,12 +150,7 @@ export class IdentityService {
     const id = parseId(rawId, 'identity');
     const attributes = requireAttributes(rawAttributes, 'attributes');
     return runChange(this.database, actor, async (tx) => {
-      const [current] = await tx
-        .select()
-        .from(identities)
-        .where(eq(identities.id, id))
-        .for('update');
-      if (current === undefined) throw notFound(`Identity ${id} does not exist.`);
+      const current = await lockIdentity(tx, id);
       if (isDeepStrictEqual(current.attributes, attributes)) return current;
       const [row] = await tx
         .update(identities)
@@ -209,6 +199,13 @@ export class IdentityService {
  * exist (NOT_FOUND), be active, and not be an agent (BAD_USER_INPUT): an owned agent is capped by
  * its owner's grants, one level deep. Locked FOR SHARE so it cannot be disabled meanwhile.
  */
+/** The identity's row, locked `FOR UPDATE` until the transaction ends; `NOT_FOUND` when unknown. */
+async function lockIdentity(tx: Tx, id: string): Promise<IdentityRow> {
+  const [current] = await tx.select().from(identities).where(eq(identities.id, id)).for('update');
+  if (current === undefined) throw notFound(`Identity ${id} does not exist.`);
+  return current;
+}
+
 async function chooseOwner(
   tx: Tx,
   actor: Caller,
