@@ -1,5 +1,6 @@
 import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
+import { DEFAULT_AUTHENTICATION_CACHE_SIZE } from './modules/keys/authentication-cache.js';
 import {
   type OidcIssuer,
   OidcIssuersError,
@@ -72,6 +73,12 @@ export interface Config {
    * `DEFAULT_REVIEW_CLOSER`.
    */
   readonly accessReviews?: Partial<AccessReviewCloserOptions>;
+  /**
+   * `AUTHENTICATION_CACHE_SIZE`: how many authentications (credential and prefetch) are kept for
+   * reuse while `revision_head` says nothing they read has changed, 0 to 1000000; 0 keeps none.
+   * Revocation stays strict either way. @default 1000
+   */
+  readonly authenticationCacheSize?: number;
 }
 
 export class ConfigError extends Error {
@@ -163,5 +170,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessReviews: {
       pollMs: integer(env, 'ACCESS_REVIEW_POLL_MS', 60_000, 100, 3_600_000),
     },
+    authenticationCacheSize: integer(
+      env,
+      'AUTHENTICATION_CACHE_SIZE',
+      DEFAULT_AUTHENTICATION_CACHE_SIZE,
+      0,
+      1_000_000,
+    ),
   };
 }

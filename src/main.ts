@@ -80,6 +80,9 @@ export async function startKeyholder(
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
         oidcIssuers: config.oidcIssuers ?? [],
+        ...(config.authenticationCacheSize === undefined
+          ? {}
+          : { authenticationCacheSize: config.authenticationCacheSize }),
         log,
       },
       { port: config.port, host: config.host },
