@@ -1,6 +1,10 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthenticationCacheStats } from '../../src/modules/keys/authentication-cache.js';
+import { authenticate } from '../../src/modules/keys/authenticate.js';
+import {
+  AuthenticationCache,
+  type AuthenticationCacheStats,
+} from '../../src/modules/keys/authentication-cache.js';
 import { parseOidcIssuers } from '../../src/modules/tokens/oidc-issuers.js';
 import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
 import { expectError, expectUnauthenticated } from '../fixtures/expect-error.js';
@@ -216,6 +220,31 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     expect([decision.via, listing.via]).toEqual(['hit', 'hit']);
     expect(dataOf(decision.response).check.allowed).toBe(false);
     expectError(listing.response, 'FORBIDDEN', 'requires scope "identities:read"');
+  });
+
+  it("should leave grants that expired while cached out of every list a hit hands out, with a RevisionRecord of the hit's own", async () => {
+    const holder = await identityWithGrants(server, ['grants:read']);
+    const temporary = await grant(server, holder.id, { scope: 'identities:read', ttlSeconds: 1 });
+    const target = await identityWithGrants(server, [{ scope: 'scopes:read', ttlSeconds: 1 }]);
+    const cache = new AuthenticationCache(server.database, 10);
+    const prefetch = { identityIds: [target.id], scopes: [] };
+    const first = await authenticate(server.database, holder.key, prefetch, cache);
+    const ids = (grants: readonly { id: string }[] | undefined) => grants?.map((g) => g.id);
+
+    await sleep(Math.max(0, Date.parse(temporary.expiresAt ?? '') - Date.now()) + 150);
+    const hit = await authenticate(server.database, holder.key, prefetch, cache);
+
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
+    expect(ids(first.caller.grants)).toEqual(
+      expect.arrayContaining([holder.grants[0]?.id, temporary.id]),
+    );
+    expect(ids(first.grantsByIdentity.get(target.id))).toEqual([target.grants[0]?.id]);
+    expect(ids(hit.caller.grants)).toEqual([holder.grants[0]?.id]);
+    expect(ids(hit.grantsByIdentity.get(holder.id))).toEqual([holder.grants[0]?.id]);
+    expect(ids(hit.grantsByIdentity.get(target.id))).toEqual([]);
+    expect(hit.caller.revisions).not.toBe(first.caller.revisions);
+    expect(hit.caller.revisions?.seen).toBe(first.revision);
+    expect(Object.isFrozen(hit.caller.identity)).toBe(true);
   });
 
   it('should keep entries apart by what the request prefetched', async () => {
