@@ -222,7 +222,7 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     expectError(listing.response, 'FORBIDDEN', 'requires scope "identities:read"');
   });
 
-  it("should leave grants that expired while cached out of every list a hit hands out, with a RevisionRecord of the hit's own", async () => {
+  it("should leave grants that expired while cached out of every list a hit hands out, with a RevisionRecord and identity rows of the hit's own", async () => {
     const holder = await identityWithGrants(server, ['grants:read']);
     const temporary = await grant(server, holder.id, { scope: 'identities:read', ttlSeconds: 1 });
     const target = await identityWithGrants(server, [{ scope: 'scopes:read', ttlSeconds: 1 }]);
@@ -244,7 +244,9 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     expect(ids(hit.grantsByIdentity.get(target.id))).toEqual([]);
     expect(hit.caller.revisions).not.toBe(first.caller.revisions);
     expect(hit.caller.revisions?.seen).toBe(first.revision);
-    expect(Object.isFrozen(hit.caller.identity)).toBe(true);
+    expect(hit.caller.identity).not.toBe(first.caller.identity);
+    expect(hit.caller.identity).toEqual(first.caller.identity);
+    expect(hit.identities.get(holder.id)).toBe(hit.caller.identity);
   });
 
   it('should keep entries apart by what the request prefetched', async () => {

@@ -1,4 +1,5 @@
 import type { Database } from '../../db/client.js';
+import type { IdentityRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
 import { compareRevisions, type Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';
@@ -44,7 +45,8 @@ const HEAD_SQL = 'select value::text from revision_head';
  * - what time changes is re-checked on a hit with the current clock: grants whose `expiresAt` has
  *   passed are dropped from `caller.grants` and `grantsByIdentity` (the credential's own expiry is
  *   the authenticator's to check: an API key's `keyExpiresAt`, a token's `exp`);
- * - a hit gets its own `RevisionRecord`; everything else in an entry is frozen and shared;
+ * - a hit gets its own `RevisionRecord` and its own copies of the identity rows; everything else
+ *   in an entry (grants, attributes, scopes) is frozen and shared;
  * - keyed by the credential (never a raw secret) and the prefetch; at most `maxEntries`, least
  *   recently used first out; `maxEntries` 0 caches nothing (every request runs the statement);
  * - only successful authentications are kept: a refusal is decided again on each request.
@@ -146,13 +148,29 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The entry form of a loaded authentication: its objects frozen, its `RevisionRecord` left out. */
+/**
+ * The entry form of a loaded authentication: grants and prefetched scopes frozen, identity rows
+ * frozen copies (a request may tag the rows it is given, as federation's `_entities` does), its
+ * `RevisionRecord` left out.
+ */
 function frozen(authentication: Authentication): Authentication {
   const { revisions: _perRequest, ...caller } = authentication.caller;
-  for (const row of authentication.identities.values()) deepFreeze(row);
+  const identities = new Map<string, IdentityRow>();
+  for (const [id, row] of authentication.identities) {
+    identities.set(
+      id,
+      Object.freeze({ ...row, attributes: deepFreeze(structuredClone(row.attributes)) }),
+    );
+  }
   for (const grants of authentication.grantsByIdentity.values()) deepFreeze(grants);
   deepFreeze(authentication.prefetchedScopes);
-  return Object.freeze({ ...authentication, caller: deepFreeze(caller) });
+  const identity = identities.get(caller.identity.id);
+  invariant(identity !== undefined, 'the caller is one of the identities loaded.');
+  return Object.freeze({
+    ...authentication,
+    identities,
+    caller: deepFreeze({ ...caller, identity }),
+  });
 }
 
 /** Grants whose expiry has not passed at `now`; the same array when none has. */
@@ -170,10 +188,14 @@ function revive(entry: Entry, now: number): Authentication {
     grantsByIdentity = new Map([...grantsByIdentity].map(([id, list]) => [id, live(list, now)]));
     break;
   }
+  // Rows of the request's own, so whatever tags them stays in this request.
+  const identities = new Map<string, IdentityRow>();
+  for (const [id, row] of cached.identities) identities.set(id, { ...row });
   const caller: Caller = {
     ...cached.caller,
+    identity: identities.get(cached.caller.identity.id) ?? { ...cached.caller.identity },
     grants: live(cached.caller.grants, now),
     revisions: new RevisionRecord(entry.revision),
   };
-  return { ...cached, caller, grantsByIdentity };
+  return { ...cached, caller, identities, grantsByIdentity };
 }
