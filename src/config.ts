@@ -5,6 +5,7 @@ import {
 } from './conditions/condition-settings.js';
 import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
+import { DEFAULT_AUTHENTICATION_CACHE_SIZE } from './modules/keys/authentication-cache.js';
 import {
   type OidcIssuer,
   OidcIssuersError,
@@ -83,6 +84,12 @@ export interface Config {
    * `DEVICE_CLAIM`. Unset fields take `DEFAULT_CONDITION_SETTINGS`.
    */
   readonly conditions?: Partial<ConditionSettings>;
+  /**
+   * `AUTHENTICATION_CACHE_SIZE`: how many authentications (credential and prefetch) are kept for
+   * reuse while `revision_head` says nothing they read has changed, 0 to 1000000; 0 keeps none.
+   * Revocation stays strict either way. @default 1000
+   */
+  readonly authenticationCacheSize?: number;
 }
 
 export class ConfigError extends Error {
@@ -269,5 +276,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: integer(env, 'ACCESS_REVIEW_POLL_MS', 60_000, 100, 3_600_000),
     },
     conditions: readConditionSettings(env, oidcIssuers),
+    authenticationCacheSize: integer(
+      env,
+      'AUTHENTICATION_CACHE_SIZE',
+      DEFAULT_AUTHENTICATION_CACHE_SIZE,
+      0,
+      1_000_000,
+    ),
   };
 }

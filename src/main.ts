@@ -87,6 +87,9 @@ export async function startKeyholder(
         production: config.production,
         maxBodyBytes: config.maxBodyBytes,
         oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),
+        ...(config.authenticationCacheSize === undefined
+          ? {}
+          : { authenticationCacheSize: config.authenticationCacheSize }),
         log,
       },
       { port: config.port, host: config.host },

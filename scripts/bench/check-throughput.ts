@@ -211,6 +211,21 @@ try {
       `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}× (median of rounds ${perRound.toFixed(2)}×)`,
     );
   }
+  // Every request after the first is served from the authentication cache while nothing changes
+  // (access events do not advance the revision); /healthz counts both kinds.
+  for (const v of [variants[0], variants[3]]) {
+    const health = (await (
+      await fetch(v?.url.replace(/\/graphql$/, '/healthz') as string)
+    ).json()) as {
+      authenticationCache: { hits: number; misses: number } | null;
+    };
+    const stats = health.authenticationCache;
+    if (stats === null) continue;
+    const missRate = (100 * stats.misses) / Math.max(1, stats.hits + stats.misses);
+    console.log(
+      `  ${v?.name}: authentication cache hits ${stats.hits}, misses ${stats.misses} (${missRate.toFixed(3)} % of requests)`,
+    );
+  }
   const bench = postgres(benchUrl.href, { max: 1, onnotice: () => {} });
   const [logged] = await bench.unsafe(
     `select count(*)::int as n from audit_events where action like 'access.%'`,

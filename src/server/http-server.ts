@@ -16,6 +16,10 @@ import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
 import type { AccessLogStatus } from '../modules/audit/access-log.js';
 import type { ExpirySweeper } from '../modules/grants/expiry-sweeper.js';
+import {
+  AuthenticationCache,
+  DEFAULT_AUTHENTICATION_CACHE_SIZE,
+} from '../modules/keys/authentication-cache.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
@@ -39,6 +43,11 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number;
   /** Identity providers whose JWT bearer tokens are accepted beside API keys. @default [] */
   readonly oidcIssuers?: readonly OidcIssuer[];
+  /**
+   * Authentications kept for reuse while `revision_head` says they are current (see
+   * `AuthenticationCache`), shared by HTTP and WebSocket; 0 keeps none. @default 1000
+   */
+  readonly authenticationCacheSize?: number;
   readonly log: (message: string, error?: unknown) => void;
 }
 
@@ -79,7 +88,8 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
 
 /**
  * HTTP front: `POST`/`GET /graphql` through Apollo Server (authenticated, armored, masked),
- * `GET /healthz` (200 when the database answers, 503 otherwise).
+ * `GET /healthz` (200 when the database answers, 503 otherwise; either way with the state of the
+ * access log writer, the expiry sweeper and the authentication cache).
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -129,29 +139,28 @@ export async function startHttpServer(
   await apollo.start();
 
   const prefetch = new PrefetchPlanner();
+  const authenticationCache = new AuthenticationCache(
+    options.database,
+    options.authenticationCacheSize ?? DEFAULT_AUTHENTICATION_CACHE_SIZE,
+  );
   const authenticate = bearerAuthenticator(
     options.database,
     options.oidcIssuers ?? [],
     options.log,
+    authenticationCache,
   );
   app.get('/healthz', async (_req, res) => {
     const accessLog = accessLogHealth(options.services);
     const expirySweeper = options.expirySweeper?.status() ?? null;
+    const health = { accessLog, expirySweeper, authenticationCache: authenticationCache.stats() };
     try {
       await Promise.race([
         options.database.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
-      res
-        .status(200)
-        .json({ status: 'ok', database: options.database.engine, accessLog, expirySweeper });
+      res.status(200).json({ status: 'ok', database: options.database.engine, ...health });
     } catch {
-      res.status(503).json({
-        status: 'unavailable',
-        database: options.database.engine,
-        accessLog,
-        expirySweeper,
-      });
+      res.status(503).json({ status: 'unavailable', database: options.database.engine, ...health });
     }
   });
 

@@ -5,7 +5,8 @@ import { capAgentsToOwners } from '../identities/cap-agents.js';
 import type { Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';
 import type { CallerToken } from '../tokens/caller-token.js';
-import { hashSecret } from './api-key-secret.js';
+import { hashSecret, prefixOf } from './api-key-secret.js';
+import type { AuthenticationCache } from './authentication-cache.js';
 
 /** A live grant as decisions need it. */
 export interface ActiveGrant {
@@ -173,15 +174,37 @@ export function toDate(value: Date | string | null): Date | null {
 /**
  * Authenticates a bearer secret and loads everything a typical request needs in one statement.
  * - unknown secret, revoked or expired key, disabled identity: `UNAUTHENTICATED`, saying which;
- * - otherwise the caller with its live grants (and those of the prefetched identities).
+ * - otherwise the caller with its live grants (and those of the prefetched identities);
+ * - with a `cache`, an authentication still current at `revision_head` is reused (see
+ *   `AuthenticationCache`), the key's expiry compared with the current clock.
  */
 export async function authenticate(
   database: Database,
   secret: string,
   prefetch: Prefetch = { identityIds: [], scopes: [] },
+  cache?: AuthenticationCache,
+): Promise<Authentication> {
+  const apiKeyHash = hashSecret(secret);
+  if (cache === undefined) return readKeyAuthentication(database, apiKeyHash, prefetch);
+  const auth = await cache.authenticate({ apiKeyHash }, prefetch, () =>
+    readKeyAuthentication(database, apiKeyHash, prefetch),
+  );
+  // The statement compared the expiry with the database's clock when it ran; a reused
+  // authentication may outlive that. The stored prefix is always `prefixOf` the secret.
+  const expiresAt = auth.caller.keyExpiresAt;
+  if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
+    throw unauthenticated(`API key ${prefixOf(secret)} has expired.`);
+  }
+  return auth;
+}
+
+async function readKeyAuthentication(
+  database: Database,
+  apiKeyHash: string,
+  prefetch: Prefetch,
 ): Promise<Authentication> {
   const rows = await database.queryArrays<AuthRow>(AUTHENTICATE_SQL, [
-    hashSecret(secret),
+    apiKeyHash,
     prefetch.identityIds,
     prefetch.scopes,
   ]);

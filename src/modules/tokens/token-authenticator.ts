@@ -1,10 +1,12 @@
 import type { Database } from '../../db/client.js';
 import { unauthenticated } from '../../errors.js';
 import type { Authentication, Prefetch, RequestMeta } from '../keys/authenticate.js';
+import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import { authenticateSubject } from './authenticate-subject.js';
+import type { CallerToken } from './caller-token.js';
 import { createTokenIdentity } from './create-token-identity.js';
 import { externalIdOf, type OidcIssuer } from './oidc-issuers.js';
-import { TokenVerifier } from './token-verifier.js';
+import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
 
 /**
  * Authenticates OIDC JWT bearer tokens: verifies the token (`TokenVerifier`), maps (`iss`, `sub`)
@@ -12,7 +14,10 @@ import { TokenVerifier } from './token-verifier.js';
  * with its live grants as API keys do (one statement).
  * - no identity with that externalId: `UNAUTHENTICATED`, unless the issuer has
  *   `createIdentities`, then a USER identity with zero grants is created first (once);
- * - a disabled identity: `UNAUTHENTICATED`.
+ * - a disabled identity: `UNAUTHENTICATED`;
+ * - with a `cache`, the identity's authentication still current at `revision_head` is reused
+ *   (keyed by externalId and prefetch); the token itself is verified on every request and is the
+ *   caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a cached one.
  */
 export class TokenAuthenticator {
   readonly #verifier: TokenVerifier;
@@ -21,18 +26,36 @@ export class TokenAuthenticator {
     private readonly database: Database,
     issuers: readonly OidcIssuer[],
     log: (message: string, error?: unknown) => void,
+    private readonly cache?: AuthenticationCache,
   ) {
     this.#verifier = new TokenVerifier(issuers, log);
   }
 
   async authenticate(
     token: string,
-    prefetch?: Prefetch,
+    prefetch: Prefetch = { identityIds: [], scopes: [] },
     request?: RequestMeta,
   ): Promise<Authentication> {
     const verified = await this.#verifier.verify(token);
     const { trustedIssuer, payload: _payload, ...callerToken } = verified;
     const externalId = externalIdOf(trustedIssuer, verified.subject);
+    const load = () => this.#load(verified, externalId, callerToken, prefetch, request);
+    if (this.cache === undefined) return load();
+    const auth = await this.cache.authenticate({ externalId }, prefetch, load);
+    return {
+      ...auth,
+      caller: { ...auth.caller, token: callerToken, keyExpiresAt: callerToken.expiresAt },
+    };
+  }
+
+  async #load(
+    verified: VerifiedToken,
+    externalId: string,
+    callerToken: CallerToken,
+    prefetch: Prefetch,
+    request: RequestMeta | undefined,
+  ): Promise<Authentication> {
+    const { trustedIssuer } = verified;
     let auth = await authenticateSubject(this.database, externalId, callerToken, prefetch);
     if (auth === null) {
       if (!trustedIssuer.createIdentities) {

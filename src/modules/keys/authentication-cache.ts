@@ -1,0 +1,201 @@
+import type { Database } from '../../db/client.js';
+import type { IdentityRow } from '../../db/tables.js';
+import { invariant } from '../../errors.js';
+import { compareRevisions, type Revision } from '../revision/revision.js';
+import { RevisionRecord } from '../revision/revision-record.js';
+import type { ActiveGrant, Authentication, Caller, Prefetch } from './authenticate.js';
+
+/** Entries kept when `AUTHENTICATION_CACHE_SIZE` is not set. */
+export const DEFAULT_AUTHENTICATION_CACHE_SIZE = 1000;
+
+/** What `/healthz` shows of the cache: its bound, its size, and how requests were served. */
+export interface AuthenticationCacheStats {
+  readonly maxEntries: number;
+  readonly entries: number;
+  /** Requests answered from an entry: one statement, reading `revision_head` only. */
+  readonly hits: number;
+  /**
+   * Requests that ran the authentication statement: no entry (one statement), or an entry older
+   * than `revision_head` (two statements, unless this process had already seen a newer revision).
+   */
+  readonly misses: number;
+}
+
+/** Which credential an entry is for: an API key's SHA-256 hash, or a token subject's externalId. */
+export type CredentialKey = { readonly apiKeyHash: string } | { readonly externalId: string };
+
+interface Entry {
+  readonly revision: Revision;
+  /** Frozen, without the per-request `caller.revisions`. */
+  readonly authentication: Authentication;
+}
+
+const HEAD_SQL = 'select value::text from revision_head';
+
+/**
+ * Successful authentications of this process, reused while nothing they were read from has
+ * changed. Every change to identities, keys, scopes or grants advances `revision_head` in its own
+ * transaction (its audit event's trigger), and the authentication statement reads the head in the
+ * snapshot it reads everything else from; so an entry read at revision R is exactly current while
+ * the head is still R.
+ * - each `authenticate` with an entry first reads `revision_head` in a statement of its own (fresh
+ *   per request, on every instance): the same head, a hit; a newer one, the statement runs again.
+ *   A change that has returned is therefore seen by every request that starts after it;
+ * - a database that cannot answer fails the request: nothing is ever served without that read;
+ * - what time changes is re-checked on a hit with the current clock: grants whose `expiresAt` has
+ *   passed are dropped from `caller.grants` and `grantsByIdentity` (the credential's own expiry is
+ *   the authenticator's to check: an API key's `keyExpiresAt`, a token's `exp`);
+ * - a hit gets its own `RevisionRecord` and its own copies of the identity rows; everything else
+ *   in an entry (grants, attributes, scopes) is frozen and shared;
+ * - keyed by the credential (never a raw secret) and the prefetch; at most `maxEntries`, least
+ *   recently used first out; `maxEntries` 0 caches nothing (every request runs the statement);
+ * - only successful authentications are kept: a refusal is decided again on each request.
+ */
+export class AuthenticationCache {
+  readonly #database: Database;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Entry>();
+  /** The newest revision this process has read: an entry older than it can never hit again. */
+  #newest: Revision = '0';
+  #hits = 0;
+  #misses = 0;
+
+  constructor(database: Database, maxEntries = DEFAULT_AUTHENTICATION_CACHE_SIZE) {
+    invariant(Number.isInteger(maxEntries) && maxEntries >= 0, 'maxEntries is a whole number.');
+    this.#database = database;
+    this.#maxEntries = maxEntries;
+  }
+
+  /**
+   * The authentication of `credential` with `prefetch`: from an entry still current at
+   * `revision_head`, else from `load` (which runs the authentication statement and throws for a
+   * refused credential), kept for the next request.
+   */
+  async authenticate(
+    credential: CredentialKey,
+    prefetch: Prefetch,
+    load: () => Promise<Authentication>,
+  ): Promise<Authentication> {
+    if (this.#maxEntries === 0) {
+      this.#misses += 1;
+      return load();
+    }
+    const key = JSON.stringify([credential, prefetch.identityIds, prefetch.scopes]);
+    const entry = this.#entries.get(key);
+    // An entry older than a revision this process has read cannot be current: no need to look.
+    if (entry !== undefined && compareRevisions(entry.revision, this.#newest) >= 0) {
+      const head = await this.#readHead();
+      if (head === entry.revision) {
+        this.#hits += 1;
+        // Most recently used last, unless a newer entry took its place meanwhile.
+        if (this.#entries.get(key) === entry) {
+          this.#entries.delete(key);
+          this.#entries.set(key, entry);
+        }
+        return revive(entry, Date.now());
+      }
+    }
+    this.#misses += 1;
+    const authentication = await load();
+    this.#store(key, authentication);
+    return authentication;
+  }
+
+  stats(): AuthenticationCacheStats {
+    return {
+      maxEntries: this.#maxEntries,
+      entries: this.#entries.size,
+      hits: this.#hits,
+      misses: this.#misses,
+    };
+  }
+
+  async #readHead(): Promise<Revision> {
+    const [row] = await this.#database.queryArrays<[Revision]>(HEAD_SQL);
+    invariant(row !== undefined, 'revision_head holds its one row.');
+    this.#saw(row[0]);
+    return row[0];
+  }
+
+  #saw(revision: Revision): void {
+    if (compareRevisions(revision, this.#newest) > 0) this.#newest = revision;
+  }
+
+  #store(key: string, authentication: Authentication): void {
+    this.#saw(authentication.revision);
+    // A slower load of an older snapshot never replaces a newer one (stale ones are replaced here).
+    const current = this.#entries.get(key);
+    if (current !== undefined && compareRevisions(current.revision, authentication.revision) > 0) {
+      return;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, {
+      revision: authentication.revision,
+      authentication: frozen(authentication),
+    });
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
+
+/**
+ * The entry form of a loaded authentication: grants and prefetched scopes frozen, identity rows
+ * frozen copies (a request may tag the rows it is given, as federation's `_entities` does), its
+ * `RevisionRecord` left out.
+ */
+function frozen(authentication: Authentication): Authentication {
+  const { revisions: _perRequest, ...caller } = authentication.caller;
+  const identities = new Map<string, IdentityRow>();
+  for (const [id, row] of authentication.identities) {
+    identities.set(
+      id,
+      Object.freeze({ ...row, attributes: deepFreeze(structuredClone(row.attributes)) }),
+    );
+  }
+  for (const grants of authentication.grantsByIdentity.values()) deepFreeze(grants);
+  deepFreeze(authentication.prefetchedScopes);
+  const identity = identities.get(caller.identity.id);
+  invariant(identity !== undefined, 'the caller is one of the identities loaded.');
+  return Object.freeze({
+    ...authentication,
+    identities,
+    caller: deepFreeze({ ...caller, identity }),
+  });
+}
+
+/** Grants whose expiry has not passed at `now`; the same array when none has. */
+function live(grants: readonly ActiveGrant[], now: number): readonly ActiveGrant[] {
+  const expired = (g: ActiveGrant) => g.expiresAt !== null && g.expiresAt.getTime() <= now;
+  return grants.some(expired) ? Object.freeze(grants.filter((g) => !expired(g))) : grants;
+}
+
+/** A hit's authentication: the entry at `now` (expired grants dropped), with a record of its own. */
+function revive(entry: Entry, now: number): Authentication {
+  const cached = entry.authentication;
+  let grantsByIdentity = cached.grantsByIdentity;
+  for (const grants of cached.grantsByIdentity.values()) {
+    if (live(grants, now) === grants) continue;
+    grantsByIdentity = new Map([...grantsByIdentity].map(([id, list]) => [id, live(list, now)]));
+    break;
+  }
+  // Rows of the request's own, so whatever tags them stays in this request.
+  const identities = new Map<string, IdentityRow>();
+  for (const [id, row] of cached.identities) identities.set(id, { ...row });
+  const caller: Caller = {
+    ...cached.caller,
+    identity: identities.get(cached.caller.identity.id) ?? { ...cached.caller.identity },
+    grants: live(cached.caller.grants, now),
+    revisions: new RevisionRecord(entry.revision),
+  };
+  return { ...cached, caller, identities, grantsByIdentity };
+}
