@@ -396,7 +396,7 @@ describe.each(engines())('auto-approval of access requests on %s', (engine) => {
     /** Runs a request that must be refused, and shows it changed nothing. */
     async function refused(run: () => Promise<GqlResponse<unknown>>, field: string) {
       const before = await snapshot(server);
-      const error = expectError(await run(), 'BAD_USER_INPUT', `The ${field} is not a valid`);
+      const error = expectError(await run(), 'BAD_USER_INPUT', `The ${field} is not valid CEL`);
       expect(await snapshot(server)).toEqual(before);
       expect(error.extensions?.field).toBe(field);
       return error;
