@@ -6,7 +6,7 @@ import {
   type AuthenticationCacheStats,
 } from '../../src/modules/keys/authentication-cache.js';
 import { parseOidcIssuers } from '../../src/modules/tokens/oidc-issuers.js';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import { engines } from '../fixtures/engines.js';
 import { expectError, expectUnauthenticated } from '../fixtures/expect-error.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import { type SigningKey, signingKey, signToken } from '../fixtures/identity-provider.js';
@@ -20,6 +20,7 @@ import {
   unique,
 } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 
 const LIST_IDENTITIES = '{ identities(first: 1) { nodes { id } } }';
 const CHECK = `query($id: ID!, $scope: String!) {
@@ -347,27 +348,18 @@ describe.each(engines())('the authentication cache switched off on %s', (engine)
 // process, so this spec runs on PostgreSQL only.
 describe.each(engines())('the authentication cache across instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
     if (!shared) return;
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url });
-      b = await startTestServer('postgres', { databaseUrl: database.url });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
   });
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
   });
 
   it.skipIf(!shared)(
