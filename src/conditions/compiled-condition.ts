@@ -1,4 +1,4 @@
-import type { ParseResult } from '@marcbachmann/cel-js';
+import type { ASTNode, ParseResult } from '@marcbachmann/cel-js';
 import { MAX_LIST_ELEMENTS, OversizedList } from './cel-value.js';
 
 /** A member chain the expression reads, such as `request.headers["x-team"]`, and how to read it. */
@@ -34,6 +34,27 @@ export class CompiledCondition {
     this.readsResource = paths.some((path) => path.keys[0] === 'resource');
   }
 
+  #conjuncts: ReadonlySet<string> | undefined;
+
+  /**
+   * The conditions it requires all of: the operands of its top-level `&&` chain, each as its
+   * syntax tree without positions (so parentheses and spacing aside): `(a) && (b || c)` gives
+   * `a` and `b || c`.
+   * A condition that is no `&&` is its one conjunct. What it allows, each of them allows.
+   */
+  get conjuncts(): ReadonlySet<string> {
+    if (this.#conjuncts === undefined) {
+      const found = new Set<string>();
+      const visit = (node: ASTNode) => {
+        if (node.op === '&&') for (const operand of node.args as ASTNode[]) visit(operand);
+        else found.add(structureOf(node));
+      };
+      visit(this.program.ast);
+      this.#conjuncts = found;
+    }
+    return this.#conjuncts;
+  }
+
   evaluate(context: object): ConditionResult {
     let value: unknown;
     try {
@@ -52,6 +73,21 @@ export class CompiledCondition {
     for (const path of this.paths) seen[path.label] = toJsonSafe(readPath(context, path.keys), 0);
     return seen;
   }
+}
+
+// Only `op` and `args` (nodes also carry positions and, once checked, types). The library's own
+// `serialize` cannot be imported ahead of its main module (an import cycle).
+function structureOf(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(structureOf).join(',')}]`;
+  if (value !== null && typeof value === 'object' && 'op' in value && 'args' in value) {
+    const node = value as { op: string; args: unknown };
+    return `${node.op}(${structureOf(node.args)})`;
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  // Literal objects (uint, bytes) by type and value, so `1u` and `2u` stay apart.
+  if (value !== null && typeof value === 'object')
+    return `${value.constructor.name}:${String(value)}`;
+  return JSON.stringify(value) ?? String(value);
 }
 
 function evaluationMessage(error: unknown): string {

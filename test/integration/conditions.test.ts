@@ -461,6 +461,18 @@ describe.each(engines())('conditions on grants on %s', (engine) => {
         }),
         'FORBIDDEN',
       );
+      // Starts with the condition, but `||` binds looser than `&&`: it would hold anywhere.
+      expectError(
+        await gql(server.url, delegate.key, GRANT, {
+          input: {
+            identityId: grantee.id,
+            scope,
+            reason: 'Sneaky.',
+            condition: `(${OFFICE}) && false || true`,
+          },
+        }),
+        'FORBIDDEN',
+      );
       expect(await snapshot(server)).toEqual(before);
 
       const narrower = `(${OFFICE}) && (request.hour >= 9)`;

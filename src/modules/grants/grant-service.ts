@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
-import { requireCondition } from '../../conditions/compile-condition.js';
+import { compileCondition, requireCondition } from '../../conditions/compile-condition.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
@@ -51,8 +51,11 @@ function conditionsOf(grant: {
 
 /**
  * Whether a new grant's `condition` keeps every condition `authority` is held under (nobody
- * hands out more than they hold): it is the one condition itself, or starts with each of them
- * parenthesised and joined by `&&` (as the refusal message suggests).
+ * hands out more than they hold): every conjunct of each of them is a conjunct of the new
+ * condition's top-level `&&` (see `CompiledCondition.conjuncts`), so the new condition can only
+ * hold where they all do. `(<yours>) && (<more>)`, as the refusal message suggests, qualifies;
+ * text that merely starts with yours, such as `(<yours>) && false || true`, does not. A held
+ * condition that no longer compiles carries nothing.
  */
 export function carriesConditions(
   condition: string | null,
@@ -61,9 +64,16 @@ export function carriesConditions(
   const required = conditionsOf(authority);
   if (required.length === 0) return true;
   if (condition === null) return false;
-  if (required.length === 1 && condition === required[0]) return true;
-  const prefix = required.map((c) => `(${c})`).join(' && ');
-  return condition === prefix || condition.startsWith(`${prefix} && `);
+  const given = compileCondition(condition, 'grant').conjuncts;
+  return required.every((text) => {
+    let needed: ReadonlySet<string>;
+    try {
+      needed = compileCondition(text, 'grant').conjuncts;
+    } catch {
+      return false;
+    }
+    return [...needed].every((conjunct) => given.has(conjunct));
+  });
 }
 
 export interface GrantFilter {

@@ -107,4 +107,23 @@ describe('compiling conditions', () => {
     expect(requireCondition(null, 'condition')).toBeNull();
     expect(requireCondition('  request.hour > 1 ', 'condition')).toBe('request.hour > 1');
   });
+
+  it('should list the conjuncts of the top-level && alone, parentheses and spacing aside', () => {
+    const held = compileCondition('cidr(request.ip, "10.0.0.0/8")', 'grant').conjuncts;
+    const narrower = compileCondition(
+      '(cidr(request.ip,"10.0.0.0/8")) && (request.hour >= 9 || request.hour < 1)',
+      'grant',
+    ).conjuncts;
+    const sneaky = compileCondition(
+      '(cidr(request.ip, "10.0.0.0/8")) && false || true',
+      'grant',
+    ).conjuncts;
+
+    expect(narrower.size).toBe(2);
+    expect([...held].every((c) => narrower.has(c))).toBe(true);
+    expect([...held].some((c) => sneaky.has(c))).toBe(false);
+    expect(compileCondition('usage.lastMinute < 60', 'grant').conjuncts).not.toEqual(
+      compileCondition('usage.lastMinute < 61', 'grant').conjuncts,
+    );
+  });
 });
