@@ -20,7 +20,7 @@ export interface AutoApprovalContext {
     /** `""` when the identity has none. */
     readonly externalId: string;
     readonly attributes: Readonly<Record<string, unknown>>;
-    /** The names of the scopes the requester holds live grants of, sorted, each once. */
+    /** The names of the scopes the requester holds live grants of without any condition, sorted, each once. */
     readonly scopes: readonly string[];
   };
 }

@@ -301,6 +301,18 @@ describe.each(engines())('auto-approval of access requests on %s', (engine) => {
       await stayedPending(request, 'CONDITION_FALSE', /does not satisfy/);
     });
 
+    it('should not count an on-call grant that holds only under a condition', async () => {
+      const { scope } = await autoApproved();
+      const sometimes = await identityWithGrants(server, [
+        { scope: oncall, condition: 'request.hour >= 0' },
+      ]);
+
+      const request = await requested(sometimes.key, { scope });
+
+      const details = await stayedPending(request, 'CONDITION_FALSE', /does not satisfy/);
+      expect(details.seen).toMatchObject({ 'requester.scopes': [] });
+    });
+
     it('should stay pending when the requester is not on call', async () => {
       const { scope } = await autoApproved();
       const bystander = await identityWithGrants(server, []);

@@ -1,18 +1,18 @@
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
-import { capToOwner } from '../../authz/cap-to-owner.js';
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import { autoApprovalContext } from '../../conditions/auto-approval-context.js';
 import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
 import {
   type AccessRequestRow,
   type GrantRow,
-  grants,
   type IdentityRow,
   identities,
   type ScopeRow,
+  scopes,
 } from '../../db/tables.js';
 import { isDomainError } from '../../errors.js';
-import { isCappedByOwner } from '../identities/cap-agents.js';
+import { loadLiveGrants } from '../grants/grant-authority.js';
+import { carriesConditions } from '../grants/grant-service.js';
 import { type ApprovalPlan, planApproval } from './approval-plan.js';
 import { decisionAuthority } from './decision-authority.js';
 
@@ -170,33 +170,22 @@ export async function considerAutoApproval(
   };
 }
 
-/** The scopes `identity` holds live grants of, read in the transaction (an agent's capped). */
+/**
+ * The scopes `identity` can use unconditionally: of its live grants (an agent's capped by its
+ * owner's), those carrying no condition of their own, their owner's or their scope's policy. A
+ * grant that holds only under a condition is not counted, since whether it holds depends on a
+ * request this decision does not have.
+ */
 async function liveScopeNames(tx: Tx, identity: IdentityRow): Promise<string[]> {
-  const held = await liveGrants(tx, identity.id);
-  if (identity.ownerId === null || !isCappedByOwner(identity)) return held.map((g) => g.scope);
-  const [owner] = await tx
-    .select({ status: identities.status })
-    .from(identities)
-    .where(eq(identities.id, identity.ownerId));
-  if (owner?.status !== 'ACTIVE') return [];
-  return capToOwner(held, await liveGrants(tx, identity.ownerId)).map((g) => g.scope);
-}
-
-function liveGrants(tx: Tx, identityId: string) {
-  return tx
-    .select({
-      scope: grants.scope,
-      resource: grants.resource,
-      expiresAt: grants.expiresAt,
-      grantable: grants.grantable,
-      condition: grants.condition,
-    })
-    .from(grants)
-    .where(
-      and(
-        eq(grants.identityId, identityId),
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
-      ),
-    );
+  const held = (await loadLiveGrants(tx, identity)).filter((grant) =>
+    carriesConditions(null, grant),
+  );
+  const names = [...new Set(held.map((grant) => grant.scope))];
+  if (names.length === 0) return [];
+  const conditional = await tx
+    .select({ name: scopes.name })
+    .from(scopes)
+    .where(and(inArray(scopes.name, names), isNotNull(scopes.condition)));
+  const policed = new Set(conditional.map((row) => row.name));
+  return names.filter((name) => !policed.has(name));
 }

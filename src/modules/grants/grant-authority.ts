@@ -11,12 +11,30 @@ import { isCappedByOwner } from '../identities/cap-agents.js';
  * delegation sees it. An owned agent's are capped by its owner's (locked the same way): an agent
  * hands out nothing its owner could not.
  */
-export async function loadAuthority(
+export function loadAuthority(
   tx: Tx,
   actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
   scopes?: readonly string[],
 ): Promise<GrantRow[]> {
-  const held = await loadGrantable(tx, actor.id, scopes);
+  return loadCapped(tx, actor, scopes, true);
+}
+
+/** Like `loadAuthority`, but every live grant, grantable or not. */
+export function loadLiveGrants(
+  tx: Tx,
+  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
+  scopes?: readonly string[],
+): Promise<GrantRow[]> {
+  return loadCapped(tx, actor, scopes, false);
+}
+
+async function loadCapped(
+  tx: Tx,
+  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
+  scopes: readonly string[] | undefined,
+  grantableOnly: boolean,
+): Promise<GrantRow[]> {
+  const held = await loadHeld(tx, actor.id, scopes, grantableOnly);
   if (actor.ownerId === null || !isCappedByOwner(actor)) return held;
   const [owner] = await tx
     .select({ status: identities.status })
@@ -24,20 +42,21 @@ export async function loadAuthority(
     .where(eq(identities.id, actor.ownerId))
     .for('share');
   if (owner?.status !== 'ACTIVE') return [];
-  return capToOwner(held, await loadGrantable(tx, actor.ownerId, scopes));
+  return capToOwner(held, await loadHeld(tx, actor.ownerId, scopes, grantableOnly));
 }
 
-async function loadGrantable(
+async function loadHeld(
   tx: Tx,
   identityId: string,
   scopes: readonly string[] | undefined,
+  grantableOnly: boolean,
 ): Promise<GrantRow[]> {
   const conditions = [
     eq(grants.identityId, identityId),
-    eq(grants.grantable, true),
     isNull(grants.revokedAt),
     or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
   ];
+  if (grantableOnly) conditions.push(eq(grants.grantable, true));
   if (scopes !== undefined) conditions.push(inArray(grants.scope, [...scopes]));
   return tx
     .select()
