@@ -18,6 +18,7 @@ import {
   unique,
 } from '../fixtures/seed.js';
 import { snapshot, startTestServer, type TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 
 const START = `mutation($input: StartAccessReviewInput!) {
   startAccessReview(input: $input) {
@@ -807,27 +808,18 @@ describe.each(engines())('access reviews across restarts on %s', (engine) => {
 
 describe.each(engines())('access reviews on two instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
     if (!shared) return;
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url });
-      b = await startTestServer('postgres', { databaseUrl: database.url });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
   });
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
   });
 
   it.skipIf(!shared)(

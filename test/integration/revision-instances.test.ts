@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import { engines } from '../fixtures/engines.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import { createKey, defineScope, identityWithGrants, unique } from '../fixtures/seed.js';
-import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import type { TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 
 /** Issue 4: zero stale allows in 1,000 cross-instance revocation races. */
 const RACES = 1000;
@@ -53,7 +54,7 @@ async function pooled<T>(
 
 describe.each(engines())('verifiable revocation across instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
   let scope: string;
@@ -61,15 +62,8 @@ describe.each(engines())('verifiable revocation across instances on %s', (engine
 
   beforeAll(async () => {
     if (!shared) return;
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url });
-      b = await startTestServer('postgres', { databaseUrl: database.url });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
     scope = await defineScope(a);
     const holders = await Promise.all(
       Array.from({ length: HOLDERS }, () => identityWithGrants(a, [], { kind: 'SERVICE' })),
@@ -97,9 +91,7 @@ describe.each(engines())('verifiable revocation across instances on %s', (engine
   }, 120_000);
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
   });
 
   it.skipIf(!shared)(

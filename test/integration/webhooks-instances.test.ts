@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import { engines } from '../fixtures/engines.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { createIdentity, sleep } from '../fixtures/seed.js';
-import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import type { TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 import { WebhookReceiver } from '../fixtures/webhook-receiver.js';
 
 const SKIP_REASON = '(PostgreSQL only: PGlite cannot be shared by two servers)';
@@ -11,7 +12,7 @@ const EVENTS = 30;
 
 describe.each(engines())('webhook delivery from two instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
   let receiver: WebhookReceiver;
@@ -19,21 +20,12 @@ describe.each(engines())('webhook delivery from two instances on %s', (engine) =
   beforeAll(async () => {
     if (!shared) return;
     receiver = await WebhookReceiver.start();
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url, webhooks: DISPATCH });
-      b = await startTestServer('postgres', { databaseUrl: database.url, webhooks: DISPATCH });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances({ webhooks: DISPATCH });
+    ({ a, b } = instances);
   });
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
     await receiver?.close();
   });
 

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import { engines } from '../fixtures/engines.js';
 import { expectEventually } from '../fixtures/eventually.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { defineScope, identityWithGrants, type SeededPrincipal, unique } from '../fixtures/seed.js';
-import { countRows, startTestServer, type TestServer } from '../fixtures/test-server.js';
+import { countRows, type TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 import { connectAs, OperationRecorder, type WsClient } from '../fixtures/ws.js';
 
 const SUBSCRIPTION = 'subscription { accessRequests { id status } }';
@@ -22,7 +23,7 @@ const SKIP_REASON = '(PostgreSQL only: PGlite cannot be shared by two servers)';
 
 describe.each(engines())('access requests across instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
   let scope: string;
@@ -41,15 +42,8 @@ describe.each(engines())('access requests across instances on %s', (engine) => {
 
   beforeAll(async () => {
     if (!shared) return;
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url });
-      b = await startTestServer('postgres', { databaseUrl: database.url });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
     scope = await defineScope(a);
     approvers = [
       await identityWithGrants(a, ['grants:write', 'grants:read', { scope, grantable: true }]),
@@ -63,9 +57,7 @@ describe.each(engines())('access requests across instances on %s', (engine) => {
   });
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
   });
 
   it.skipIf(!shared)(

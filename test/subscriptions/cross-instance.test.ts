@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import { engines } from '../fixtures/engines.js';
 import { createIdentity, identityWithGrants, type SeededPrincipal } from '../fixtures/seed.js';
-import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import type { TestServer } from '../fixtures/test-server.js';
+import { startTwoInstances, type TwoInstances } from '../fixtures/two-instances.js';
 import { connectAs, type WsClient, within } from '../fixtures/ws.js';
 import {
   type AuditRecorder,
@@ -23,7 +24,7 @@ const SKIP_REASON = '(PostgreSQL only: PGlite cannot be shared by two servers)';
 
 describe.each(engines())('audit subscriptions across instances on %s', (engine) => {
   const shared = engine === 'postgres';
-  let database: ScratchDatabase | undefined;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
   const open: WsClient[] = [];
@@ -44,15 +45,8 @@ describe.each(engines())('audit subscriptions across instances on %s', (engine) 
 
   beforeAll(async () => {
     if (!shared) return;
-    database = await createScratchDatabase();
-    try {
-      a = await startTestServer('postgres', { databaseUrl: database.url });
-      b = await startTestServer('postgres', { databaseUrl: database.url });
-    } catch (error) {
-      await a?.stop();
-      await database.drop();
-      throw error;
-    }
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
   });
 
   afterEach(async () => {
@@ -60,9 +54,7 @@ describe.each(engines())('audit subscriptions across instances on %s', (engine) 
   });
 
   afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await database?.drop();
+    await instances?.stop();
   });
 
   it.skipIf(!shared)(
