@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, inArray, lte, ne, or, type SQL } from 'drizzle-
 import { resourceCovers } from '../../authz/grant-set.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
+import { carriesConditions } from '../grants/grant-service.js';
 import type { ActiveGrant, Caller } from '../keys/authenticate.js';
 import type { AccessRequestStatus } from './access-request-status.js';
 
@@ -55,8 +56,7 @@ export function mayDecide(
   return grants.some(
     (g) =>
       g.grantable &&
-      g.condition === null &&
-      !g.ownerCondition &&
+      carriesConditions(null, g) &&
       g.scope === request.scope &&
       (g.expiresAt === null || g.expiresAt.getTime() > now) &&
       resourceCovers(g.resource, request.resource),
