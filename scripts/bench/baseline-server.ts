@@ -1,12 +1,14 @@
 /**
- * The baselines of the `check` benchmark: a plain Apollo Server on the same HTTP stack as
- * Keyholder (express 5, JSON body limit), answering `check` either with one indexed PostgreSQL
- * lookup per request (`BASELINE=postgres`, the floor cost of strict revocation) or from memory
- * (`BASELINE=memory`). Prints `ready <url>` once listening.
+ * The baselines of the `check` benchmark: a plain Apollo Server answering `check` either with one
+ * indexed PostgreSQL lookup per request (`BASELINE=postgres`, the floor cost of strict revocation)
+ * or from memory (`BASELINE=memory`), served by Apollo's express 5 integration with a JSON body
+ * limit (`BASELINE_HTTP=express`, the default) or by Apollo's own `startStandaloneServer`
+ * (`BASELINE_HTTP=standalone`). Prints `ready <url>` once listening.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import postgres from 'postgres';
@@ -34,15 +36,20 @@ const resolvers = {
   },
 };
 
-const app = express();
-const server = createServer(app);
 const apollo = new ApolloServer({ typeDefs, resolvers });
-await apollo.start();
-app.use('/graphql', express.json({ limit: 100 * 1024 }), expressMiddleware(apollo));
-server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  console.log(`ready http://127.0.0.1:${port}/graphql`);
-});
+if (process.env.BASELINE_HTTP === 'standalone') {
+  const { url } = await startStandaloneServer(apollo, { listen: { port: 0, host: '127.0.0.1' } });
+  console.log(`ready ${url.replace(/\/$/, '')}/graphql`);
+} else {
+  const app = express();
+  const server = createServer(app);
+  await apollo.start();
+  app.use('/graphql', express.json({ limit: 100 * 1024 }), expressMiddleware(apollo));
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as AddressInfo;
+    console.log(`ready http://127.0.0.1:${port}/graphql`);
+  });
+}
 process.on('SIGTERM', () => {
   void apollo
     .stop()

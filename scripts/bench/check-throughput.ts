@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
@@ -75,19 +76,51 @@ async function gql(
   return body.data as Record<string, Any>;
 }
 
-async function load(url: string, key: string | null, body: string) {
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`; 0 if gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ ticks
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * One load run, with the requests served and the CPU they cost: the server's own process and the
+ * PostgreSQL backends connected to the benchmark's database (summed over `pids()`, read before
+ * and after), in µs per request.
+ */
+async function load(
+  target: { url: string; key: string | null; pid: number },
+  body: string,
+  backends: () => Promise<number[]>,
+) {
+  const pgBefore = await backends();
+  const pgCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const serverBefore = cpuSeconds(target.pid);
+  const dbBefore = pgCpu(pgBefore);
   const result = await autocannon({
-    url,
+    url: target.url,
     method: 'POST',
     connections: CONNECTIONS,
     duration: SECONDS,
     headers: {
       'content-type': 'application/json',
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(target.key ? { authorization: `Bearer ${target.key}` } : {}),
     },
     body,
   });
-  return { rps: result.requests.average, errors: result.errors + result.timeouts + result.non2xx };
+  const requests = Math.max(1, result.requests.total);
+  // Backends that were there before (pool connections are long-lived) plus any opened since.
+  const pgAfter = [...new Set([...pgBefore, ...(await backends())])];
+  const dbAfter = pgCpu(pgAfter);
+  return {
+    rps: result.requests.average,
+    errors: result.errors + result.timeouts + result.non2xx,
+    serverUs: (1e6 * (cpuSeconds(target.pid) - serverBefore)) / requests,
+    databaseUs: (1e6 * (dbAfter - dbBefore)) / requests,
+  };
 }
 
 const median = (values: number[]) => {
@@ -160,80 +193,121 @@ try {
   if (answer.check.allowed !== true)
     throw new Error('Keyholder did not allow the benchmark check.');
 
-  const withDb = await startChild(
-    baseline,
-    { BASELINE: 'postgres', DATABASE_URL: benchUrl.href, NODE_ENV: 'production' },
-    /ready (\S+)/,
-  );
-  const noDb = await startChild(
-    baseline,
-    { BASELINE: 'memory', NODE_ENV: 'production' },
-    /ready (\S+)/,
-  );
+  const baselineOf = (env: Record<string, string>) =>
+    startChild(baseline, { NODE_ENV: 'production', ...env }, /ready (\S+)/);
+  const standalone = await baselineOf({
+    BASELINE: 'postgres',
+    BASELINE_HTTP: 'standalone',
+    DATABASE_URL: benchUrl.href,
+  });
+  const withExpress = await baselineOf({ BASELINE: 'postgres', DATABASE_URL: benchUrl.href });
+  const noDb = await baselineOf({ BASELINE: 'memory', BASELINE_HTTP: 'standalone' });
   // The same Keyholder with access events switched off: what writing one per check costs.
   const unlogged = await startChild(
     main,
     { PORT: '0', DATABASE_URL: benchUrl.href, NODE_ENV: 'production', ACCESS_LOG: 'off' },
     /listening on (\S+\/graphql)/,
   );
-  children.push(withDb.child, noDb.child, unlogged.child);
+  children.push(standalone.child, withExpress.child, noDb.child, unlogged.child);
 
+  const pidOf = (child: ChildProcess) => child.pid as number;
+  const logged = {
+    name: 'keyholder check (auth + grants + answer, strict)',
+    url,
+    key,
+    pid: pidOf(keyholder.child),
+  };
+  const off = {
+    name: 'keyholder check, access logging off',
+    url: unlogged.url,
+    key,
+    pid: pidOf(unlogged.child),
+  };
+  const target = {
+    name: 'plain Apollo (standalone), one indexed PostgreSQL lookup',
+    url: standalone.url,
+    key: null,
+    pid: pidOf(standalone.child),
+  };
   const variants = [
-    { name: 'keyholder check (auth + grants + answer, strict)', url, key },
-    { name: 'plain Apollo, one indexed PostgreSQL lookup', url: withDb.url, key: null },
-    { name: 'plain Apollo, no database', url: noDb.url, key: null },
-    { name: 'keyholder check, access logging off', url: unlogged.url, key },
+    logged,
+    target,
+    {
+      name: 'plain Apollo (express 5), one indexed PostgreSQL lookup',
+      url: withExpress.url,
+      key: null,
+      pid: pidOf(withExpress.child),
+    },
+    {
+      name: 'plain Apollo (standalone), no database',
+      url: noDb.url,
+      key: null,
+      pid: pidOf(noDb.child),
+    },
+    off,
   ];
-  for (const v of variants) await load(v.url, v.key, body); // warm-up, discarded
-  const results = new Map<string, { rps: number[]; errors: number }>(
-    variants.map((v) => [v.name, { rps: [], errors: 0 }]),
+  const backends = async () =>
+    (
+      await admin.unsafe<{ pid: number }[]>('select pid from pg_stat_activity where datname = $1', [
+        database,
+      ])
+    ).map((row) => row.pid);
+  for (const v of variants) await load(v, body, backends); // warm-up, discarded
+  type Runs = { rps: number[]; serverUs: number[]; databaseUs: number[]; errors: number };
+  const results = new Map<string, Runs>(
+    variants.map((v) => [v.name, { rps: [], serverUs: [], databaseUs: [], errors: 0 }]),
   );
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
-      const r = await load(v.url, v.key, body);
-      const entry = results.get(v.name);
-      entry?.rps.push(r.rps);
-      if (entry) entry.errors += r.errors;
+      const r = await load(v, body, backends);
+      const entry = results.get(v.name) as Runs;
+      entry.rps.push(r.rps);
+      entry.serverUs.push(r.serverUs);
+      entry.databaseUs.push(r.databaseUs);
+      entry.errors += r.errors;
     }
   }
-  const khRps = results.get(variants[0]?.name as string)?.rps ?? [];
+  const khRps = results.get(logged.name)?.rps ?? [];
   const kh = median(khRps);
   console.log(
-    `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians:`,
+    `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians` +
+      ' (CPU: µs per request of the server process and of its database backends):',
   );
   for (const v of variants) {
-    const r = results.get(v.name) as { rps: number[]; errors: number };
+    const r = results.get(v.name) as Runs;
     const m = median(r.rps);
     // Each round measures every server back to back, so the ratio within a round shares its load.
     const perRound = median(r.rps.map((rps, round) => (khRps[round] as number) / rps));
     console.log(
-      `  ${v.name.padEnd(52)} ${m.toFixed(0).padStart(7)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}× (median of rounds ${perRound.toFixed(2)}×)`,
+      `  ${v.name.padEnd(58)} ${m.toFixed(0).padStart(6)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}× (median of rounds ${perRound.toFixed(2)}×)  CPU ${median(r.serverUs).toFixed(0)} + ${median(r.databaseUs).toFixed(0)} µs`,
     );
   }
+  const targetRps = median(results.get(target.name)?.rps ?? []);
+  console.log(
+    `  target: keyholder / plain Apollo (standalone) with one lookup ≥ 0.90×: ${(kh / targetRps).toFixed(2)}×`,
+  );
   // Every request after the first is served from the authentication cache while nothing changes
   // (access events do not advance the revision); /healthz counts both kinds.
-  for (const v of [variants[0], variants[3]]) {
-    const health = (await (
-      await fetch(v?.url.replace(/\/graphql$/, '/healthz') as string)
-    ).json()) as {
+  for (const v of [logged, off]) {
+    const health = (await (await fetch(v.url.replace(/\/graphql$/, '/healthz'))).json()) as {
       authenticationCache: { hits: number; misses: number } | null;
     };
     const stats = health.authenticationCache;
     if (stats === null) continue;
     const missRate = (100 * stats.misses) / Math.max(1, stats.hits + stats.misses);
     console.log(
-      `  ${v?.name}: authentication cache hits ${stats.hits}, misses ${stats.misses} (${missRate.toFixed(3)} % of requests)`,
+      `  ${v.name}: authentication cache hits ${stats.hits}, misses ${stats.misses} (${missRate.toFixed(3)} % of requests)`,
     );
   }
   const bench = postgres(benchUrl.href, { max: 1, onnotice: () => {} });
-  const [logged] = await bench.unsafe(
+  const [written] = await bench.unsafe(
     `select count(*)::int as n from audit_events where action like 'access.%'`,
   );
   await bench.end();
-  const off = median(results.get(variants[3]?.name as string)?.rps ?? []);
+  const offRps = median(results.get(off.name)?.rps ?? []);
   console.log(
-    `  access logging on/off: ${(kh / off).toFixed(2)}× (target ≥ 0.90); access events written: ${logged?.n}`,
+    `  access logging on/off: ${(kh / offRps).toFixed(2)}× (target ≥ 0.90); access events written: ${written?.n}`,
   );
 } finally {
   for (const child of children) await stopChild(child).catch(() => {});

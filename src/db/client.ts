@@ -44,6 +44,13 @@ export interface DatabaseConfig {
   readonly poolSize?: number;
 }
 
+/**
+ * Prepared, on the extended protocol even without parameters: postgres.js sends a parameterless
+ * `unsafe` text as a simple query, parsed and planned again each time, unless told `simple:
+ * false` (an option its `unsafe` reads but its types do not declare).
+ */
+const PREPARED = { prepare: true, simple: false } as postgres.UnsafeQueryOptions;
+
 function countingLogger(statements: { count: number }): Logger {
   return {
     logQuery() {
@@ -83,7 +90,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       ) {
         statements.count += 1;
         return (await client
-          .unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
+          .unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED)
           .values()) as unknown as T[];
       },
       async listen(channel: string, onPayload: (payload: string) => void) {

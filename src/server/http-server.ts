@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
@@ -8,9 +8,8 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import express, { type ErrorRequestHandler } from 'express';
+import bodyParser from 'body-parser';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
@@ -24,6 +23,7 @@ import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import { useAccessLog } from './access-log-plugin.js';
+import { apolloRequestHandler } from './apollo-request-handler.js';
 import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
@@ -72,8 +72,60 @@ function bearerSecret(header: string | undefined): string {
   return secret;
 }
 
-function graphqlError(status: number, code: string, message: string) {
-  return { status, body: { errors: [{ message, extensions: { code } }] } };
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
+/** The request's path and query string (`''` or starting with `?`). */
+function splitUrl(url: string | undefined): { path: string; search: string } {
+  const raw = url ?? '/';
+  const mark = raw.indexOf('?');
+  return mark === -1
+    ? { path: raw, search: '' }
+    : { path: raw.slice(0, mark), search: raw.slice(mark) };
+}
+
+/** A body-parser refusal as the client's error: its status and a sentence; `null` if none fits. */
+function bodyRefusal(
+  error: unknown,
+  maxBodyBytes: number,
+): { status: number; message: string } | null {
+  const { type, charset, encoding } = error as {
+    type?: string;
+    charset?: string;
+    encoding?: string;
+  };
+  switch (type) {
+    case 'entity.too.large':
+      return {
+        status: 413,
+        message: `The request body is larger than the ${maxBodyBytes} bytes allowed.`,
+      };
+    case 'entity.parse.failed':
+      return { status: 400, message: 'The request body is not valid JSON.' };
+    case 'charset.unsupported':
+      return {
+        status: 415,
+        message: `The request body's charset "${charset ?? ''}" is not supported; send UTF-8.`,
+      };
+    case 'encoding.unsupported':
+      return {
+        status: 415,
+        message: `The request body's Content-Encoding "${encoding ?? ''}" is not supported.`,
+      };
+    case 'request.size.invalid':
+      return { status: 400, message: 'The request body does not match its Content-Length.' };
+    case 'request.aborted':
+      return { status: 400, message: 'The request body was not sent completely.' };
+    default:
+      return null;
+  }
 }
 
 /**
@@ -95,9 +147,7 @@ export async function startHttpServer(
   options: HttpServerOptions,
   listen: { port: number; host: string },
 ): Promise<RunningHttpServer> {
-  const app = express();
-  app.disable('x-powered-by');
-  const server = createServer(app);
+  const server = createServer();
   const armor = new ApolloArmor({
     maxDepth: { n: 10, ignoreIntrospection: true },
     maxAliases: { n: 15 },
@@ -149,88 +199,98 @@ export async function startHttpServer(
     options.log,
     authenticationCache,
   );
-  app.get('/healthz', async (_req, res) => {
+  const health = async (res: ServerResponse): Promise<void> => {
     const accessLog = accessLogHealth(options.services);
     const expirySweeper = options.expirySweeper?.status() ?? null;
-    const health = { accessLog, expirySweeper, authenticationCache: authenticationCache.stats() };
+    const state = { accessLog, expirySweeper, authenticationCache: authenticationCache.stats() };
+    const engine = options.database.engine;
     try {
       await Promise.race([
         options.database.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
-      res.status(200).json({ status: 'ok', database: options.database.engine, ...health });
+      sendJson(res, 200, { status: 'ok', database: engine, ...state });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: options.database.engine, ...health });
+      sendJson(res, 503, { status: 'unavailable', database: engine, ...state });
     }
-  });
+  };
 
-  app.use(
-    '/graphql',
-    express.json({ limit: options.maxBodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<KeyholderContext> => {
-        const requestId = randomUUID();
-        res.setHeader('x-request-id', requestId);
-        res.setHeader('cache-control', 'no-store');
-        const secret = bearerSecret(req.headers.authorization);
-        const source =
-          req.method === 'GET' ? req.query : (req.body as Record<string, unknown> | undefined);
-        let variables: unknown = source?.variables;
-        if (typeof variables === 'string') {
-          try {
-            variables = JSON.parse(variables);
-          } catch {
-            variables = undefined;
-          }
+  const graphql = apolloRequestHandler(
+    apollo,
+    async ({ req, res, body, search }): Promise<KeyholderContext> => {
+      const requestId = randomUUID();
+      res.setHeader('x-request-id', requestId);
+      res.setHeader('cache-control', 'no-store');
+      const secret = bearerSecret(req.headers.authorization);
+      const source =
+        req.method === 'GET'
+          ? Object.fromEntries(new URLSearchParams(search))
+          : (body as Record<string, unknown> | undefined);
+      let variables: unknown = source?.variables;
+      if (typeof variables === 'string') {
+        try {
+          variables = JSON.parse(variables);
+        } catch {
+          variables = undefined;
         }
-        const request = requestMetaOf(req, requestId, options.services.conditionSettings);
-        const auth = await authenticate(
-          secret,
-          prefetch.plan(source?.query, variables),
-          request,
-        ).catch((error: unknown) => {
-          // Refused before execution: answer with the error's own HTTP status (401), not 500.
-          if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
-          throw error;
-        });
-        if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
-        return createContext(options, auth, request, (again) =>
-          authenticate(secret, again, request),
-        );
-      },
-    }),
+      }
+      const request = requestMetaOf(req, requestId, options.services.conditionSettings);
+      const auth = await authenticate(
+        secret,
+        prefetch.plan(source?.query, variables),
+        request,
+      ).catch((error: unknown) => {
+        // Refused before execution: answer with the error's own HTTP status (401), not 500.
+        if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
+        throw error;
+      });
+      if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
+      return createContext(options, auth, request, (again) => authenticate(secret, again, request));
+    },
   );
 
-  const onBodyError: ErrorRequestHandler = (error, _req, res, next) => {
-    const type = (error as { type?: string }).type;
-    const reply =
-      type === 'entity.too.large'
-        ? graphqlError(
-            413,
-            'BAD_REQUEST',
-            `The request body is larger than the ${options.maxBodyBytes} bytes allowed.`,
-          )
-        : type === 'entity.parse.failed'
-          ? graphqlError(400, 'BAD_REQUEST', 'The request body is not valid JSON.')
-          : null;
-    if (reply === null) {
-      options.log('Unhandled HTTP error', error);
-      if (res.headersSent) return next(error);
-      const internal = graphqlError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
-      res.status(internal.status).json(internal.body);
+  // body-parser's JSON reader, as Apollo's standalone server uses it: the size limit, charsets,
+  // Content-Encoding, and `req.body` left undefined unless the body is JSON.
+  const parseJson = bodyParser.json({ limit: options.maxBodyBytes });
+  const readBody = (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<unknown>((resolve, reject) => {
+      parseJson(req, res, (error?: unknown) =>
+        error === undefined || error === null
+          ? resolve((req as { body?: unknown }).body)
+          : reject(error),
+      );
+    });
+
+  const serveGraphql = async (req: IncomingMessage, res: ServerResponse, search: string) => {
+    let body: unknown;
+    try {
+      body = await readBody(req, res);
+    } catch (error) {
+      const refusal = bodyRefusal(error, options.maxBodyBytes);
+      if (refusal === null) throw error;
+      sendError(res, refusal.status, 'BAD_REQUEST', refusal.message);
       return;
     }
-    res.status(reply.status).json(reply.body);
+    await graphql(req, res, body, search);
   };
-  app.use(onBodyError);
-  app.use((_req, res) => {
-    res.status(404).json({
-      errors: [
-        {
-          message: 'Not found: Keyholder serves /graphql and /healthz.',
-          extensions: { code: 'NOT_FOUND' },
-        },
-      ],
+
+  const route = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { path, search } = splitUrl(req.url);
+    if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
+    if (
+      (path === '/healthz' || path === '/healthz/') &&
+      (req.method === 'GET' || req.method === 'HEAD')
+    ) {
+      return health(res);
+    }
+    sendError(res, 404, 'NOT_FOUND', 'Not found: Keyholder serves /graphql and /healthz.');
+    return Promise.resolve();
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((error: unknown) => {
+      options.log('Unhandled HTTP error', error);
+      if (res.headersSent) res.destroy();
+      else sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
     });
   });
 

@@ -250,6 +250,69 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     expect(hit.identities.get(holder.id)).toBe(hit.caller.identity);
   });
 
+  it('should share one revision_head read among requests that ask while a read is in flight', async () => {
+    const holder = await identityWithGrants(server, ['identities:read']);
+    const cache = new AuthenticationCache(server.database, 10);
+    const prefetch = { identityIds: [], scopes: [] };
+    await authenticate(server.database, holder.key, prefetch, cache);
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const before = server.database.statements.count;
+      // The first sends a read; the other nineteen ask while it is in flight and share the next.
+      const all = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          authenticate(server.database, holder.key, prefetch, cache),
+        ),
+      );
+      counts.push(server.database.statements.count - before);
+      expect(all.map((a) => a.caller.identity.id)).toEqual(Array(20).fill(holder.id));
+    }
+
+    expect(cache.stats()).toMatchObject({ hits: 60, misses: 1 });
+    // The least of three, so a background flush of key or grant usage cannot count.
+    expect(Math.min(...counts)).toBe(2);
+  });
+
+  it('should not answer a request from a revision_head read sent before the request asked', async () => {
+    const holder = await identityWithGrants(server, ['identities:read', 'scopes:read']);
+    const revoked = holder.grants[0]?.id;
+    // The real database, with the answer of one revision_head read held back until released:
+    // a read that PostgreSQL ran before the revocation and that is still in flight after it.
+    let release = () => {};
+    let holdNext = false;
+    const slow = {
+      ...server.database,
+      async queryArrays<T extends readonly unknown[]>(text: string, params?: readonly unknown[]) {
+        const hold = holdNext && text.includes('revision_head');
+        holdNext = false;
+        const rows = await server.database.queryArrays<T>(text, params);
+        if (hold) await new Promise<void>((resolve) => (release = resolve));
+        return rows;
+      },
+    };
+    const cache = new AuthenticationCache(slow, 10);
+    const prefetch = { identityIds: [], scopes: [] };
+    const grantIds = (a: { caller: { grants: readonly { id: string }[] } }) =>
+      a.caller.grants.map((g) => g.id);
+    await authenticate(slow, holder.key, prefetch, cache);
+
+    holdNext = true;
+    const before = authenticate(slow, holder.key, prefetch, cache);
+    await sleep(50); // PostgreSQL has answered the held read by now; its answer waits here.
+    dataOf(
+      await asAdmin('mutation($id: ID!) { revokeGrant(id: $id, reason: "Moved on.") { id } }', {
+        id: revoked,
+      }),
+    );
+    const after = authenticate(slow, holder.key, prefetch, cache);
+    release();
+
+    expect(grantIds(await before)).toContain(revoked);
+    expect(grantIds(await after)).not.toContain(revoked);
+    expect(grantIds(await after)).toEqual([holder.grants[1]?.id]);
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 2 });
+  });
+
   it('should keep entries apart by what the request prefetched', async () => {
     const scope = await defineScope(server);
     const asker = await identityWithGrants(server, ['grants:read']);

@@ -138,6 +138,36 @@ describe.each(engines())('hostile requests on %s', (engine) => {
       expectError(response, 'BAD_REQUEST', 'The request body is not valid JSON.');
     });
 
+    it.each([
+      [
+        'a charset other than UTF-8',
+        { 'content-type': 'application/json; charset=latin1' },
+        `The request body's charset "latin1" is not supported; send UTF-8.`,
+      ],
+      [
+        'a Content-Encoding it cannot read',
+        { 'content-type': 'application/json', 'content-encoding': 'compress' },
+        `The request body's Content-Encoding "compress" is not supported.`,
+      ],
+    ])(
+      'should refuse a body in %s with 415 and a JSON GraphQL error',
+      async (_, headers, message) => {
+        const before = await snapshot(server);
+        const response = await raw('/graphql', {
+          method: 'POST',
+          headers: authorized(headers),
+          body: JSON.stringify({
+            query: `mutation { createIdentity(input: { name: "${unique('enc')}", kind: USER }) { id } }`,
+          }),
+        });
+
+        expect(response.status).toBe(415);
+        expect(response.headers.get('content-type')).toMatch(/application\/json/);
+        expectError(await readResponse(response), 'BAD_REQUEST', message);
+        expect(await snapshot(server)).toEqual(before);
+      },
+    );
+
     it('should refuse a JSON body without a query with 400', async () => {
       const response = await raw('/graphql', {
         method: 'POST',

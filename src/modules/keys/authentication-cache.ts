@@ -38,9 +38,12 @@ const HEAD_SQL = 'select value::text from revision_head';
  * transaction (its audit event's trigger), and the authentication statement reads the head in the
  * snapshot it reads everything else from; so an entry read at revision R is exactly current while
  * the head is still R.
- * - each `authenticate` with an entry first reads `revision_head` in a statement of its own (fresh
- *   per request, on every instance): the same head, a hit; a newer one, the statement runs again.
- *   A change that has returned is therefore seen by every request that starts after it;
+ * - each `authenticate` with an entry first reads `revision_head` in a statement of its own, sent
+ *   after the request asked (on every instance): the same head, a hit; a newer one, the statement
+ *   runs again. A change that has returned is therefore seen by every request that starts after
+ *   it. Concurrent requests share reads: one that asks while a read is in flight waits for the
+ *   next read, which is sent once that one is answered and serves everyone who asked meanwhile
+ *   (never a read sent before they asked);
  * - a database that cannot answer fails the request: nothing is ever served without that read;
  * - what time changes is re-checked on a hit with the current clock: grants whose `expiresAt` has
  *   passed are dropped from `caller.grants` and `grantsByIdentity` (the credential's own expiry is
@@ -59,6 +62,10 @@ export class AuthenticationCache {
   #newest: Revision = '0';
   #hits = 0;
   #misses = 0;
+  /** The `revision_head` read sent and not yet answered. */
+  #inFlightRead: Promise<Revision> | null = null;
+  /** The read to send once `#inFlightRead` is answered, for everyone who asked meanwhile. */
+  #nextRead: Promise<Revision> | null = null;
 
   constructor(database: Database, maxEntries = DEFAULT_AUTHENTICATION_CACHE_SIZE) {
     invariant(Number.isInteger(maxEntries) && maxEntries >= 0, 'maxEntries is a whole number.');
@@ -110,11 +117,31 @@ export class AuthenticationCache {
     };
   }
 
-  async #readHead(): Promise<Revision> {
-    const [row] = await this.#database.queryArrays<[Revision]>(HEAD_SQL);
-    invariant(row !== undefined, 'revision_head holds its one row.');
-    this.#saw(row[0]);
-    return row[0];
+  /** `revision_head` as read by a statement sent after this call (shared, see the class). */
+  #readHead(): Promise<Revision> {
+    if (this.#nextRead !== null) return this.#nextRead;
+    const inFlight = this.#inFlightRead;
+    if (inFlight === null) return this.#sendRead();
+    const next = inFlight.then(settled, settled).then(() => {
+      this.#nextRead = null;
+      return this.#sendRead();
+    });
+    this.#nextRead = next;
+    return next;
+  }
+
+  #sendRead(): Promise<Revision> {
+    const read = this.#database.queryArrays<[Revision]>(HEAD_SQL).then(([row]) => {
+      invariant(row !== undefined, 'revision_head holds its one row.');
+      this.#saw(row[0]);
+      return row[0];
+    });
+    this.#inFlightRead = read;
+    const done = () => {
+      if (this.#inFlightRead === read) this.#inFlightRead = null;
+    };
+    read.then(done, done);
+    return read;
   }
 
   #saw(revision: Revision): void {
@@ -139,6 +166,8 @@ export class AuthenticationCache {
     }
   }
 }
+
+const settled = () => {};
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
