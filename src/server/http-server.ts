@@ -9,7 +9,6 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import bodyParser from 'body-parser';
 import type { GraphQLSchema } from 'graphql';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
@@ -28,6 +27,7 @@ import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } f
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
 import { PrefetchPlanner } from './prefetch.js';
+import { jsonBodyReader } from './read-json-body.js';
 import { useRevision } from './revision-plugin.js';
 import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
@@ -91,43 +91,6 @@ function splitUrl(url: string | undefined): { path: string; search: string } {
     : { path: raw.slice(0, mark), search: raw.slice(mark) };
 }
 
-/** A body-parser refusal as the client's error: its status and a sentence; `null` if none fits. */
-function bodyRefusal(
-  error: unknown,
-  maxBodyBytes: number,
-): { status: number; message: string } | null {
-  const { type, charset, encoding } = error as {
-    type?: string;
-    charset?: string;
-    encoding?: string;
-  };
-  switch (type) {
-    case 'entity.too.large':
-      return {
-        status: 413,
-        message: `The request body is larger than the ${maxBodyBytes} bytes allowed.`,
-      };
-    case 'entity.parse.failed':
-      return { status: 400, message: 'The request body is not valid JSON.' };
-    case 'charset.unsupported':
-      return {
-        status: 415,
-        message: `The request body's charset "${charset ?? ''}" is not supported; send UTF-8.`,
-      };
-    case 'encoding.unsupported':
-      return {
-        status: 415,
-        message: `The request body's Content-Encoding "${encoding ?? ''}" is not supported.`,
-      };
-    case 'request.size.invalid':
-      return { status: 400, message: 'The request body does not match its Content-Length.' };
-    case 'request.aborted':
-      return { status: 400, message: 'The request body was not sent completely.' };
-    default:
-      return null;
-  }
-}
-
 /**
  * The access log writer as `/healthz` shows it: always with `ACCESS_LOG=on`; with it off (only
  * sensitive scopes' events) only while something is pending or failing, else `null`.
@@ -139,9 +102,12 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
 }
 
 /**
- * HTTP front: `POST`/`GET /graphql` through Apollo Server (authenticated, armored, masked),
- * `GET /healthz` (200 when the database answers, 503 otherwise; either way with the state of the
- * access log writer, the expiry sweeper and the authentication cache).
+ * HTTP front on `node:http`, no framework (see the README's "Stack"):
+ * - `POST`/`GET /graphql`: the body read by `jsonBodyReader`, then Apollo Server (authenticated,
+ *   armored, masked);
+ * - `GET /healthz`: 200 when the database answers, 503 otherwise; either way with the state of the
+ *   access log writer, the expiry sweeper and the authentication cache;
+ * - any other path or method: a JSON 404. A trailing slash is allowed on both paths.
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -249,29 +215,14 @@ export async function startHttpServer(
     },
   );
 
-  // body-parser's JSON reader, as Apollo's standalone server uses it: the size limit, charsets,
-  // Content-Encoding, and `req.body` left undefined unless the body is JSON.
-  const parseJson = bodyParser.json({ limit: options.maxBodyBytes });
-  const readBody = (req: IncomingMessage, res: ServerResponse) =>
-    new Promise<unknown>((resolve, reject) => {
-      parseJson(req, res, (error?: unknown) =>
-        error === undefined || error === null
-          ? resolve((req as { body?: unknown }).body)
-          : reject(error),
-      );
-    });
-
+  const readBody = jsonBodyReader(options.maxBodyBytes);
   const serveGraphql = async (req: IncomingMessage, res: ServerResponse, search: string) => {
-    let body: unknown;
-    try {
-      body = await readBody(req, res);
-    } catch (error) {
-      const refusal = bodyRefusal(error, options.maxBodyBytes);
-      if (refusal === null) throw error;
-      sendError(res, refusal.status, 'BAD_REQUEST', refusal.message);
+    const read = await readBody(req, res);
+    if ('refusal' in read) {
+      sendError(res, read.refusal.status, 'BAD_REQUEST', read.refusal.message);
       return;
     }
-    await graphql(req, res, body, search);
+    await graphql(req, res, read.body, search);
   };
 
   const route = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
