@@ -318,6 +318,38 @@ describe.each(engines())('hostile requests on %s', (engine) => {
       },
     );
 
+    it('should answer POST /healthz with a JSON 404: only GET and HEAD read it', async () => {
+      const response = await raw('/healthz', { method: 'POST' });
+
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({
+        errors: [
+          {
+            message: 'Not found: Keyholder serves /graphql and /healthz.',
+            extensions: { code: 'NOT_FOUND' },
+          },
+        ],
+      });
+    });
+
+    it('should answer HEAD /healthz with the status of GET and no body', async () => {
+      const response = await raw('/healthz', { method: 'HEAD' });
+
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('');
+    });
+
+    it('should serve /graphql/ with a trailing slash as /graphql', async () => {
+      const response = await raw('/graphql/', {
+        method: 'POST',
+        headers: authorized({ 'content-type': 'application/json' }),
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      }).then(readResponse);
+
+      expect(response.status).toBe(200);
+      expect(dataOf(response).me.id).toBe(server.adminId);
+    });
+
     it('should not advertise the framework', async () => {
       const response = await raw('/healthz');
 
