@@ -65,6 +65,7 @@ export async function startKeyholder(
     await services.sensitiveScopes.start();
     const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
       defaultUnusedSeconds: config.reapUnusedAfterSeconds ?? null,
+      hasUnwrittenUse: (grantId) => services.grantUsage.hasUnwritten(grantId),
       ...(config.reapIntervalMs === undefined ? {} : { intervalMs: config.reapIntervalMs }),
     });
     await services.auditFeed.start();

@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GrantReaper } from '../../src/modules/usage/grant-reaper.js';
+import { GrantUsageRecorder } from '../../src/modules/usage/grant-usage-recorder.js';
 import { engines } from '../fixtures/engines.js';
 import { expectEventually } from '../fixtures/eventually.js';
 import { expectError } from '../fixtures/expect-error.js';
@@ -488,6 +490,51 @@ describe.each(engines())('Grant usage and reaping on %s', (engine) => {
       const survivor = (await usageOf(slow, user.id)).get(used.id);
       expect(survivor).toMatchObject({ active: true, useCount: 1 });
       expect(survivor?.lastUsedAt).not.toBeNull();
+    });
+
+    it('should spare a grant whose use this process recorded after the run wrote its pending uses', async () => {
+      // On the server without a default window: its own reaper leaves this scope's grants alone.
+      const scope = await defineScope(server);
+      const holder = await createIdentity(server);
+      const used = await grant(server, holder.id, { scope, resource: 'invoice/1' });
+      const idle = await grant(server, holder.id, { scope, resource: 'invoice/2' });
+      await backdate(server, used.id, 2 * 3600);
+      await backdate(server, idle.id, 2 * 3600);
+      // A recorder holding a use of `used` that no flush has written: as when the use comes
+      // between a run's write of the pending uses (here: nothing to write) and its look.
+      const uses = new GrantUsageRecorder(server.database, () => {}, { flushMs: 60_000 });
+      uses.record([used.id]);
+      const reaper = new GrantReaper(
+        server.database,
+        () => {},
+        async () => {},
+        {
+          defaultUnusedSeconds: 3600,
+          hasUnwrittenUse: (id) => uses.hasUnwritten(id),
+        },
+      );
+      try {
+        await expectEventually(
+          () => reaper.run(),
+          (r) => r.ran,
+          'a run holding the reaper lock',
+        );
+        const after = await usageOf(server, holder.id);
+
+        expect(after.get(idle.id)).toMatchObject({
+          active: false,
+          revokeReason: 'unused for 1 hour',
+        });
+        expect(after.get(used.id)).toMatchObject({ active: true, useCount: 0 });
+        await uses.flush();
+        expect(uses.hasUnwritten(used.id)).toBe(false);
+        expect((await usageOf(server, holder.id)).get(used.id)).toMatchObject({
+          active: true,
+          useCount: 1,
+        });
+      } finally {
+        await uses.close();
+      }
     });
   });
 });

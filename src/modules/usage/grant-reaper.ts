@@ -20,6 +20,12 @@ export interface GrantReaperOptions {
   readonly defaultUnusedSeconds?: number | null;
   /** Most grants revoked by one run (one transaction); a full run is followed by another soon. @default 500 */
   readonly maxPerRun?: number;
+  /**
+   * Whether this process holds a use of the grant not yet written (`GrantUsageRecorder
+   * .hasUnwritten`): such a grant is spared even when the database says it is unused, since the
+   * use may have come after the run wrote the pending ones. @default none
+   */
+  readonly hasUnwrittenUse?: (grantId: string) => boolean;
 }
 
 /** What one run did. */
@@ -50,7 +56,8 @@ function rowsOf<T>(result: unknown): T[] {
  * itself) and a `grant.revoked` event carrying `reaped: true`:
  * - one run at a time across instances (`pg_try_advisory_xact_lock`; a busy lock skips the run);
  * - this process's pending uses are written first, and each grant is re-read under its row lock
- *   in the revoking transaction, so a use written before that is never reaped;
+ *   in the revoking transaction, so a use written before that is never reaped; a use this process
+ *   recorded after the run wrote them (`hasUnwrittenUse`) spares the grant too;
  * - the last grantable holder of a built-in scope is never reaped: it is kept and logged once;
  * - a failed run is logged and retried at the next interval; it never stops the server.
  */
@@ -61,6 +68,7 @@ export class GrantReaper {
   readonly #intervalMs: number;
   readonly #defaultUnusedSeconds: number | null;
   readonly #maxPerRun: number;
+  readonly #hasUnwrittenUse: (grantId: string) => boolean;
   readonly #keptLogged = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<unknown> | null = null;
@@ -78,6 +86,7 @@ export class GrantReaper {
     this.#intervalMs = options.intervalMs ?? 60_000;
     this.#defaultUnusedSeconds = options.defaultUnusedSeconds ?? null;
     this.#maxPerRun = options.maxPerRun ?? 500;
+    this.#hasUnwrittenUse = options.hasUnwrittenUse ?? (() => false);
   }
 
   start(): void {
@@ -168,7 +177,8 @@ export class GrantReaper {
 
   /**
    * Re-reads the grant under its row lock and revokes it if it is still active and unused; spares
-   * it when it was revoked, expired or used meanwhile, or its scope's policy was cleared.
+   * it when it was revoked, expired or used meanwhile (written, or recorded by this process and
+   * not yet written), or its scope's policy was cleared.
    */
   async #reap(tx: Tx, id: string): Promise<'revoked' | 'kept' | 'spared'> {
     const window = this.#window();
@@ -190,8 +200,14 @@ export class GrantReaper {
         ),
       )
       .for('update', { of: grants });
-    if (current === undefined || current.unused !== true || current.window === null)
+    if (
+      current === undefined ||
+      current.unused !== true ||
+      current.window === null ||
+      this.#hasUnwrittenUse(id)
+    ) {
       return 'spared';
+    }
     const { grant } = current;
     const seconds = Number(current.window);
     const reason = `unused for ${describeWindow(seconds)}`;

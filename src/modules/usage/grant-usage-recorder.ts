@@ -40,6 +40,8 @@ export class GrantUsageRecorder {
   readonly #batchSize: number;
   readonly #timer: NodeJS.Timeout;
   #pending = new Map<string, Pending>();
+  /** The uses each `flush` in progress is writing, until its write has committed or failed. */
+  readonly #writing = new Set<ReadonlyMap<string, Pending>>();
   #failingSince: Date | null = null;
 
   constructor(
@@ -66,11 +68,28 @@ export class GrantUsageRecorder {
     return this.#pending.size;
   }
 
+  /** Whether a use of `grantId` recorded here is not yet in the database (pending or in a write). */
+  hasUnwritten(grantId: string): boolean {
+    if (this.#pending.has(grantId)) return true;
+    for (const uses of this.#writing) if (uses.has(grantId)) return true;
+    return false;
+  }
+
   /** Writes every pending use now; rejects (keeping them for the next try) if a write fails. */
   async flush(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const entries = [...this.#pending].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const writing = this.#pending;
+    const entries = [...writing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.#pending = new Map();
+    this.#writing.add(writing);
+    try {
+      await this.#write(entries);
+    } finally {
+      this.#writing.delete(writing);
+    }
+  }
+
+  async #write(entries: readonly [string, Pending][]): Promise<void> {
     for (let i = 0; i < entries.length; i += this.#batchSize) {
       const batch = entries.slice(i, i + this.#batchSize);
       try {
