@@ -13,7 +13,11 @@ export function isTrustedProxy(ip: string | null, trustedProxies: readonly strin
  * - from a trusted peer, the header's list (`X-Forwarded-For: client, proxy1, proxy2`, or
  *   `Forwarded: for=…`) walked from the right, skipping trusted proxies: the first untrusted
  *   address is the client; when every address is a trusted proxy, the leftmost;
- * - a missing, empty or malformed header (any entry that is not an address) gives the peer's.
+ * - a missing or empty header gives the peer's;
+ * - an entry that is not an address, met on that walk before the client's, gives `null` (unknown,
+ *   so `cidr(request.ip, …)` is false): what a client sent to the left of it, such as
+ *   `garbage, 203.0.113.9`, never matters, but a proxy's own address never stands in for a
+ *   client it could not name.
  * An untrusted peer's header is never read, so a client cannot choose its own address.
  */
 export function resolveClientIp(
@@ -26,25 +30,17 @@ export function resolveClientIp(
   if (headerName === null || !isTrustedProxy(peerIp, trustedProxies)) return peerIp;
   const text = typeof header === 'string' ? header : header?.join(',');
   if (text === undefined || text.trim() === '') return peerIp;
-  const hops = addressesOf(text, headerName === 'forwarded');
-  if (hops === null || hops.length === 0) return peerIp;
-  for (let i = hops.length - 1; i >= 0; i -= 1) {
-    const hop = hops[i] as string;
+  const entries = text.split(',');
+  let leftmost: string | null = null;
+  for (let i = entries.length - 1; i >= 0; i -= 1) {
+    const raw = entries[i] as string;
+    const entry = headerName === 'forwarded' ? forValueOf(raw) : raw.trim();
+    const hop = entry === null ? null : addressOf(entry);
+    if (hop === null) return null;
     if (!isTrustedProxy(hop, trustedProxies)) return hop;
+    leftmost = hop;
   }
-  return hops[0] as string;
-}
-
-/** The addresses of a forwarding header, left to right; `null` when any entry is malformed. */
-function addressesOf(text: string, forwarded: boolean): string[] | null {
-  const found: string[] = [];
-  for (const raw of text.split(',')) {
-    const entry = forwarded ? forValueOf(raw) : raw.trim();
-    const address = entry === null ? null : addressOf(entry);
-    if (address === null) return null;
-    found.push(address);
-  }
-  return found;
+  return leftmost;
 }
 
 /** `for=192.0.2.60;proto=http` → `192.0.2.60` (RFC 7239); `null` without a `for`. */

@@ -38,12 +38,23 @@ describe('resolveClientIp', () => {
     );
   });
 
-  it('should fall back to the peer address when the header is missing, empty or malformed', () => {
+  it('should fall back to the peer address when the header is missing or empty', () => {
     expect(resolveClientIp('127.0.0.1', undefined, XFF, PROXIES)).toBe('127.0.0.1');
     expect(resolveClientIp('127.0.0.1', '  ', XFF, PROXIES)).toBe('127.0.0.1');
-    expect(resolveClientIp('127.0.0.1', 'not-an-ip', XFF, PROXIES)).toBe('127.0.0.1');
-    expect(resolveClientIp('127.0.0.1', '203.0.113.7, unknown', XFF, PROXIES)).toBe('127.0.0.1');
-    expect(resolveClientIp('127.0.0.1', '203.0.113.7,,10.0.0.1', XFF, PROXIES)).toBe('127.0.0.1');
+  });
+
+  it('should answer null, never the proxy, when an entry before the client is not an address', () => {
+    expect(resolveClientIp('127.0.0.1', 'not-an-ip', XFF, PROXIES)).toBeNull();
+    expect(resolveClientIp('127.0.0.1', '203.0.113.7, unknown', XFF, PROXIES)).toBeNull();
+    expect(resolveClientIp('127.0.0.1', '203.0.113.7,,10.0.0.1', XFF, PROXIES)).toBeNull();
+    expect(resolveClientIp('127.0.0.1', 'proto=https', 'forwarded', PROXIES)).toBeNull();
+  });
+
+  it('should ignore what a client put left of the address its proxy appended, malformed or not', () => {
+    expect(resolveClientIp('127.0.0.1', 'garbage, 203.0.113.7', XFF, PROXIES)).toBe('203.0.113.7');
+    expect(resolveClientIp('127.0.0.1', 'garbage, 203.0.113.7, 10.0.0.1', XFF, PROXIES)).toBe(
+      '203.0.113.7',
+    );
   });
 
   it('should write IPv4-mapped IPv6 addresses as IPv4, for the peer and the header alike', () => {
@@ -68,7 +79,6 @@ describe('resolveClientIp', () => {
         PROXIES,
       ),
     ).toBe('2001:db8::7');
-    expect(resolveClientIp('127.0.0.1', 'proto=https', 'forwarded', PROXIES)).toBe('127.0.0.1');
   });
 
   it('should answer null when there is no peer address', () => {
