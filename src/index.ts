@@ -1,4 +1,4 @@
-export { type GrantGate, type GrantLike, GrantSet, resourceCovers } from './authz/grant-set.js';
+export { type GrantGate, type GrantLike, GrantSet } from './authz/grant-set.js';
 export { parseScopeName, SCOPE_ACTIONS, type ScopeName } from './authz/scope-name.js';
 export {
   ConditionProblem,

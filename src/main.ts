@@ -3,8 +3,10 @@ import {
   DEFAULT_CONDITION_SETTINGS,
 } from './conditions/condition-settings.js';
 import { type Config, ConfigError, readConfig } from './config.js';
+import { createServices } from './context/services.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { invariant } from './errors.js';
 import { AccessReviewCloser } from './modules/access-reviews/access-review-closer.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
@@ -15,8 +17,9 @@ import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
-import { createServices } from './server/services.js';
 import { buildKeyholderSubgraphSchema } from './server/subgraph-schema.js';
+import { startComponents } from './start-components.js';
+import { Scheduler } from './workers/scheduler.js';
 
 export interface Keyholder {
   readonly url: string;
@@ -28,9 +31,10 @@ export interface Keyholder {
 }
 
 /**
- * The composition root: database, migrations (before the port opens), bootstrap, schema, HTTP,
- * and the background pieces (key and grant usage, unused-grant reaper, live audit feed, webhook
- * dispatcher, expiry sweeper, access review closer).
+ * The composition root: database, migrations (before the port opens), bootstrap, schema, the
+ * components that run (live audit feed, usage writers, the scheduler of every background job:
+ * expiry sweeper, unused-grant reaper, access review closer, webhook dispatcher, usage writes) and
+ * HTTP, started in that order and stopped in reverse (`startComponents`).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
  */
 export async function startKeyholder(
@@ -41,101 +45,131 @@ export async function startKeyholder(
   const schema =
     config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  let expirySweeper: ExpirySweeper | null = null;
-  try {
-    await runMigrations(database, config.databaseUrl);
-    const boot = await bootstrap(database, config.bootstrapAdminKey);
-    for (const made of boot.upgradeGrants) {
-      console.log(
-        `Keyholder granted the new built-in scope ${made.scope} to root admin ${made.identityId} (grant ${made.grantId}).`,
-      );
-    }
-    const keyUsage = new KeyUsageRecorder(database, log);
-    const conditions: ConditionSettings = { ...DEFAULT_CONDITION_SETTINGS, ...config.conditions };
-    const services = createServices(
-      database,
-      log,
-      config.accessLog ? (tuning.accessLog ?? {}) : false,
-      config.accessRequestTtlSeconds === undefined
-        ? {}
-        : { pendingTtlSeconds: config.accessRequestTtlSeconds },
-      config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
-      conditions,
-    );
-    await services.sensitiveScopes.start();
-    const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
-      defaultUnusedSeconds: config.reapUnusedAfterSeconds ?? null,
-      hasUnwrittenUse: (grantId) => services.grantUsage.hasUnwritten(grantId),
-      ...(config.reapIntervalMs === undefined ? {} : { intervalMs: config.reapIntervalMs }),
-    });
-    await services.auditFeed.start();
-    const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
-    await webhookDispatcher.start();
-    expirySweeper =
-      config.expirySweeper === false
-        ? null
-        : new ExpirySweeper(database, log, config.expirySweeper ?? {});
-    await expirySweeper?.start();
-    const reviewCloser = new AccessReviewCloser(database, log, config.accessReviews);
-    await reviewCloser.start();
-    const http = await startHttpServer(
-      {
-        schema,
-        database,
-        services,
-        keyUsage,
-        expirySweeper,
-        production: config.production,
-        maxBodyBytes: config.maxBodyBytes,
-        oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),
-        ...(config.authenticationCacheSize === undefined
-          ? {}
-          : { authenticationCacheSize: config.authenticationCacheSize }),
-        log,
-      },
-      { port: config.port, host: config.host },
-    );
-    reaper.start();
-    if (boot.admin?.generated) {
-      console.log(
-        [
-          '',
-          'Keyholder created the root admin. Its API key is shown this once; store it now:',
-          '',
-          `  ${boot.admin.secret}`,
-          '',
-          `Use it as:  curl -s ${http.url}/graphql -H 'content-type: application/json' \\`,
-          `              -H 'authorization: Bearer ${boot.admin.secret}' -d '{"query":"{ me { id name } }"}'`,
-          '',
-        ].join('\n'),
-      );
-    } else if (boot.admin) {
-      console.log('Keyholder created the root admin with the key given in BOOTSTRAP_ADMIN_KEY.');
-    }
-    return {
-      url: http.url,
-      database,
-      http,
-      bootstrapSecret: boot.admin?.secret,
-      async stop() {
-        await http.stop();
-        await reaper.stop();
-        await services.grantUsage.close();
-        await services.accessLog.close();
-        await services.auditFeed.close();
-        await services.sensitiveScopes.close();
-        await webhookDispatcher.stop();
-        await expirySweeper?.stop();
-        await reviewCloser.stop();
-        await keyUsage.close().catch((error) => log('Could not flush API key usage', error));
-        await database.close();
-      },
-    };
-  } catch (error) {
-    await expirySweeper?.stop().catch(() => {});
-    await database.close().catch(() => {});
-    throw error;
+  let boot: Awaited<ReturnType<typeof bootstrap>> | null = null;
+  let http: RunningHttpServer | null = null;
+  const conditions: ConditionSettings = { ...DEFAULT_CONDITION_SETTINGS, ...config.conditions };
+  const services = createServices(
+    database,
+    log,
+    config.accessLog ? (tuning.accessLog ?? {}) : false,
+    config.accessRequestTtlSeconds === undefined
+      ? {}
+      : { pendingTtlSeconds: config.accessRequestTtlSeconds },
+    config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
+    conditions,
+  );
+  const keyUsage = new KeyUsageRecorder(database);
+  const scheduler = new Scheduler(database, log);
+  const expirySweeper =
+    config.expirySweeper === false ? null : new ExpirySweeper(database, config.expirySweeper ?? {});
+  const webhookDispatcher = new WebhookDispatcher(database, log, config.webhooks);
+  const reaper = new GrantReaper(database, log, () => services.grantUsage.flush(), {
+    defaultUnusedSeconds: config.reapUnusedAfterSeconds ?? null,
+    hasUnwrittenUse: (grantId) => services.grantUsage.hasUnwritten(grantId),
+    ...(config.reapIntervalMs === undefined ? {} : { intervalMs: config.reapIntervalMs }),
+  });
+  for (const job of [
+    expirySweeper?.job(),
+    reaper.job(),
+    new AccessReviewCloser(database, log, config.accessReviews).job(),
+    webhookDispatcher.job(),
+    services.grantUsage.job(),
+    keyUsage.job(),
+  ]) {
+    if (job !== undefined) scheduler.add(job);
   }
+
+  const stop = await startComponents(
+    [
+      { name: 'the database', stop: () => database.close() },
+      {
+        name: 'migrations and bootstrap',
+        start: async () => {
+          await runMigrations(database, config.databaseUrl);
+          boot = await bootstrap(database, config.bootstrapAdminKey);
+          for (const made of boot.upgradeGrants) {
+            console.log(
+              `Keyholder granted the new built-in scope ${made.scope} to root admin ${made.identityId} (grant ${made.grantId}).`,
+            );
+          }
+        },
+      },
+      {
+        name: 'the sensitive scopes',
+        start: () => services.sensitiveScopes.start(),
+        stop: () => services.sensitiveScopes.close(),
+      },
+      {
+        name: 'the live audit feed',
+        start: () => services.auditFeed.start(),
+        stop: () => services.auditFeed.close(),
+      },
+      { name: 'the access log', stop: () => services.accessLog.close() },
+      { name: 'grant usage', stop: () => services.grantUsage.close() },
+      {
+        name: 'API key usage',
+        stop: () => keyUsage.close().catch((error) => log('Could not flush API key usage', error)),
+      },
+      {
+        name: 'the background jobs',
+        start: () => scheduler.start(),
+        stop: async () => {
+          await scheduler.stop();
+          await webhookDispatcher.drained();
+        },
+      },
+      {
+        name: 'the HTTP server',
+        start: async () => {
+          http = await startHttpServer(
+            {
+              schema,
+              database,
+              services,
+              keyUsage,
+              expirySweeper,
+              production: config.production,
+              maxBodyBytes: config.maxBodyBytes,
+              oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),
+              ...(config.authenticationCacheSize === undefined
+                ? {}
+                : { authenticationCacheSize: config.authenticationCacheSize }),
+              log,
+            },
+            { port: config.port, host: config.host },
+          );
+        },
+        stop: () => http?.stop(),
+      },
+    ],
+    log,
+  );
+  invariant(http !== null && boot !== null, 'every component started');
+  const { admin } = boot as Awaited<ReturnType<typeof bootstrap>>;
+  const running = http as RunningHttpServer;
+  if (admin?.generated) {
+    console.log(
+      [
+        '',
+        'Keyholder created the root admin. Its API key is shown this once; store it now:',
+        '',
+        `  ${admin.secret}`,
+        '',
+        `Use it as:  curl -s ${running.url}/graphql -H 'content-type: application/json' \\`,
+        `              -H 'authorization: Bearer ${admin.secret}' -d '{"query":"{ me { id name } }"}'`,
+        '',
+      ].join('\n'),
+    );
+  } else if (admin) {
+    console.log('Keyholder created the root admin with the key given in BOOTSTRAP_ADMIN_KEY.');
+  }
+  return {
+    url: running.url,
+    database,
+    http: running,
+    bootstrapSecret: admin?.secret,
+    stop,
+  };
 }
 
 /** `issuers` with `claim` among the claims their tokens offer to conditions (`DEVICE_CLAIM`). */

@@ -1,4 +1,12 @@
-import { resourceCovers } from './grant-set.js';
+import { GrantSet } from './grant-set.js';
+
+/** Whether an identity's grants are capped by its owner's: an AGENT with an owner. */
+export function isCappedByOwner(identity: {
+  readonly kind: string;
+  readonly ownerId: string | null;
+}): boolean {
+  return identity.kind === 'AGENT' && identity.ownerId !== null;
+}
 
 /** The parts of a grant that capping reads and narrows. */
 export interface CappableGrant {
@@ -19,8 +27,8 @@ export interface CappableGrant {
 export function intersectResource(a: string | null, b: string | null): string | null | undefined {
   if (a === null || a === '*') return b;
   if (b === null || b === '*') return a;
-  if (resourceCovers(a, b)) return b;
-  if (resourceCovers(b, a)) return a;
+  if (GrantSet.covers(a, b)) return b;
+  if (GrantSet.covers(b, a)) return a;
   return undefined;
 }
 

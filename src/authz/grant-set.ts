@@ -107,6 +107,36 @@ export class GrantSet<G extends GrantLike = GrantLike> {
     return best === null ? null : best.grant;
   }
 
+  /**
+   * Every live grant of `scope` whose resource pattern covers `resource` (`null`: every instance;
+   * `x*`: every id starting with `x`; else one id), gate aside, in the order given: what a
+   * delegation, revocation, approval or review may rest on (see `grants/grant-authority.ts`).
+   */
+  coveringAll(scope: string, resource: string | null, now: number): G[] {
+    const entry = this.#byScope.get(scope);
+    if (entry === undefined) return [];
+    const found = new Set<G>();
+    for (const grant of entry.global) if (this.#isLive(grant, now)) found.add(grant);
+    if (resource !== null) {
+      for (const grant of entry.exact.get(resource) ?? []) {
+        if (this.#isLive(grant, now)) found.add(grant);
+      }
+      for (const { prefix, grant } of entry.prefixes) {
+        if (resource.startsWith(prefix) && this.#isLive(grant, now)) found.add(grant);
+      }
+    }
+    return [...found];
+  }
+
+  /**
+   * Whether a grant's resource pattern covers `resource`: one id, or everything another pattern
+   * covers (delegation: nobody hands out more than they hold). `null` and `*` mean every instance;
+   * `x*` a prefix; anything else one id. The one coverage rule `covering` and `coveringAll` apply.
+   */
+  static covers(pattern: string | null, resource: string | null): boolean {
+    return resourceCovers(pattern, resource);
+  }
+
   /** Whether any live grant of `scope` exists, whatever resource it names (conditions aside). */
   holdsAny(scope: string, now: number): boolean {
     const entry = this.#byScope.get(scope);
@@ -136,12 +166,8 @@ export class GrantSet<G extends GrantLike = GrantLike> {
   }
 }
 
-/**
- * Whether a grant's resource pattern covers `resource`: one id, or everything another pattern
- * covers (delegation: nobody hands out more than they hold). `null` and `*` mean every instance;
- * `x*` a prefix; anything else one id.
- */
-export function resourceCovers(pattern: string | null, resource: string | null): boolean {
+/** `GrantSet.covers`; module-private so that coverage has one public definition. */
+function resourceCovers(pattern: string | null, resource: string | null): boolean {
   if (pattern === null || pattern === '*') return true;
   if (resource === null) return false;
   if (pattern.endsWith('*')) return resource.startsWith(pattern.slice(0, -1));

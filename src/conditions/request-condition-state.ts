@@ -1,5 +1,6 @@
 import type { IdentityRow } from '../db/tables.js';
-import type { ActiveGrant, Caller } from '../modules/keys/authenticate.js';
+import type { ActiveGrant } from '../modules/grants/live-grants.js';
+import type { Caller } from '../modules/keys/authentication.js';
 import { toCelMap } from './cel-value.js';
 import type { RequestConditions } from './condition-context.js';
 import type { ConditionSettings } from './condition-settings.js';

@@ -1,4 +1,4 @@
-import type { Caller, RequestMeta } from '../modules/keys/authenticate.js';
+import type { Caller, RequestMeta } from '../modules/keys/authentication.js';
 import type { CallerToken } from '../modules/tokens/caller-token.js';
 import { toCelMap } from './cel-value.js';
 import { normalizeIp } from './cidr.js';

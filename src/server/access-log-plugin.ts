@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { KeyholderContext } from '../context/keyholder-context.js';
 import { accessEventOf } from '../modules/audit/access-event.js';
 import type { AccessLog } from '../modules/audit/access-log.js';
 import { type AccessLogMode, accessEventDue } from '../modules/audit/access-log-mode.js';
-import type { KeyholderContext } from './context.js';
 
 /** The error that replaces a response whose access event could not be queued. */
 export const ACCESS_LOG_UNAVAILABLE =

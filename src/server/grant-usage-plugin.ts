@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { GrantUsageRecorder } from '../modules/usage/grant-usage-recorder.js';
-import type { KeyholderContext } from './context.js';
 
 /**
  * Counts one use of every grant that allowed something in an HTTP operation, once its response

@@ -10,6 +10,8 @@ import {
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
+import type { KeyholderContext } from '../context/keyholder-context.js';
+import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
 import { isDomainError, unauthenticated } from '../errors.js';
 import type { AccessLogStatus } from '../modules/audit/access-log.js';
@@ -23,13 +25,12 @@ import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
-import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
+import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { jsonBodyReader } from './read-json-body.js';
 import { useRevision } from './revision-plugin.js';
-import type { Services } from './services.js';
 import { startWsServer } from './ws-server.js';
 
 export interface HttpServerOptions {

@@ -1,5 +1,5 @@
 import { type ArgumentNode, Kind, parse } from 'graphql';
-import type { Prefetch } from '../modules/keys/authenticate.js';
+import type { Prefetch } from '../modules/keys/authentication.js';
 import { isUuid } from '../modules/shared/validate.js';
 
 type ValueRef = { literal: string } | { variable: string };

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { KeyholderContext } from './context.js';
+import type { KeyholderContext } from '../context/keyholder-context.js';
 
 /** The HTTP response header that carries the revision a response reflects. */
 export const REVISION_HEADER = 'keyholder-revision';

@@ -3,30 +3,35 @@ import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
+import type { KeyholderContext } from '../context/keyholder-context.js';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
 import { requiresDirective } from '../directive/requires-directive.js';
+import { requiresTypeDefs } from '../directive/type-defs.js';
 import { accessRequestResolvers } from '../modules/access-requests/access-request-resolvers.js';
 import { accessReviewResolvers } from '../modules/access-reviews/access-review-resolvers.js';
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
+import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
-import type { ActiveGrant } from '../modules/keys/authenticate.js';
 import { RevisionScalar } from '../modules/revision/revision.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { usageResolvers } from '../modules/usage/usage-resolvers.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
 import { packageRoot } from '../package-root.js';
-import type { KeyholderContext } from './context.js';
 
-/** Keyholder's SDL, every `schema/*.graphql` file (directives included). */
+/**
+ * Keyholder's SDL: the directives as the library declares them (their one source), then every
+ * `schema/*.graphql` file.
+ */
 export function keyholderTypeDefs(): string[] {
   const dir = join(packageRoot(), 'schema');
-  return readdirSync(dir)
+  const files = readdirSync(dir)
     .filter((f) => f.endsWith('.graphql'))
     .sort()
     .map((f) => readFileSync(join(dir, f), 'utf8'));
+  return [requiresTypeDefs, ...files];
 }
 
 /** Keyholder's resolver maps, one per domain (scalars first). */

@@ -13,16 +13,17 @@ import {
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { KeyholderContext } from '../context/keyholder-context.js';
+import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
 import { ErrorCode, isDomainError } from '../errors.js';
 import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
 import { accessEventDue } from '../modules/audit/access-log-mode.js';
-import type { ActiveGrant } from '../modules/keys/authenticate.js';
+import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
-import { bearerSecretOf, createContext, type KeyholderContext, requestMetaOf } from './context.js';
+import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import { publicInternalError } from './format-error.js';
-import type { Services } from './services.js';
 
 export interface WsServerOptions {
   readonly server: Server;

@@ -1,22 +1,17 @@
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import {
-  type AccessRequestRow,
-  type AuditEventRow,
-  accessRequests,
-  grants,
-} from '../../db/tables.js';
+import { type AccessRequestRow, type AuditEventRow, accessRequests } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
 import { parseAuditFilter } from '../audit/audit-filter.js';
-import type { ActiveGrant } from '../keys/authenticate.js';
+import { loadLiveGrants } from '../grants/live-grants.js';
 import { mayDecide } from './access-request-queries.js';
 
 /**
  * The live stream behind `Subscription.accessRequests`: every `accessrequest.*` event committed by
  * any instance (through the audit feed's LISTEN/NOTIFY), turned into the request as it is now, and
  * kept only when `subscriberId` could decide it at that moment: its live grantable grants of the
- * scope, read afresh for each event, cover the request's resource, and it is neither the requester
- * nor the grantee. A new request arrives as PENDING; its approval, denial or expiry follow.
+ * scope, read afresh for each event (an owned agent's capped by its owner's, as everywhere), cover
+ * the request's resource, and it is neither the requester nor the grantee. A new request arrives as PENDING; its approval, denial or expiry follow.
  *
  * Hand-written rather than an async generator so that `return()` ends the audit subscription at
  * once, even while waiting for the next event.
@@ -34,27 +29,11 @@ export function accessRequestEvents(
       .from(accessRequests)
       .where(eq(accessRequests.id, event.subjectId));
     if (request === undefined) return null;
-    const held: ActiveGrant[] = await database.db
-      .select({
-        id: grants.id,
-        identityId: grants.identityId,
-        scope: grants.scope,
-        resource: grants.resource,
-        expiresAt: grants.expiresAt,
-        grantable: grants.grantable,
-        condition: grants.condition,
-      })
-      .from(grants)
-      .where(
-        and(
-          eq(grants.identityId, subscriberId),
-          eq(grants.scope, request.scope),
-          eq(grants.grantable, true),
-          isNull(grants.revokedAt),
-          or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
-        ),
-      );
-    return mayDecide(subscriberId, held, request) ? request : null;
+    const { grants } = await loadLiveGrants(database.db, [subscriberId], {
+      grantableOnly: true,
+      scopes: [request.scope],
+    });
+    return mayDecide(subscriberId, grants.get(subscriberId) ?? [], request) ? request : null;
   };
   const iterator: AsyncIterableIterator<AccessRequestRow> = {
     async next() {

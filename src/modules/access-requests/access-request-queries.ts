@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, gt, inArray, lte, ne, or, type SQL } from 'drizzle-orm';
-import { resourceCovers } from '../../authz/grant-set.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
-import { carriesConditions } from '../grants/grant-service.js';
-import type { ActiveGrant, Caller } from '../keys/authenticate.js';
+import { Authority } from '../grants/grant-authority.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
+import type { Caller } from '../keys/authentication.js';
 import type { AccessRequestStatus } from './access-request-status.js';
 
 /** The most requests one list returns. */
@@ -45,7 +45,10 @@ export async function myAccessRequests(
     .limit(MAX_LISTED_REQUESTS);
 }
 
-/** Whether `grants` (live, the caller's) let their holder decide `request`. */
+/**
+ * Whether `grants` (live, the caller's) let their holder decide `request`: the same rule as
+ * `decisionAuthority`, over grants already read (two-person rule, unconditional authority).
+ */
 export function mayDecide(
   callerId: string,
   grants: readonly ActiveGrant[],
@@ -53,14 +56,7 @@ export function mayDecide(
   now = Date.now(),
 ): boolean {
   if (request.requesterId === callerId || request.identityId === callerId) return false;
-  return grants.some(
-    (g) =>
-      g.grantable &&
-      carriesConditions(null, g) &&
-      g.scope === request.scope &&
-      (g.expiresAt === null || g.expiresAt.getTime() > now) &&
-      resourceCovers(g.resource, request.resource),
-  );
+  return new Authority(grants, now).unconditionallyOver(request).length > 0;
 }
 
 /**

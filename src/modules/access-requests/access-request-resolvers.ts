@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AccessRequestRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import { type AccessRequestStatus, effectiveStatus } from './access-request-status.js';
 import type { RequestAccessInput } from './request-access.js';

@@ -1,7 +1,7 @@
 import type { Database } from '../../db/client.js';
 import type { AccessRequestRow } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { accessRequestEvents } from './access-request-feed.js';
 import { accessRequestsAwaitingApproval, myAccessRequests } from './access-request-queries.js';
 import type { AccessRequestStatus } from './access-request-status.js';

@@ -1,15 +1,11 @@
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import {
-  type AccessRequestRow,
-  type GrantRow,
-  grants,
-  identities,
-  type ScopeRow,
-  scopes,
-} from '../../db/tables.js';
+import { type AccessRequestRow, identities, type ScopeRow, scopes } from '../../db/tables.js';
 import { conflict, forbidden } from '../../errors.js';
-import { describeResource, lockIdentityGrants } from '../grants/grant-service.js';
+import { describeResource } from '../grants/describe-resource.js';
+import { latestExpiry } from '../grants/grant-authority.js';
+import { type ActiveGrant, findLiveDuplicate } from '../grants/live-grants.js';
+import { lockIdentityGrants } from '../grants/lock-identity-grants.js';
 
 /** What an approval will grant: of which scope, until when, counted from `decidedAt`. */
 export interface ApprovalPlan {
@@ -30,7 +26,7 @@ export interface ApprovalPlan {
 export async function planApproval(
   tx: Tx,
   request: AccessRequestRow,
-  authority: readonly GrantRow[],
+  authority: readonly ActiveGrant[],
   decidedAt: Date,
   whose = 'your own grant',
 ): Promise<ApprovalPlan> {
@@ -50,32 +46,24 @@ export async function planApproval(
   }
   const now = decidedAt.getTime();
   const expiresAt = new Date(now + request.ttlSeconds * 1000);
-  const latest = authority.some((g) => g.expiresAt === null)
-    ? null
-    : Math.max(...authority.map((g) => (g.expiresAt as Date).getTime()));
-  if (latest !== null && expiresAt.getTime() > latest) {
+  const latest = latestExpiry(authority);
+  if (latest !== null && expiresAt.getTime() > latest.getTime()) {
     throw forbidden(
-      `The grant of access request ${id} would outlive ${whose} of "${scope.name}", which ends at ${new Date(latest).toISOString()}.`,
-      { required: { expiresAtOrBefore: new Date(latest).toISOString() } },
+      `The grant of access request ${id} would outlive ${whose} of "${scope.name}", which ends at ${latest.toISOString()}.`,
+      { required: { expiresAtOrBefore: latest.toISOString() } },
     );
   }
   await lockIdentityGrants(tx, request.identityId);
-  const [duplicate] = await tx
-    .select({ id: grants.id })
-    .from(grants)
-    .where(
-      and(
-        eq(grants.identityId, request.identityId),
-        eq(grants.scope, request.scope),
-        request.resource === null ? isNull(grants.resource) : eq(grants.resource, request.resource),
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date(now))),
-      ),
-    );
+  const duplicate = await findLiveDuplicate(
+    tx,
+    request.identityId,
+    request.scope,
+    request.resource,
+  );
   if (duplicate !== undefined) {
     throw conflict(
-      `Identity "${target.name}" already holds an active grant of "${request.scope}" on ${describeResource(request.resource)} (${duplicate.id}).`,
-      { existingId: duplicate.id },
+      `Identity "${target.name}" already holds an active grant of "${request.scope}" on ${describeResource(request.resource)} (${duplicate}).`,
+      { existingId: duplicate },
     );
   }
   return { scope, decidedAt, expiresAt };

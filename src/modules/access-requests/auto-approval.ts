@@ -4,15 +4,14 @@ import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
 import {
   type AccessRequestRow,
-  type GrantRow,
   type IdentityRow,
   identities,
   type ScopeRow,
   scopes,
 } from '../../db/tables.js';
 import { isDomainError } from '../../errors.js';
-import { loadLiveGrants } from '../grants/grant-authority.js';
-import { carriesConditions } from '../grants/grant-service.js';
+import { isUnconditional } from '../grants/grant-authority.js';
+import { type ActiveGrant, loadLiveGrants } from '../grants/live-grants.js';
 import { type ApprovalPlan, planApproval } from './approval-plan.js';
 import { decisionAuthority } from './decision-authority.js';
 
@@ -48,7 +47,7 @@ export interface AutoApprovalDetails {
 /** An auto-approval that applies: the setter, its authority and the grant to make. */
 export interface AutoApprovalGo {
   readonly setter: IdentityRow;
-  readonly authority: GrantRow[];
+  readonly authority: ActiveGrant[];
   readonly plan: ApprovalPlan;
 }
 
@@ -177,9 +176,8 @@ export async function considerAutoApproval(
  * request this decision does not have.
  */
 async function liveScopeNames(tx: Tx, identity: IdentityRow): Promise<string[]> {
-  const held = (await loadLiveGrants(tx, identity)).filter((grant) =>
-    carriesConditions(null, grant),
-  );
+  const { grants } = await loadLiveGrants(tx, [identity.id], { lock: true });
+  const held = (grants.get(identity.id) ?? []).filter(isUnconditional);
   const names = [...new Set(held.map((grant) => grant.scope))];
   if (names.length === 0) return [];
   const conditional = await tx

@@ -1,10 +1,11 @@
 import { and, eq } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { type AccessRequestRow, accessRequests, type GrantRow } from '../../db/tables.js';
+import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { describeResource } from '../grants/grant-service.js';
-import type { Caller } from '../keys/authenticate.js';
+import { describeResource } from '../grants/describe-resource.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
 import { accessRequestEvent } from './access-request-events.js';
@@ -27,7 +28,7 @@ async function authorizeDecision(
   actor: Caller,
   id: string,
   verb: Verb,
-): Promise<{ request: AccessRequestRow; authority: GrantRow[] }> {
+): Promise<{ request: AccessRequestRow; authority: ActiveGrant[] }> {
   const [request] = await tx.select().from(accessRequests).where(eq(accessRequests.id, id));
   if (request === undefined) throw notFound(`Access request ${id} does not exist.`);
   const allowed = await decisionAuthority(tx, actor.identity, request);

@@ -1,7 +1,7 @@
 import type { Tx } from '../../db/client.js';
-import type { AccessRequestRow, GrantRow, IdentityRow } from '../../db/tables.js';
-import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
-import { carriesConditions } from '../grants/grant-service.js';
+import type { AccessRequestRow, IdentityRow } from '../../db/tables.js';
+import { loadAuthority } from '../grants/grant-authority.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
 
 /** Why an identity may not decide a request. */
 export type DecisionRefusal =
@@ -26,17 +26,15 @@ export type DecisionRefusal =
  */
 export async function decisionAuthority(
   tx: Tx,
-  decider: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
+  decider: Pick<IdentityRow, 'id'>,
   request: Pick<AccessRequestRow, 'requesterId' | 'identityId' | 'scope' | 'resource'>,
-): Promise<{ readonly authority: GrantRow[] } | { readonly refusal: DecisionRefusal }> {
+): Promise<{ readonly authority: ActiveGrant[] } | { readonly refusal: DecisionRefusal }> {
   if (request.requesterId === decider.id) return { refusal: 'OWN_REQUEST' };
   if (request.identityId === decider.id) return { refusal: 'GRANTEE' };
   // An approval creates an unconditional grant: authority held only under a condition would hand
   // out more than it holds (see `carriesConditions`).
-  const authority = authorityFor(
-    await loadAuthority(tx, decider, [request.scope]),
-    request.scope,
-    request.resource,
-  ).filter((grant) => carriesConditions(null, grant));
+  const authority = (await loadAuthority(tx, decider, [request.scope])).unconditionallyOver(
+    request,
+  );
   return authority.length === 0 ? { refusal: 'NO_AUTHORITY' } : { authority };
 }

@@ -1,9 +1,10 @@
 import { eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import { type AccessRequestRow, accessRequests, type GrantRow, grants } from '../../db/tables.js';
+import { type AccessRequestRow, accessRequests, grants } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
+import type { Caller } from '../keys/authentication.js';
 import { accessRequestEvent } from './access-request-events.js';
 import type { ApprovalPlan } from './approval-plan.js';
 
@@ -21,7 +22,7 @@ export interface Approval {
   /** The grant's `grantedBy`: the approver, or the policy's setter. */
   readonly grantedBy: string;
   /** The grants that allow `grantedBy` to approve it (see `decisionAuthority`). */
-  readonly authority: readonly GrantRow[];
+  readonly authority: readonly ActiveGrant[];
   /** The approver's note. */
   readonly note: string | null;
   /** Set when a policy approved, not a person. */

@@ -1,4 +1,5 @@
 import type { Database } from '../../db/client.js';
+import type { JobDefinition, RunResult } from '../../workers/scheduler.js';
 import { closeDueReviews } from './close-due-reviews.js';
 import { REVIEW_STARTED_CHANNEL } from './start-access-review.js';
 
@@ -29,9 +30,10 @@ select (extract(epoch from (min(due_at) - now())) * 1000)::float8 as due_in_ms
 from access_reviews where status = 'OPEN'`;
 
 /**
- * Closes access reviews at their due time (see `closeDueReviews`), in the background:
- * - a timer armed at the earliest open review's `dueAt`, re-armed whenever a review starts on any
- *   instance (NOTIFY), and at most `pollMs` apart in case a notification was missed;
+ * Closes access reviews at their due time (see `closeDueReviews`), as a job of the scheduler
+ * (`job()`):
+ * - it runs at the earliest open review's `dueAt`, is woken whenever a review starts on any
+ *   instance (NOTIFY), and looks at most `pollMs` apart in case a notification was missed;
  * - on start it catches up on every review that fell due while no instance was running;
  * - instances share the work through a per-transaction advisory lock: one closes, the others
  *   look again a second later; nothing is done twice;
@@ -39,13 +41,6 @@ from access_reviews where status = 'OPEN'`;
  */
 export class AccessReviewCloser {
   readonly #options: AccessReviewCloserOptions;
-  #stopping = false;
-  #timer: NodeJS.Timeout | null = null;
-  #dueAt = 0;
-  #running: Promise<void> | null = null;
-  #again = false;
-  #next = 0;
-  #unlisten: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly database: Database,
@@ -55,64 +50,31 @@ export class AccessReviewCloser {
     this.#options = { ...DEFAULT_REVIEW_CLOSER, ...options };
   }
 
-  async start(): Promise<void> {
-    this.#unlisten = await this.database.listen(REVIEW_STARTED_CHANNEL, () => this.#wake());
-    this.#schedule(0);
+  job(): JobDefinition {
+    const { pollMs } = this.#options;
+    const retryMs = Math.min(pollMs, FAILURE_RETRY_MS);
+    return {
+      name: 'access-review-closer',
+      run: (job) => this.#run(job.signal),
+      intervalMs: pollMs,
+      busyRetryMs: BUSY_RETRY_MS,
+      retryBaseMs: retryMs,
+      retryMaxMs: retryMs,
+      wakeOn: { channel: REVIEW_STARTED_CHANNEL },
+      failure: 'Could not close due access reviews',
+    };
   }
 
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#unlisten?.().catch((error) =>
-      this.log('Could not stop listening for access reviews', error),
-    );
-    await this.#running;
-  }
-
-  #wake(): void {
-    if (this.#running !== null) this.#again = true;
-    else this.#schedule(0);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopping) return;
-    const dueAt = Date.now() + ms;
-    if (this.#timer !== null && this.#dueAt <= dueAt) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#dueAt = dueAt;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#running = this.#run().finally(() => {
-        this.#running = null;
-        this.#schedule(this.#again ? 0 : this.#next);
-        this.#again = false;
-      });
-    }, ms);
-    this.#timer.unref();
-  }
-
-  async #run(): Promise<void> {
-    const { pollMs, batchSize } = this.#options;
-    try {
-      for (;;) {
-        if (this.#stopping) return;
-        const run = await closeDueReviews(this.database, batchSize, this.log);
-        if (run === 'busy') {
-          this.#next = BUSY_RETRY_MS;
-          return;
-        }
-        if (run === 'idle') break;
-      }
-      const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
-      const dueInMs = next?.due_in_ms ?? null;
-      this.#next =
-        dueInMs === null
-          ? pollMs
-          : Math.min(pollMs, Math.max(MIN_WAIT_MS, Math.ceil(Number(dueInMs))));
-    } catch (error) {
-      this.log('Could not close due access reviews', error);
-      this.#next = Math.min(pollMs, FAILURE_RETRY_MS);
+  /** Closes what is due, then says when the next review falls due. */
+  async #run(stopping: AbortSignal): Promise<RunResult> {
+    for (;;) {
+      if (stopping.aborted) return undefined;
+      const run = await closeDueReviews(this.database, this.#options.batchSize, this.log);
+      if (run === 'busy') return 'busy';
+      if (run === 'idle') break;
     }
+    const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
+    const dueInMs = next?.due_in_ms ?? null;
+    return dueInMs === null ? undefined : Math.max(MIN_WAIT_MS, Math.ceil(Number(dueInMs)));
   }
 }

@@ -1,6 +1,7 @@
-import { and, eq, gt, isNull, lt, or, type SQL } from 'drizzle-orm';
+import { and, eq, lt, type SQL } from 'drizzle-orm';
 import { grants, identities } from '../../db/tables.js';
 import { badUserInput } from '../../errors.js';
+import { liveGrant } from '../grants/live-grants.js';
 import { MAX_TTL_SECONDS, parseId, requireScopeName } from '../shared/validate.js';
 
 /** `AccessReviewFilter` as a client sends it. */
@@ -80,12 +81,8 @@ export function parseReviewFilter(
 }
 
 /** The grants a review covers at `now`: active, of an active identity, matching every criterion. */
-export function reviewedGrantsCondition(criteria: AccessReviewCriteria, now: Date): SQL {
-  const conditions: SQL[] = [
-    isNull(grants.revokedAt),
-    or(isNull(grants.expiresAt), gt(grants.expiresAt, now)) as SQL,
-    eq(identities.status, 'ACTIVE'),
-  ];
+export function reviewedGrantsCondition(criteria: AccessReviewCriteria, _now: Date): SQL {
+  const conditions: SQL[] = [liveGrant(), eq(identities.status, 'ACTIVE')];
   if (criteria.scope !== null) conditions.push(eq(grants.scope, criteria.scope));
   if (criteria.identityId !== null) conditions.push(eq(grants.identityId, criteria.identityId));
   if (criteria.createdBefore !== null) {

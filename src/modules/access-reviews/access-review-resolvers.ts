@@ -1,6 +1,6 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AccessReviewItemRow, AccessReviewRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { parseId } from '../shared/validate.js';
 import { itemsKey } from './access-review-loaders.js';
 import type { AccessReviewDecision } from './decide-access-review-item.js';

@@ -1,7 +1,7 @@
 import { and, asc, eq, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type AccessReviewItemRow, type AccessReviewRow, accessReviews } from '../../db/tables.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import {
   afterCursor,
   decodeCursor,

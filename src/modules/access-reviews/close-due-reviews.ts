@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte, type SQL, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
+import { rowsOf } from '../../db/rows-of.js';
 import {
   type AccessReviewRow,
   accessReviewItems,
@@ -7,11 +8,9 @@ import {
   type GrantRow,
   grants,
 } from '../../db/tables.js';
-import { isDomainError } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { grantRevoked } from '../grants/grant-events.js';
-import { isActive } from '../grants/grant-service.js';
-import { isRootGrant, keepRootHolders } from '../grants/root-holders.js';
+import { isLive } from '../grants/live-grants.js';
+import { revokeGrantsInTx } from '../grants/revoke-grant.js';
 import { runChange } from '../revision/run-change.js';
 import { itemDecided, type ReviewTally, reviewClosed } from './access-review-events.js';
 
@@ -27,10 +26,6 @@ export type CloseRun = 'busy' | 'idle' | 'more';
 /** The reason an undecided item's grant is revoked with at the review's due time. */
 export function dueRevokeReason(review: Pick<AccessReviewRow, 'name' | 'dueAt'>): string {
   return `not reviewed by ${review.dueAt.toISOString()} in access review "${review.name}"`;
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
 interface TallyRow extends ReviewTally {
@@ -137,59 +132,44 @@ async function decideAtDue(
   log: (message: string, error?: unknown) => void,
 ): Promise<void> {
   const now = new Date();
-  const reason = dueRevokeReason(review);
-  const revoked: { itemId: string; grant: GrantRow }[] = [];
-  const ended: string[] = [];
-  const revoke = (ids: readonly string[]) =>
-    tx
-      .update(grants)
-      .set({ revokedAt: now, revokedBy: null, revokeReason: reason })
-      .where(and(inArray(grants.id, [...ids]), isNull(grants.revokedAt)) as SQL);
-
-  for (const entry of pending) {
-    const { grant, itemId } = entry;
-    if (!isActive(grant, now.getTime())) {
-      ended.push(itemId);
-      continue;
-    }
-    if (!isRootGrant(grant)) {
-      revoked.push(entry);
-      continue;
-    }
-    // One at a time, so each check sees the root grants this run already revoked.
-    try {
-      await keepRootHolders(
-        tx,
-        { grantId: grant.id },
-        `Revoking grant ${grant.id} at the due time of access review "${review.name}"`,
-      );
-    } catch (error) {
-      if (!isDomainError(error)) throw error;
-      const note = `Kept at the due time: ${error.message}`;
-      await tx
-        .update(accessReviewItems)
-        .set({ decision: 'KEEP', decidedAt: now, decidedBy: null, note })
-        .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)));
-      await recordChange(
-        tx,
-        null,
-        itemDecided(
-          review,
-          { id: itemId, decision: 'KEEP', note },
-          grant,
-          'KEPT_AS_LAST_ROOT_HOLDER',
-        ),
-      );
-      log(`Access review "${review.name}" (${review.id}) kept grant ${grant.id}: ${error.message}`);
-      continue;
-    }
-    await revoke([grant.id]);
-    revoked.push(entry);
+  const itemOf = new Map(pending.map((p) => [p.grant.id, p.itemId]));
+  const live = pending.filter((p) => isLive(p.grant, now.getTime())).map((p) => p.grant);
+  const outcomes = await revokeGrantsInTx(tx, null, live, {
+    reason: dueRevokeReason(review),
+    details: (grant) => ({
+      accessReviewId: review.id,
+      accessReviewItemId: itemOf.get(grant.id),
+      automatic: true,
+    }),
+    lastHolder: 'keep',
+    at: now,
+    what: (grant) => `Revoking grant ${grant.id} at the due time of access review "${review.name}"`,
+  });
+  const keptIds = new Set<string>();
+  for (const result of outcomes) {
+    if (result.outcome !== 'KEPT') continue;
+    const itemId = itemOf.get(result.grant.id) as string;
+    keptIds.add(itemId);
+    const note = `Kept at the due time: ${result.why}`;
+    await tx
+      .update(accessReviewItems)
+      .set({ decision: 'KEEP', decidedAt: now, decidedBy: null, note })
+      .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)));
+    await recordChange(
+      tx,
+      null,
+      itemDecided(
+        review,
+        { id: itemId, decision: 'KEEP', note },
+        result.grant,
+        'KEPT_AS_LAST_ROOT_HOLDER',
+      ),
+    );
+    log(
+      `Access review "${review.name}" (${review.id}) kept grant ${result.grant.id}: ${result.why}`,
+    );
   }
-
-  const plain = revoked.filter((r) => !isRootGrant(r.grant)).map((r) => r.grant.id);
-  if (plain.length > 0) await revoke(plain);
-  const decided = [...revoked.map((r) => r.itemId), ...ended];
+  const decided = pending.map((p) => p.itemId).filter((id) => !keptIds.has(id));
   if (decided.length > 0) {
     await tx
       .update(accessReviewItems)
@@ -197,16 +177,5 @@ async function decideAtDue(
       .where(
         and(inArray(accessReviewItems.id, decided), isNull(accessReviewItems.decision)) as SQL,
       );
-  }
-  for (const { itemId, grant } of revoked) {
-    await recordChange(
-      tx,
-      null,
-      grantRevoked(grant, true, reason, {
-        accessReviewId: review.id,
-        accessReviewItemId: itemId,
-        automatic: true,
-      }),
-    );
   }
 }

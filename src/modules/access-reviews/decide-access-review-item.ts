@@ -9,11 +9,10 @@ import {
 } from '../../db/tables.js';
 import { conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
-import { grantRevoked } from '../grants/grant-events.js';
-import { describeResource, isActive } from '../grants/grant-service.js';
-import { isRootGrant, keepRootHolders } from '../grants/root-holders.js';
-import type { Caller } from '../keys/authenticate.js';
+import { assertMayRevoke } from '../grants/grant-authority.js';
+import { isLive } from '../grants/live-grants.js';
+import { revokeGrantsInTx } from '../grants/revoke-grant.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId } from '../shared/validate.js';
 import { itemDecided } from './access-review-events.js';
@@ -105,28 +104,23 @@ export async function decideAccessReviewItem(
         `Grant ${grant.id} is held by your agent "${holder.name}", which acts for you; another reviewer must decide it.`,
       );
     }
-    if (grant.grantedBy !== actor.identity.id) {
-      const authority = authorityFor(
-        await loadAuthority(tx, actor.identity, [grant.scope]),
-        grant.scope,
-        grant.resource,
-      );
-      if (authority.length === 0) {
-        throw forbidden(
-          `Deciding access review item ${itemId} requires being able to revoke grant ${grant.id}: being its grantor or holding "${grant.scope}" on ${describeResource(grant.resource)} with grantable: true.`,
-          { required: { scope: grant.scope, resource: grant.resource, grantable: true } },
-        );
-      }
-    }
+    await assertMayRevoke(
+      tx,
+      actor.identity,
+      grant,
+      `Deciding access review item ${itemId} requires being able to revoke grant ${grant.id}:`,
+    );
 
     const now = new Date();
-    const revoking = decision === 'REVOKE' && isActive(grant, now.getTime());
-    if (revoking && isRootGrant(grant)) {
-      await keepRootHolders(
-        tx,
-        { grantId: grant.id },
-        `Revoking grant ${grant.id} in access review "${review.name}"`,
-      );
+    const revoking = decision === 'REVOKE' && isLive(grant, now.getTime());
+    if (revoking) {
+      await revokeGrantsInTx(tx, actor, [grant], {
+        reason: reviewRevokeReason(review.name, note),
+        details: { accessReviewId: review.id, accessReviewItemId: itemId },
+        lastHolder: 'refuse',
+        at: now,
+        what: () => `Revoking grant ${grant.id} in access review "${review.name}"`,
+      });
     }
     const [decided] = await tx
       .update(accessReviewItems)
@@ -134,21 +128,6 @@ export async function decideAccessReviewItem(
       .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)))
       .returning();
     if (decided === undefined) throw alreadyDecided(item);
-    if (revoking) {
-      const reason = reviewRevokeReason(review.name, note);
-      await tx
-        .update(grants)
-        .set({ revokedAt: now, revokedBy: actor.identity.id, revokeReason: reason })
-        .where(eq(grants.id, grant.id));
-      await recordChange(
-        tx,
-        actor,
-        grantRevoked(grant, true, reason, {
-          accessReviewId: review.id,
-          accessReviewItemId: itemId,
-        }),
-      );
-    }
     const outcome = decision === 'KEEP' ? 'KEPT' : revoking ? 'REVOKED' : 'ALREADY_ENDED';
     await recordChange(tx, actor, itemDecided(review, decided, grant, outcome));
     return decided;

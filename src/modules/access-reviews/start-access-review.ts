@@ -10,9 +10,9 @@ import {
 } from '../../db/tables.js';
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
-import { describeResource } from '../grants/grant-service.js';
-import type { Caller } from '../keys/authenticate.js';
+import { describeResource } from '../grants/describe-resource.js';
+import { beyondRevocationAuthority } from '../grants/grant-authority.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireText } from '../shared/validate.js';
 import { reviewStarted } from './access-review-events.js';
@@ -99,13 +99,7 @@ export async function startAccessReview(
       );
     }
 
-    const delegated = matched.filter((g) => g.grantedBy !== actor.identity.id);
-    const authority = await loadAuthority(tx, actor.identity, [
-      ...new Set(delegated.map((g) => g.scope)),
-    ]);
-    const beyond = delegated.filter(
-      (g) => authorityFor(authority, g.scope, g.resource).length === 0,
-    );
+    const beyond = await beyondRevocationAuthority(tx, actor.identity, matched);
     if (beyond.length > 0) {
       const named = beyond
         .slice(0, NAMED_IN_REFUSAL)

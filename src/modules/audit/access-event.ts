@@ -1,4 +1,4 @@
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import type { AccessEvent } from './access-log.js';
 import type { AccessRecord } from './access-record.js';
 import { ACCESS_ACTIONS } from './audit-actions.js';

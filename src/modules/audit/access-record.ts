@@ -1,7 +1,7 @@
 import type { GraphQLError } from 'graphql';
 import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
 import type { DecisionRecorder } from '../../directive/decision-recorder.js';
-import type { ActiveGrant } from '../keys/authenticate.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
 
 /** A coordinate that was allowed, and by which grants (none: it needed no scope, or self access). */
 export interface AllowedEntry {

@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AuditEventRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { type AuditFilter, parseAuditFilter } from './audit-filter.js';
 
 type Ctx = KeyholderContext;

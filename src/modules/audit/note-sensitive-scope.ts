@@ -1,4 +1,4 @@
-import type { KeyholderContext } from '../../server/context.js';
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 
 /**
  * Names `scope` in the operation's access event when it is sensitive, so the event is written

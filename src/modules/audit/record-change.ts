@@ -1,6 +1,6 @@
 import type { Tx } from '../../db/client.js';
 import { auditEvents } from '../../db/tables.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import type { AuditAction } from './audit-actions.js';
 
 /** One change, as it is written to the audit log. */

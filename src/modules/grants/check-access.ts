@@ -1,15 +1,20 @@
+import { isCappedByOwner } from '../../authz/cap-to-owner.js';
 import { GrantSet } from '../../authz/grant-set.js';
 import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
+import {
+  type CheckContextInput,
+  parseConditionOverride,
+} from '../../conditions/parse-condition-override.js';
 import type { ConditionOverride } from '../../conditions/request-condition-state.js';
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
-import type { KeyholderContext } from '../../server/context.js';
-import { isCappedByOwner } from '../identities/cap-agents.js';
-import type { ActiveGrant } from '../keys/authenticate.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
 import { awaitRevision } from '../revision/await-revision.js';
 import { compareRevisions, type Revision } from '../revision/revision.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
-import { describeResource } from './grant-service.js';
+import { assertCallerHolds } from './caller-authority.js';
+import { describeResource } from './describe-resource.js';
 
 /** The outcome of `check`, with a sentence a person can act on. */
 export interface AccessDecision {
@@ -39,7 +44,8 @@ export interface AccessDecision {
  * - conditions are evaluated against the request's context with the identity asked about (see
  *   `RequestConditionState.gateFor`), or `override`'s values; an allowing check without override
  *   counts as a use of the grant for frequency conditions (`usage`): a service that asks before
- *   every access is how such a limit applies to it.
+ *   every access is how such a limit applies to it;
+ * - `context` asks "what if" (values for the condition context): it needs `grants:read`.
  */
 export async function checkAccess(
   ctx: KeyholderContext,
@@ -47,8 +53,19 @@ export async function checkAccess(
   scope: string,
   rawResource: string | null | undefined,
   atLeastRevision?: Revision | null,
-  override: ConditionOverride | null = null,
+  context?: CheckContextInput | null,
 ): Promise<AccessDecision> {
+  let override: ConditionOverride | null = null;
+  if (context !== null && context !== undefined) {
+    assertCallerHolds(
+      ctx,
+      'grants:read',
+      null,
+      'Asking check "what if" with a context needs the scope "grants:read" on every resource.',
+      { field: 'context' },
+    );
+    override = parseConditionOverride(context);
+  }
   const identityId = parseId(rawIdentityId, 'identity');
   requireScopeName(scope, 'scope');
   const resource =

@@ -1,7 +1,6 @@
-import { capToOwner } from '../../authz/cap-to-owner.js';
+import { capToOwner, isCappedByOwner } from '../../authz/cap-to-owner.js';
 import type { GrantRow, IdentityRow } from '../../db/tables.js';
-import { isCappedByOwner } from '../identities/cap-agents.js';
-import { isActive } from './grant-service.js';
+import { isLive } from './live-grants.js';
 
 /** One scope on one resource pattern that an identity can use now, and the grants behind it. */
 export interface Permission {
@@ -42,11 +41,11 @@ export function effectivePermissions(
 ): Permission[] {
   if (identity.status !== 'ACTIVE') return [];
   let usable: Usable[] = held
-    .filter((g) => isActive(g, now))
+    .filter((g) => isLive(g, now))
     .map((grant) => ({ ...pick(grant), grant }));
   if (isCappedByOwner(identity)) {
     const ownerActive = owner?.identity?.status === 'ACTIVE';
-    const ownerGrants = ownerActive ? owner.grants.filter((g) => isActive(g, now)) : null;
+    const ownerGrants = ownerActive ? owner.grants.filter((g) => isLive(g, now)) : null;
     usable = capToOwner(usable, ownerGrants);
   }
   const merged = new Map<string, { scope: string; resource: string | null; usable: Usable[] }>();

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/client.js';
-import { retryDelayMs } from '../webhooks/retry-delay.js';
+import type { Job, JobDefinition, RunResult } from '../../workers/scheduler.js';
+import { dueExpirySql, unrecordedExpirySql } from './live-grants.js';
 
 /** How the sweeper paces itself. Every field has a default (`DEFAULT_EXPIRY_SWEEP`). */
 export interface ExpirySweeperOptions {
@@ -77,18 +78,18 @@ with lock as materialized (
   select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}) from lock
   where held and exists (
     select 1 from grants
-    where expires_at <= now() and revoked_at is null and expiry_recorded_at is null)
+    where ${dueExpirySql()})
 ), due as (
   select id from grants
   where exists (select 1 from chain)
-    and expires_at <= now() and revoked_at is null and expiry_recorded_at is null
+    and ${dueExpirySql()}
   order by expires_at
   limit $1
   for update skip locked
 ), marked as (
   update grants g set expiry_recorded_at = now()
   from due
-  where g.id = due.id and g.revoked_at is null and g.expiry_recorded_at is null
+  where g.id = due.id and ${unrecordedExpirySql('g')}
   returning g.id, g.identity_id, g.scope, g.resource, g.expires_at
 ), written as (
   insert into audit_events (action, actor_id, subject_id, details)
@@ -111,23 +112,24 @@ select (select held from lock) as held,
        (select count(*) from written)::int as recorded,
        (select (extract(epoch from (min(expires_at) - now())) * 1000)::float8
         from grants
-        where expires_at is not null and revoked_at is null and expiry_recorded_at is null
+        where ${unrecordedExpirySql()}
           and id not in (select id from marked)
        ) as next_due_in_ms`;
 
 /**
  * Writes one `grant.expired` audit event per grant that reaches its expiry unrevoked, within about
  * `minGapMs` of it. Decisions never wait for it: a grant authorizes nothing from `expiresAt` on,
- * whatever the sweeper does. The sweeper is the record.
- * - Each instance runs one; a sweep is a transaction that first takes
- *   `pg_try_advisory_xact_lock`, so one instance sweeps at a time and the lock goes with the
- *   transaction (committed, rolled back, or its connection lost). An instance that finds the lock
- *   taken looks again after `busyRetryMs`.
+ * whatever the sweeper does. The sweeper is the record. It runs as a job of the scheduler
+ * (`job()`):
+ * - a sweep is one statement, hence one transaction, that first takes `pg_try_advisory_xact_lock`,
+ *   so one instance sweeps at a time and the lock goes with the transaction (committed, rolled
+ *   back, or its connection lost). An instance that finds the lock taken looks again after
+ *   `busyRetryMs`.
  * - A sweep marks due grants (`expiry_recorded_at`, only where it is still null and the grant is
- *   unrevoked) and writes their events in one statement, in that transaction: each grant is
- *   recorded exactly once even if two sweeps ever overlapped, and a revoked grant never is. It
- *   takes the audit chain's lock before any grant row and skips rows others hold (looking again
- *   after `minGapMs`), so it never waits in a cycle with a change transaction.
+ *   unrevoked) and writes their events in that statement: each grant is recorded exactly once even
+ *   if two sweeps ever overlapped, and a revoked grant never is. It takes the audit chain's lock
+ *   before any grant row and skips rows others hold (looking again after `minGapMs`), so it never
+ *   waits in a cycle with a change transaction.
  * - It sleeps until the next due expiry (read by the same statement, an indexed `min()`), woken
  *   earlier by the `keyholder_expiry` notification that a new grant's commit sends to every
  *   instance, and looks at least every `idlePollMs` in case a notification was missed.
@@ -137,118 +139,65 @@ select (select held from lock) as held,
  */
 export class ExpirySweeper {
   readonly #options: ExpirySweeperOptions;
-  #timer: NodeJS.Timeout | null = null;
-  #dueAt = 0;
-  #ticking: Promise<void> | null = null;
-  /** The earliest look asked for while a tick ran. */
-  #wantedAt = Number.POSITIVE_INFINITY;
-  #stopped = false;
-  #unlisten: (() => Promise<void>) | null = null;
-  #failures = 0;
-  #failingSince: Date | null = null;
+  readonly #database: Database;
+  #job: Job | null = null;
   #recorded = 0;
   #lastSweepAt: Date | null = null;
 
-  constructor(
-    private readonly database: Database,
-    private readonly log: (message: string, error?: unknown) => void,
-    options: Partial<ExpirySweeperOptions> = {},
-  ) {
+  constructor(database: Database, options: Partial<ExpirySweeperOptions> = {}) {
+    this.#database = database;
     this.#options = { ...DEFAULT_EXPIRY_SWEEP, ...options };
   }
 
-  /** Listens for new expiries, then catches up in the background (start never waits for it). */
-  async start(): Promise<void> {
-    this.#unlisten = await this.database.listen(CHANNEL, (payload) => {
-      const dueInMs = Number(payload);
-      if (Number.isFinite(dueInMs)) this.#schedule(Math.max(0, dueInMs));
-    });
-    this.#schedule(0);
-  }
-
-  /** Stops looking and waits for a sweep in progress to commit or roll back. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#unlisten?.().catch((error) =>
-      this.log('Could not stop listening for grant expiries', error),
-    );
-    await this.#ticking;
-  }
-
-  status(): ExpirySweeperStatus {
+  /** The sweeper as a job of the scheduler. */
+  job(): JobDefinition {
+    const { idlePollMs, busyRetryMs, retryBaseMs, retryMaxMs } = this.#options;
     return {
-      recorded: this.#recorded,
-      lastSweepAt: this.#lastSweepAt,
-      nextLookAt: this.#timer === null ? null : new Date(this.#dueAt),
-      failingSince: this.#failingSince,
+      name: 'expiry-sweeper',
+      run: () => this.sweep(),
+      intervalMs: idlePollMs,
+      busyRetryMs,
+      retryBaseMs,
+      retryMaxMs,
+      wakeOn: {
+        channel: CHANNEL,
+        delayOf: (payload) => {
+          const dueInMs = Number(payload);
+          return Number.isFinite(dueInMs) ? Math.max(0, dueInMs) : null;
+        },
+      },
+      failure: 'Could not record grant expiries',
+      recovery: 'Recording grant expiries recovered',
+      attached: (job) => {
+        this.#job = job;
+      },
     };
   }
 
-  /** Looks after `ms` at the latest: an earlier look replaces a later one, never the reverse. */
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    const dueAt = Date.now() + ms;
-    if (this.#ticking !== null) {
-      this.#wantedAt = Math.min(this.#wantedAt, dueAt);
-      return;
-    }
-    if (this.#timer !== null && this.#dueAt <= dueAt) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#dueAt = dueAt;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#ticking = this.#tick().then((next) => {
-        this.#ticking = null;
-        const wanted = this.#wantedAt - Date.now();
-        this.#wantedAt = Number.POSITIVE_INFINITY;
-        this.#schedule(Math.max(0, Math.min(next, wanted)));
-      });
-    }, ms);
-    this.#timer.unref();
+  status(): ExpirySweeperStatus {
+    const job = this.#job?.status();
+    return {
+      recorded: this.#recorded,
+      lastSweepAt: this.#lastSweepAt,
+      nextLookAt: job?.nextRunAt ?? null,
+      failingSince: job?.failingSince ?? null,
+    };
   }
 
-  /** One look (a sweep of whatever is due); resolves to the pause before the next. */
-  async #tick(): Promise<number> {
-    const { idlePollMs, busyRetryMs, minGapMs, batchSize } = this.#options;
-    try {
-      const [row] = await this.database.query<{
-        held: boolean;
-        recorded: number;
-        next_due_in_ms: number | null;
-      }>(SWEEP_SQL, [batchSize]);
-      this.#recovered();
-      if (row?.held !== true) return busyRetryMs;
-      const recorded = Number(row.recorded);
-      this.#recorded += recorded;
-      this.#lastSweepAt = new Date();
-      if (recorded === batchSize) return 0;
-      if (row.next_due_in_ms === null) return idlePollMs;
-      return Math.min(idlePollMs, Math.max(minGapMs, Math.ceil(Number(row.next_due_in_ms))));
-    } catch (error) {
-      return this.#failed(error);
-    }
-  }
-
-  #failed(error: unknown): number {
-    this.#failures += 1;
-    this.#failingSince ??= new Date();
-    const delay = retryDelayMs(this.#failures, this.#options);
-    this.log(
-      `Could not record grant expiries (attempt ${this.#failures}); trying again in ${delay} ms`,
-      error,
-    );
-    return delay;
-  }
-
-  #recovered(): void {
-    if (this.#failingSince !== null) {
-      this.log(
-        `Recording grant expiries recovered after failing since ${this.#failingSince.toISOString()}`,
-      );
-    }
-    this.#failures = 0;
-    this.#failingSince = null;
+  /** One look (a sweep of whatever is due): when to look next, or `busy`. */
+  async sweep(): Promise<RunResult> {
+    const { batchSize, minGapMs } = this.#options;
+    const [row] = await this.#database.query<{
+      held: boolean;
+      recorded: number;
+      next_due_in_ms: number | null;
+    }>(SWEEP_SQL, [batchSize]);
+    if (row?.held !== true) return 'busy';
+    const recorded = Number(row.recorded);
+    this.#recorded += recorded;
+    this.#lastSweepAt = new Date();
+    if (recorded === batchSize) return 0;
+    if (row.next_due_in_ms === null) return undefined;
+    return Math.max(minGapMs, Math.ceil(Number(row.next_due_in_ms)));
   }
 }

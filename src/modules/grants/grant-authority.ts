@@ -1,75 +1,213 @@
-import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
-import { capToOwner } from '../../authz/cap-to-owner.js';
-import { resourceCovers } from '../../authz/grant-set.js';
+import { GrantSet } from '../../authz/grant-set.js';
+import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
-import { type GrantRow, grants, type IdentityRow, identities } from '../../db/tables.js';
-import { isCappedByOwner } from '../identities/cap-agents.js';
+import type { IdentityRow } from '../../db/tables.js';
+import { forbidden } from '../../errors.js';
+import { describeResource } from './describe-resource.js';
+import { type ActiveGrant, loadLiveGrants } from './live-grants.js';
+
+/** What a grant, a request or a review item is about: a scope on a resource pattern. */
+export interface ScopeOnResource {
+  readonly scope: string;
+  /** `null`: every instance; `x*`: ids starting with `x`. */
+  readonly resource: string | null;
+}
+
+/** The conditions a grant authorizes under: its own and, for a capped agent's, its owner's. */
+export function conditionsOf(grant: {
+  condition: string | null;
+  ownerCondition?: string | null;
+}): string[] {
+  const found: string[] = [];
+  if (grant.condition !== null) found.push(grant.condition);
+  if (grant.ownerCondition) found.push(grant.ownerCondition);
+  return found;
+}
 
 /**
- * The actor's live grantable grants (of `scopes`, when given), read inside the transaction and
- * locked `FOR SHARE` so a concurrent revocation waits for the delegation to finish, or the
- * delegation sees it. An owned agent's are capped by its owner's (locked the same way): an agent
- * hands out nothing its owner could not.
+ * Whether a new grant's `condition` keeps every condition `authority` is held under (nobody
+ * hands out more than they hold): every conjunct of each of them is a conjunct of the new
+ * condition's top-level `&&` (see `CompiledCondition.conjuncts`), so the new condition can only
+ * hold where they all do. `(<yours>) && (<more>)`, as the refusal message suggests, qualifies;
+ * text that merely starts with yours, such as `(<yours>) && false || true`, does not. A held
+ * condition that no longer compiles carries nothing.
  */
-export function loadAuthority(
+export function carriesConditions(
+  condition: string | null,
+  authority: { condition: string | null; ownerCondition?: string | null },
+): boolean {
+  const required = conditionsOf(authority);
+  if (required.length === 0) return true;
+  if (condition === null) return false;
+  const given = compileCondition(condition, 'grant').conjuncts;
+  return required.every((text) => {
+    let needed: ReadonlySet<string>;
+    try {
+      needed = compileCondition(text, 'grant').conjuncts;
+    } catch {
+      return false;
+    }
+    return [...needed].every((conjunct) => given.has(conjunct));
+  });
+}
+
+/** Whether a grant's authority also holds without any condition: its own, or its owner's. */
+export function isUnconditional(grant: Pick<ActiveGrant, 'condition' | 'ownerCondition'>): boolean {
+  return grant.condition === null && !grant.ownerCondition;
+}
+
+/**
+ * One identity's authority over others' access: its live grantable grants (owner-capped), indexed
+ * by the same `GrantSet` that `@requires` and `check` decide with, so coverage has one definition.
+ * Every write path asks it: delegation (`grant`), revocation (`revokeGrant`, the kill switch,
+ * reviews), approval of access requests and the policies of scopes.
+ */
+export class Authority {
+  readonly #set: GrantSet<ActiveGrant>;
+  readonly #now: number;
+
+  constructor(grants: readonly ActiveGrant[], now = Date.now()) {
+    this.#set = new GrantSet(grants.filter((g) => g.grantable));
+    this.#now = now;
+  }
+
+  /** The grantable grants that let their holder hand out (or take back) `scope` on `resource`. */
+  over(target: ScopeOnResource): ActiveGrant[] {
+    return this.#set.coveringAll(target.scope, target.resource, this.#now);
+  }
+
+  /** Like `over`, only the grants whose authority holds without any condition. */
+  unconditionallyOver(target: ScopeOnResource): ActiveGrant[] {
+    return this.over(target).filter(isUnconditional);
+  }
+
+  /** Of `targets`, those this authority does not cover. */
+  beyond<T extends ScopeOnResource>(targets: readonly T[]): T[] {
+    return targets.filter((target) => this.over(target).length === 0);
+  }
+}
+
+/**
+ * The actor's authority, read inside the deciding transaction and locked `FOR SHARE` (see
+ * `loadLiveGrants`), so a concurrent revocation waits for the change to finish, or the change sees
+ * it. An owned agent's is capped by its owner's: an agent hands out nothing its owner could not.
+ * `scopes` narrows what is read to the scopes the change is about.
+ */
+export async function loadAuthority(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
+  actor: Pick<IdentityRow, 'id'>,
   scopes?: readonly string[],
-): Promise<GrantRow[]> {
-  return loadCapped(tx, actor, scopes, true);
+): Promise<Authority> {
+  const { grants } = await loadLiveGrants(tx, [actor.id], {
+    grantableOnly: true,
+    lock: true,
+    ...(scopes === undefined ? {} : { scopes }),
+  });
+  return new Authority(grants.get(actor.id) ?? []);
 }
 
-/** Like `loadAuthority`, but every live grant, grantable or not. */
-export function loadLiveGrants(
+/** A grant as revocation reads it: who granted it, and what it is of. */
+export interface RevocableGrant extends ScopeOnResource {
+  readonly id: string;
+  readonly grantedBy: string | null;
+}
+
+/**
+ * Of `grants`, those `actor` may not revoke: a grant may be revoked by its grantor, or by whoever
+ * holds its scope grantable on a resource covering the grant's (read with `loadAuthority`).
+ */
+export async function beyondRevocationAuthority<G extends RevocableGrant>(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
-  scopes?: readonly string[],
-): Promise<GrantRow[]> {
-  return loadCapped(tx, actor, scopes, false);
+  actor: Pick<IdentityRow, 'id'>,
+  grants: readonly G[],
+): Promise<G[]> {
+  const delegated = grants.filter((g) => g.grantedBy !== actor.id);
+  if (delegated.length === 0) return [];
+  const authority = await loadAuthority(tx, actor, [...new Set(delegated.map((g) => g.scope))]);
+  return authority.beyond(delegated);
 }
 
-async function loadCapped(
+/**
+ * Throws `FORBIDDEN` unless `actor` may revoke `grant` (see `beyondRevocationAuthority`); `what`
+ * begins the sentence up to the rule, e.g. `Revoking grant <id> requires`.
+ */
+export async function assertMayRevoke(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id' | 'kind' | 'ownerId'>,
-  scopes: readonly string[] | undefined,
-  grantableOnly: boolean,
-): Promise<GrantRow[]> {
-  const held = await loadHeld(tx, actor.id, scopes, grantableOnly);
-  if (actor.ownerId === null || !isCappedByOwner(actor)) return held;
-  const [owner] = await tx
-    .select({ status: identities.status })
-    .from(identities)
-    .where(eq(identities.id, actor.ownerId))
-    .for('share');
-  if (owner?.status !== 'ACTIVE') return [];
-  return capToOwner(held, await loadHeld(tx, actor.ownerId, scopes, grantableOnly));
+  actor: Pick<IdentityRow, 'id'>,
+  grant: RevocableGrant,
+  what: string,
+): Promise<void> {
+  if ((await beyondRevocationAuthority(tx, actor, [grant])).length === 0) return;
+  throw forbidden(
+    `${what} being its grantor or holding "${grant.scope}" on ${describeResource(grant.resource)} with grantable: true.`,
+    { required: { scope: grant.scope, resource: grant.resource, grantable: true } },
+  );
 }
 
-async function loadHeld(
+/**
+ * Throws `FORBIDDEN` unless `actor` holds `scope` grantable on every resource: what changing a
+ * scope's own settings (its policy, its reaping window) takes. Returns that authority.
+ */
+export async function assertControlsScope(
   tx: Tx,
-  identityId: string,
-  scopes: readonly string[] | undefined,
-  grantableOnly: boolean,
-): Promise<GrantRow[]> {
-  const conditions = [
-    eq(grants.identityId, identityId),
-    isNull(grants.revokedAt),
-    or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
-  ];
-  if (grantableOnly) conditions.push(eq(grants.grantable, true));
-  if (scopes !== undefined) conditions.push(inArray(grants.scope, [...scopes]));
-  return tx
-    .select()
-    .from(grants)
-    .where(and(...conditions))
-    .for('share');
-}
-
-/** The authority grants that let the actor hand out `scope` on `resource` (null: every instance). */
-export function authorityFor(
-  authority: readonly GrantRow[],
+  actor: Pick<IdentityRow, 'id'>,
   scope: string,
-  resource: string | null,
-): GrantRow[] {
-  return authority.filter((g) => g.scope === scope && resourceCovers(g.resource, resource));
+  what: string,
+): Promise<ActiveGrant[]> {
+  const authority = (await loadAuthority(tx, actor, [scope])).over({ scope, resource: null });
+  if (authority.length > 0) return authority;
+  throw forbidden(
+    `${what} requires holding it on every resource with grantable: true, and you do not.`,
+    { required: { scope, resource: null, grantable: true } },
+  );
+}
+
+/** What a delegation hands out: a scope on a resource pattern, under a condition, until when. */
+export interface Delegation extends ScopeOnResource {
+  readonly condition: string | null;
+  readonly expiresAt: Date | null;
+}
+
+/**
+ * Throws `FORBIDDEN` unless `actor` may hand out `delegation` (nobody hands out more than they
+ * hold): it needs a live grantable grant of the scope covering the resource, whose conditions the
+ * new grant carries (`carriesConditions`), and the new grant must not outlive the latest of them.
+ * Returns the grants it rests on (recorded with the change).
+ */
+export async function assertMayDelegate(
+  tx: Tx,
+  actor: Pick<IdentityRow, 'id'>,
+  delegation: Delegation,
+): Promise<ActiveGrant[]> {
+  const { scope, resource, condition, expiresAt } = delegation;
+  const covering = (await loadAuthority(tx, actor, [scope])).over(delegation);
+  const first = covering[0];
+  if (first === undefined) {
+    throw forbidden(
+      `Granting "${scope}" on ${describeResource(resource)} requires holding it with grantable: true, and you do not.`,
+      { required: { scope, resource, grantable: true } },
+    );
+  }
+  const authority = covering.filter((g) => carriesConditions(condition, g));
+  if (authority.length === 0) {
+    const yours = conditionsOf(first);
+    throw forbidden(
+      `You hold "${scope}" only under the condition \`${yours.join(' && ')}\`; a grant you give must carry it: give condition "${yours.map((c) => `(${c})`).join(' && ')}", optionally followed by " && (<more>)".`,
+      { required: { scope, resource, grantable: true, condition: yours } },
+    );
+  }
+  const latest = latestExpiry(authority);
+  if (latest !== null && (expiresAt === null || expiresAt.getTime() > latest.getTime())) {
+    throw forbidden(
+      `This grant would outlive your own grant of "${scope}", which ends at ${latest.toISOString()}; give an expiry no later than that.`,
+      { required: { expiresAtOrBefore: latest.toISOString() } },
+    );
+  }
+  return authority;
+}
+
+/** When the last of `grants` expires; `null` when one never does. */
+export function latestExpiry(grants: readonly Pick<ActiveGrant, 'expiresAt'>[]): Date | null {
+  if (grants.some((g) => g.expiresAt === null)) return null;
+  return new Date(Math.max(...grants.map((g) => (g.expiresAt as Date).getTime())));
 }

@@ -1,20 +1,16 @@
-import { GrantSet } from '../../authz/grant-set.js';
-import {
-  type CheckContextInput,
-  parseConditionOverride,
-} from '../../conditions/parse-condition-override.js';
-import type { ConditionOverride } from '../../conditions/request-condition-state.js';
+import { isCappedByOwner } from '../../authz/cap-to-owner.js';
+import type { CheckContextInput } from '../../conditions/parse-condition-override.js';
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
-import { forbidden, notFound } from '../../errors.js';
-import type { KeyholderContext } from '../../server/context.js';
+import { notFound } from '../../errors.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
-import { isCappedByOwner } from '../identities/cap-agents.js';
 import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
 import { effectivePermissions } from './effective-permissions.js';
-import { type GrantFilter, type GrantInput, isActive } from './grant-service.js';
+import type { GrantFilter, GrantInput } from './grant-service.js';
+import { isLive } from './live-grants.js';
 
 type Ctx = KeyholderContext;
 
@@ -27,12 +23,6 @@ function recordCheck(ctx: Ctx, decision: AccessDecision): AccessDecision {
     ctx.access?.refused('Query.check', 'DENIED', decision.reason, [decision.scope]);
   }
   return decision;
-}
-
-/** Whether the caller may use grants:read on every resource now, its conditions included. */
-function holdsGrantsRead(ctx: Ctx): boolean {
-  const grants = new GrantSet(ctx.caller.grants, ctx.conditions.gate());
-  return grants.covering('grants:read', null, Date.now()) !== null;
 }
 
 export const grantResolvers = {
@@ -53,16 +43,6 @@ export const grantResolvers = {
       },
       ctx: Ctx,
     ) => {
-      let override: ConditionOverride | null = null;
-      if (args.context !== null && args.context !== undefined) {
-        if (!holdsGrantsRead(ctx)) {
-          throw forbidden(
-            'Asking check "what if" with a context needs the scope "grants:read" on every resource.',
-            { required: { allOf: ['grants:read'] }, field: 'context' },
-          );
-        }
-        override = parseConditionOverride(args.context);
-      }
       return recordCheck(
         ctx,
         await checkAccess(
@@ -71,7 +51,7 @@ export const grantResolvers = {
           args.scope,
           args.resource,
           args.atLeastRevision,
-          override,
+          args.context,
         ),
       );
     },
@@ -114,7 +94,7 @@ export const grantResolvers = {
       grant.grantedBy === null ? null : ctx.loaders.identity.load(grant.grantedBy),
     revokedBy: (grant: GrantRow, _: unknown, ctx: Ctx) =>
       grant.revokedBy === null ? null : ctx.loaders.identity.load(grant.revokedBy),
-    active: (grant: GrantRow) => isActive(grant),
+    active: (grant: GrantRow) => isLive(grant),
   },
   Decision: {
     grant: async (decision: AccessDecision, _: unknown, ctx: Ctx) => {

@@ -1,12 +1,11 @@
-import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
-import { compileCondition, requireCondition } from '../../conditions/compile-condition.js';
-import type { Database, Tx } from '../../db/client.js';
+import { and, asc, eq, not, type SQL } from 'drizzle-orm';
+import { requireCondition } from '../../conditions/compile-condition.js';
+import type { Database } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
-import { conflict, forbidden, notFound } from '../../errors.js';
+import { conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
-import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { assertWithinMaxTtl } from '../scopes/scope-policy.js';
 import {
   afterCursor,
@@ -17,14 +16,15 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
-import { authorityFor, loadAuthority } from './grant-authority.js';
-import { grantCreated, grantRevoked, sensitiveFlag } from './grant-events.js';
+import { describeResource } from './describe-resource.js';
+import { assertMayDelegate, assertMayRevoke } from './grant-authority.js';
+import { grantCreated, sensitiveFlag } from './grant-events.js';
+import { findLiveDuplicate, liveGrant } from './live-grants.js';
+import { lockIdentityGrants } from './lock-identity-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';
 import { type RevokedEverything, revokeAllGrants } from './revoke-all-grants.js';
-import { keepRootHolders } from './root-holders.js';
+import { revokeGrantsInTx } from './revoke-grant.js';
 import { whoCan } from './who-can.js';
-
-const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
 
 export interface GrantInput {
   readonly identityId: string;
@@ -38,70 +38,12 @@ export interface GrantInput {
   readonly condition?: string | null;
 }
 
-/** The conditions a grant authorizes under: its own and, for a capped agent's, its owner's. */
-function conditionsOf(grant: {
-  condition: string | null;
-  ownerCondition?: string | null;
-}): string[] {
-  const found: string[] = [];
-  if (grant.condition !== null) found.push(grant.condition);
-  if (grant.ownerCondition) found.push(grant.ownerCondition);
-  return found;
-}
-
-/**
- * Whether a new grant's `condition` keeps every condition `authority` is held under (nobody
- * hands out more than they hold): every conjunct of each of them is a conjunct of the new
- * condition's top-level `&&` (see `CompiledCondition.conjuncts`), so the new condition can only
- * hold where they all do. `(<yours>) && (<more>)`, as the refusal message suggests, qualifies;
- * text that merely starts with yours, such as `(<yours>) && false || true`, does not. A held
- * condition that no longer compiles carries nothing.
- */
-export function carriesConditions(
-  condition: string | null,
-  authority: { condition: string | null; ownerCondition?: string | null },
-): boolean {
-  const required = conditionsOf(authority);
-  if (required.length === 0) return true;
-  if (condition === null) return false;
-  const given = compileCondition(condition, 'grant').conjuncts;
-  return required.every((text) => {
-    let needed: ReadonlySet<string>;
-    try {
-      needed = compileCondition(text, 'grant').conjuncts;
-    } catch {
-      return false;
-    }
-    return [...needed].every((conjunct) => given.has(conjunct));
-  });
-}
-
 export interface GrantFilter {
   readonly identityId?: string | null;
   readonly scope?: string | null;
   readonly resource?: string | null;
   readonly grantedBy?: string | null;
   readonly active?: boolean | null;
-}
-
-/** A grant is active while it is neither revoked nor past its expiry. */
-export function isActive(
-  grant: Pick<GrantRow, 'revokedAt' | 'expiresAt'>,
-  now = Date.now(),
-): boolean {
-  return grant.revokedAt === null && (grant.expiresAt === null || grant.expiresAt.getTime() > now);
-}
-
-export function describeResource(resource: string | null): string {
-  if (resource === null) return 'every resource';
-  return resource.endsWith('*')
-    ? `resources starting with "${resource.slice(0, -1)}"`
-    : `resource "${resource}"`;
-}
-
-/** Advisory lock per identity, so concurrent grants to one identity cannot duplicate each other. */
-export async function lockIdentityGrants(tx: Tx, identityId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`grants:${identityId}`}))`);
 }
 
 /**
@@ -154,51 +96,18 @@ export class GrantService {
       }
       assertWithinMaxTtl(scope, expiresAt, now, input.expiresAt ? 'expiresAt' : 'ttlSeconds');
 
-      const covering = authorityFor(
-        await loadAuthority(tx, actor.identity, [input.scope]),
-        input.scope,
+      const authority = await assertMayDelegate(tx, actor.identity, {
+        scope: input.scope,
         resource,
-      );
-      if (covering.length === 0) {
-        throw forbidden(
-          `Granting "${input.scope}" on ${describeResource(resource)} requires holding it with grantable: true, and you do not.`,
-          { required: { scope: input.scope, resource, grantable: true } },
-        );
-      }
-      const authority = covering.filter((g) => carriesConditions(condition, g));
-      if (authority.length === 0) {
-        const yours = conditionsOf(covering[0] as GrantRow & { ownerCondition?: string | null });
-        throw forbidden(
-          `You hold "${input.scope}" only under the condition \`${yours.join(' && ')}\`; a grant you give must carry it: give condition "${yours.map((c) => `(${c})`).join(' && ')}", optionally followed by " && (<more>)".`,
-          { required: { scope: input.scope, resource, grantable: true, condition: yours } },
-        );
-      }
-      const latest = authority.some((g) => g.expiresAt === null)
-        ? null
-        : Math.max(...authority.map((g) => (g.expiresAt as Date).getTime()));
-      if (latest !== null && (expiresAt === null || expiresAt.getTime() > latest)) {
-        throw forbidden(
-          `This grant would outlive your own grant of "${input.scope}", which ends at ${new Date(latest).toISOString()}; give an expiry no later than that.`,
-          { required: { expiresAtOrBefore: new Date(latest).toISOString() } },
-        );
-      }
+        condition,
+        expiresAt,
+      });
 
-      const duplicate = await tx
-        .select({ id: grants.id })
-        .from(grants)
-        .where(
-          and(
-            eq(grants.identityId, identityId),
-            eq(grants.scope, input.scope),
-            resource === null ? isNull(grants.resource) : eq(grants.resource, resource),
-            isNull(grants.revokedAt),
-            or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
-          ),
-        );
-      if (duplicate[0] !== undefined) {
+      const duplicate = await findLiveDuplicate(tx, identityId, input.scope, resource);
+      if (duplicate !== undefined) {
         throw conflict(
-          `Identity "${target.name}" already holds an active grant of "${input.scope}" on ${describeResource(resource)} (${duplicate[0].id}); revoke it first to change it.`,
-          { existingId: duplicate[0].id },
+          `Identity "${target.name}" already holds an active grant of "${input.scope}" on ${describeResource(resource)} (${duplicate}); revoke it first to change it.`,
+          { existingId: duplicate },
         );
       }
 
@@ -237,32 +146,14 @@ export class GrantService {
       if (current.revokedAt !== null) {
         throw conflict(`Grant ${id} was already revoked at ${current.revokedAt.toISOString()}.`);
       }
-      if (current.grantedBy !== actor.identity.id) {
-        const authority = authorityFor(
-          await loadAuthority(tx, actor.identity, [current.scope]),
-          current.scope,
-          current.resource,
-        );
-        if (authority.length === 0) {
-          throw forbidden(
-            `Revoking grant ${id} requires being its grantor or holding "${current.scope}" on ${describeResource(current.resource)} with grantable: true.`,
-            { required: { scope: current.scope, resource: current.resource, grantable: true } },
-          );
-        }
-      }
-      const rootGrant =
-        BUILTIN_SCOPE_NAMES.has(current.scope) && current.grantable && current.resource === null;
-      if (rootGrant && isActive(current)) {
-        await keepRootHolders(tx, { grantId: id }, `Revoking grant ${id}`);
-      }
-      const [row] = await tx
-        .update(grants)
-        .set({ revokedAt: new Date(), revokedBy: actor.identity.id, revokeReason: reason })
-        .where(eq(grants.id, id))
-        .returning();
-      if (row === undefined) throw new Error('Update returned no grant row.');
-      await recordChange(tx, actor, grantRevoked(current, isActive(current), reason));
-      return row;
+      await assertMayRevoke(tx, actor.identity, current, `Revoking grant ${id} requires`);
+      const [done] = await revokeGrantsInTx(tx, actor, [current], {
+        reason,
+        lastHolder: 'refuse',
+        what: () => `Revoking grant ${id}`,
+      });
+      invariant(done?.outcome === 'REVOKED', `grant ${id} was revoked or refused`);
+      return done.grant;
     });
   }
 
@@ -280,15 +171,8 @@ export class GrantService {
       conditions.push(eq(grants.grantedBy, parseId(filter.grantedBy, 'identity')));
     if (filter?.scope) conditions.push(eq(grants.scope, filter.scope));
     if (filter?.resource) conditions.push(eq(grants.resource, filter.resource));
-    const now = new Date();
-    if (filter?.active === true) {
-      conditions.push(
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
-      );
-    } else if (filter?.active === false) {
-      conditions.push(or(isNotNull(grants.revokedAt), lte(grants.expiresAt, now)));
-    }
+    if (filter?.active === true) conditions.push(liveGrant());
+    else if (filter?.active === false) conditions.push(not(liveGrant()));
     if (cursor) conditions.push(afterCursor(grants.createdAt, grants.id, cursor));
     const rows = await this.database.db
       .select()

@@ -10,16 +10,14 @@ import {
 } from '../../db/tables.js';
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
-import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { parseId, requireText } from '../shared/validate.js';
-import { authorityFor, loadAuthority } from './grant-authority.js';
-import { grantRevoked } from './grant-events.js';
-import { describeResource, lockIdentityGrants } from './grant-service.js';
-import { keepRootHolders } from './root-holders.js';
-
-const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
+import { describeResource } from './describe-resource.js';
+import { beyondRevocationAuthority } from './grant-authority.js';
+import { liveGrant } from './live-grants.js';
+import { lockIdentityGrants } from './lock-identity-grants.js';
+import { revokeGrantsInTx } from './revoke-grant.js';
 
 /** What the kill switch took away. */
 export interface RevokedEverything {
@@ -55,13 +53,7 @@ export async function revokeAllGrants(
     return revokeEverythingOf(tx, actor, identity, reason, {
       details: { revokeAll: true },
       authorize: async (live) => {
-        const delegated = live.filter((g) => g.grantedBy !== actor.identity.id);
-        const authority = await loadAuthority(tx, actor.identity, [
-          ...new Set(delegated.map((g) => g.scope)),
-        ]);
-        const beyond = delegated.filter(
-          (g) => authorityFor(authority, g.scope, g.resource).length === 0,
-        );
+        const beyond = await beyondRevocationAuthority(tx, actor.identity, live);
         if (beyond.length > 0) {
           throw forbidden(
             `Revoking every grant of "${identity.name}" requires being the grantor of, or holding grantable, ${beyond
@@ -85,7 +77,8 @@ export interface RevokeEverythingOptions {
 
 /**
  * Inside `tx`: locks and revokes every active grant and live API key of `identity`, with one audit
- * event each, keeping a root holder of every built-in scope (CONFLICT otherwise).
+ * event each (see `revokeGrantsInTx`), keeping a root holder of every built-in scope (CONFLICT
+ * otherwise).
  */
 export async function revokeEverythingOf(
   tx: Tx,
@@ -100,13 +93,8 @@ export async function revokeEverythingOf(
   const live = await tx
     .select()
     .from(grants)
-    .where(
-      and(
-        eq(grants.identityId, id),
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, now)),
-      ),
-    )
+    .where(and(eq(grants.identityId, id), liveGrant()))
+    .orderBy(grants.createdAt, grants.id)
     .for('update');
   const keys = await tx
     .select()
@@ -120,23 +108,12 @@ export async function revokeEverythingOf(
     )
     .for('update');
   await options.authorize?.(live);
-  if (live.some((g) => BUILTIN_SCOPE_NAMES.has(g.scope) && g.grantable && g.resource === null)) {
-    await keepRootHolders(tx, { identityId: id }, `Revoking every grant of "${identity.name}"`);
-  }
-
-  const revokedGrants =
-    live.length === 0
-      ? []
-      : await tx
-          .update(grants)
-          .set({ revokedAt: now, revokedBy: actor.identity.id, revokeReason: reason })
-          .where(
-            inArray(
-              grants.id,
-              live.map((g) => g.id),
-            ),
-          )
-          .returning();
+  const revokedGrants = await revokeGrantsInTx(tx, actor, live, {
+    reason,
+    details: options.details,
+    lastHolder: 'refuse',
+    what: () => `Revoking every grant of "${identity.name}"`,
+  });
   const revokedKeys =
     keys.length === 0
       ? []
@@ -150,9 +127,6 @@ export async function revokeEverythingOf(
             ),
           )
           .returning();
-  for (const grant of live) {
-    await recordChange(tx, actor, grantRevoked(grant, true, reason, options.details));
-  }
   for (const key of keys) {
     await recordChange(tx, actor, {
       action: 'apikey.revoked',
@@ -160,5 +134,5 @@ export async function revokeEverythingOf(
       details: { before: { identityId: id, prefix: key.prefix }, reason, ...options.details },
     });
   }
-  return { identity, grants: revokedGrants, apiKeys: revokedKeys };
+  return { identity, grants: revokedGrants.map((r) => r.grant), apiKeys: revokedKeys };
 }

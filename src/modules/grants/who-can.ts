@@ -1,8 +1,9 @@
-import { and, asc, eq, exists, gt, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, exists, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import { type AnyPgColumn, alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { type GrantRow, grants, identities } from '../../db/tables.js';
 import { requireScopeName } from '../shared/validate.js';
+import { liveGrant } from './live-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';
 
 /**
@@ -17,7 +18,6 @@ export async function whoCan(
 ): Promise<GrantRow[]> {
   const scope = requireScopeName(rawScope, 'scope').name;
   const resource = parseResourcePattern(rawResource);
-  const now = new Date();
   const owner = alias(identities, 'owner');
   const ownerGrant = alias(grants, 'owner_grant');
   const rows = await database.db
@@ -27,7 +27,7 @@ export async function whoCan(
     .where(
       and(
         eq(grants.scope, scope),
-        live(grants, now),
+        liveGrant(),
         eq(identities.status, 'ACTIVE'),
         covers(grants, resource),
         // An owned agent can use only what its (active) owner can use too.
@@ -44,7 +44,7 @@ export async function whoCan(
                   eq(owner.id, identities.ownerId),
                   eq(owner.status, 'ACTIVE'),
                   eq(ownerGrant.scope, scope),
-                  live(ownerGrant, now),
+                  liveGrant('owner_grant'),
                   covers(ownerGrant, resource),
                 ),
               ),
@@ -58,12 +58,6 @@ export async function whoCan(
 
 interface GrantColumns {
   readonly resource: AnyPgColumn;
-  readonly revokedAt: AnyPgColumn;
-  readonly expiresAt: AnyPgColumn;
-}
-
-function live(table: GrantColumns, now: Date): SQL | undefined {
-  return and(isNull(table.revokedAt), or(isNull(table.expiresAt), gt(table.expiresAt, now)));
 }
 
 function covers(table: GrantColumns, resource: string | null): SQL | undefined {

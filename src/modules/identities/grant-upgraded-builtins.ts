@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { rowsOf } from '../../db/rows-of.js';
 import { grants } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated } from '../grants/grant-events.js';
+import { liveGrant } from '../grants/live-grants.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 
 /** One grant made by the upgrade. */
@@ -14,10 +16,6 @@ export interface UpgradeGrant {
 
 const ORIGINAL = BUILTIN_SCOPES.filter((s) => !s.addedByUpgrade).map((s) => s.name);
 const UPGRADED = BUILTIN_SCOPES.filter((s) => s.addedByUpgrade).map((s) => s.name);
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /**
  * Gives a built-in scope added by an upgrade to the root admins of a database bootstrapped before
@@ -31,8 +29,7 @@ function rowsOf<T>(result: unknown): T[] {
  */
 export async function grantUpgradedBuiltins(tx: Tx): Promise<UpgradeGrant[]> {
   if (UPGRADED.length === 0) return [];
-  const live = sql`g.grantable and g.resource is null and g.revoked_at is null
-    and (g.expires_at is null or g.expires_at > now()) and i.status = 'ACTIVE'`;
+  const live = sql`g.grantable and g.resource is null and ${liveGrant('g')} and i.status = 'ACTIVE'`;
   const held = rowsOf<{ scope: string }>(
     await tx.execute(sql`
       select distinct g.scope from grants g join identities i on i.id = g.identity_id

@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import { badUserInput } from '../../errors.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { parseId } from '../shared/validate.js';
 
 /**

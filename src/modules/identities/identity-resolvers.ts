@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { IdentityRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { parseId } from '../shared/validate.js';
 import type { CreateIdentityInput, IdentityFilter } from './identity-service.js';
 

@@ -5,7 +5,7 @@ import { type IdentityRow, identities } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { keepRootHolders } from '../grants/root-holders.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import {

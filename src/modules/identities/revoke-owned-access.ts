@@ -3,7 +3,7 @@ import type { Database } from '../../db/client.js';
 import { identities } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import { revokeEverythingOf } from '../grants/revoke-all-grants.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { parseId, requireText } from '../shared/validate.js';
 

@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ApiKeyRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import type { CreateApiKeyInput } from './api-key-service.js';
 
 type Ctx = KeyholderContext;

@@ -1,15 +1,15 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { type ApiKeyRow, apiKeys, grants, identities } from '../../db/tables.js';
+import { type ApiKeyRow, apiKeys, identities } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
-import { isActive } from '../grants/grant-service.js';
+import { loadAuthority } from '../grants/grant-authority.js';
+import { loadLiveGrants } from '../grants/live-grants.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { parseId, requireText, resolveExpiry } from '../shared/validate.js';
 import { generateSecret } from './api-key-secret.js';
-import type { Caller } from './authenticate.js';
+import type { Caller } from './authentication.js';
 
 export interface CreateApiKeyInput {
   readonly identityId: string;
@@ -51,13 +51,10 @@ export class ApiKeyService {
         if (target.status === 'DISABLED')
           throw conflict(`Identity "${target.name}" is disabled; it cannot get API keys.`);
         if (!self) {
-          const held = (
-            await tx.select().from(grants).where(eq(grants.identityId, identityId))
-          ).filter((g) => isActive(g, now));
+          const { grants: live } = await loadLiveGrants(tx, [identityId]);
+          const held = live.get(identityId) ?? [];
           const authority = await loadAuthority(tx, actor.identity);
-          const beyond = held.filter(
-            (g) => authorityFor(authority, g.scope, g.resource).length === 0,
-          );
+          const beyond = authority.beyond(held);
           if (beyond.length > 0) {
             const names = [...new Set(beyond.map((g) => g.scope))].map((s) => `"${s}"`).join(', ');
             throw forbidden(

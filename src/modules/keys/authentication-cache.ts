@@ -1,9 +1,10 @@
 import type { Database } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
+import { type ActiveGrant, stillLive } from '../grants/live-grants.js';
 import { compareRevisions, type Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';
-import type { ActiveGrant, Authentication, Caller, Prefetch } from './authenticate.js';
+import type { Authentication, Caller, Prefetch } from './authentication.js';
 
 /** Entries kept when `AUTHENTICATION_CACHE_SIZE` is not set. */
 export const DEFAULT_AUTHENTICATION_CACHE_SIZE = 1000;
@@ -202,10 +203,10 @@ function frozen(authentication: Authentication): Authentication {
   });
 }
 
-/** Grants whose expiry has not passed at `now`; the same array when none has. */
+/** Grants whose expiry has not passed at `now` (frozen); the same array when none has. */
 function live(grants: readonly ActiveGrant[], now: number): readonly ActiveGrant[] {
-  const expired = (g: ActiveGrant) => g.expiresAt !== null && g.expiresAt.getTime() <= now;
-  return grants.some(expired) ? Object.freeze(grants.filter((g) => !expired(g))) : grants;
+  const left = stillLive(grants, now);
+  return left === grants ? grants : Object.freeze(left);
 }
 
 /** A hit's authentication: the entry at `now` (expired grants dropped), with a record of its own. */

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import type { JobDefinition } from '../../workers/scheduler.js';
 
 /**
  * Records `lastUsedAt` off the request path: uses are kept in memory and written in one statement
@@ -7,18 +8,27 @@ import type { Database } from '../../db/client.js';
  */
 export class KeyUsageRecorder {
   readonly #pending = new Map<string, Date>();
-  readonly #timer: NodeJS.Timeout;
 
   constructor(
     private readonly database: Database,
-    log: (message: string, error?: unknown) => void,
     /** @default 5000 */
-    intervalMs = 5000,
-  ) {
-    this.#timer = setInterval(() => {
-      this.flush().catch((error) => log('Could not record API key last use', error));
-    }, intervalMs);
-    this.#timer.unref();
+    private readonly intervalMs = 5000,
+  ) {}
+
+  /** Writing last uses every `intervalMs`, as a job of the scheduler. */
+  job(): JobDefinition {
+    return {
+      name: 'key-usage',
+      run: async () => {
+        await this.flush();
+        return undefined;
+      },
+      intervalMs: this.intervalMs,
+      firstRunMs: this.intervalMs,
+      retryBaseMs: this.intervalMs,
+      retryMaxMs: this.intervalMs,
+      failure: 'Could not record API key last use',
+    };
   }
 
   record(keyId: string, at = new Date()): void {
@@ -38,8 +48,8 @@ export class KeyUsageRecorder {
     );
   }
 
+  /** Writes what is pending: after the scheduler stopped. */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
     await this.flush();
   }
 }

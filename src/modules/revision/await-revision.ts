@@ -1,7 +1,7 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
+import type { Loaders } from '../../context/loaders.js';
 import { badUserInput, conflict } from '../../errors.js';
-import type { KeyholderContext } from '../../server/context.js';
-import type { Loaders } from '../../server/loaders.js';
-import type { Prefetch } from '../keys/authenticate.js';
+import type { Prefetch } from '../keys/authentication.js';
 import { compareRevisions, type Revision } from './revision.js';
 
 /** Pauses between re-reads while waiting for a revision: about 0.3 s in all. */

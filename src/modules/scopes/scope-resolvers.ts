@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ScopeRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { policyOf, type ScopePolicy, type ScopePolicyInput } from './scope-policy.js';
 import type { DefineScopeInput } from './scope-service.js';
 

@@ -4,7 +4,7 @@ import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js
 import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';

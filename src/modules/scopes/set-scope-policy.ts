@@ -1,10 +1,11 @@
-import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
-import { forbidden, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { loadAuthority } from '../grants/grant-authority.js';
-import type { Caller } from '../keys/authenticate.js';
+import { assertControlsScope } from '../grants/grant-authority.js';
+import { liveGrant } from '../grants/live-grants.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
 import {
@@ -32,8 +33,7 @@ export async function grantsOutlivingPolicy(
     .where(
       and(
         eq(grants.scope, scope),
-        isNull(grants.revokedAt),
-        or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())),
+        liveGrant(),
         or(
           isNull(grants.expiresAt),
           sql`${grants.expiresAt} - ${grants.createdAt} > make_interval(secs => ${maxTtlSeconds})`,
@@ -69,15 +69,12 @@ export async function setScopePolicy(
     if (current === undefined) throw notFound(`Scope "${name}" is not defined.`);
     const before = policyOf(current);
     const after = applyPolicyInput(before, input, actor.identity.id);
-    const authority = (await loadAuthority(tx, actor.identity, [name])).filter(
-      (g) => g.resource === null,
+    const authority = await assertControlsScope(
+      tx,
+      actor.identity,
+      name,
+      `Changing the policy of "${name}"`,
     );
-    if (authority.length === 0) {
-      throw forbidden(
-        `Changing the policy of "${name}" requires holding it on every resource with grantable: true, and you do not.`,
-        { required: { scope: name, resource: null, grantable: true } },
-      );
-    }
     if (samePolicy(before, after)) return current;
     const [row] = await tx
       .update(scopes)

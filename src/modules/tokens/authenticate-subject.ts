@@ -1,19 +1,9 @@
 import type { Database } from '../../db/client.js';
-import type { IdentityRow } from '../../db/tables.js';
-import { invariant } from '../../errors.js';
-import { capAgentsToOwners } from '../identities/cap-agents.js';
-import {
-  type Authentication,
-  type AuthRow,
-  holdingsStatement,
-  type Prefetch,
-  readHoldings,
-  readScopeConditions,
-} from '../keys/authenticate.js';
-import { RevisionRecord } from '../revision/revision-record.js';
+import { type HoldingsRow, holdingsStatement } from '../grants/live-grants.js';
+import { type Authentication, authenticationOf, type Prefetch } from '../keys/authentication.js';
 import type { CallerToken } from './caller-token.js';
 
-// The API key statement's shape and columns (`AuthRow`, the key's columns null), keyed by the
+// The API key statement's shape and columns (`HoldingsRow`, the key's columns null), keyed by the
 // caller's externalId instead of a key's hash: one round trip for the caller, its live grants, the
 // prefetched identities and scopes, and the revision of that snapshot.
 const BY_EXTERNAL_ID_SQL = holdingsStatement(
@@ -34,32 +24,16 @@ export async function authenticateSubject(
   token: CallerToken,
   prefetch: Prefetch = { identityIds: [], scopes: [] },
 ): Promise<Authentication | null> {
-  const rows = await database.queryArrays<AuthRow>(BY_EXTERNAL_ID_SQL, [
+  const rows = await database.queryArrays<HoldingsRow>(BY_EXTERNAL_ID_SQL, [
     externalId,
     prefetch.identityIds,
     prefetch.scopes,
   ]);
   const first = rows[0];
   if (first === undefined) return null;
-  const { identities, held } = readHoldings(rows);
-  const identity = identities.get(first[4]) as IdentityRow;
-  const grantsByIdentity = await capAgentsToOwners(database, identities, held);
-  const revision = first[22];
-  invariant(revision !== null, 'revision_head holds its one row.');
-  return {
-    caller: {
-      identity,
-      keyId: null,
-      keyExpiresAt: token.expiresAt,
-      token,
-      grants: grantsByIdentity.get(identity.id) ?? [],
-      revisions: new RevisionRecord(revision),
-    },
-    revision,
-    grantsByIdentity,
-    identities,
-    definedScopes: new Set(first[20]),
-    prefetchedScopes: prefetch.scopes,
-    scopeConditions: readScopeConditions(first[25]),
-  };
+  return authenticationOf(database.db, rows, prefetch, first[4], {
+    keyId: null,
+    keyExpiresAt: token.expiresAt,
+    token,
+  });
 }

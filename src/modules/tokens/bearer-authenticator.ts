@@ -1,10 +1,6 @@
 import type { Database } from '../../db/client.js';
-import {
-  type Authentication,
-  authenticate,
-  type Prefetch,
-  type RequestMeta,
-} from '../keys/authenticate.js';
+import { authenticate } from '../keys/authenticate.js';
+import type { Authentication, Prefetch, RequestMeta } from '../keys/authentication.js';
 import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import type { OidcIssuer } from './oidc-issuers.js';
 import { TokenAuthenticator } from './token-authenticator.js';

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { identities } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
-import type { RequestMeta } from '../keys/authenticate.js';
+import type { RequestMeta } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import type { VerifiedToken } from './token-verifier.js';
 

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/client.js';
 import { unauthenticated } from '../../errors.js';
-import type { Authentication, Prefetch, RequestMeta } from '../keys/authenticate.js';
+import type { Authentication, Prefetch, RequestMeta } from '../keys/authentication.js';
 import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import { authenticateSubject } from './authenticate-subject.js';
 import type { CallerToken } from './caller-token.js';

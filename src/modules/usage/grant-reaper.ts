@@ -1,12 +1,11 @@
-import { and, asc, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, or, type SQL, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
+import { rowsOf } from '../../db/rows-of.js';
 import { grants, grantUsage, scopes } from '../../db/tables.js';
-import { isDomainError } from '../../errors.js';
-import { recordChange } from '../audit/record-change.js';
-import { grantRevoked } from '../grants/grant-events.js';
-import { keepRootHolders } from '../grants/root-holders.js';
+import type { JobDefinition } from '../../workers/scheduler.js';
+import { liveGrant } from '../grants/live-grants.js';
+import { revokeGrantsInTx } from '../grants/revoke-grant.js';
 import { runChange } from '../revision/run-change.js';
-import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { describeWindow } from './unused-window.js';
 
 /** How the reaper runs. */
@@ -41,13 +40,8 @@ export interface ReapResult {
 const REAPER_LOCK = sql`hashtext('keyholder:grant-reaper')`;
 const PAGE = 100;
 const AGAIN_MS = 50;
-const BUILTIN_SCOPE_NAMES = new Set(BUILTIN_SCOPES.map((s) => s.name));
 
 const lastActivity = sql`coalesce(${grantUsage.lastUsedAt}, ${grants.createdAt})`;
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /**
  * Revokes active grants that have authorized nothing for their scope's reaping window
@@ -59,7 +53,8 @@ function rowsOf<T>(result: unknown): T[] {
  *   in the revoking transaction, so a use written before that is never reaped; a use this process
  *   recorded after the run wrote them (`hasUnwrittenUse`) spares the grant too;
  * - the last grantable holder of a built-in scope is never reaped: it is kept and logged once;
- * - a failed run is logged and retried at the next interval; it never stops the server.
+ * - a failed run is logged and retried at the next interval; it never stops the server (see
+ *   `job()`, run by the scheduler).
  */
 export class GrantReaper {
   readonly #database: Database;
@@ -70,9 +65,6 @@ export class GrantReaper {
   readonly #maxPerRun: number;
   readonly #hasUnwrittenUse: (grantId: string) => boolean;
   readonly #keptLogged = new Set<string>();
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<unknown> | null = null;
-  #stopped = false;
 
   constructor(
     database: Database,
@@ -89,16 +81,20 @@ export class GrantReaper {
     this.#hasUnwrittenUse = options.hasUnwrittenUse ?? (() => false);
   }
 
-  start(): void {
-    this.#schedule(this.#intervalMs);
-  }
-
-  /** Stops scheduling and waits for a run in progress. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running?.catch(() => {});
+  /** The reaper as a job of the scheduler: every `intervalMs`, soon again after a full run. */
+  job(): JobDefinition {
+    return {
+      name: 'grant-reaper',
+      run: async () => {
+        const result = await this.run();
+        return result.revoked >= this.#maxPerRun ? AGAIN_MS : undefined;
+      },
+      intervalMs: this.#intervalMs,
+      firstRunMs: this.#intervalMs,
+      retryBaseMs: this.#intervalMs,
+      retryMaxMs: this.#intervalMs,
+      failure: 'The unused-grant reaper failed; retrying at its next interval',
+    };
   }
 
   /** One run: writes pending uses, then revokes what is due (up to `maxPerRun`). */
@@ -128,23 +124,6 @@ export class GrantReaper {
     });
   }
 
-  #schedule(delayMs: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      const run = this.run();
-      this.#running = run;
-      run.then(
-        (result) => this.#schedule(result.revoked >= this.#maxPerRun ? AGAIN_MS : this.#intervalMs),
-        (error) => {
-          this.#log('The unused-grant reaper failed; retrying at its next interval', error);
-          this.#schedule(this.#intervalMs);
-        },
-      );
-    }, delayMs);
-    this.#timer.unref();
-  }
-
   /** The reaping window of a grant's scope: its own policy, else the default (null: none). */
   #window(): SQL {
     return sql`coalesce(${scopes.reapUnusedAfterSeconds}, ${this.#defaultUnusedSeconds}::int)`;
@@ -154,8 +133,7 @@ export class GrantReaper {
   async #candidates(tx: Tx, after: { activity: Date; id: string } | null) {
     const window = this.#window();
     const conditions: SQL[] = [
-      isNull(grants.revokedAt),
-      or(isNull(grants.expiresAt), gt(grants.expiresAt, sql`now()`)) as SQL,
+      liveGrant(),
       sql`${lastActivity} < now() - make_interval(secs => ${window})`,
     ];
     if (after !== null) {
@@ -192,13 +170,7 @@ export class GrantReaper {
       .from(grants)
       .innerJoin(scopes, eq(scopes.name, grants.scope))
       .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
-      .where(
-        and(
-          eq(grants.id, id),
-          isNull(grants.revokedAt),
-          or(isNull(grants.expiresAt), gt(grants.expiresAt, sql`now()`)),
-        ),
-      )
+      .where(and(eq(grants.id, id), liveGrant()))
       .for('update', { of: grants });
     if (
       current === undefined ||
@@ -211,33 +183,25 @@ export class GrantReaper {
     const { grant } = current;
     const seconds = Number(current.window);
     const reason = `unused for ${describeWindow(seconds)}`;
-    if (BUILTIN_SCOPE_NAMES.has(grant.scope) && grant.grantable && grant.resource === null) {
-      try {
-        await keepRootHolders(tx, { grantId: grant.id }, `Reaping grant ${grant.id}`);
-      } catch (error) {
-        if (!isDomainError(error)) throw error;
-        if (!this.#keptLogged.has(grant.id)) {
-          this.#keptLogged.add(grant.id);
-          this.#log(
-            `Kept grant ${grant.id} of "${grant.scope}" although it is ${reason}: it is the last active grantable holder of that built-in scope.`,
-          );
-        }
-        return 'kept';
-      }
-    }
-    await tx
-      .update(grants)
-      .set({ revokedAt: new Date(), revokedBy: null, revokeReason: reason })
-      .where(eq(grants.id, grant.id));
-    await recordChange(
-      tx,
-      null,
-      grantRevoked(grant, true, reason, {
+    const [result] = await revokeGrantsInTx(tx, null, [grant], {
+      reason,
+      details: {
         reaped: true,
         unusedForSeconds: seconds,
         lastUsedAt: current.lastUsedAt?.toISOString() ?? null,
-      }),
-    );
+      },
+      lastHolder: 'keep',
+      what: () => `Reaping grant ${grant.id}`,
+    });
+    if (result?.outcome === 'KEPT') {
+      if (!this.#keptLogged.has(grant.id)) {
+        this.#keptLogged.add(grant.id);
+        this.#log(
+          `Kept grant ${grant.id} of "${grant.scope}" although it is ${reason}: it is the last active grantable holder of that built-in scope.`,
+        );
+      }
+      return 'kept';
+    }
     return 'revoked';
   }
 }

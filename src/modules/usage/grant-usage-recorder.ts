@@ -1,4 +1,5 @@
 import type { Database } from '../../db/client.js';
+import type { JobDefinition } from '../../workers/scheduler.js';
 
 /** Tuning of the grant usage writer. */
 export interface GrantUsageOptions {
@@ -28,7 +29,7 @@ const UPSERT_BATCH = `insert into grant_usage (grant_id, last_used_at, use_count
  * Records which grants authorized something, and how often, off the request path:
  * - `record` only updates an in-memory map (one entry per distinct grant, so memory is bounded by
  *   the number of grants, not by traffic) and never touches the database;
- * - every `flushMs`, and on `flush`/`close`, the map is written with one upsert per `batchSize`
+ * - every `flushMs` (`job()`), and on `flush`/`close`, the map is written with one upsert per `batchSize`
  *   grants (counts added, `last_used_at` never moved back);
  * - a failed write merges its uses back and is retried at the next flush (logged once until it
  *   recovers). A crash loses the uses not yet written (at most `flushMs` while the database is
@@ -38,7 +39,7 @@ export class GrantUsageRecorder {
   readonly #database: Database;
   readonly #log: (message: string, error?: unknown) => void;
   readonly #batchSize: number;
-  readonly #timer: NodeJS.Timeout;
+  readonly #flushMs: number;
   #pending = new Map<string, Pending>();
   /** The uses each `flush` in progress is writing, until its write has committed or failed. */
   readonly #writing = new Set<ReadonlyMap<string, Pending>>();
@@ -52,10 +53,20 @@ export class GrantUsageRecorder {
     this.#database = database;
     this.#log = log;
     this.#batchSize = options.batchSize ?? 1000;
-    this.#timer = setInterval(() => {
-      this.flush().catch(() => {});
-    }, options.flushMs ?? 2000);
-    this.#timer.unref();
+    this.#flushMs = options.flushMs ?? 2000;
+  }
+
+  /** Writing pending uses every `flushMs`, as a job of the scheduler (failures are logged here). */
+  job(): JobDefinition {
+    return {
+      name: 'grant-usage',
+      run: async () => {
+        await this.flush().catch(() => {});
+        return undefined;
+      },
+      intervalMs: this.#flushMs,
+      firstRunMs: this.#flushMs,
+    };
   }
 
   /** Counts one use of each grant in `grantIds` at `at`. */
@@ -122,9 +133,8 @@ export class GrantUsageRecorder {
     }
   }
 
-  /** Stops the timer and writes what is pending (logged, not thrown, if it cannot). */
+  /** Writes what is pending (logged, not thrown, if it cannot): after the scheduler stopped. */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
     await this.flush().catch((error) =>
       this.#log(`Grant usage closed with ${this.#pending.size} grants' uses unwritten`, error),
     );

@@ -1,7 +1,7 @@
 import type { GraphQLError } from 'graphql';
 import type { UsageWindows } from '../../conditions/usage-windows.js';
 import type { DecisionRecorder } from '../../directive/decision-recorder.js';
-import type { ActiveGrant } from '../keys/authenticate.js';
+import type { ActiveGrant } from '../grants/live-grants.js';
 
 /**
  * The grants that allowed something during one operation (or one subscription event), for usage

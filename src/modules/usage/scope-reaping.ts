@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type ScopeRow, scopes } from '../../db/tables.js';
-import { forbidden, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { authorityFor, loadAuthority } from '../grants/grant-authority.js';
-import type { Caller } from '../keys/authenticate.js';
+import { assertControlsScope } from '../grants/grant-authority.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
 import { requireUnusedWindow } from './unused-window.js';
@@ -33,17 +33,12 @@ export async function setScopeReaping(
       .where(eq(scopes.name, scopeName))
       .for('update');
     if (current === undefined) throw notFound(`Scope "${scopeName}" is not defined.`);
-    const authority = authorityFor(
-      await loadAuthority(tx, actor.identity, [scopeName]),
+    await assertControlsScope(
+      tx,
+      actor.identity,
       scopeName,
-      null,
+      `Setting the reaping policy of "${scopeName}"`,
     );
-    if (authority.length === 0) {
-      throw forbidden(
-        `Setting the reaping policy of "${scopeName}" requires holding it on every resource with grantable: true, and you do not.`,
-        { required: { scope: scopeName, resource: null, grantable: true } },
-      );
-    }
     const [row] = await tx
       .update(scopes)
       .set({ reapUnusedAfterSeconds: window })

@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type GrantRow, type GrantUsageRow, grants, grantUsage } from '../../db/tables.js';
+import { liveGrant } from '../grants/live-grants.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../shared/pagination.js';
 import { requireUnusedWindow } from './unused-window.js';
 
@@ -31,8 +32,7 @@ export async function unusedGrants(
   const cursor = decodeCursor(after);
   const now = new Date();
   const conditions: SQL[] = [
-    isNull(grants.revokedAt),
-    or(isNull(grants.expiresAt), gt(grants.expiresAt, now)) as SQL,
+    liveGrant(),
     lt(lastActivity, at(new Date(now.getTime() - window * 1000))),
   ];
   if (cursor !== null) {

@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 
 type Ctx = KeyholderContext;
 

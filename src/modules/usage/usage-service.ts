@@ -1,6 +1,6 @@
 import type { Database } from '../../db/client.js';
 import type { ScopeRow } from '../../db/tables.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import type { Page } from '../shared/pagination.js';
 import { setScopeReaping } from './scope-reaping.js';
 import { type GrantWithUsage, unusedGrants } from './unused-grants.js';

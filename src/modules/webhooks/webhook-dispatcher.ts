@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries } from '../../db/tables.js';
+import type { JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
 import { signWebhook } from './webhook-signature.js';
 
@@ -120,14 +121,8 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 export class WebhookDispatcher {
   readonly #options: WebhookDispatchOptions;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #stopping = new AbortController();
-  #timer: NodeJS.Timeout | null = null;
-  #dueAt = 0;
-  #ticking: Promise<void> | null = null;
-  #again = false;
-  /** The pause before the next look, decided by the last tick. */
-  #next = 0;
-  #unlisten: (() => Promise<void>) | null = null;
+  /** Aborted when the scheduler stops: requests in flight end as failed attempts. */
+  #stopping: AbortSignal | null = null;
 
   constructor(
     private readonly database: Database,
@@ -137,82 +132,53 @@ export class WebhookDispatcher {
     this.#options = { ...DEFAULT_DISPATCH, ...options };
   }
 
-  async start(): Promise<void> {
-    this.#unlisten = await this.database.listen(CHANNEL, () => this.#wake());
-    this.#schedule(0);
+  /**
+   * The dispatcher as a job of the scheduler: woken by the outbox trigger's notification and by
+   * each delivery that finishes, sleeping until the earliest pending retry otherwise.
+   */
+  job(): JobDefinition {
+    const { idlePollMs } = this.#options;
+    return {
+      name: 'webhook-dispatcher',
+      run: (job) => this.#tick(job),
+      intervalMs: idlePollMs,
+      retryBaseMs: UNAVAILABLE_RETRY_MS,
+      retryMaxMs: Math.min(idlePollMs, UNAVAILABLE_RETRY_MS),
+      wakeOn: { channel: CHANNEL, delayOf: () => AGAIN_MS },
+      failure: 'Could not claim webhook deliveries',
+    };
   }
 
-  /** Stops claiming, aborts requests in flight (recorded as failed attempts) and waits for them. */
-  async stop(): Promise<void> {
-    this.#stopping.abort();
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#unlisten?.().catch((error) =>
-      this.log('Could not stop listening for webhook deliveries', error),
-    );
-    await this.#ticking;
+  /** Waits for the requests in flight (aborted when the scheduler stopped): call after it stops. */
+  async drained(): Promise<void> {
     await Promise.allSettled([...this.#inFlight]);
   }
 
-  #wake(): void {
-    if (this.#ticking !== null) this.#again = true;
-    else this.#schedule(AGAIN_MS);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopping.signal.aborted) return;
-    const dueAt = Date.now() + ms;
-    if (this.#timer !== null && this.#dueAt <= dueAt) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#dueAt = dueAt;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#ticking = this.#tick().finally(() => {
-        this.#ticking = null;
-        this.#schedule(this.#again ? AGAIN_MS : this.#next);
-        this.#again = false;
-      });
-    }, ms);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
+  async #tick(job: JobHandle): Promise<RunResult> {
     const { pollIntervalMs, idlePollMs, timeoutMs, concurrency } = this.#options;
-    this.#next = pollIntervalMs;
+    this.#stopping = job.signal;
     const room = concurrency - this.#inFlight.size;
     // Full: each delivery that finishes wakes the dispatcher.
-    if (room <= 0) return;
-    let claimed: Claimed[];
-    try {
-      const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
-      claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
-    } catch (error) {
-      this.log('Could not claim webhook deliveries', error);
-      this.#next = Math.min(idlePollMs, UNAVAILABLE_RETRY_MS);
-      return;
-    }
+    if (room <= 0) return pollIntervalMs;
+    const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
+    const claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
     for (const delivery of claimed) {
       const sending: Promise<void> = this.#deliver(delivery)
         .catch((error) => this.log(`Could not record webhook delivery ${delivery.id}`, error))
         .finally(() => {
           this.#inFlight.delete(sending);
-          this.#wake();
+          job.wake(AGAIN_MS);
         });
       this.#inFlight.add(sending);
     }
-    if (claimed.length === room) {
-      this.#again = true;
-      return;
-    }
+    if (claimed.length === room) return AGAIN_MS;
     try {
       const [next] = await this.database.query<{ due_in_ms: number | null }>(NEXT_DUE_SQL);
       const dueInMs = next?.due_in_ms ?? null;
-      this.#next =
-        dueInMs === null
-          ? idlePollMs
-          : Math.min(idlePollMs, Math.max(pollIntervalMs, Math.ceil(Number(dueInMs))));
+      return dueInMs === null ? idlePollMs : Math.max(pollIntervalMs, Math.ceil(Number(dueInMs)));
     } catch (error) {
       this.log('Could not read when the next webhook delivery is due', error);
+      return pollIntervalMs;
     }
   }
 
@@ -248,7 +214,7 @@ export class WebhookDispatcher {
         redirect: 'manual',
         signal: AbortSignal.any([
           AbortSignal.timeout(this.#options.timeoutMs),
-          this.#stopping.signal,
+          ...(this.#stopping === null ? [] : [this.#stopping]),
         ]),
       });
       status = response.status;

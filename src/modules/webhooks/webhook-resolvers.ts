@@ -1,5 +1,5 @@
+import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../db/tables.js';
-import type { KeyholderContext } from '../../server/context.js';
 import { parseId } from '../shared/validate.js';
 import { describeWebhookActions } from './webhook-action-filter.js';
 import { type DeliveryStatus, deliveriesKey } from './webhook-loaders.js';

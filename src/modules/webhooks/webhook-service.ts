@@ -3,7 +3,7 @@ import type { Database } from '../../db/client.js';
 import { scopes, type WebhookRow, webhookDeliveries, webhooks } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import type { Caller } from '../keys/authenticate.js';
+import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId, requireScopeName } from '../shared/validate.js';
 import { describeWebhookActions, parseWebhookActions } from './webhook-action-filter.js';

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { AccessRecord } from '../../../src/modules/audit/access-record.js';
-import type { ActiveGrant } from '../../../src/modules/keys/authenticate.js';
+import type { ActiveGrant } from '../../../src/modules/grants/live-grants.js';
 
 function activeGrant(id: string, scope: string): ActiveGrant {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GrantLike, GrantSet, resourceCovers } from '../../../src/authz/grant-set.js';
+import { type GrantLike, GrantSet } from '../../../src/authz/grant-set.js';
 
 const now = Date.parse('2030-01-01T00:00:00Z');
 
@@ -124,7 +124,7 @@ describe('GrantSet', () => {
   });
 });
 
-describe('resourceCovers', () => {
+describe('GrantSet.covers', () => {
   it.each([
     [null, null, true],
     [null, 'eu-1', true],
@@ -136,6 +136,6 @@ describe('resourceCovers', () => {
     ['eu-1', null, false],
     ['eu-*', null, false],
   ] as const)('should decide pattern %s over resource %s as %s', (pattern, resource, covers) => {
-    expect(resourceCovers(pattern, resource)).toBe(covers);
+    expect(GrantSet.covers(pattern, resource)).toBe(covers);
   });
 });

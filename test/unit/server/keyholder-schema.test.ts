@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDirective } from '@graphql-tools/utils';
 import { buildSchema, isObjectType, parse, print } from 'graphql';
@@ -10,9 +10,19 @@ import { buildKeyholderSchema, keyholderTypeDefs } from '../../../src/server/sch
 import { buildKeyholderSubgraphSchema } from '../../../src/server/subgraph-schema.js';
 
 describe("Keyholder's own schema", () => {
-  it('should declare the same directives in schema/directives.graphql as the library exports', () => {
-    const file = readFileSync(join(packageRoot(), 'schema', 'directives.graphql'), 'utf8');
-    expect(print(parse(file))).toBe(print(parse(requiresTypeDefs)));
+  it('should take its directives from the library, their one source', () => {
+    const files = readdirSync(join(packageRoot(), 'schema')).filter((f) => f.endsWith('.graphql'));
+    for (const file of files) {
+      const sdl = readFileSync(join(packageRoot(), 'schema', file), 'utf8');
+      expect(sdl, `schema/${file} declares a directive`).not.toMatch(/^\s*directive\s+@/m);
+    }
+    const schema = buildSchema(keyholderTypeDefs().join('\n'));
+    const served = ['requires', 'authenticated'].map((name) => {
+      const node = schema.getDirective(name)?.astNode;
+      if (node === undefined || node === null) throw new Error(`@${name} is not declared.`);
+      return print(node);
+    });
+    expect(served.join('\n\n')).toBe(print(parse(requiresTypeDefs)));
   });
 
   it('should guard every root field with @requires or @authenticated', () => {

@@ -7,6 +7,7 @@ import {
   MAX_UNUSED_SECONDS,
   requireUnusedWindow,
 } from '../../../src/modules/usage/unused-window.js';
+import { Scheduler } from '../../../src/workers/scheduler.js';
 import { expectEventually } from '../../fixtures/eventually.js';
 
 describe('describeWindow', () => {
@@ -85,13 +86,15 @@ describe('GrantReaper', () => {
       },
     );
 
-    reaper.start();
+    const scheduler = new Scheduler(database, (m) => logs.push(m));
+    scheduler.add(reaper.job());
+    await scheduler.start();
     await expectEventually(
       async () => runs,
       (n) => n >= 2,
       'a second run',
     );
-    await reaper.stop();
+    await scheduler.stop();
 
     expect(logs[0]).toContain('The unused-grant reaper failed; retrying at its next interval');
   });

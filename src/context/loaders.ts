@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { and, gt, inArray, isNull, or } from 'drizzle-orm';
+import { and, inArray } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import {
   type ApiKeyRow,
@@ -17,8 +17,13 @@ import {
   type AccessReviewLoaders,
   createAccessReviewLoaders,
 } from '../modules/access-reviews/access-review-loaders.js';
-import { capAgentsToOwners, loadHoldings } from '../modules/identities/cap-agents.js';
-import type { ActiveGrant, Authentication } from '../modules/keys/authenticate.js';
+import {
+  type ActiveGrant,
+  isLive,
+  liveGrant,
+  loadLiveGrants,
+} from '../modules/grants/live-grants.js';
+import type { Authentication } from '../modules/keys/authentication.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
 
 /** Per-request batch loaders: one statement per kind of thing, however many objects a query lists. */
@@ -53,9 +58,6 @@ function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, 
   }
   return groups;
 }
-
-const liveCondition = () =>
-  and(isNull(grants.revokedAt), or(isNull(grants.expiresAt), gt(grants.expiresAt, new Date())));
 
 const grantKey = (k: { identityId: string; active: boolean }) => `${k.identityId}:${k.active}`;
 
@@ -127,10 +129,7 @@ class RequestLoaders implements Loaders {
   get liveGrants(): Loaders['liveGrants'] {
     if (this.#liveGrants !== undefined) return this.#liveGrants;
     const loader = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
-      const rows = new Map<string, IdentityRow>();
-      const held = new Map<string, ActiveGrant[]>();
-      await loadHoldings(this.#database, ids, rows, held);
-      const effective = await capAgentsToOwners(this.#database, rows, held);
+      const { grants: effective } = await loadLiveGrants(this.#database.db, ids);
       return ids.map((id) => effective.get(id) ?? []);
     });
     const { identities: loaded, grantsByIdentity } = this.#auth;
@@ -156,17 +155,13 @@ class RequestLoaders implements Loaders {
           .where(
             wantAll
               ? inArray(grants.identityId, ids)
-              : and(inArray(grants.identityId, ids), liveCondition()),
+              : and(inArray(grants.identityId, ids), liveGrant()),
           )
           .orderBy(grants.createdAt, grants.id);
         const now = Date.now();
         const groups = groupBy(rows, (r) => r.identityId);
         return keys.map((k) =>
-          (groups.get(k.identityId) ?? []).filter(
-            (g) =>
-              !k.active ||
-              (g.revokedAt === null && (g.expiresAt === null || g.expiresAt.getTime() > now)),
-          ),
+          (groups.get(k.identityId) ?? []).filter((g) => !k.active || isLive(g, now)),
         );
       },
       { cacheKeyFn: grantKey },
