@@ -141,6 +141,33 @@ describe.each(engines())('Subscription.accessRequests on %s', (engine) => {
     expect(idsOf(recorder)).not.toContain(own);
   });
 
+  it('should not deliver to an owned agent a request its owner could not decide (capped like every other path)', async () => {
+    const barrierScope = await defineScope(server);
+    const owner = await identityWithGrants(
+      server,
+      ['grants:write', 'grants:read', { scope: barrierScope, grantable: true }],
+      { kind: 'USER' },
+    );
+    const agent = await identityWithGrants(
+      server,
+      [
+        'grants:write',
+        'grants:read',
+        { scope, grantable: true },
+        { scope: barrierScope, grantable: true },
+      ],
+      { kind: 'AGENT', ownerId: owner.id },
+    );
+    const recorder = await subscribe(agent.key);
+    await prime(recorder, barrierScope);
+
+    const beyondOwner = await ask(requester.key, scope);
+    const barrier = await ask(requester.key, barrierScope);
+    await waitForRequest(recorder, barrier);
+
+    expect(idsOf(recorder)).not.toContain(beyondOwner);
+  });
+
   it('should refuse a subscriber without grants:write with FORBIDDEN and complete', async () => {
     const recorder = await subscribe(requester.key);
 

@@ -124,6 +124,40 @@ describe('GrantSet', () => {
   });
 });
 
+describe('GrantSet.coveringAll', () => {
+  const set = new GrantSet([
+    grant('all', 'a:read'),
+    grant('eu', 'a:read', 'eu-*'),
+    grant('eu1', 'a:read', 'eu-1'),
+    grant('eu1-later', 'a:read', 'eu-1*'),
+    grant('gone', 'a:read', 'eu-1', now - 1),
+    grant('other', 'b:read'),
+  ]);
+  const ids = (scope: string, resource: string | null) =>
+    set
+      .coveringAll(scope, resource, now)
+      .map((g) => g.id)
+      .sort();
+
+  it('should find every live grant covering one id: global, exact and prefixes', () => {
+    expect(ids('a:read', 'eu-1')).toEqual(['all', 'eu', 'eu1', 'eu1-later']);
+  });
+
+  it('should find the grants covering a whole prefix, never an exact grant inside it', () => {
+    expect(ids('a:read', 'eu-*')).toEqual(['all', 'eu']);
+    expect(ids('a:read', 'eu-1*')).toEqual(['all', 'eu', 'eu1-later']);
+  });
+
+  it('should find only grants on every resource for every resource', () => {
+    expect(ids('a:read', null)).toEqual(['all']);
+  });
+
+  it('should find nothing of another scope, nor an expired grant', () => {
+    expect(ids('c:read', 'eu-1')).toEqual([]);
+    expect(ids('a:read', 'eu-1')).not.toContain('gone');
+  });
+});
+
 describe('GrantSet.covers', () => {
   it.each([
     [null, null, true],
