@@ -23,6 +23,7 @@ import {
   liveGrant,
   loadLiveGrants,
 } from '../modules/grants/live-grants.js';
+import { createTeamLoaders, type TeamLoaders } from '../modules/groups/team-loaders.js';
 import type { Authentication } from '../modules/keys/authentication.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
 
@@ -37,6 +38,8 @@ export interface Loaders {
    * capped by its owner's.
    */
   readonly liveGrants: DataLoader<string, readonly ActiveGrant[]>;
+  /** Effective live grants as held, an owned agent's not capped: to explain denials only. */
+  readonly heldGrants: DataLoader<string, readonly ActiveGrant[]>;
   /** Full grant rows of an identity, live only or all. */
   readonly grants: DataLoader<{ identityId: string; active: boolean }, readonly GrantRow[], string>;
   readonly apiKeys: DataLoader<string, readonly ApiKeyRow[]>;
@@ -46,6 +49,9 @@ export interface Loaders {
   /** Each grant's usage row (null: never used, or its uses not written yet). */
   readonly grantUsage: DataLoader<string, GrantUsageRow | null>;
   readonly accessReviews: AccessReviewLoaders;
+  /** A grant row by id. */
+  readonly grant: DataLoader<string, GrantRow | null>;
+  readonly teams: TeamLoaders;
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
@@ -72,12 +78,15 @@ class RequestLoaders implements Loaders {
   #scope: Loaders['scope'] | undefined;
   #scopeExists: Loaders['scopeExists'] | undefined;
   #liveGrants: Loaders['liveGrants'] | undefined;
+  #heldGrants: Loaders['heldGrants'] | undefined;
   #grants: Loaders['grants'] | undefined;
   #apiKeys: Loaders['apiKeys'] | undefined;
   #ownedIdentities: Loaders['ownedIdentities'] | undefined;
   #webhooks: Loaders['webhooks'] | undefined;
   #grantUsage: Loaders['grantUsage'] | undefined;
   #accessReviews: Loaders['accessReviews'] | undefined;
+  #grant: Loaders['grant'] | undefined;
+  #teams: Loaders['teams'] | undefined;
 
   constructor(database: Database, auth: Authentication) {
     this.#database = database;
@@ -138,6 +147,14 @@ class RequestLoaders implements Loaders {
     return loader;
   }
 
+  get heldGrants(): Loaders['heldGrants'] {
+    this.#heldGrants ??= new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
+      const { grants: held } = await loadLiveGrants(this.#database.db, ids, { uncapped: true });
+      return ids.map((id) => held.get(id) ?? []);
+    });
+    return this.#heldGrants;
+  }
+
   get grants(): Loaders['grants'] {
     if (this.#grants !== undefined) return this.#grants;
     const { db } = this.#database;
@@ -159,7 +176,7 @@ class RequestLoaders implements Loaders {
           )
           .orderBy(grants.createdAt, grants.id);
         const now = Date.now();
-        const groups = groupBy(rows, (r) => r.identityId);
+        const groups = groupBy(rows, (r) => r.identityId ?? '');
         return keys.map((k) =>
           (groups.get(k.identityId) ?? []).filter((g) => !k.active || isLive(g, now)),
         );
@@ -221,6 +238,25 @@ class RequestLoaders implements Loaders {
   get accessReviews(): Loaders['accessReviews'] {
     this.#accessReviews ??= createAccessReviewLoaders(this.#database);
     return this.#accessReviews;
+  }
+
+  get grant(): Loaders['grant'] {
+    if (this.#grant !== undefined) return this.#grant;
+    const { db } = this.#database;
+    this.#grant = new DataLoader<string, GrantRow | null>(async (ids) => {
+      const rows = await db
+        .select()
+        .from(grants)
+        .where(inArray(grants.id, [...ids]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+    return this.#grant;
+  }
+
+  get teams(): Loaders['teams'] {
+    this.#teams ??= createTeamLoaders(this.#database);
+    return this.#teams;
   }
 }
 

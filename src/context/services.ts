@@ -14,9 +14,11 @@ import type { AccessLogMode } from '../modules/audit/access-log-mode.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
 import { GrantService } from '../modules/grants/grant-service.js';
+import { GroupService } from '../modules/groups/group-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
 import { ApiKeyService } from '../modules/keys/api-key-service.js';
 import { RevisionService } from '../modules/revision/revision-service.js';
+import { RoleService } from '../modules/roles/role-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
 import { SensitiveScopes } from '../modules/scopes/sensitive-scopes.js';
 import {
@@ -38,6 +40,8 @@ export interface Services {
   readonly revisions: RevisionService;
   readonly usage: UsageService;
   readonly accessReviews: AccessReviewService;
+  readonly groups: GroupService;
+  readonly roles: RoleService;
   /** Stateful: `start()` it before serving, `close()` it on shutdown. */
   readonly auditFeed: AuditFeed;
   /**
@@ -83,6 +87,8 @@ export function createServices(
     usage: new UsageService(database),
     grantUsage: new GrantUsageRecorder(database, log, grantUsage),
     accessReviews: new AccessReviewService(database),
+    groups: new GroupService(database),
+    roles: new RoleService(database),
     usageWindows: new UsageWindows(),
     conditionSettings,
   };

@@ -110,16 +110,127 @@ export const scopes = pgTable(
   ],
 );
 
+/**
+ * Teams: a named set of identities and of other groups (nested up to 8 deep), fed by people, by the
+ * identity provider (SCIM) or by a token's `groups` claim (never stored). Grants to a group reach
+ * every member while both the grant and the memberships are live. Deleted groups are kept (their
+ * history stays readable) and lose their grants and memberships.
+ */
+export const groups = pgTable(
+  'groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    /** The identity provider's id of the group (SCIM `externalId`, a token's `groups` value). */
+    externalId: text('external_id'),
+    createdAt: createdAt(),
+    createdBy: uuid('created_by').references((): AnyPgColumn => identities.id),
+    deletedAt: at('deleted_at'),
+    deletedBy: uuid('deleted_by').references((): AnyPgColumn => identities.id),
+  },
+  (t) => [
+    uniqueIndex('groups_live_name_key').on(t.name).where(sql`${t.deletedAt} is null`),
+    uniqueIndex('groups_live_external_id_key')
+      .on(t.externalId)
+      .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
+    index('groups_created_at_id_idx').on(t.createdAt, t.id),
+  ],
+);
+
+export const membershipSource = pgEnum('membership_source', ['MANUAL', 'SCIM', 'TOKEN']);
+
+/**
+ * One membership of an identity or a group (`memberIdentityId` xor `memberGroupId`) in a group,
+ * live while `removedAt` is null and `expiresAt` has not passed.
+ */
+export const groupMembers = pgTable(
+  'group_members',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id),
+    memberIdentityId: uuid('member_identity_id').references(() => identities.id),
+    memberGroupId: uuid('member_group_id').references(() => groups.id),
+    reason: text('reason').notNull(),
+    source: membershipSource('source').notNull().default('MANUAL'),
+    addedAt: timestamp('added_at', { withTimezone: true, mode: 'date', precision: 3 })
+      .notNull()
+      .defaultNow(),
+    addedBy: uuid('added_by').references(() => identities.id),
+    expiresAt: at('expires_at'),
+    removedAt: at('removed_at'),
+    removedBy: uuid('removed_by').references(() => identities.id),
+    removeReason: text('remove_reason'),
+  },
+  (t) => [
+    check(
+      'group_members_one_member_check',
+      sql`(${t.memberIdentityId} is null) <> (${t.memberGroupId} is null)`,
+    ),
+    check('group_members_not_itself_check', sql`${t.memberGroupId} is distinct from ${t.groupId}`),
+    check('group_members_reason_check', sql`length(btrim(${t.reason})) > 0`),
+    uniqueIndex('group_members_live_identity_key')
+      .on(t.groupId, t.memberIdentityId)
+      .where(sql`${t.removedAt} is null and ${t.memberIdentityId} is not null`),
+    uniqueIndex('group_members_live_group_key')
+      .on(t.groupId, t.memberGroupId)
+      .where(sql`${t.removedAt} is null and ${t.memberGroupId} is not null`),
+    index('group_members_identity_idx')
+      .on(t.memberIdentityId)
+      .where(sql`${t.removedAt} is null and ${t.memberIdentityId} is not null`),
+    index('group_members_group_idx')
+      .on(t.memberGroupId)
+      .where(sql`${t.removedAt} is null and ${t.memberGroupId} is not null`),
+    index('group_members_group_added_idx').on(t.groupId, t.addedAt, t.id),
+  ],
+);
+
+/** A named bundle of scopes (each on every resource, one id or a prefix), granted as one. */
+export const roles = pgTable('roles', {
+  name: text('name').primaryKey(),
+  description: text('description').notNull().default(''),
+  createdAt: createdAt(),
+  createdBy: uuid('created_by').references((): AnyPgColumn => identities.id),
+  deletedAt: at('deleted_at'),
+  deletedBy: uuid('deleted_by').references((): AnyPgColumn => identities.id),
+});
+
+/** The scopes of a role, now (changes are audited with before and after). */
+export const roleScopes = pgTable(
+  'role_scopes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    role: text('role')
+      .notNull()
+      .references(() => roles.name),
+    scope: text('scope')
+      .notNull()
+      .references(() => scopes.name),
+    resource: text('resource'),
+  },
+  (t) => [
+    uniqueIndex('role_scopes_role_scope_resource_key').on(
+      t.role,
+      t.scope,
+      sql`coalesce(${t.resource}, '')`,
+    ),
+  ],
+);
+
+/**
+ * A right to use a scope, or every scope of a role (`scope` xor `role`), held by an identity or by
+ * every member of a group (`identityId` xor `groupId`).
+ */
 export const grants = pgTable(
   'grants',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    identityId: uuid('identity_id')
-      .notNull()
-      .references(() => identities.id),
-    scope: text('scope')
-      .notNull()
-      .references(() => scopes.name),
+    identityId: uuid('identity_id').references(() => identities.id),
+    groupId: uuid('group_id').references(() => groups.id),
+    scope: text('scope').references(() => scopes.name),
+    role: text('role').references(() => roles.name),
     resource: text('resource'),
     reason: text('reason').notNull(),
     grantedBy: uuid('granted_by').references(() => identities.id),
@@ -136,6 +247,9 @@ export const grants = pgTable(
   },
   (t) => [
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
+    index('grants_live_group_idx')
+      .on(t.groupId)
+      .where(sql`${t.revokedAt} is null and ${t.groupId} is not null`),
     index('grants_expiry_due_idx')
       .on(t.expiresAt)
       .where(
@@ -144,6 +258,8 @@ export const grants = pgTable(
     index('grants_identity_created_idx').on(t.identityId, t.createdAt),
     index('grants_created_at_id_idx').on(t.createdAt, t.id),
     check('grants_reason_check', sql`length(btrim(${t.reason})) > 0`),
+    check('grants_one_holder_check', sql`(${t.identityId} is null) <> (${t.groupId} is null)`),
+    check('grants_scope_or_role_check', sql`(${t.scope} is null) <> (${t.role} is null)`),
   ],
 );
 
@@ -385,6 +501,10 @@ export type IdentityRow = typeof identities.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ScopeRow = typeof scopes.$inferSelect;
 export type GrantRow = typeof grants.$inferSelect;
+export type GroupRow = typeof groups.$inferSelect;
+export type GroupMemberRow = typeof groupMembers.$inferSelect;
+export type RoleRow = typeof roles.$inferSelect;
+export type RoleScopeRow = typeof roleScopes.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

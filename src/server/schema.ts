@@ -12,9 +12,11 @@ import { accessReviewResolvers } from '../modules/access-reviews/access-review-r
 import { auditResolvers } from '../modules/audit/audit-resolvers.js';
 import { grantResolvers } from '../modules/grants/grant-resolvers.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
+import { groupResolvers } from '../modules/groups/group-resolvers.js';
 import { identityResolvers } from '../modules/identities/identity-resolvers.js';
 import { apiKeyResolvers } from '../modules/keys/api-key-resolvers.js';
 import { RevisionScalar } from '../modules/revision/revision.js';
+import { roleResolvers } from '../modules/roles/role-resolvers.js';
 import { scopeResolvers } from '../modules/scopes/scope-resolvers.js';
 import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { usageResolvers } from '../modules/usage/usage-resolvers.js';
@@ -51,6 +53,8 @@ export const keyholderResolvers = [
   accessRequestResolvers,
   usageResolvers,
   accessReviewResolvers,
+  groupResolvers,
+  roleResolvers,
 ];
 
 /**

@@ -1,21 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { BUILTIN_SCOPES } from '../../src/modules/scopes/builtin-scopes.js';
 import { engines } from '../fixtures/engines.js';
 import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { identityWithGrants } from '../fixtures/seed.js';
 import { snapshot, startTestServer, type TestServer } from '../fixtures/test-server.js';
 
-const BUILTIN = [
-  'audit:read',
-  'grants:read',
-  'grants:write',
-  'identities:read',
-  'identities:write',
-  'scopes:read',
-  'scopes:write',
-  'webhooks:read',
-  'webhooks:write',
-];
+/** Every built-in scope Keyholder declares. */
+const BUILTIN = BUILTIN_SCOPES.map((s) => s.name).sort();
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "Handing over.") { id active } }';
 const DISABLE = 'mutation($id: ID!) { disableIdentity(id: $id) { id status } }';

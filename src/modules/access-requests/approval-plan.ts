@@ -56,8 +56,8 @@ export async function planApproval(
   await lockIdentityGrants(tx, request.identityId);
   const duplicate = await findLiveDuplicate(
     tx,
-    request.identityId,
-    request.scope,
+    { identityId: request.identityId },
+    { scope: request.scope, role: null },
     request.resource,
   );
   if (duplicate !== undefined) {

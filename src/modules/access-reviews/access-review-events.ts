@@ -1,5 +1,6 @@
 import type { AccessReviewItemRow, AccessReviewRow, GrantRow } from '../../db/tables.js';
 import type { ChangeEvent } from '../audit/record-change.js';
+import { eventScopes, grantFacts } from '../grants/grant-events.js';
 import type { AccessReviewOutcome } from './item-outcome.js';
 
 /** How a closed review's items ended, as `accessreview.closed` records them. */
@@ -37,18 +38,20 @@ export function reviewStarted(
 export function itemDecided(
   review: Pick<AccessReviewRow, 'id' | 'name'>,
   item: Pick<AccessReviewItemRow, 'id' | 'decision' | 'note'>,
-  grant: Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'>,
+  grant: Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'> &
+    Partial<Pick<GrantRow, 'groupId' | 'role'>>,
   outcome: AccessReviewOutcome,
+  roleScopes: readonly string[] = [],
 ): ChangeEvent {
   return {
     action: 'accessreview.item_decided',
     subjectId: item.id,
-    scopes: [grant.scope],
+    scopes: eventScopes(grant, roleScopes),
     details: {
       accessReviewId: review.id,
       accessReviewName: review.name,
       grantId: grant.id,
-      grant: { identityId: grant.identityId, scope: grant.scope, resource: grant.resource },
+      grant: grantFacts(grant),
       decision: item.decision,
       outcome,
       note: item.note,

@@ -1,4 +1,4 @@
-import { and, eq, lt, type SQL } from 'drizzle-orm';
+import { and, eq, isNotNull, lt, or, type SQL } from 'drizzle-orm';
 import { grants, identities } from '../../db/tables.js';
 import { badUserInput } from '../../errors.js';
 import { liveGrant } from '../grants/live-grants.js';
@@ -80,9 +80,15 @@ export function parseReviewFilter(
   };
 }
 
-/** The grants a review covers at `now`: active, of an active identity, matching every criterion. */
-export function reviewedGrantsCondition(criteria: AccessReviewCriteria, _now: Date): SQL {
-  const conditions: SQL[] = [liveGrant(), eq(identities.status, 'ACTIVE')];
+/**
+ * The grants a review covers at `now`: active, of an active identity or of a group, matching every
+ * criterion.
+ */
+export function reviewedGrantsCondition(criteria: AccessReviewCriteria): SQL {
+  const conditions: SQL[] = [
+    liveGrant(),
+    or(eq(identities.status, 'ACTIVE'), isNotNull(grants.groupId)) as SQL,
+  ];
   if (criteria.scope !== null) conditions.push(eq(grants.scope, criteria.scope));
   if (criteria.identityId !== null) conditions.push(eq(grants.identityId, criteria.identityId));
   if (criteria.createdBefore !== null) {

@@ -12,6 +12,7 @@ import { recordChange } from '../audit/record-change.js';
 import { assertMayRevoke } from '../grants/grant-authority.js';
 import { isLive } from '../grants/live-grants.js';
 import { revokeGrantsInTx } from '../grants/revoke-grant.js';
+import { groupsReachedBy } from '../groups/group-graph.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId } from '../shared/validate.js';
@@ -95,10 +96,21 @@ export async function decideAccessReviewItem(
         `Nobody reviews their own grant: grant ${grant.id} is yours; another reviewer must decide it.`,
       );
     }
-    const [holder] = await tx
-      .select({ name: identities.name, kind: identities.kind, ownerId: identities.ownerId })
-      .from(identities)
-      .where(eq(identities.id, grant.identityId));
+    if (grant.groupId !== null) {
+      const reached = await groupsReachedBy(tx, { identityId: actor.identity.id });
+      if (reached.some((r) => r.groupId === grant.groupId)) {
+        throw forbidden(
+          `Nobody reviews their own grant: grant ${grant.id} is held by a group you belong to; another reviewer must decide it.`,
+        );
+      }
+    }
+    const [holder] =
+      grant.identityId === null
+        ? []
+        : await tx
+            .select({ name: identities.name, kind: identities.kind, ownerId: identities.ownerId })
+            .from(identities)
+            .where(eq(identities.id, grant.identityId));
     if (holder?.kind === 'AGENT' && holder.ownerId === actor.identity.id) {
       throw forbidden(
         `Grant ${grant.id} is held by your agent "${holder.name}", which acts for you; another reviewer must decide it.`,

@@ -11,7 +11,7 @@ import {
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
-import { beyondRevocationAuthority } from '../grants/grant-authority.js';
+import { beyondRevocationAuthority, conferredBy } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireText } from '../shared/validate.js';
@@ -83,8 +83,8 @@ export async function startAccessReview(
     const matched = await tx
       .select(getTableColumns(grants))
       .from(grants)
-      .innerJoin(identities, eq(identities.id, grants.identityId))
-      .where(reviewedGrantsCondition(criteria, new Date(now)))
+      .leftJoin(identities, eq(identities.id, grants.identityId))
+      .where(reviewedGrantsCondition(criteria))
       .orderBy(asc(grants.createdAt), asc(grants.id))
       .limit(MAX_REVIEW_ITEMS + 1);
     if (matched.length === 0) {
@@ -124,7 +124,13 @@ export async function startAccessReview(
     await recordChange(
       tx,
       actor,
-      reviewStarted(review, [...new Set(matched.map((g) => g.scope))].sort(), matched.length),
+      reviewStarted(
+        review,
+        [
+          ...new Set([...(await conferredBy(tx, matched)).values()].flat().map((t) => t.scope)),
+        ].sort(),
+        matched.length,
+      ),
     );
     await tx.execute(sql`select pg_notify(${REVIEW_STARTED_CHANNEL}, ${review.id})`);
     return review;

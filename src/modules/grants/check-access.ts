@@ -15,6 +15,7 @@ import { compareRevisions, type Revision } from '../revision/revision.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { assertCallerHolds } from './caller-authority.js';
 import { describeResource } from './describe-resource.js';
+import { describeHolding } from './grant-path.js';
 
 /** The outcome of `check`, with a sentence a person can act on. */
 export interface AccessDecision {
@@ -112,7 +113,7 @@ export async function checkAccess(
       conditions,
       allowed: true,
       grant,
-      reason: `Allowed by grant ${grant.id} of "${scope}" on ${describeResource(grant.resource)}${until}${held}.`,
+      reason: `Allowed by ${await describeHolding(ctx, grant)}${until}${held}.`,
     };
   }
   const defined = await loaders.scopeExists.load(scope);
@@ -150,7 +151,7 @@ async function explainOwnerCap(
 ): Promise<string | null> {
   if (identity.ownerId === null || !isCappedByOwner(identity)) return null;
   const [held, owner] = await Promise.all([
-    ctx.loaders.grants.load({ identityId: identity.id, active: true }),
+    ctx.loaders.heldGrants.load(identity.id),
     ctx.loaders.identity.load(identity.ownerId),
   ]);
   const own = new GrantSet(held).covering(scope, resource, now);

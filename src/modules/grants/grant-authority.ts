@@ -1,8 +1,10 @@
+import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { intersectResource } from '../../authz/cap-to-owner.js';
 import { GrantSet } from '../../authz/grant-set.js';
 import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
-import type { IdentityRow } from '../../db/tables.js';
-import { forbidden } from '../../errors.js';
+import { type IdentityRow, roleScopes, roles } from '../../db/tables.js';
+import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { describeResource } from './describe-resource.js';
 import { type ActiveGrant, loadLiveGrants } from './live-grants.js';
 
@@ -106,15 +108,53 @@ export async function loadAuthority(
   return new Authority(grants.get(actor.id) ?? []);
 }
 
-/** A grant as revocation reads it: who granted it, and what it is of. */
-export interface RevocableGrant extends ScopeOnResource {
+/** A grant as authority reads it: of a scope or a role, on a resource pattern. */
+export interface ConferringGrant {
   readonly id: string;
+  readonly scope: string | null;
+  readonly role: string | null;
+  readonly resource: string | null;
+}
+
+/**
+ * What each grant confers, by grant id: its scope on its resource, or each scope of its role on
+ * the grant's resource narrowed by the role's (a role scope outside the grant's resource confers
+ * nothing). Read inside the caller's transaction (one statement for all the role grants).
+ */
+export async function conferredBy(
+  tx: Tx,
+  grants: readonly ConferringGrant[],
+): Promise<Map<string, ScopeOnResource[]>> {
+  const roleNames = [...new Set(grants.flatMap((g) => (g.role === null ? [] : [g.role])))];
+  const roleScopeRows =
+    roleNames.length === 0
+      ? []
+      : await tx.select().from(roleScopes).where(inArray(roleScopes.role, roleNames));
+  const conferred = new Map<string, ScopeOnResource[]>();
+  for (const grant of grants) {
+    if (grant.scope !== null) {
+      conferred.set(grant.id, [{ scope: grant.scope, resource: grant.resource }]);
+      continue;
+    }
+    const targets: ScopeOnResource[] = [];
+    for (const row of roleScopeRows) {
+      if (row.role !== grant.role) continue;
+      const resource = intersectResource(grant.resource, row.resource);
+      if (resource !== undefined) targets.push({ scope: row.scope, resource });
+    }
+    conferred.set(grant.id, targets);
+  }
+  return conferred;
+}
+
+/** A grant as revocation reads it: who granted it, and what it confers. */
+export interface RevocableGrant extends ConferringGrant {
   readonly grantedBy: string | null;
 }
 
 /**
  * Of `grants`, those `actor` may not revoke: a grant may be revoked by its grantor, or by whoever
- * holds its scope grantable on a resource covering the grant's (read with `loadAuthority`).
+ * holds grantable every scope it confers, on a resource covering it (read with `loadAuthority`).
  */
 export async function beyondRevocationAuthority<G extends RevocableGrant>(
   tx: Tx,
@@ -123,8 +163,10 @@ export async function beyondRevocationAuthority<G extends RevocableGrant>(
 ): Promise<G[]> {
   const delegated = grants.filter((g) => g.grantedBy !== actor.id);
   if (delegated.length === 0) return [];
-  const authority = await loadAuthority(tx, actor, [...new Set(delegated.map((g) => g.scope))]);
-  return authority.beyond(delegated);
+  const conferred = await conferredBy(tx, delegated);
+  const targets = [...conferred.values()].flat();
+  const authority = await loadAuthority(tx, actor, [...new Set(targets.map((t) => t.scope))]);
+  return delegated.filter((g) => authority.beyond(conferred.get(g.id) ?? []).length > 0);
 }
 
 /**
@@ -138,9 +180,16 @@ export async function assertMayRevoke(
   what: string,
 ): Promise<void> {
   if ((await beyondRevocationAuthority(tx, actor, [grant])).length === 0) return;
+  const held = grant.role === null ? `"${grant.scope}"` : `every scope of role "${grant.role}"`;
   throw forbidden(
-    `${what} being its grantor or holding "${grant.scope}" on ${describeResource(grant.resource)} with grantable: true.`,
-    { required: { scope: grant.scope, resource: grant.resource, grantable: true } },
+    `${what} being its grantor or holding ${held} on ${describeResource(grant.resource)} with grantable: true.`,
+    {
+      required: {
+        ...(grant.role === null ? { scope: grant.scope } : { role: grant.role }),
+        resource: grant.resource,
+        grantable: true,
+      },
+    },
   );
 }
 
@@ -169,45 +218,122 @@ export interface Delegation extends ScopeOnResource {
 }
 
 /**
- * Throws `FORBIDDEN` unless `actor` may hand out `delegation` (nobody hands out more than they
- * hold): it needs a live grantable grant of the scope covering the resource, whose conditions the
- * new grant carries (`carriesConditions`), and the new grant must not outlive the latest of them.
- * Returns the grants it rests on (recorded with the change).
+ * Throws `FORBIDDEN` unless `actor` may hand out `delegation` (see `assertMayConfer`); returns the
+ * grants it rests on (recorded with the change).
  */
 export async function assertMayDelegate(
   tx: Tx,
   actor: Pick<IdentityRow, 'id'>,
   delegation: Delegation,
 ): Promise<ActiveGrant[]> {
-  const { scope, resource, condition, expiresAt } = delegation;
-  const covering = (await loadAuthority(tx, actor, [scope])).over(delegation);
-  const first = covering[0];
-  if (first === undefined) {
-    throw forbidden(
-      `Granting "${scope}" on ${describeResource(resource)} requires holding it with grantable: true, and you do not.`,
-      { required: { scope, resource, grantable: true } },
-    );
+  return assertMayConfer(tx, actor, {
+    targets: [delegation],
+    condition: delegation.condition,
+    until: delegation.expiresAt,
+    lacking: (target) =>
+      `Granting "${target.scope}" on ${describeResource(target.resource)} requires holding it with grantable: true, and you do not.`,
+    outliving: 'This grant',
+  });
+}
+
+/**
+ * Access that a change hands to others: a grant (of a scope or a role, to an identity or a group),
+ * a membership (everything the group's grants confer), or a role widened (every holder).
+ */
+export interface Conferral {
+  /** Every scope, on its resource, that holders get. */
+  readonly targets: readonly ScopeOnResource[];
+  /** The condition holders get it under; `null`: none. */
+  readonly condition: string | null;
+  /** Until when holders get it; `null`: no end. */
+  readonly until: Date | null;
+  /** The refusal's sentence when the actor lacks authority for one target. */
+  readonly lacking: (target: ScopeOnResource) => string;
+  /** What would outlive the actor's authority, beginning that refusal's sentence: `This grant`. */
+  readonly outliving: string;
+}
+
+/**
+ * Throws `FORBIDDEN` unless `actor` may confer `conferral` — nobody hands out more than they hold,
+ * whatever the path (a grant, a role, a group): for every target it needs a live grantable grant
+ * of the scope covering the resource, whose conditions the conferred access carries
+ * (`carriesConditions`), lasting at least as long (`until` no later than the latest of them).
+ * Returns the grants it rests on.
+ */
+export async function assertMayConfer(
+  tx: Tx,
+  actor: Pick<IdentityRow, 'id'>,
+  conferral: Conferral,
+): Promise<ActiveGrant[]> {
+  const { targets, condition, until } = conferral;
+  const authority = await loadAuthority(tx, actor, [...new Set(targets.map((t) => t.scope))]);
+  const used = new Set<ActiveGrant>();
+  for (const target of targets) {
+    const covering = authority.over(target);
+    const first = covering[0];
+    if (first === undefined) {
+      throw forbidden(conferral.lacking(target), {
+        required: { scope: target.scope, resource: target.resource, grantable: true },
+      });
+    }
+    const carried = covering.filter((g) => carriesConditions(condition, g));
+    if (carried.length === 0) {
+      const yours = conditionsOf(first);
+      throw forbidden(
+        `You hold "${target.scope}" only under the condition \`${yours.join(' && ')}\`; a grant you give must carry it: give condition "${yours.map((c) => `(${c})`).join(' && ')}", optionally followed by " && (<more>)".`,
+        {
+          required: {
+            scope: target.scope,
+            resource: target.resource,
+            grantable: true,
+            condition: yours,
+          },
+        },
+      );
+    }
+    const latest = latestExpiry(carried);
+    if (latest !== null && (until === null || until.getTime() > latest.getTime())) {
+      throw forbidden(
+        `${conferral.outliving} would outlive your own grant of "${target.scope}", which ends at ${latest.toISOString()}; give an expiry no later than that.`,
+        { required: { expiresAtOrBefore: latest.toISOString() } },
+      );
+    }
+    for (const grant of carried) used.add(grant);
   }
-  const authority = covering.filter((g) => carriesConditions(condition, g));
-  if (authority.length === 0) {
-    const yours = conditionsOf(first);
-    throw forbidden(
-      `You hold "${scope}" only under the condition \`${yours.join(' && ')}\`; a grant you give must carry it: give condition "${yours.map((c) => `(${c})`).join(' && ')}", optionally followed by " && (<more>)".`,
-      { required: { scope, resource, grantable: true, condition: yours } },
-    );
-  }
-  const latest = latestExpiry(authority);
-  if (latest !== null && (expiresAt === null || expiresAt.getTime() > latest.getTime())) {
-    throw forbidden(
-      `This grant would outlive your own grant of "${scope}", which ends at ${latest.toISOString()}; give an expiry no later than that.`,
-      { required: { expiresAtOrBefore: latest.toISOString() } },
-    );
-  }
-  return authority;
+  return [...used];
 }
 
 /** When the last of `grants` expires; `null` when one never does. */
 export function latestExpiry(grants: readonly Pick<ActiveGrant, 'expiresAt'>[]): Date | null {
   if (grants.some((g) => g.expiresAt === null)) return null;
   return new Date(Math.max(...grants.map((g) => (g.expiresAt as Date).getTime())));
+}
+
+/**
+ * What a grant of `scope` or `role` on `resource` would confer (see `conferredBy`), refusing an
+ * unknown role (`NOT_FOUND`) and a role that confers nothing on that resource (`BAD_USER_INPUT`).
+ */
+export async function conferredTargets(
+  tx: Tx,
+  grant: {
+    readonly scope: string | null;
+    readonly role: string | null;
+    readonly resource: string | null;
+  },
+): Promise<ScopeOnResource[]> {
+  if (grant.role !== null) {
+    const [role] = await tx
+      .select({ name: roles.name })
+      .from(roles)
+      .where(and(eq(roles.name, grant.role), isNull(roles.deletedAt)));
+    if (role === undefined) throw notFound(`Role "${grant.role}" is not defined.`);
+  }
+  const targets = (await conferredBy(tx, [{ id: '', ...grant }])).get('') ?? [];
+  if (targets.length === 0) {
+    throw badUserInput(
+      `Role "${grant.role}" has no scope on ${describeResource(grant.resource)}; a grant of it would confer nothing.`,
+      { field: 'resource' },
+    );
+  }
+  return targets;
 }

@@ -1,23 +1,43 @@
 import type { GrantRow, ScopeRow } from '../../db/tables.js';
 import type { ChangeEvent } from '../audit/record-change.js';
 
-type GrantFacts = Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'>;
+type GrantFacts = Pick<GrantRow, 'id' | 'identityId' | 'scope' | 'resource'> &
+  Partial<Pick<GrantRow, 'groupId' | 'role'>>;
+
+/**
+ * Who holds a grant and of what, as events record it: `identityId` or `groupId`, `scope` or
+ * `role` (a direct grant of a scope keeps the shape it always had), and `resource`.
+ */
+export function grantFacts(grant: GrantFacts): Record<string, unknown> {
+  return {
+    ...(grant.groupId ? { groupId: grant.groupId } : { identityId: grant.identityId }),
+    ...(grant.role ? { role: grant.role } : { scope: grant.scope }),
+    resource: grant.resource,
+  };
+}
+
+/**
+ * The scopes an event about `grant` is found by (audit search, webhooks by scope): its scope, or
+ * the role's scopes given in `roleScopes`.
+ */
+export function eventScopes(grant: GrantFacts, roleScopes: readonly string[] = []): string[] {
+  return grant.scope === null ? [...new Set(roleScopes)].sort() : [grant.scope];
+}
 
 /** The audit event of a new grant: what it gives, to whom, until when, and why. */
 export function grantCreated(
   grant: GrantFacts & Pick<GrantRow, 'grantable' | 'expiresAt'> & { condition?: string | null },
   reason: string,
   more: Record<string, unknown> = {},
+  roleScopes: readonly string[] = [],
 ): ChangeEvent {
   return {
     action: 'grant.created',
     subjectId: grant.id,
-    scopes: [grant.scope],
+    scopes: eventScopes(grant, roleScopes),
     details: {
       after: {
-        identityId: grant.identityId,
-        scope: grant.scope,
-        resource: grant.resource,
+        ...grantFacts(grant),
         grantable: grant.grantable,
         expiresAt: grant.expiresAt?.toISOString() ?? null,
         ...(grant.condition ? { condition: grant.condition } : {}),
@@ -34,16 +54,15 @@ export function grantRevoked(
   active: boolean,
   reason: string,
   more: Record<string, unknown> = {},
+  roleScopes: readonly string[] = [],
 ): ChangeEvent {
   return {
     action: 'grant.revoked',
     subjectId: grant.id,
-    scopes: [grant.scope],
+    scopes: eventScopes(grant, roleScopes),
     details: {
       before: {
-        identityId: grant.identityId,
-        scope: grant.scope,
-        resource: grant.resource,
+        ...grantFacts(grant),
         active,
       },
       reason,

@@ -1,4 +1,3 @@
-import { isCappedByOwner } from '../../authz/cap-to-owner.js';
 import type { CheckContextInput } from '../../conditions/parse-condition-override.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
@@ -8,7 +7,8 @@ import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
 import { checkAccess } from './check-access.js';
-import { effectivePermissions } from './effective-permissions.js';
+import { effectivePermissions, type Permission } from './effective-permissions.js';
+import { type GrantPathView, pathGroupNames, pathOf } from './grant-path.js';
 import type { GrantFilter, GrantInput } from './grant-service.js';
 import { isLive } from './live-grants.js';
 
@@ -62,21 +62,18 @@ export const grantResolvers = {
     },
     effectivePermissions: async (_: unknown, args: { identityId: string }, ctx: Ctx) => {
       const id = parseId(args.identityId, 'identity');
-      const identity = await ctx.loaders.identity.load(id);
-      if (identity === null) throw notFound(`Identity ${id} does not exist.`);
-      const ownerId = isCappedByOwner(identity) ? identity.ownerId : null;
-      const [held, owner, ownerGrants] = await Promise.all([
-        ctx.loaders.grants.load({ identityId: id, active: true }),
-        ownerId === null ? null : ctx.loaders.identity.load(ownerId),
-        ownerId === null ? [] : ctx.loaders.grants.load({ identityId: ownerId, active: true }),
+      const [identity, effective] = await Promise.all([
+        ctx.loaders.identity.load(id),
+        ctx.loaders.liveGrants.load(id),
       ]);
-      return effectivePermissions(identity, held, { identity: owner, grants: ownerGrants });
+      if (identity === null) throw notFound(`Identity ${id} does not exist.`);
+      return effectivePermissions(identity, effective);
     },
   },
   Mutation: {
     grant: async (_: unknown, args: { input: GrantInput }, ctx: Ctx) => {
       const made = await ctx.services.grants.grant(ctx.caller, args.input);
-      noteSensitiveScope(ctx, made.scope);
+      if (made.scope !== null) noteSensitiveScope(ctx, made.scope);
       return made;
     },
     revokeGrant: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
@@ -86,10 +83,17 @@ export const grantResolvers = {
   },
   Grant: {
     identity: (grant: GrantRow, _: unknown, ctx: Ctx) =>
-      ctx.loaders.identity.load(grant.identityId),
-    scope: (grant: GrantRow, _: unknown, ctx: Ctx) => ctx.loaders.scope.load(grant.scope),
+      grant.identityId === null ? null : ctx.loaders.identity.load(grant.identityId),
+    group: (grant: GrantRow, _: unknown, ctx: Ctx) =>
+      grant.groupId === null ? null : ctx.loaders.teams.group.load(grant.groupId),
+    scope: (grant: GrantRow, _: unknown, ctx: Ctx) =>
+      grant.scope === null ? null : ctx.loaders.scope.load(grant.scope),
+    role: (grant: GrantRow, _: unknown, ctx: Ctx) =>
+      grant.role === null ? null : ctx.loaders.teams.role.load(grant.role),
     policyCondition: async (grant: GrantRow, _: unknown, ctx: Ctx) =>
-      (await ctx.loaders.scope.load(grant.scope))?.condition ?? null,
+      grant.scope === null
+        ? null
+        : ((await ctx.loaders.scope.load(grant.scope))?.condition ?? null),
     grantedBy: (grant: GrantRow, _: unknown, ctx: Ctx) =>
       grant.grantedBy === null ? null : ctx.loaders.identity.load(grant.grantedBy),
     revokedBy: (grant: GrantRow, _: unknown, ctx: Ctx) =>
@@ -97,10 +101,20 @@ export const grantResolvers = {
     active: (grant: GrantRow) => isLive(grant),
   },
   Decision: {
-    grant: async (decision: AccessDecision, _: unknown, ctx: Ctx) => {
-      if (decision.grant === null) return null;
-      const rows = await ctx.loaders.grants.load({ identityId: decision.identityId, active: true });
-      return rows.find((g) => g.id === decision.grant?.id) ?? null;
+    grant: (decision: AccessDecision, _: unknown, ctx: Ctx) =>
+      decision.grant === null ? null : ctx.loaders.grant.load(decision.grant.id),
+    path: (decision: AccessDecision) => (decision.grant === null ? null : pathOf(decision.grant)),
+  },
+  Permission: {
+    grants: async (permission: Permission, _: unknown, ctx: Ctx) => {
+      const ids = [...new Set(permission.held.map((g) => g.id))];
+      const rows = await Promise.all(ids.map((id) => ctx.loaders.grant.load(id)));
+      return rows.filter((row) => row !== null);
     },
+    paths: (permission: Permission) => permission.held.map(pathOf),
+  },
+  GrantPath: {
+    groups: (path: GrantPathView, _: unknown, ctx: Ctx) => pathGroupNames(ctx, path.membershipIds),
+    membershipId: (path: GrantPathView) => path.membershipIds[0] ?? null,
   },
 };

@@ -1,12 +1,14 @@
 import { and, asc, eq, not, type SQL } from 'drizzle-orm';
 import { requireCondition } from '../../conditions/compile-condition.js';
-import type { Database } from '../../db/client.js';
+import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
-import { conflict, forbidden, invariant, notFound } from '../../errors.js';
+import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
+import { groupToGrant } from '../groups/group-to-grant.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
-import { assertWithinMaxTtl } from '../scopes/scope-policy.js';
+import { assertConferrable } from '../scopes/scope-policy.js';
+import { scopeRows } from '../scopes/scope-rows.js';
 import {
   afterCursor,
   decodeCursor,
@@ -15,9 +17,20 @@ import {
   pageSize,
   toPage,
 } from '../shared/pagination.js';
-import { parseId, requireScopeName, requireText, resolveExpiry } from '../shared/validate.js';
+import {
+  parseId,
+  requireRoleName,
+  requireScopeName,
+  requireText,
+  resolveExpiry,
+} from '../shared/validate.js';
 import { describeResource } from './describe-resource.js';
-import { assertMayDelegate, assertMayRevoke } from './grant-authority.js';
+import {
+  assertMayConfer,
+  assertMayDelegate,
+  assertMayRevoke,
+  conferredTargets,
+} from './grant-authority.js';
 import { grantCreated, sensitiveFlag } from './grant-events.js';
 import { findLiveDuplicate, liveGrant } from './live-grants.js';
 import { lockIdentityGrants } from './lock-identity-grants.js';
@@ -27,8 +40,12 @@ import { revokeGrantsInTx } from './revoke-grant.js';
 import { whoCan } from './who-can.js';
 
 export interface GrantInput {
-  readonly identityId: string;
-  readonly scope: string;
+  /** Who holds it: an identity, or every member of a group (exactly one of the two). */
+  readonly identityId?: string | null;
+  readonly groupId?: string | null;
+  /** What it gives: a scope, or every scope of a role (exactly one of the two). */
+  readonly scope?: string | null;
+  readonly role?: string | null;
   readonly resource?: string | null;
   readonly reason: string;
   readonly ttlSeconds?: number | null;
@@ -38,8 +55,33 @@ export interface GrantInput {
   readonly condition?: string | null;
 }
 
+/** `Identity "<name>"` of an active identity, to receive a grant; `NOT_FOUND` or `CONFLICT` else. */
+async function activeIdentityName(tx: Tx, identityId: string): Promise<string> {
+  const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
+  if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
+  if (target.status === 'DISABLED') {
+    throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
+  }
+  return `Identity "${target.name}"`;
+}
+
+/** One of two inputs, exactly: `BAD_USER_INPUT` naming both when neither or both are given. */
+function exactlyOne<A extends string, B extends string>(
+  a: [A, string | null | undefined],
+  b: [B, string | null | undefined],
+): { readonly field: A | B; readonly value: string } {
+  const given = [a, b].filter(([, value]) => value !== null && value !== undefined);
+  const [only] = given;
+  if (given.length !== 1 || only === undefined) {
+    throw badUserInput(`Give exactly one of ${a[0]} and ${b[0]}.`, { field: a[0] });
+  }
+  return { field: only[0], value: only[1] as string };
+}
+
 export interface GrantFilter {
   readonly identityId?: string | null;
+  readonly groupId?: string | null;
+  readonly role?: string | null;
   readonly scope?: string | null;
   readonly resource?: string | null;
   readonly grantedBy?: string | null;
@@ -65,48 +107,65 @@ export class GrantService {
     return revokeAllGrants(this.database, actor, identityId, reason);
   }
 
+  /**
+   * Grants a scope or a role to an identity or a group, with the delegation rules of
+   * `assertMayConfer` on everything it confers (a role: each of its scopes on the grant's
+   * resource), the scopes' policies (`assertConferrable`), and never to oneself (nor to a group
+   * one belongs to: that would be a grant to oneself).
+   */
   async grant(actor: Caller, input: GrantInput): Promise<GrantRow> {
-    const identityId = parseId(input.identityId, 'identity');
-    requireScopeName(input.scope, 'scope');
+    const holder = exactlyOne(['identityId', input.identityId], ['groupId', input.groupId]);
+    const holderId = parseId(holder.value, holder.field === 'identityId' ? 'identity' : 'group');
+    const what = exactlyOne(['scope', input.scope], ['role', input.role]);
+    if (what.field === 'scope') requireScopeName(what.value, 'scope');
+    else requireRoleName(what.value, 'role');
     const resource = parseResourcePattern(input.resource);
     const reason = requireText(input.reason, 'reason', 1000);
     const now = Date.now();
     const expiresAt = resolveExpiry(input, now, 'grant');
     const grantable = input.grantable ?? false;
     const condition = requireCondition(input.condition, 'condition');
-    if (identityId === actor.identity.id) {
+    if (holderId === actor.identity.id) {
       throw forbidden(
         'An identity cannot grant to itself; ask another identity that holds the scope grantable.',
       );
     }
 
     return runChange(this.database, actor, async (tx) => {
-      await lockIdentityGrants(tx, identityId);
-      const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
-      if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
-      if (target.status === 'DISABLED')
-        throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
-      const [scope] = await tx.select().from(scopes).where(eq(scopes.name, input.scope));
-      if (scope === undefined) throw notFound(`Scope "${input.scope}" is not defined.`);
-      if (scope.requiresApproval) {
-        throw forbidden(
-          `Scope "${scope.name}" requires approval: it can only be obtained through an approved access request (requestAccess), never granted directly.`,
-          { policy: 'requiresApproval', use: 'requestAccess' },
-        );
-      }
-      assertWithinMaxTtl(scope, expiresAt, now, input.expiresAt ? 'expiresAt' : 'ttlSeconds');
-
-      const authority = await assertMayDelegate(tx, actor.identity, {
-        scope: input.scope,
-        resource,
-        condition,
+      await lockIdentityGrants(tx, holderId);
+      const holderName =
+        holder.field === 'identityId'
+          ? await activeIdentityName(tx, holderId)
+          : await groupToGrant(tx, holderId, actor);
+      const scope = what.field === 'scope' ? what.value : null;
+      const role = what.field === 'role' ? what.value : null;
+      const targets = await conferredTargets(tx, { scope, role, resource });
+      const field = input.expiresAt ? 'expiresAt' : 'ttlSeconds';
+      assertConferrable(
+        await scopeRows(tx, targets),
         expiresAt,
-      });
+        now,
+        field,
+        role === null ? undefined : `Role "${role}"`,
+      );
+      const authority =
+        role === null && scope !== null
+          ? await assertMayDelegate(tx, actor.identity, { scope, resource, condition, expiresAt })
+          : await assertMayConfer(tx, actor.identity, {
+              targets,
+              condition,
+              until: expiresAt,
+              lacking: (target) =>
+                `Granting role "${role}" on ${describeResource(resource)} requires holding each of its scopes grantable, and you do not hold "${target.scope}" on ${describeResource(target.resource)}.`,
+              outliving: 'This grant',
+            });
 
-      const duplicate = await findLiveDuplicate(tx, identityId, input.scope, resource);
+      const holderColumn =
+        holder.field === 'identityId' ? { identityId: holderId } : { groupId: holderId };
+      const duplicate = await findLiveDuplicate(tx, holderColumn, { scope, role }, resource);
       if (duplicate !== undefined) {
         throw conflict(
-          `Identity "${target.name}" already holds an active grant of "${input.scope}" on ${describeResource(resource)} (${duplicate}); revoke it first to change it.`,
+          `${holderName} already holds an active grant of ${scope === null ? `role "${role}"` : `"${scope}"`} on ${describeResource(resource)} (${duplicate}); revoke it first to change it.`,
           { existingId: duplicate },
         );
       }
@@ -114,8 +173,9 @@ export class GrantService {
       const [row] = await tx
         .insert(grants)
         .values({
-          identityId,
-          scope: input.scope,
+          ...holderColumn,
+          scope,
+          role,
           resource,
           reason,
           grantedBy: actor.identity.id,
@@ -125,13 +185,19 @@ export class GrantService {
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');
+      const sensitive = (await scopeRows(tx, targets)).some((s) => s.sensitive);
       await recordChange(
         tx,
         actor,
-        grantCreated(row, reason, {
-          authorityGrantIds: authority.map((g) => g.id),
-          ...sensitiveFlag(scope),
-        }),
+        grantCreated(
+          row,
+          reason,
+          {
+            authorityGrantIds: authority.map((g) => g.id),
+            ...(sensitive ? { sensitive: true } : {}),
+          },
+          targets.map((t) => t.scope),
+        ),
       );
       return row;
     });

@@ -10,6 +10,7 @@ import {
 } from '../../db/tables.js';
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
+import { endMembershipsOf } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { parseId, requireText } from '../shared/validate.js';
@@ -18,12 +19,15 @@ import { beyondRevocationAuthority } from './grant-authority.js';
 import { liveGrant } from './live-grants.js';
 import { lockIdentityGrants } from './lock-identity-grants.js';
 import { revokeGrantsInTx } from './revoke-grant.js';
+import { keepRootHolders } from './root-holders.js';
 
 /** What the kill switch took away. */
 export interface RevokedEverything {
   readonly identity: IdentityRow;
   readonly grants: readonly GrantRow[];
   readonly apiKeys: readonly ApiKeyRow[];
+  /** The group memberships it ended. */
+  readonly membershipIds: readonly string[];
 }
 
 /**
@@ -108,6 +112,8 @@ export async function revokeEverythingOf(
     )
     .for('update');
   await options.authorize?.(live);
+  await keepRootHolders(tx, { identityIds: [id] }, `Revoking every grant of "${identity.name}"`);
+  const memberships = await endMembershipsOf(tx, actor, id, reason, options.details);
   const revokedGrants = await revokeGrantsInTx(tx, actor, live, {
     reason,
     details: options.details,
@@ -134,5 +140,10 @@ export async function revokeEverythingOf(
       details: { before: { identityId: id, prefix: key.prefix }, reason, ...options.details },
     });
   }
-  return { identity, grants: revokedGrants.map((r) => r.grant), apiKeys: revokedKeys };
+  return {
+    identity,
+    grants: revokedGrants.map((r) => r.grant),
+    apiKeys: revokedKeys,
+    membershipIds: memberships.map((m) => m.id),
+  };
 }

@@ -3,6 +3,7 @@ import type { Tx } from '../../db/client.js';
 import { type GrantRow, grants } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authentication.js';
+import { conferredBy } from './grant-authority.js';
 import { grantRevoked } from './grant-events.js';
 import { isLive } from './live-grants.js';
 import { isRootGrant, lastRootHolder, orphanedScopes } from './root-holders.js';
@@ -85,6 +86,10 @@ export async function revokeGrantsInTx(
         ),
       );
   }
+  const conferred = await conferredBy(
+    tx,
+    revoking.filter((g) => g.role !== null),
+  );
   const outcomes: RevokeOutcome[] = [];
   for (const grant of toRevoke) {
     const why = kept.get(grant.id);
@@ -100,6 +105,7 @@ export async function revokeGrantsInTx(
         isLive(grant, now.getTime()),
         revocation.reason,
         typeof revocation.details === 'function' ? revocation.details(grant) : revocation.details,
+        (conferred.get(grant.id) ?? []).map((t) => t.scope),
       ),
     );
     outcomes.push({

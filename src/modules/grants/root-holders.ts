@@ -4,40 +4,73 @@ import { rowsOf } from '../../db/rows-of.js';
 import type { GrantRow } from '../../db/tables.js';
 import { conflict } from '../../errors.js';
 import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
-import { liveGrantSql } from './live-grants.js';
+import { liveGrantSql, liveMembershipSql, MAX_GROUP_DEPTH } from './live-grants.js';
 
 const ROOT_HOLDERS_LOCK = 7_291_007;
 const BUILTIN = BUILTIN_SCOPES.map((s) => s.name);
 const BUILTIN_NAMES = new Set(BUILTIN);
 
-/** A grant whose revocation `keepRootHolders` must allow: a built-in scope, grantable, on every resource. */
-export function isRootGrant(grant: Pick<GrantRow, 'scope' | 'grantable' | 'resource'>): boolean {
-  return BUILTIN_NAMES.has(grant.scope) && grant.grantable && grant.resource === null;
+/**
+ * A grant whose end `keepRootHolders` must allow: grantable, on every resource, of a built-in
+ * scope or of a role (which may bundle one).
+ */
+export function isRootGrant(
+  grant: Pick<GrantRow, 'scope' | 'grantable' | 'resource'> & Partial<Pick<GrantRow, 'role'>>,
+): boolean {
+  if (!grant.grantable || grant.resource !== null) return false;
+  return (grant.role ?? null) !== null || (grant.scope !== null && BUILTIN_NAMES.has(grant.scope));
 }
 
-/** What a change takes away: some grants, or one identity (everything it holds). */
-export type Removal = { readonly grantIds: readonly string[] } | { readonly identityId: string };
+/**
+ * What a change takes away from the holders of root grants: grants, identities (everything they
+ * hold), group memberships, or scopes of roles (`role#scope`).
+ */
+export interface Removal {
+  readonly grantIds?: readonly string[];
+  readonly identityIds?: readonly string[];
+  readonly membershipIds?: readonly string[];
+  readonly roleScopes?: readonly { readonly role: string; readonly scope: string }[];
+}
+
+const uuidArray = (ids: readonly string[] = []) => `{${ids.join(',')}}`;
 
 /**
- * The built-in scopes that `without` would leave with no active identity holding them grantable
- * on every resource, sorted; empty when none. Serialised by an advisory lock so that two
- * administrators cannot remove each other at once.
+ * The built-in scopes that `without` would leave with no active identity holding them grantable on
+ * every resource — directly, through any group (nested), or through a role — sorted; empty when
+ * none. Serialised by an advisory lock so that two administrators cannot remove each other at once.
  */
 export async function orphanedScopes(tx: Tx, without: Removal): Promise<string[]> {
   await tx.execute(sql`select pg_advisory_xact_lock(${ROOT_HOLDERS_LOCK})`);
-  const excluded =
-    'grantIds' in without
-      ? sql`g.id <> all(${`{${without.grantIds.join(',')}}`}::uuid[])`
-      : sql`g.identity_id <> ${without.identityId}::uuid`;
+  const memberships = uuidArray(without.membershipIds);
+  const roleScopes = `{${(without.roleScopes ?? []).map((r) => `"${r.role}#${r.scope}"`).join(',')}}`;
   const held = rowsOf<{ scope: string }>(
     await tx.execute(sql`
-    select distinct g.scope from grants g join identities i on i.id = g.identity_id
-    where g.scope in (${sql.join(
+    with recursive m(identity_id, group_id, depth) as (
+      select gm.member_identity_id, gm.group_id, 1 from group_members gm
+      where gm.member_identity_id is not null and ${sql.raw(liveMembershipSql('gm'))}
+        and gm.id <> all(${memberships}::uuid[])
+      union all
+      select m.identity_id, gm.group_id, m.depth + 1
+      from m join group_members gm on gm.member_group_id = m.group_id
+      where ${sql.raw(liveMembershipSql('gm'))} and gm.id <> all(${memberships}::uuid[])
+        and m.depth < ${MAX_GROUP_DEPTH}
+    ), holders(identity_id, scope) as (
+      select coalesce(g.identity_id, m.identity_id), coalesce(rs.scope, g.scope)
+      from grants g
+      left join m on m.group_id = g.group_id
+      left join role_scopes rs on rs.role = g.role
+      where g.grantable and g.resource is null and ${sql.raw(liveGrantSql('g'))}
+        and g.id <> all(${uuidArray(without.grantIds)}::uuid[])
+        and (g.identity_id is not null or m.identity_id is not null)
+        and (g.role is null or (rs.id is not null and rs.resource is null
+             and (g.role || '#' || rs.scope) <> all(${roleScopes}::text[])))
+    )
+    select distinct h.scope from holders h join identities i on i.id = h.identity_id
+    where h.scope in (${sql.join(
       BUILTIN.map((s) => sql`${s}`),
       sql`, `,
     )})
-      and g.grantable and g.resource is null and ${sql.raw(liveGrantSql('g'))}
-      and i.status = 'ACTIVE' and ${excluded}`),
+      and i.status = 'ACTIVE' and i.id <> all(${uuidArray(without.identityIds)}::uuid[])`),
   );
   const remaining = new Set(held.map((r) => r.scope));
   return BUILTIN.filter((s) => !remaining.has(s)).sort();

@@ -26,6 +26,8 @@ export const identityResolvers = {
     ) => ctx.services.identities.revokeOwnedAccess(ctx.caller, args.reason, args.identityId),
     disableIdentity: (_: unknown, args: { id: string }, ctx: Ctx) =>
       ctx.services.identities.disable(ctx.caller, args.id),
+    enableIdentity: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
+      ctx.services.identities.enable(ctx.caller, args.id, args.reason),
     setIdentityAttributes: (_: unknown, args: { id: string; attributes: unknown }, ctx: Ctx) =>
       ctx.services.identities.setAttributes(ctx.caller, args.id, args.attributes),
   },

@@ -1,10 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
-import { and, asc, eq, ilike, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, ilike, isNull, or, type SQL } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { type IdentityRow, identities } from '../../db/tables.js';
+import { apiKeys, grants, type IdentityRow, identities } from '../../db/tables.js';
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
+import { describeResource } from '../grants/describe-resource.js';
+import { assertMayConfer, conferredBy } from '../grants/grant-authority.js';
+import { liveGrant } from '../grants/live-grants.js';
 import { keepRootHolders } from '../grants/root-holders.js';
+import { endMembershipsOf } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
@@ -124,7 +128,7 @@ export class IdentityService {
     return runChange(this.database, actor, async (tx) => {
       const current = await lockIdentity(tx, id);
       if (current.status === 'DISABLED') return current;
-      await keepRootHolders(tx, { identityId: id }, `Disabling "${current.name}"`);
+      await keepRootHolders(tx, { identityIds: [id] }, `Disabling "${current.name}"`);
       const [row] = await tx
         .update(identities)
         .set({ status: 'DISABLED', disabledAt: new Date(), disabledBy: actor.identity.id })
@@ -135,6 +139,78 @@ export class IdentityService {
         action: 'identity.disabled',
         subjectId: id,
         details: { before: { status: current.status }, after: { status: 'DISABLED' } },
+      });
+      await endMembershipsOf(tx, actor, id, `Identity "${current.name}" was disabled.`, {
+        identityDisabled: true,
+      });
+      return row;
+    });
+  }
+
+  /**
+   * Re-enables a disabled identity, with an `identity.enabled` event saying why. What it held does
+   * not come back by itself: its API keys still live are revoked (it signs in with new ones), its
+   * group memberships ended when it was disabled, and its grants still live authorize again only
+   * if `actor` could hand each of them out now (`assertMayConfer`): otherwise `FORBIDDEN` naming
+   * them (revoke them first, or ask someone who holds them). Enabling an active identity changes
+   * nothing.
+   */
+  async enable(actor: Caller, rawId: string, rawReason: string): Promise<IdentityRow> {
+    const id = parseId(rawId, 'identity');
+    const reason = requireText(rawReason, 'reason', 1000);
+    if (id === actor.identity.id) {
+      throw badUserInput('You cannot enable your own identity; ask another administrator.');
+    }
+    return runChange(this.database, actor, async (tx) => {
+      const current = await lockIdentity(tx, id);
+      if (current.status === 'ACTIVE') return current;
+      const dormant = await tx
+        .select()
+        .from(grants)
+        .where(and(eq(grants.identityId, id), liveGrant()))
+        .for('share');
+      const conferred = await conferredBy(tx, dormant);
+      for (const grant of dormant) {
+        await assertMayConfer(tx, actor.identity, {
+          targets: conferred.get(grant.id) ?? [],
+          condition: grant.condition,
+          until: grant.expiresAt,
+          lacking: (target) =>
+            `Enabling "${current.name}" would give back its grant ${grant.id} of "${target.scope}" on ${describeResource(target.resource)}, which you do not hold grantable; revoke it first, or ask an identity that holds it.`,
+          outliving: `Enabling "${current.name}" with its grant ${grant.id}`,
+        });
+      }
+      const keys = await tx
+        .update(apiKeys)
+        .set({ revokedAt: new Date(), revokedBy: actor.identity.id })
+        .where(and(eq(apiKeys.identityId, id), isNull(apiKeys.revokedAt)))
+        .returning();
+      for (const key of keys) {
+        await recordChange(tx, actor, {
+          action: 'apikey.revoked',
+          subjectId: key.id,
+          details: {
+            before: { identityId: id, prefix: key.prefix },
+            reason,
+            identityEnabled: true,
+          },
+        });
+      }
+      const [row] = await tx
+        .update(identities)
+        .set({ status: 'ACTIVE', disabledAt: null, disabledBy: null })
+        .where(eq(identities.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no identity row.');
+      await recordChange(tx, actor, {
+        action: 'identity.enabled',
+        subjectId: id,
+        details: {
+          before: { status: 'DISABLED' },
+          after: { status: 'ACTIVE' },
+          reason,
+          revokedApiKeyIds: keys.map((k) => k.id),
+        },
       });
       return row;
     });

@@ -31,6 +31,23 @@ export const BUILTIN_SCOPES: readonly BuiltinScope[] = [
     description: 'Create and disable webhooks: makes the server call any URL with audit events.',
     addedByUpgrade: true,
   },
+  {
+    name: 'groups:read',
+    description: 'Read groups and their members (on a group name: that group only).',
+    addedByUpgrade: true,
+  },
+  {
+    name: 'groups:write',
+    description:
+      'Create groups and change their members (on a group name: manage that group only).',
+    addedByUpgrade: true,
+  },
+  { name: 'roles:read', description: 'Read roles and their scopes.', addedByUpgrade: true },
+  {
+    name: 'roles:write',
+    description: 'Define roles and change their scopes (only with scopes held grantable).',
+    addedByUpgrade: true,
+  },
 ];
 
 /** Resources reserved for Keyholder's own scopes; `defineScope` refuses them. */
@@ -44,4 +61,6 @@ export const RESERVED_RESOURCES: readonly string[] = [
   'keyholder',
   'access-requests',
   'reviews',
+  'groups',
+  'roles',
 ];

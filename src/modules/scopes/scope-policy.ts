@@ -1,6 +1,6 @@
 import { requireCondition } from '../../conditions/compile-condition.js';
 import type { ScopeRow } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
+import { badUserInput, forbidden } from '../../errors.js';
 import { MAX_TTL_SECONDS } from '../shared/validate.js';
 
 /** A scope's policy, as `Scope.policy` shows it. */
@@ -172,5 +172,31 @@ export function assertWithinMaxTtl(
       `Scope "${scope.name}" allows grants of at most ${max} seconds; this one would last ${Math.ceil((expiresAt.getTime() - now) / 1000)} seconds.`,
       { field, maxTtlSeconds: max },
     );
+  }
+}
+
+/**
+ * Throws unless the scopes `scopes` (rows, each defined) may be conferred directly until `until`:
+ * none requires approval (`FORBIDDEN`: they are obtained only through an approved request), and
+ * each one's `maxTtlSeconds` allows `until` (`BAD_USER_INPUT`, see `assertWithinMaxTtl`). `via`
+ * names what confers them when it is not a grant of the scope itself (`role "oncall"`).
+ */
+export function assertConferrable(
+  scopes: readonly Pick<ScopeRow, 'name' | 'maxTtlSeconds' | 'requiresApproval'>[],
+  until: Date | null,
+  now: number,
+  field: string,
+  via?: string,
+): void {
+  for (const scope of scopes) {
+    if (scope.requiresApproval) {
+      const subject =
+        via === undefined ? `Scope "${scope.name}"` : `${via} confers "${scope.name}", which`;
+      throw forbidden(
+        `${subject} requires approval: it can only be obtained through an approved access request (requestAccess), never granted directly.`,
+        { policy: 'requiresApproval', use: 'requestAccess', scope: scope.name },
+      );
+    }
+    assertWithinMaxTtl(scope, until, now, field);
   }
 }

@@ -97,3 +97,16 @@ export function resolveExpiry(
 export function truncate(value: string, max = 60): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
+
+const ROLE_NAME = /^[a-z][a-z0-9._-]*$/;
+
+/** A role's name: lower-case letters, digits and `. _ -`, starting with a letter, at most 100. */
+export function requireRoleName(name: string, field: string): string {
+  if (name.length > 100 || !ROLE_NAME.test(name)) {
+    throw badUserInput(
+      `"${truncate(name)}" is not a valid role name: use lower-case letters, digits and . _ - (starting with a letter, at most 100 characters).`,
+      { field },
+    );
+  }
+  return name;
+}

@@ -1,0 +1,64 @@
+import type { GroupMemberRow, GroupRow } from '../../db/tables.js';
+import type { ChangeEvent } from '../audit/record-change.js';
+
+/** What a membership is, as its events record it. */
+function membershipFacts(
+  group: Pick<GroupRow, 'id' | 'name'>,
+  membership: Pick<
+    GroupMemberRow,
+    'memberIdentityId' | 'memberGroupId' | 'expiresAt' | 'source' | 'reason'
+  >,
+) {
+  return {
+    groupId: group.id,
+    groupName: group.name,
+    ...(membership.memberIdentityId === null
+      ? { memberGroupId: membership.memberGroupId }
+      : { memberIdentityId: membership.memberIdentityId }),
+    source: membership.source,
+    expiresAt: membership.expiresAt?.toISOString() ?? null,
+  };
+}
+
+export function groupCreated(group: GroupRow): ChangeEvent {
+  return {
+    action: 'group.created',
+    subjectId: group.id,
+    details: {
+      after: { name: group.name, description: group.description, externalId: group.externalId },
+    },
+  };
+}
+
+export function memberAdded(
+  group: Pick<GroupRow, 'id' | 'name'>,
+  membership: GroupMemberRow,
+  more: Record<string, unknown> = {},
+): ChangeEvent {
+  return {
+    action: 'group.member_added',
+    subjectId: membership.id,
+    details: { after: membershipFacts(group, membership), reason: membership.reason, ...more },
+  };
+}
+
+export function memberRemoved(
+  group: Pick<GroupRow, 'id' | 'name'>,
+  membership: GroupMemberRow,
+  reason: string,
+  more: Record<string, unknown> = {},
+): ChangeEvent {
+  return {
+    action: 'group.member_removed',
+    subjectId: membership.id,
+    details: { before: membershipFacts(group, membership), reason, ...more },
+  };
+}
+
+export function groupDeleted(group: GroupRow, reason: string): ChangeEvent {
+  return {
+    action: 'group.deleted',
+    subjectId: group.id,
+    details: { before: { name: group.name, externalId: group.externalId }, reason },
+  };
+}

@@ -1,0 +1,474 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines } from '../fixtures/engines.js';
+import { expectEventually } from '../fixtures/eventually.js';
+import { expectError } from '../fixtures/expect-error.js';
+import { dataOf, gql } from '../fixtures/gql.js';
+import { defineScope, identityWithGrants, type SeededPrincipal, unique } from '../fixtures/seed.js';
+import { snapshot, startTestServer, type TestServer } from '../fixtures/test-server.js';
+
+const CREATE_GROUP = `mutation($input: CreateGroupInput!) { createGroup(input: $input) { id name } }`;
+const ADD = `mutation($input: AddGroupMembersInput!) { addGroupMembers(input: $input) { id } }`;
+const REMOVE = `mutation($input: RemoveGroupMembersInput!) { removeGroupMembers(input: $input) { id } }`;
+const DELETE_GROUP =
+  'mutation($id: ID!) { deleteGroup(id: $id, reason: "Team disbanded.") { id } }';
+const DEFINE_ROLE = `mutation($input: DefineRoleInput!) { defineRole(input: $input) { name scopes { scope resource } } }`;
+const SET_ROLE = `mutation($role: String!, $scopes: [RoleScopeInput!]!) {
+  setRoleScopes(role: $role, scopes: $scopes, reason: "Reorganised.") { name scopes { scope resource } }
+}`;
+const GRANT = `mutation($input: GrantInput!) { grant(input: $input) { id role { name } group { name } scope { name } } }`;
+const CHECK = `query($id: ID!, $scope: String!, $resource: String) {
+  check(identityId: $id, scope: $scope, resource: $resource) {
+    allowed reason path { grantId role groups membershipId }
+  }
+}`;
+
+describe.each(engines())('teams: groups and roles on %s', (engine) => {
+  let server: TestServer;
+  let admin: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(engine);
+    admin = server.adminKey;
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const createGroup = async (name = unique('team'), key = admin) =>
+    dataOf(await gql(server.url, key, CREATE_GROUP, { input: { name } })).createGroup as {
+      id: string;
+      name: string;
+    };
+
+  const add = (
+    groupId: string,
+    members: { identityIds?: string[]; groupIds?: string[] },
+    key = admin,
+    more: Record<string, unknown> = {},
+  ) => gql(server.url, key, ADD, { input: { groupId, ...members, reason: 'Joined.', ...more } });
+
+  const remove = (groupId: string, identityIds: string[], key = admin) =>
+    gql(server.url, key, REMOVE, { input: { groupId, identityIds, reason: 'Left.' } });
+
+  const check = async (identityId: string, scope: string, resource?: string) =>
+    dataOf(await gql(server.url, admin, CHECK, { id: identityId, scope, resource })).check as {
+      allowed: boolean;
+      reason: string;
+      path: {
+        grantId: string;
+        role: string | null;
+        groups: string[];
+        membershipId: string | null;
+      } | null;
+    };
+
+  const defineRole = async (
+    scopes: { scope: string; resource?: string }[],
+    name = unique('role'),
+  ) => {
+    dataOf(await gql(server.url, admin, DEFINE_ROLE, { input: { name, scopes } }));
+    return name;
+  };
+
+  const member = () => identityWithGrants(server, [], { kind: 'USER' });
+
+  describe('groups', () => {
+    it('should let a grant to a group authorize its members, name the path, and stop at removal', async () => {
+      const scope = await defineScope(server);
+      const group = await createGroup();
+      const alice = await member();
+      dataOf(await add(group.id, { identityIds: [alice.id] }));
+      const made = dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: group.id, scope, reason: 'The team needs it.' },
+        }),
+      ).grant as { id: string; group: { name: string } };
+
+      const allowed = await check(alice.id, scope, 'inv-1');
+      expect(allowed).toMatchObject({
+        allowed: true,
+        path: { grantId: made.id, role: null, groups: [group.name] },
+      });
+      expect(allowed.reason).toContain(`to group "${group.name}" (member since`);
+      expect(allowed.reason).toContain('added by "bootstrap-admin"');
+
+      dataOf(await remove(group.id, [alice.id]));
+
+      expect((await check(alice.id, scope)).allowed).toBe(false);
+    });
+
+    it('should reach the members of nested groups, and show the path on Identity.groups', async () => {
+      const scope = await defineScope(server);
+      const parent = await createGroup();
+      const child = await createGroup();
+      const bob = await member();
+      dataOf(await add(child.id, { identityIds: [bob.id] }));
+      dataOf(await add(parent.id, { groupIds: [child.id] }));
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: parent.id, scope, reason: 'Parent team.' },
+        }),
+      );
+
+      expect(await check(bob.id, scope)).toMatchObject({
+        allowed: true,
+        path: { groups: [child.name, parent.name] },
+      });
+      const mine = dataOf(await gql(server.url, bob.key, '{ me { groups { name direct path } } }'));
+      expect((mine.me as { groups: unknown[] }).groups).toEqual(
+        expect.arrayContaining([
+          { name: child.name, direct: true, path: [child.name] },
+          { name: parent.name, direct: false, path: [child.name, parent.name] },
+        ]),
+      );
+    });
+
+    it('should refuse a cycle with CONFLICT and nesting deeper than 8 with BAD_USER_INPUT, changing nothing', async () => {
+      const chain = [];
+      for (let i = 0; i < 8; i++) chain.push(await createGroup());
+      for (let i = 0; i < 7; i++) {
+        dataOf(
+          await add((chain[i + 1] as { id: string }).id, {
+            groupIds: [(chain[i] as { id: string }).id],
+          }),
+        );
+      }
+      const first = chain[0] as { id: string };
+      const last = chain[7] as { id: string };
+      const deeper = await createGroup();
+      const before = await snapshot(server);
+
+      expectError(await add(first.id, { groupIds: [last.id] }), 'CONFLICT', 'would make a cycle');
+      expectError(
+        await add(deeper.id, { groupIds: [last.id] }),
+        'BAD_USER_INPUT',
+        'groups nest at most 8 deep',
+      );
+      expect(await snapshot(server)).toEqual(before);
+    });
+
+    it('should end a temporary membership exactly at its expiry', async () => {
+      const scope = await defineScope(server);
+      const group = await createGroup();
+      const carol = await member();
+      await gql(server.url, admin, GRANT, { input: { groupId: group.id, scope, reason: 'Team.' } });
+      dataOf(await add(group.id, { identityIds: [carol.id] }, admin, { ttlSeconds: 1 }));
+
+      expect((await check(carol.id, scope)).allowed).toBe(true);
+      await expectEventually(
+        async () => (await check(carol.id, scope)).allowed,
+        (allowed) => !allowed,
+        'the membership to end',
+      );
+    });
+
+    it('should end its grants and memberships when the group is deleted', async () => {
+      const scope = await defineScope(server);
+      const group = await createGroup();
+      const dave = await member();
+      dataOf(await add(group.id, { identityIds: [dave.id] }));
+      await gql(server.url, admin, GRANT, { input: { groupId: group.id, scope, reason: 'Team.' } });
+
+      dataOf(await gql(server.url, admin, DELETE_GROUP, { id: group.id }));
+
+      expect((await check(dave.id, scope)).allowed).toBe(false);
+      const after = dataOf(
+        await gql(
+          server.url,
+          admin,
+          `query($id: ID!) { group(id: $id) { grants(active: true) { id } } }`,
+          {
+            id: group.id,
+          },
+        ),
+      );
+      expect((after.group as { grants: unknown[] }).grants).toEqual([]);
+    });
+  });
+
+  describe('roles', () => {
+    it('should give every scope of a role to a group member, and take one away when the role narrows', async () => {
+      const [a, b, c] = [
+        await defineScope(server),
+        await defineScope(server),
+        await defineScope(server),
+      ];
+      const role = await defineRole([
+        { scope: a },
+        { scope: b },
+        { scope: c as string, resource: 'eu-*' },
+      ]);
+      const group = await createGroup();
+      const erin = await member();
+      dataOf(await add(group.id, { identityIds: [erin.id] }));
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: group.id, role, reason: 'On call.' },
+        }),
+      );
+
+      expect((await check(erin.id, a as string)).allowed).toBe(true);
+      expect((await check(erin.id, c as string, 'eu-1')).allowed).toBe(true);
+      expect((await check(erin.id, c as string, 'us-1')).allowed).toBe(false);
+      const viaRole = await check(erin.id, b as string);
+      expect(viaRole.path).toMatchObject({ role, groups: [group.name] });
+      expect(viaRole.reason).toContain(`of role "${role}"`);
+
+      dataOf(await gql(server.url, admin, SET_ROLE, { role, scopes: [{ scope: a }] }));
+
+      expect((await check(erin.id, b as string)).allowed).toBe(false);
+      expect((await check(erin.id, a as string)).allowed).toBe(true);
+    });
+  });
+
+  describe('escalations through groups and roles', () => {
+    let manager: SeededPrincipal;
+    let payroll: string;
+    let group: { id: string; name: string };
+
+    beforeAll(async () => {
+      payroll = await defineScope(server);
+      group = await createGroup(unique('payroll-team'));
+      await gql(server.url, admin, GRANT, {
+        input: { groupId: group.id, scope: payroll, reason: 'Payroll team.' },
+      });
+      manager = await identityWithGrants(
+        server,
+        [{ scope: 'groups:write', resource: group.name }, 'groups:read'],
+        { kind: 'USER' },
+      );
+    });
+
+    it('should refuse adding yourself to a group, changing nothing', async () => {
+      const before = await snapshot(server);
+
+      expectError(
+        await add(group.id, { identityIds: [manager.id] }, manager.key),
+        'FORBIDDEN',
+        'Nobody adds themselves to a group',
+      );
+      expect(await snapshot(server)).toEqual(before);
+    });
+
+    it('should refuse a manager adding a member to a group that confers more than the manager holds grantable', async () => {
+      const outsider = await member();
+
+      const response = await add(group.id, { identityIds: [outsider.id] }, manager.key);
+
+      expectError(response, 'FORBIDDEN', `requires holding grantable everything its grants confer`);
+      expect((await check(outsider.id, payroll)).allowed).toBe(false);
+    });
+
+    it('should let a manager who holds it all grantable add a member, for no longer than that', async () => {
+      const holder = await identityWithGrants(
+        server,
+        [
+          { scope: 'groups:write', resource: group.name },
+          { scope: 'groups:read', resource: group.name },
+          { scope: payroll, grantable: true, ttlSeconds: 3600 },
+        ],
+        { kind: 'USER' },
+      );
+      const newcomer = await member();
+
+      expectError(
+        await add(group.id, { identityIds: [newcomer.id] }, holder.key),
+        'FORBIDDEN',
+        'This membership would outlive your own grant',
+      );
+      dataOf(await add(group.id, { identityIds: [newcomer.id] }, holder.key, { ttlSeconds: 600 }));
+
+      expect((await check(newcomer.id, payroll)).allowed).toBe(true);
+    });
+
+    it('should refuse a manager of one group touching another', async () => {
+      const other = await createGroup();
+      const someone = await member();
+
+      expectError(
+        await add(other.id, { identityIds: [someone.id] }, manager.key),
+        'FORBIDDEN',
+        `needs the scope "groups:write" on group "${other.name}"`,
+      );
+    });
+
+    it('should refuse widening a role to a scope its editor does not hold grantable', async () => {
+      const role = await defineRole([]);
+      const editor = await identityWithGrants(server, ['roles:write', 'roles:read'], {
+        kind: 'USER',
+      });
+
+      expectError(
+        await gql(server.url, editor.key, SET_ROLE, { role, scopes: [{ scope: payroll }] }),
+        'FORBIDDEN',
+        `Adding "${payroll}" on every resource to role "${role}"`,
+      );
+    });
+
+    it('should refuse granting a role whose scopes the granter does not all hold grantable', async () => {
+      const other = await defineScope(server);
+      const role = await defineRole([{ scope: payroll }, { scope: other }]);
+      const granter = await identityWithGrants(
+        server,
+        ['grants:write', 'grants:read', { scope: payroll, grantable: true }],
+        { kind: 'USER' },
+      );
+      const target = await member();
+
+      expectError(
+        await gql(server.url, granter.key, GRANT, {
+          input: { identityId: target.id, role, reason: 'Try.' },
+        }),
+        'FORBIDDEN',
+        `you do not hold "${other}"`,
+      );
+    });
+
+    it('should refuse a requiresApproval scope through a role grant and through a membership', async () => {
+      const guarded = await defineScope(server);
+      const team = await createGroup();
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: team.id, scope: guarded, reason: 'Before the policy.' },
+        }),
+      );
+      dataOf(
+        await gql(
+          server.url,
+          admin,
+          `mutation($scope: String!) { setScopePolicy(scope: $scope, input: { requiresApproval: true }) { name } }`,
+          { scope: guarded },
+        ),
+      );
+      const role = await defineRole([{ scope: guarded }]);
+      const target = await member();
+
+      expectError(
+        await gql(server.url, admin, GRANT, {
+          input: { identityId: target.id, role, reason: 'Try.' },
+        }),
+        'FORBIDDEN',
+        `Role "${role}" confers "${guarded}", which requires approval`,
+      );
+      expectError(
+        await add(team.id, { identityIds: [target.id] }),
+        'FORBIDDEN',
+        `Group "${team.name}" confers "${guarded}", which requires approval`,
+      );
+    });
+
+    it('should refuse granting to a group you belong to', async () => {
+      const scope = await defineScope(server);
+      const team = await createGroup();
+      const granter = await identityWithGrants(
+        server,
+        ['grants:write', 'grants:read', { scope, grantable: true }],
+        { kind: 'USER' },
+      );
+      dataOf(await add(team.id, { identityIds: [granter.id] }));
+
+      expectError(
+        await gql(server.url, granter.key, GRANT, {
+          input: { groupId: team.id, scope, reason: 'Me.' },
+        }),
+        'FORBIDDEN',
+        'a grant to it would be a grant to yourself',
+      );
+    });
+  });
+
+  describe('no lockout through groups', () => {
+    it('should count a holder through a group, and refuse removing the last path', async () => {
+      const team = await createGroup();
+      const deputy = await identityWithGrants(server, [], { kind: 'USER' });
+      dataOf(await add(team.id, { identityIds: [deputy.id] }));
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: team.id, scope: 'audit:read', grantable: true, reason: 'Deputies.' },
+        }),
+      );
+      const own = dataOf(
+        await gql(server.url, admin, '{ me { grants { id scope { name } } } }'),
+      ) as {
+        me: { grants: { id: string; scope: { name: string } | null }[] };
+      };
+      const adminAudit = own.me.grants.find((g) => g.scope?.name === 'audit:read');
+      dataOf(
+        await gql(
+          server.url,
+          admin,
+          'mutation($id: ID!) { revokeGrant(id: $id, reason: "Handing over.") { id } }',
+          {
+            id: adminAudit?.id,
+          },
+        ),
+      );
+
+      expectError(await remove(team.id, [deputy.id]), 'CONFLICT', '"audit:read"');
+      expect((await check(deputy.id, 'audit:read')).allowed).toBe(true);
+    });
+  });
+
+  describe('lifecycle', () => {
+    it('should end memberships on revokeAllGrants and on disableIdentity', async () => {
+      const scope = await defineScope(server);
+      const team = await createGroup();
+      await gql(server.url, admin, GRANT, { input: { groupId: team.id, scope, reason: 'Team.' } });
+      const [frank, grace] = [await member(), await member()];
+      dataOf(await add(team.id, { identityIds: [frank.id, grace.id] }));
+
+      const revoked = dataOf(
+        await gql(
+          server.url,
+          admin,
+          'mutation($id: ID!) { revokeAllGrants(identityId: $id, reason: "Left.") { membershipIds } }',
+          { id: frank.id },
+        ),
+      );
+      dataOf(
+        await gql(server.url, admin, 'mutation($id: ID!) { disableIdentity(id: $id) { id } }', {
+          id: grace.id,
+        }),
+      );
+
+      expect((revoked.revokeAllGrants as { membershipIds: string[] }).membershipIds).toHaveLength(
+        1,
+      );
+      expect((await check(frank.id, scope)).allowed).toBe(false);
+      const members = dataOf(
+        await gql(
+          server.url,
+          admin,
+          'query($id: ID!) { group(id: $id) { members { nodes { id } } } }',
+          {
+            id: team.id,
+          },
+        ),
+      );
+      expect((members.group as { members: { nodes: unknown[] } }).members.nodes).toEqual([]);
+    });
+
+    it('should enable a disabled identity with its keys still revoked', async () => {
+      const henry = await identityWithGrants(server, [], { kind: 'USER' });
+      dataOf(
+        await gql(server.url, admin, 'mutation($id: ID!) { disableIdentity(id: $id) { id } }', {
+          id: henry.id,
+        }),
+      );
+
+      const enabled = dataOf(
+        await gql(
+          server.url,
+          admin,
+          'mutation($id: ID!) { enableIdentity(id: $id, reason: "Back from leave.") { status } }',
+          { id: henry.id },
+        ),
+      );
+
+      expect(enabled.enableIdentity).toEqual({ status: 'ACTIVE' });
+      const response = await gql(server.url, henry.key, '{ me { id } }');
+      expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    });
+  });
+});
