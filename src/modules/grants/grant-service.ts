@@ -1,7 +1,7 @@
 import { and, asc, eq, not, type SQL } from 'drizzle-orm';
 import { requireCondition } from '../../conditions/compile-condition.js';
 import type { Database, Tx } from '../../db/client.js';
-import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
+import { type GrantRow, grants, identities } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { groupToGrant } from '../groups/group-to-grant.js';
@@ -31,7 +31,7 @@ import {
   assertMayRevoke,
   conferredTargets,
 } from './grant-authority.js';
-import { grantCreated, sensitiveFlag } from './grant-events.js';
+import { grantCreated } from './grant-events.js';
 import { findLiveDuplicate, liveGrant } from './live-grants.js';
 import { lockIdentityGrants } from './lock-identity-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';

@@ -1,8 +1,8 @@
-import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import { capToOwner, intersectResource, isCappedByOwner } from '../../authz/cap-to-owner.js';
 import type { Db, Tx } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
-import { grants, type IdentityRow, identities } from '../../db/tables.js';
+import { grants, type IdentityRow } from '../../db/tables.js';
 
 /** A live grant as decisions need it. */
 export interface ActiveGrant {
