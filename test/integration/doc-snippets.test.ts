@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config.js';
+import { packageRoot } from '../../src/package-root.js';
 import { engines } from '../fixtures/engines.js';
 import {
   documentationFiles,
@@ -14,7 +15,8 @@ import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 // Every ```sh test block of README.md and docs/ runs, in order, in one shell session per document,
 // against a fresh server of its own configured as `npm start` would be (plus the document's
 // `<!-- doc-test server: NAME=value -->` settings). It must exit 0, and print what the ```output
-// block after it shows, if any.
+// block after it shows, if any. Snippets run in a scratch directory, or in the repository's root
+// where the document says `<!-- doc-test cwd: repository -->`.
 const documents: MarkdownDoc[] = documentationFiles()
   .map(readMarkdownDoc)
   .filter((doc) => doc.snippets.length > 0);
@@ -54,11 +56,14 @@ describe.each(engines())('documentation snippets on %s', (engine) => {
 
     beforeAll(async () => {
       server = await startDocServer(engine, doc);
-      shell = new ShellSession({
-        KEYHOLDER_URL: server.url,
-        ADMIN_KEY: server.adminKey,
-        BOOTSTRAP_ADMIN_KEY: server.adminKey,
-      });
+      shell = new ShellSession(
+        {
+          KEYHOLDER_URL: server.url,
+          ADMIN_KEY: server.adminKey,
+          BOOTSTRAP_ADMIN_KEY: server.adminKey,
+        },
+        doc.inRepository ? packageRoot() : undefined,
+      );
     });
 
     afterAll(async () => {
