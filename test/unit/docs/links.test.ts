@@ -22,12 +22,8 @@ function brokenReason(link: DocLink): string | null {
   if (target.startsWith('..')) return `${target} is outside the repository`;
   if (!existsSync(join(root, target))) return `${target} does not exist`;
   if (anchor === undefined || anchor === '') return null;
-  const doc = docs.get(target);
-  if (doc === undefined) {
-    return statSync(join(root, target)).isDirectory() || !target.endsWith('.md')
-      ? null
-      : `${target} is not a document the specs read`;
-  }
+  if (statSync(join(root, target)).isDirectory() || !target.endsWith('.md')) return null;
+  const doc = docs.get(target) ?? readMarkdownDoc(target);
   return doc.anchors.has(`#${anchor}`) ? null : `${target} has no heading #${anchor}`;
 }
 
