@@ -472,3 +472,77 @@ describe.each(engines())('teams: groups and roles on %s', (engine) => {
     });
   });
 });
+
+describe.each(engines())('what teams cost a request on %s', (engine) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    // No authentication cache: every request reads the caller's effective grants.
+    server = await startTestServer(engine, { authenticationCacheSize: 0 });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** The fewest statements of three identical requests (a background flush cannot count). */
+  const statements = async (key: string, query: string) => {
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const before = server.database.statements.count;
+      dataOf(await gql(server.url, key, query));
+      counts.push(server.database.statements.count - before);
+    }
+    return Math.min(...counts);
+  };
+
+  it('should decide for a member of nested groups holding role grants in as many statements as for a direct holder', async () => {
+    const scopes = [
+      await defineScope(server),
+      await defineScope(server),
+      await defineScope(server),
+    ];
+    const direct = await identityWithGrants(server, scopes, { kind: 'USER' });
+    const memberOf = await identityWithGrants(server, [], { kind: 'USER' });
+    const role = unique('role');
+    dataOf(
+      await gql(server.url, server.adminKey, DEFINE_ROLE, {
+        input: { name: role, scopes: scopes.map((scope) => ({ scope })) },
+      }),
+    );
+    let inner: string | null = null;
+    for (let depth = 0; depth < 3; depth += 1) {
+      const group = dataOf(
+        await gql(server.url, server.adminKey, CREATE_GROUP, { input: { name: unique('nest') } }),
+      ).createGroup as { id: string };
+      const members = inner === null ? { identityIds: [memberOf.id] } : { groupIds: [inner] };
+      dataOf(
+        await gql(server.url, server.adminKey, ADD, {
+          input: { groupId: group.id, ...members, reason: 'Nested.' },
+        }),
+      );
+      inner = group.id;
+    }
+    dataOf(
+      await gql(server.url, server.adminKey, GRANT, {
+        input: { groupId: inner, role, reason: 'Outermost team.' },
+      }),
+    );
+    const query = (id: string) =>
+      `{ check(identityId: "${id}", scope: "${scopes[2]}") { allowed reason } }`;
+
+    const forDirect = await statements(direct.key, query(direct.id));
+    const forMember = await statements(memberOf.key, query(memberOf.id));
+    const answer = dataOf(await gql(server.url, memberOf.key, query(memberOf.id)));
+
+    expect((answer.check as { allowed: boolean }).allowed).toBe(true);
+    expect(forDirect).toBeGreaterThan(0);
+    // The reason names the path: the membership, the groups and who added it, read once each.
+    expect(forMember).toBeLessThanOrEqual(forDirect + 3);
+    const allowedOnly = (id: string) =>
+      `{ check(identityId: "${id}", scope: "${scopes[2]}") { allowed } }`;
+    expect(await statements(memberOf.key, allowedOnly(memberOf.id))).toBe(
+      await statements(direct.key, allowedOnly(direct.id)),
+    );
+  });
+});

@@ -15,7 +15,7 @@ import { compareRevisions, type Revision } from '../revision/revision.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { assertCallerHolds } from './caller-authority.js';
 import { describeResource } from './describe-resource.js';
-import { describeHolding } from './grant-path.js';
+import { describeGrant, describeHolding } from './grant-path.js';
 
 /** The outcome of `check`, with a sentence a person can act on. */
 export interface AccessDecision {
@@ -106,14 +106,12 @@ export async function checkAccess(
   const conditions = gate.outcomes();
   if (grant !== null) {
     if (override === null) ctx.services.usageWindows.record(grant.id);
-    const until = grant.expiresAt === null ? '' : ` until ${grant.expiresAt.toISOString()}`;
-    const held = conditions.some((c) => c.grantId === grant.id) ? '; its conditions held' : '';
     return {
       ...base,
       conditions,
       allowed: true,
       grant,
-      reason: `Allowed by ${await describeHolding(ctx, grant)}${until}${held}.`,
+      reason: allowedBecause(describeGrant(grant), grant, conditions),
     };
   }
   const defined = await loaders.scopeExists.load(scope);
@@ -136,6 +134,33 @@ export async function checkAccess(
     grant: null,
     reason: `Identity "${identity.name}" holds no active grant of "${scope}" covering ${describeResource(resource)}.`,
   };
+}
+
+/** The sentence of an allowing decision, `holding` naming the grant and how it is held. */
+function allowedBecause(
+  holding: string,
+  grant: ActiveGrant,
+  conditions: readonly ConditionOutcome[],
+): string {
+  const until = grant.expiresAt === null ? '' : ` until ${grant.expiresAt.toISOString()}`;
+  const held = conditions.some((c) => c.grantId === grant.id) ? '; its conditions held' : '';
+  return `Allowed by ${holding}${until}${held}.`;
+}
+
+/**
+ * A decision's sentence with the names along a group path (the group, who added the member and
+ * when): `check`'s `reason` as clients read it. Loads them only for a grant held through a group,
+ * and only when asked (the decision itself carries a sentence without them).
+ */
+export async function explainDecision(
+  ctx: Pick<KeyholderContext, 'loaders'>,
+  decision: AccessDecision,
+): Promise<string> {
+  const { grant } = decision;
+  if (!decision.allowed || grant === null || grant.via === undefined || grant.via === null) {
+    return decision.reason;
+  }
+  return allowedBecause(await describeHolding(ctx, grant), grant, decision.conditions);
 }
 
 /**

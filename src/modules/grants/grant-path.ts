@@ -36,6 +36,23 @@ export async function pathGroupNames(
   return groups.map((g, i) => g?.name ?? memberships[i]?.groupId ?? '?');
 }
 
+function describeWhat(grant: ActiveGrant): string {
+  return grant.role === undefined || grant.role === null
+    ? `"${grant.scope}" on ${describeResource(grant.resource)}`
+    : `role "${grant.role}" ("${grant.scope}" on ${describeResource(grant.resource)})`;
+}
+
+/**
+ * `describeHolding` without reading anything: a group on the path is named by its id. What a
+ * decision carries; `explainDecision` replaces it with the names when a client asks.
+ */
+export function describeGrant(grant: ActiveGrant): string {
+  const held = `grant ${grant.id} of ${describeWhat(grant)}`;
+  return grant.via === undefined || grant.via === null
+    ? held
+    : `${held} to group ${grant.via.groupId}`;
+}
+
 /**
  * A grant as a decision names it: `grant <id> of "<scope>" on <resource>` for a direct grant, with
  * the role it comes from and the group path it reaches the identity by otherwise, e.g. `grant <id>
@@ -46,14 +63,12 @@ export async function describeHolding(
   ctx: Pick<KeyholderContext, 'loaders'>,
   grant: ActiveGrant,
 ): Promise<string> {
-  const what =
-    grant.role === undefined || grant.role === null
-      ? `"${grant.scope}" on ${describeResource(grant.resource)}`
-      : `role "${grant.role}" ("${grant.scope}" on ${describeResource(grant.resource)})`;
+  const what = describeWhat(grant);
   if (grant.via === undefined || grant.via === null) return `grant ${grant.id} of ${what}`;
+  // The path's memberships in one batch (the identity's own among them), then their groups.
+  const names = await pathGroupNames(ctx, grant.via.membershipIds);
   const [own] = grant.via.membershipIds;
   const membership = own === undefined ? null : await ctx.loaders.teams.membership.load(own);
-  const names = await pathGroupNames(ctx, grant.via.membershipIds);
   const holder = names.at(-1) ?? grant.via.groupId;
   const addedBy =
     membership?.addedBy === null || membership?.addedBy === undefined

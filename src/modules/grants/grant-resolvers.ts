@@ -6,7 +6,7 @@ import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
 import type { AccessDecision } from './check-access.js';
-import { checkAccess } from './check-access.js';
+import { checkAccess, explainDecision } from './check-access.js';
 import { effectivePermissions, type Permission } from './effective-permissions.js';
 import { type GrantPathView, pathGroupNames, pathOf } from './grant-path.js';
 import type { GrantFilter, GrantInput } from './grant-service.js';
@@ -101,6 +101,7 @@ export const grantResolvers = {
     active: (grant: GrantRow) => isLive(grant),
   },
   Decision: {
+    reason: (decision: AccessDecision, _: unknown, ctx: Ctx) => explainDecision(ctx, decision),
     grant: (decision: AccessDecision, _: unknown, ctx: Ctx) =>
       decision.grant === null ? null : ctx.loaders.grant.load(decision.grant.id),
     path: (decision: AccessDecision) => (decision.grant === null ? null : pathOf(decision.grant)),

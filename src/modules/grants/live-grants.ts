@@ -69,7 +69,9 @@ export const MAX_GROUP_DEPTH = 8;
  * `holdingsStatement` and `loadLiveGrants`. Columns: `id` (the grant), `scope`, `resource` (the
  * grant's), `role_resource` (the role's scope's), `expires_at` (the earliest of the grant's and
  * the path's memberships'), `grantable`, `condition`, `role`, `via_group`, `via_path`
- * (membership ids, the identity's own first). Rows of grants with a `filter` (SQL over `gr`) only.
+ * (membership ids, the identity's own first). A group reached by several paths counts once, by
+ * the path that lasts longest (then the shortest). Rows of grants with a `filter` (SQL over `gr`)
+ * only.
  */
 export function effectiveGrantsSql(identity: string, filter = 'true'): string {
   return `(
@@ -81,15 +83,18 @@ export function effectiveGrantsSql(identity: string, filter = 'true'): string {
     select gm.group_id, m.path || gm.id, least(m.expires_at, gm.expires_at), m.depth + 1
     from m join group_members gm on gm.member_group_id = m.group_id
     where ${liveMembershipSql('gm')} and m.depth < ${MAX_GROUP_DEPTH}
+  ), reached as (
+    select distinct on (group_id) group_id, path, expires_at
+    from m order by group_id, expires_at desc nulls first, depth
   ), held as (
     select gr.id, gr.scope, gr.role, gr.resource, gr.expires_at, gr.grantable, gr.condition,
            null::uuid as via_group, null::uuid[] as via_path
     from grants gr
     where gr.identity_id = ${identity} and ${liveGrantSql('gr')} and ${filter}
     union all
-    select gr.id, gr.scope, gr.role, gr.resource, least(gr.expires_at, m.expires_at),
-           gr.grantable, gr.condition, m.group_id, m.path
-    from m join grants gr on gr.group_id = m.group_id
+    select gr.id, gr.scope, gr.role, gr.resource, least(gr.expires_at, r.expires_at),
+           gr.grantable, gr.condition, r.group_id, r.path
+    from reached r join grants gr on gr.group_id = r.group_id
     where ${liveGrantSql('gr')} and ${filter}
   )
   select h.id, coalesce(rs.scope, h.scope) as scope, h.resource, rs.resource as role_resource,

@@ -73,7 +73,10 @@ export const groupResolvers = {
   },
   Identity: {
     groups: async (identity: IdentityRow, _: unknown, ctx: Ctx) => {
-      const reached = await ctx.services.groups.reachedBy(identity.id);
+      // One entry per group, by its shortest path (the statement orders by depth).
+      const reached = (await ctx.services.groups.reachedBy(identity.id)).filter(
+        (r, i, all) => all.findIndex((other) => other.groupId === r.groupId) === i,
+      );
       const names = new Map<string, string>();
       for (const id of new Set(reached.flatMap((r) => r.groupPath))) {
         names.set(id, (await ctx.loaders.teams.group.load(id))?.name ?? id);

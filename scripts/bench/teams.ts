@@ -1,0 +1,183 @@
+/**
+ * What teams cost a request (issue 13): a caller in 50 groups nested 3 deep, holding 5 role grants
+ * of 10 scopes each through them, against the same caller's 50 scopes granted directly, in the
+ * same run, with the authentication cache on (hits) and off (every request reads its grants).
+ * Needs DATABASE_URL pointing at a PostgreSQL server it may create a database on.
+ * Usage: npm run build && npm run bench:teams
+ */
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import {
+  CONNECTIONS,
+  gql,
+  load,
+  median,
+  ROUNDS,
+  SECONDS,
+  startChild,
+  stopChild,
+} from './http-load.js';
+
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
+const SCOPES = Array.from({ length: 50 }, (_, i) => `bench.s${String(i).padStart(2, '0')}:read`);
+
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  console.error(
+    'bench:teams needs DATABASE_URL (a PostgreSQL server where it may create a database).',
+  );
+  process.exit(2);
+}
+
+const database = `kh_bench_teams_${Date.now()}`;
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${database}`);
+const benchUrl = new URL(adminUrl);
+benchUrl.pathname = `/${database}`;
+const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const children: ChildProcess[] = [];
+
+/** Sets up the two callers through the API; returns each one's id and key. */
+async function seed(url: string) {
+  const as = (query: string) => gql(url, ADMIN_KEY, query);
+  const person = async (name: string) => {
+    const id = (
+      await as(`mutation { createIdentity(input: { name: "${name}", kind: USER }) { id } }`)
+    ).createIdentity.id as string;
+    const key = (
+      await as(
+        `mutation { createApiKey(input: { identityId: "${id}", name: "bench" }) { secret } }`,
+      )
+    ).createApiKey.secret as string;
+    return { id, key };
+  };
+  for (const scope of SCOPES) {
+    await as(`mutation { defineScope(input: { name: "${scope}" }) { name } }`);
+  }
+  const direct = await person('direct');
+  for (const scope of SCOPES) {
+    await as(
+      `mutation { grant(input: { identityId: "${direct.id}", scope: "${scope}", reason: "bench" }) { id } }`,
+    );
+  }
+  const member = await person('member');
+  const group = async (name: string) =>
+    (await as(`mutation { createGroup(input: { name: "${name}" }) { id } }`)).createGroup
+      .id as string;
+  const nest = (parent: string, members: string) =>
+    as(
+      `mutation { addGroupMembers(input: { groupId: "${parent}", ${members}, reason: "bench" }) { id } }`,
+    );
+  // 5 teams of 10 groups each, 3 deep: a top group, 3 under it, 2 under each of those; the member
+  // is in all 30 leaves, so in 50 groups. Each top group holds one role of 10 scopes.
+  for (let t = 0; t < 5; t += 1) {
+    const role = `bench-role-${t}`;
+    const scopes = SCOPES.slice(t * 10, t * 10 + 10)
+      .map((s) => `{ scope: "${s}" }`)
+      .join(', ');
+    await as(`mutation { defineRole(input: { name: "${role}", scopes: [${scopes}] }) { name } }`);
+    const top = await group(`bench-top-${t}`);
+    for (let m = 0; m < 3; m += 1) {
+      const mid = await group(`bench-mid-${t}-${m}`);
+      await nest(top, `groupIds: ["${mid}"]`);
+      for (let l = 0; l < 2; l += 1) {
+        const leaf = await group(`bench-leaf-${t}-${m}-${l}`);
+        await nest(mid, `groupIds: ["${leaf}"]`);
+        await nest(leaf, `identityIds: ["${member.id}"]`);
+      }
+    }
+    await as(
+      `mutation { grant(input: { groupId: "${top}", role: "${role}", reason: "bench" }) { id } }`,
+    );
+  }
+  return { direct, member };
+}
+
+try {
+  const cached = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      NODE_ENV: 'production',
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(cached.child);
+  const { direct, member } = await seed(cached.url);
+  const uncached = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      NODE_ENV: 'production',
+      AUTHENTICATION_CACHE_SIZE: '0',
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(uncached.child);
+
+  const query =
+    'query Check($id: ID!) { check(identityId: $id, scope: "bench.s00:read") { allowed } }';
+  for (const caller of [direct, member]) {
+    const answer = await gql(cached.url, caller.key, query, { id: caller.id });
+    if (answer.check.allowed !== true) throw new Error('A benchmark caller is not allowed.');
+  }
+  const groups = await gql(cached.url, member.key, '{ me { groups { name } } }');
+  console.log(`member belongs to ${groups.me.groups.length} groups`);
+
+  const backends = async () =>
+    (
+      await admin.unsafe<{ pid: number }[]>('select pid from pg_stat_activity where datname = $1', [
+        database,
+      ])
+    ).map((row) => row.pid);
+  const variants = [
+    { server: cached, cache: 'cache on' },
+    { server: uncached, cache: 'cache off' },
+  ].flatMap(({ server, cache }) =>
+    [
+      { who: 'direct', caller: direct },
+      { who: 'member', caller: member },
+    ].map(({ who, caller }) => ({
+      name: `${cache}, ${who}`,
+      target: { url: server.url, key: caller.key, pid: server.child.pid as number },
+      body: JSON.stringify({ query, variables: { id: caller.id }, operationName: 'Check' }),
+    })),
+  );
+  for (const v of variants) await load(v.target, v.body, backends); // warm-up, discarded
+  const runs = new Map(
+    variants.map((v) => [v.name, { rps: [] as number[], us: [] as number[], errors: 0 }]),
+  );
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const r = await load(v.target, v.body, backends);
+      const entry = runs.get(v.name) as { rps: number[]; us: number[]; errors: number };
+      entry.rps.push(r.rps);
+      entry.us.push(r.serverUs + r.databaseUs);
+      entry.errors += r.errors;
+    }
+  }
+  console.log(
+    `\nself check, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians (CPU: server + database µs per request):`,
+  );
+  for (const v of variants) {
+    const r = runs.get(v.name) as { rps: number[]; us: number[]; errors: number };
+    console.log(
+      `  ${v.name.padEnd(20)} ${median(r.rps).toFixed(0).padStart(6)} req/s  CPU ${median(r.us).toFixed(0)} µs  errors ${r.errors}`,
+    );
+  }
+  for (const cache of ['cache on', 'cache off']) {
+    const d = runs.get(`${cache}, direct`) as { rps: number[]; us: number[] };
+    const m = runs.get(`${cache}, member`) as { rps: number[]; us: number[] };
+    console.log(
+      `  ${cache}: member / direct cost ${(median(m.us) / median(d.us)).toFixed(2)}× CPU, ${(median(d.rps) / median(m.rps)).toFixed(2)}× time per request (target ≤ 1.20×)`,
+    );
+  }
+} finally {
+  for (const child of children) await stopChild(child).catch(() => {});
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.end();
+}
