@@ -185,6 +185,38 @@ describe.each(engines())('teams: groups and roles on %s', (engine) => {
       );
       expect((after.group as { grants: unknown[] }).grants).toEqual([]);
     });
+    it("should list a group's grants by filter and record its grants' expiry with the group", async () => {
+      const scope = await defineScope(server);
+      const team = await createGroup();
+      const made = dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: team.id, scope, reason: 'Short.', ttlSeconds: 1 },
+        }),
+      ).grant as { id: string };
+
+      const listed = dataOf(
+        await gql(
+          server.url,
+          admin,
+          'query($g: ID!) { grants(filter: { groupId: $g }) { nodes { id } } }',
+          {
+            g: team.id,
+          },
+        ),
+      );
+      expect((listed.grants as { nodes: unknown[] }).nodes).toEqual([{ id: made.id }]);
+      const expired = await expectEventually(
+        async () =>
+          server.database.query<{ details: { before: Record<string, unknown>; scopes: string[] } }>(
+            `select details from audit_events where action = 'grant.expired' and subject_id = $1`,
+            [made.id],
+          ),
+        (rows) => rows.length === 1,
+        'the grant.expired event',
+      );
+      expect(expired[0]?.details.before).toMatchObject({ groupId: team.id, scope });
+      expect(expired[0]?.details.scopes).toEqual([scope]);
+    });
   });
 
   describe('roles', () => {

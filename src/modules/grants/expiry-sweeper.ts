@@ -68,7 +68,7 @@ const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 //   so it can never be part of a deadlock, and a revocation in progress decides that grant;
 // - mark up to $1 due grants, oldest expiry first, where still unrevoked and unrecorded, and write
 //   their grant.expired events in expiry order (details as grant.revoked's `before`, plus `scopes`
-//   for search and webhooks by scope);
+//   for search and webhooks by scope: a role's scopes for a grant of a role);
 // - say in how many ms (database clock) the earliest expiry left falls due: negative when a due
 //   row was skipped, null when none. Every grant read uses the partial index grants_expiry_due_idx.
 const SWEEP_SQL = `
@@ -90,19 +90,23 @@ with lock as materialized (
   update grants g set expiry_recorded_at = now()
   from due
   where g.id = due.id and ${unrecordedExpirySql('g')}
-  returning g.id, g.identity_id, g.scope, g.resource, g.expires_at
+  returning g.id, g.identity_id, g.group_id, g.scope, g.role, g.resource, g.expires_at
 ), written as (
   insert into audit_events (action, actor_id, subject_id, details)
   select 'grant.expired', null, m.id::text, jsonb_build_object(
     'before', jsonb_build_object(
-      'identityId', m.identity_id,
-      'scope', m.scope,
       'resource', m.resource,
       'expiresAt', to_char(m.expires_at at time zone 'UTC', ${ISO_FORMAT})
-    ),
+    )
+    || case when m.group_id is null then jsonb_build_object('identityId', m.identity_id)
+            else jsonb_build_object('groupId', m.group_id) end
+    || case when m.role is null then jsonb_build_object('scope', m.scope)
+            else jsonb_build_object('role', m.role) end,
     'reason', 'The grant expired at ' || to_char(m.expires_at at time zone 'UTC', ${ISO_FORMAT}) || '.',
     'lateMs', greatest(0, round(extract(epoch from (clock_timestamp() - m.expires_at)) * 1000))::bigint,
-    'scopes', jsonb_build_array(m.scope)
+    'scopes', case when m.role is null then jsonb_build_array(m.scope)
+                   else coalesce((select jsonb_agg(distinct rs.scope) from role_scopes rs
+                                  where rs.role = m.role), '[]'::jsonb) end
   )
   from marked m
   order by m.expires_at, m.id

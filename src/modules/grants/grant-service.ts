@@ -235,7 +235,9 @@ export class GrantService {
       conditions.push(eq(grants.identityId, parseId(filter.identityId, 'identity')));
     if (filter?.grantedBy)
       conditions.push(eq(grants.grantedBy, parseId(filter.grantedBy, 'identity')));
+    if (filter?.groupId) conditions.push(eq(grants.groupId, parseId(filter.groupId, 'group')));
     if (filter?.scope) conditions.push(eq(grants.scope, filter.scope));
+    if (filter?.role) conditions.push(eq(grants.role, filter.role));
     if (filter?.resource) conditions.push(eq(grants.resource, filter.resource));
     if (filter?.active === true) conditions.push(liveGrant());
     else if (filter?.active === false) conditions.push(not(liveGrant()));

@@ -124,9 +124,15 @@ export class GrantReaper {
     });
   }
 
-  /** The reaping window of a grant's scope: its own policy, else the default (null: none). */
+  /**
+   * The reaping window of a grant: its scope's policy (a role's: the shortest of its scopes'),
+   * else the default (null: none). A grant of a role is used when any of its scopes is.
+   */
   #window(): SQL {
-    return sql`coalesce(${scopes.reapUnusedAfterSeconds}, ${this.#defaultUnusedSeconds}::int)`;
+    return sql`coalesce(${scopes.reapUnusedAfterSeconds},
+      (select min(rs_scope.reap_unused_after_seconds) from role_scopes rs
+       join scopes rs_scope on rs_scope.name = rs.scope where rs.role = ${grants.role}),
+      ${this.#defaultUnusedSeconds}::int)`;
   }
 
   /** Grants due for reaping, least recently active first, after `after`. */
@@ -145,7 +151,7 @@ export class GrantReaper {
     const rows = await tx
       .select({ id: grants.id, createdAt: grants.createdAt, lastUsedAt: grantUsage.lastUsedAt })
       .from(grants)
-      .innerJoin(scopes, eq(scopes.name, grants.scope))
+      .leftJoin(scopes, eq(scopes.name, grants.scope))
       .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
       .where(and(...conditions))
       .orderBy(asc(lastActivity), asc(grants.id))
@@ -168,7 +174,7 @@ export class GrantReaper {
         unused: sql<boolean>`${lastActivity} < now() - make_interval(secs => ${window})`,
       })
       .from(grants)
-      .innerJoin(scopes, eq(scopes.name, grants.scope))
+      .leftJoin(scopes, eq(scopes.name, grants.scope))
       .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
       .where(and(eq(grants.id, id), liveGrant()))
       .for('update', { of: grants });
