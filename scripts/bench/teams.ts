@@ -2,6 +2,8 @@
  * What teams cost a request (issue 13): a caller in 50 groups nested 3 deep, holding 5 role grants
  * of 10 scopes each through them, against the same caller's 50 scopes granted directly, in the
  * same run, with the authentication cache on (hits) and off (every request reads its grants).
+ * Then whoCan's first page through a group of 1,000 members and of 100,000 (target < 100 ms),
+ * the members written straight into the bench database (the API would take minutes).
  * Needs DATABASE_URL pointing at a PostgreSQL server it may create a database on.
  * Usage: npm run build && npm run bench:teams
  */
@@ -94,6 +96,72 @@ async function seed(url: string) {
   return { direct, member };
 }
 
+/** whoCan's first page, median and p95 of 30 calls, for a group of 1,000 and of 100,000 members. */
+async function whoCanAtScale(url: string) {
+  const db = postgres(benchUrl.href, { max: 1, onnotice: () => {} });
+  try {
+    const [adminRow] = await db<{ id: string }[]>`
+      select id from identities where name = 'bootstrap-admin'`;
+    const group = (
+      await gql(url, ADMIN_KEY, 'mutation { createGroup(input: { name: "bench-big" }) { id } }')
+    ).createGroup.id as string;
+    await gql(
+      url,
+      ADMIN_KEY,
+      `mutation { grant(input: { groupId: "${group}", role: "bench-role-0", reason: "bench" }) { id } }`,
+    );
+    const addMembers = async (from: number, to: number) => {
+      await db`
+        with people as (
+          insert into identities (kind, name)
+          select 'USER', 'bench-m-' || lpad(n::text, 6, '0') from generate_series(${from}::int, ${to - 1}::int) n
+          returning id)
+        insert into group_members (group_id, member_identity_id, reason, added_by)
+        select ${group}::uuid, id, 'bench', ${adminRow?.id ?? null}::uuid from people`;
+      await db`analyze`;
+    };
+    const query = `{ whoCan(scope: "bench.s00:read", first: 50) { nodes { identityId path { role } } } }`;
+    const count = `{ whoCan(scope: "bench.s00:read", first: 1) { totalCount } }`;
+    const time = async () => {
+      const ms: number[] = [];
+      let total = 0;
+      for (let i = 0; i < 33; i += 1) {
+        const started = performance.now();
+        await gql(url, ADMIN_KEY, query);
+        if (i >= 3) ms.push(performance.now() - started);
+      }
+      const counting = performance.now();
+      total = (await gql(url, ADMIN_KEY, count)).whoCan.totalCount as number;
+      const countMs = performance.now() - counting;
+      ms.sort((a, b) => a - b);
+      return {
+        total,
+        countMs,
+        median: median(ms),
+        p95: ms[Math.floor(ms.length * 0.95)] ?? Number.NaN,
+      };
+    };
+    await addMembers(0, 1_000);
+    const small = await time();
+    await addMembers(1_000, 100_000);
+    const large = await time();
+    console.log('\nwhoCan first page (50 holders), over HTTP, 30 calls:');
+    for (const [label, r] of [
+      ['1,000 members', small],
+      ['100,000 members', large],
+    ] as const) {
+      console.log(
+        `  ${label.padEnd(16)} holders ${String(r.total).padStart(6)}  page median ${r.median.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  (totalCount alone ${r.countMs.toFixed(0)} ms)`,
+      );
+    }
+    console.log(
+      `  100k / 1k: ${(large.median / small.median).toFixed(1)}× (target: 100k under 100 ms)`,
+    );
+  } finally {
+    await db.end();
+  }
+}
+
 try {
   const cached = await startChild(
     main,
@@ -176,6 +244,7 @@ try {
       `  ${cache}: member / direct cost ${(median(m.us) / median(d.us)).toFixed(2)}× CPU, ${(median(d.rps) / median(m.rps)).toFixed(2)}× time per request (target ≤ 1.20×)`,
     );
   }
+  await whoCanAtScale(cached.url);
 } finally {
   for (const child of children) await stopChild(child).catch(() => {});
   await admin.unsafe(`drop database if exists ${database} with (force)`);

@@ -216,6 +216,8 @@ export const roleScopes = pgTable(
       t.scope,
       sql`coalesce(${t.resource}, '')`,
     ),
+    // whoCan finds the roles that bundle a scope.
+    index('role_scopes_scope_idx').on(t.scope),
   ],
 );
 
@@ -257,6 +259,15 @@ export const grants = pgTable(
       ),
     index('grants_identity_created_idx').on(t.identityId, t.createdAt),
     index('grants_created_at_id_idx').on(t.createdAt, t.id),
+    // grants(filter: { scope }) reads a scope's grants in page order.
+    index('grants_scope_created_idx').on(t.scope, t.createdAt, t.id),
+    // whoCan reads the live direct grants of a scope, and of the roles bundling it, in holder order.
+    index('grants_live_scope_holder_idx')
+      .on(t.scope, t.identityId, t.id)
+      .where(sql`${t.revokedAt} is null and ${t.identityId} is not null`),
+    index('grants_live_role_holder_idx')
+      .on(t.role, t.identityId, t.id)
+      .where(sql`${t.revokedAt} is null and ${t.role} is not null and ${t.identityId} is not null`),
     check('grants_reason_check', sql`length(btrim(${t.reason})) > 0`),
     check('grants_one_holder_check', sql`(${t.identityId} is null) <> (${t.groupId} is null)`),
     check('grants_scope_or_role_check', sql`(${t.scope} is null) <> (${t.role} is null)`),

@@ -13,7 +13,7 @@ import {
 import { countRows, snapshot, startTestServer, type TestServer } from '../fixtures/test-server.js';
 
 const WHO_CAN = `query($scope: String!, $resource: String) {
-  whoCan(scope: $scope, resource: $resource) { id resource identity { id } }
+  whoCan(scope: $scope, resource: $resource) { nodes { identityId grant { id resource } } }
 }`;
 const EFFECTIVE = `query($id: ID!) {
   effectivePermissions(identityId: $id) { scope resource expiresAt grantable grants { id } }
@@ -23,6 +23,11 @@ const REVOKE_ALL = `mutation($id: ID!, $reason: String!) {
     identity { id } grants { id active revokeReason } apiKeys { id revokedAt }
   }
 }`;
+
+interface HolderNode {
+  identityId: string;
+  grant: { id: string; resource: string | null };
+}
 
 interface Holder {
   id: string;
@@ -41,12 +46,13 @@ describe.each(engines())('who holds the keys on %s', (engine) => {
     await server?.stop();
   });
 
-  const whoCan = async (scope: string, resource?: string) =>
-    (
-      dataOf(
-        await gql<{ whoCan: Holder[] }>(server.url, server.adminKey, WHO_CAN, { scope, resource }),
-      ) as { whoCan: Holder[] }
-    ).whoCan;
+  const whoCan = async (scope: string, resource?: string): Promise<Holder[]> =>
+    dataOf(
+      await gql<{ whoCan: { nodes: HolderNode[] } }>(server.url, server.adminKey, WHO_CAN, {
+        scope,
+        resource,
+      }),
+    ).whoCan.nodes.map((n) => ({ ...n.grant, identity: { id: n.identityId } }));
 
   describe('whoCan', () => {
     it('should list the grants that cover a resource: every-resource, exact and prefix, and nothing else', async () => {

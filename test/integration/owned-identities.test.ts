@@ -24,7 +24,7 @@ const EFFECTIVE = `query($id: ID!) {
   effectivePermissions(identityId: $id) { scope resource expiresAt grants { id } }
 }`;
 const WHO_CAN = `query($scope: String!, $resource: String) {
-  whoCan(scope: $scope, resource: $resource) { identity { id } }
+  whoCan(scope: $scope, resource: $resource) { nodes { identity { id } } }
 }`;
 const REVOKE_OWNED = `mutation($reason: String!, $id: ID) {
   revokeOwnedAccess(reason: $reason, identityId: $id) { identityIds grantIds apiKeyIds }
@@ -159,7 +159,7 @@ describe.each(engines())('owned identities and AI agents on %s', (engine) => {
         ).effectivePermissions,
       ).toEqual([]);
       const holders = dataOf(
-        await gql<{ whoCan: { identity: { id: string } }[] }>(
+        await gql<{ whoCan: { nodes: { identity: { id: string } }[] } }>(
           server.url,
           server.adminKey,
           WHO_CAN,
@@ -167,7 +167,7 @@ describe.each(engines())('owned identities and AI agents on %s', (engine) => {
             scope,
           },
         ),
-      ).whoCan.map((h) => h.identity.id);
+      ).whoCan.nodes.map((h) => h.identity.id);
       expect(holders).not.toContain(agent.id);
     });
 
@@ -185,7 +185,7 @@ describe.each(engines())('owned identities and AI agents on %s', (engine) => {
       ]);
       const holders = async (resource: string) =>
         dataOf(
-          await gql<{ whoCan: { identity: { id: string } }[] }>(
+          await gql<{ whoCan: { nodes: { identity: { id: string } }[] } }>(
             server.url,
             server.adminKey,
             WHO_CAN,
@@ -194,7 +194,7 @@ describe.each(engines())('owned identities and AI agents on %s', (engine) => {
               resource,
             },
           ),
-        ).whoCan.map((h) => h.identity.id);
+        ).whoCan.nodes.map((h) => h.identity.id);
       expect(await holders('eu-1')).toContain(agent.id);
       expect(await holders('us-1')).not.toContain(agent.id);
     });

@@ -410,6 +410,148 @@ describe.each(engines())('teams: groups and roles on %s', (engine) => {
     });
   });
 
+  describe('whoCan through teams', () => {
+    const WHO_CAN = `query($scope: String!, $resource: String, $first: Int, $after: String) {
+      whoCan(scope: $scope, resource: $resource, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor }
+        nodes { identityId grant { id } path { grantId role groups membershipId } expiresAt }
+      }
+    }`;
+    interface HolderPage {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      nodes: {
+        identityId: string;
+        grant: { id: string };
+        path: {
+          grantId: string;
+          role: string | null;
+          groups: string[];
+          membershipId: string | null;
+        };
+        expiresAt: string | null;
+      }[];
+    }
+    const whoCan = async (vars: Record<string, unknown>) =>
+      dataOf(await gql<{ whoCan: HolderPage }>(server.url, admin, WHO_CAN, vars)).whoCan;
+
+    it('should list direct holders, members of nested groups and role holders with their paths, and only them', async () => {
+      const scope = await defineScope(server);
+      const other = await defineScope(server);
+      const role = await defineRole([{ scope, resource: 'eu-*' }, { scope: other }]);
+      const parent = await createGroup();
+      const child = await createGroup();
+      const direct = await identityWithGrants(server, [{ scope, resource: 'eu-1' }], {
+        kind: 'USER',
+      });
+      const nested = await member();
+      const roleHolder = await member();
+      const outsider = await member();
+      const leaver = await member();
+      dataOf(await add(child.id, { identityIds: [nested.id, leaver.id] }));
+      dataOf(await add(parent.id, { groupIds: [child.id] }));
+      const groupGrant = dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: parent.id, scope, reason: 'Parent team.' },
+        }),
+      ).grant as { id: string };
+      const roleGrant = dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { identityId: roleHolder.id, role, reason: 'On call.' },
+        }),
+      ).grant as { id: string };
+      // A role grant narrowed to a resource the role's scope does not reach confers nothing there.
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { identityId: outsider.id, role, resource: 'us-*', reason: 'US on call.' },
+        }),
+      );
+      dataOf(await remove(child.id, [leaver.id]));
+
+      const page = await whoCan({ scope, resource: 'eu-1' });
+
+      const byIdentity = new Map(page.nodes.map((n) => [n.identityId, n]));
+      expect(byIdentity.get(direct.id)?.path).toMatchObject({ role: null, groups: [] });
+      expect(byIdentity.get(nested.id)?.path).toMatchObject({
+        grantId: groupGrant.id,
+        role: null,
+        groups: [child.name, parent.name],
+      });
+      expect(byIdentity.get(nested.id)?.path.membershipId).not.toBeNull();
+      expect(byIdentity.get(roleHolder.id)?.path).toMatchObject({
+        grantId: roleGrant.id,
+        role,
+        groups: [],
+      });
+      expect(byIdentity.has(outsider.id)).toBe(false);
+      expect(byIdentity.has(leaver.id)).toBe(false);
+      expect(page.totalCount).toBe(page.nodes.length);
+      // Outside the role's resources, the role holder is not listed; the group's members are.
+      const us = await whoCan({ scope, resource: 'us-1' });
+      expect(us.nodes.map((n) => n.identityId)).not.toContain(roleHolder.id);
+      expect(us.nodes.map((n) => n.identityId)).toContain(nested.id);
+    });
+
+    it('should list an owned agent in a group only while its owner can use the same', async () => {
+      const scope = await defineScope(server);
+      const group = await createGroup();
+      const owner = await member();
+      const agent = await identityWithGrants(server, [], { kind: 'AGENT', ownerId: owner.id });
+      dataOf(await add(group.id, { identityIds: [agent.id] }));
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: group.id, scope, reason: 'Agents of the team.' },
+        }),
+      );
+
+      expect((await whoCan({ scope })).nodes.map((n) => n.identityId)).not.toContain(agent.id);
+
+      dataOf(await add(group.id, { identityIds: [owner.id] }));
+
+      expect((await whoCan({ scope })).nodes.map((n) => n.identityId)).toEqual(
+        expect.arrayContaining([owner.id, agent.id]),
+      );
+    });
+
+    it('should page through every holder exactly once, in order, with the total on every page', async () => {
+      const scope = await defineScope(server);
+      const group = await createGroup();
+      const people = [];
+      for (let i = 0; i < 7; i++) people.push(await member());
+      dataOf(await add(group.id, { identityIds: people.map((p) => p.id) }));
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: group.id, scope, reason: 'Team.' },
+        }),
+      );
+      const seen: string[] = [];
+      let after: string | null = null;
+      let pages = 0;
+      do {
+        const page: HolderPage = await whoCan({ scope, first: 3, after });
+        expect(page.totalCount).toBe(8); // the 7 members and the admin that defined the scope
+        seen.push(...page.nodes.map((n) => n.identityId));
+        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+        pages += 1;
+      } while (after !== null);
+
+      expect(pages).toBe(3);
+      expect(new Set(seen).size).toBe(8);
+      expect(seen).toEqual([...seen].sort());
+      expect(seen).toEqual(expect.arrayContaining([...people.map((p) => p.id), server.adminId]));
+      expectError(
+        await gql(server.url, admin, WHO_CAN, { scope, after: 'not-a-cursor' }),
+        'BAD_USER_INPUT',
+        'cursor',
+      );
+      expectError(
+        await gql(server.url, admin, WHO_CAN, { scope, first: 501 }),
+        'BAD_USER_INPUT',
+        'first',
+      );
+    });
+  });
+
   describe('no lockout through groups', () => {
     it('should count a holder through a group, and refuse removing the last path', async () => {
       const team = await createGroup();

@@ -11,6 +11,7 @@ import { effectivePermissions, type Permission } from './effective-permissions.j
 import { type GrantPathView, pathGroupNames, pathOf } from './grant-path.js';
 import type { GrantFilter, GrantInput } from './grant-service.js';
 import { isLive } from './live-grants.js';
+import type { Holder, HolderPage, WhoCanQuery } from './who-can.js';
 
 type Ctx = KeyholderContext;
 
@@ -55,8 +56,8 @@ export const grantResolvers = {
         ),
       );
     },
-    whoCan: async (_: unknown, args: { scope: string; resource?: string | null }, ctx: Ctx) => {
-      const holders = await ctx.services.grants.whoCan(args.scope, args.resource);
+    whoCan: async (_: unknown, args: WhoCanQuery, ctx: Ctx) => {
+      const holders = await ctx.services.grants.whoCan(args);
       noteSensitiveScope(ctx, args.scope);
       return holders;
     },
@@ -113,6 +114,15 @@ export const grantResolvers = {
       return rows.filter((row) => row !== null);
     },
     paths: (permission: Permission) => permission.held.map(pathOf),
+  },
+  HolderConnection: {
+    totalCount: (page: HolderPage) => page.totalCount(),
+  },
+  Holder: {
+    identity: (holder: Holder, _: unknown, ctx: Ctx) =>
+      ctx.loaders.identity.load(holder.identityId),
+    grant: (holder: Holder, _: unknown, ctx: Ctx) => ctx.loaders.grant.load(holder.grantId),
+    path: (holder: Holder): GrantPathView => holder,
   },
   GrantPath: {
     groups: (path: GrantPathView, _: unknown, ctx: Ctx) => pathGroupNames(ctx, path.membershipIds),

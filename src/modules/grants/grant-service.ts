@@ -37,7 +37,7 @@ import { lockIdentityGrants } from './lock-identity-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';
 import { type RevokedEverything, revokeAllGrants } from './revoke-all-grants.js';
 import { revokeGrantsInTx } from './revoke-grant.js';
-import { whoCan } from './who-can.js';
+import { type HolderPage, type WhoCanQuery, whoCan } from './who-can.js';
 
 export interface GrantInput {
   /** Who holds it: an identity, or every member of a group (exactly one of the two). */
@@ -97,9 +97,9 @@ export interface GrantFilter {
 export class GrantService {
   constructor(private readonly database: Database) {}
 
-  /** Active grants of active identities that cover `scope` on `resource` (see `whoCan`). */
-  whoCan(scope: string, resource: string | null | undefined): Promise<GrantRow[]> {
-    return whoCan(this.database, scope, resource);
+  /** A page of the active identities that can use `scope` on `resource` now (see `whoCan`). */
+  whoCan(query: WhoCanQuery): Promise<HolderPage> {
+    return whoCan(this.database, query);
   }
 
   /** The kill switch (see `revokeAllGrants`). */

@@ -247,7 +247,7 @@ function readEffective(identityId: string, columns: EffectiveColumns): ActiveGra
 }
 
 /** A `uuid[]` column: an array from PGlite, the array literal text from postgres.js. */
-function readUuids(value: readonly string[] | string | null): string[] {
+export function readUuids(value: readonly string[] | string | null): string[] {
   if (value === null) return [];
   if (typeof value !== 'string') return [...value];
   return value

@@ -1,0 +1,4 @@
+CREATE INDEX "grants_scope_created_idx" ON "grants" USING btree ("scope","created_at","id");--> statement-breakpoint
+CREATE INDEX "grants_live_scope_holder_idx" ON "grants" USING btree ("scope","identity_id","id") WHERE "grants"."revoked_at" is null and "grants"."identity_id" is not null;--> statement-breakpoint
+CREATE INDEX "grants_live_role_holder_idx" ON "grants" USING btree ("role","identity_id","id") WHERE "grants"."revoked_at" is null and "grants"."role" is not null and "grants"."identity_id" is not null;--> statement-breakpoint
+CREATE INDEX "role_scopes_scope_idx" ON "role_scopes" USING btree ("scope");
