@@ -74,6 +74,7 @@ export async function startKeyholder(
     new AccessReviewCloser(database, log, config.accessReviews).job(),
     webhookDispatcher.job(),
     services.grantUsage.job(),
+    services.accessLog.job(),
     keyUsage.job(),
   ]) {
     if (job !== undefined) scheduler.add(job);

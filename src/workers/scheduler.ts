@@ -188,10 +188,13 @@ export class Job {
         retryMaxMs: d.retryMaxMs ?? 30_000,
       });
       this.#notBefore = Date.now() + delay;
-      this.#log(
-        `${d.failure ?? `The background job "${d.name}" failed`} (attempt ${this.#failures}); trying again in ${delay} ms`,
-        error,
-      );
+      // Once until it recovers: a database down for an hour is one line, then one "recovered".
+      if (this.#failures === 1) {
+        this.#log(
+          `${d.failure ?? `The background job "${d.name}" failed`}; trying again in ${delay} ms, with backoff`,
+          error,
+        );
+      }
       return delay;
     }
   }

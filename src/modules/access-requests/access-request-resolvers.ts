@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AccessRequestRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import { type AccessRequestStatus, effectiveStatus } from './access-request-status.js';
 import type { RequestAccessInput } from './request-access.js';
@@ -53,4 +54,4 @@ export const accessRequestResolvers = {
       return held.find((g) => g.id === request.grantId) ?? null;
     },
   },
-};
+} satisfies Resolvers;

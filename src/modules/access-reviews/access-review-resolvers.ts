@@ -1,6 +1,7 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AccessReviewItemRow, AccessReviewRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { parseId } from '../shared/validate.js';
 import { itemsKey } from './access-review-loaders.js';
 import type { AccessReviewDecision } from './decide-access-review-item.js';
@@ -19,7 +20,11 @@ export const accessReviewResolvers = {
   Query: {
     accessReviews: (
       _: unknown,
-      args: { first?: number; after?: string; status?: AccessReviewRow['status'] | null },
+      args: {
+        first?: number | null;
+        after?: string | null;
+        status?: AccessReviewRow['status'] | null;
+      },
       ctx: Ctx,
     ) => ctx.services.accessReviews.list(args.first, args.after, args.status),
     accessReview: (_: unknown, args: { id: string }, ctx: Ctx) =>
@@ -57,4 +62,4 @@ export const accessReviewResolvers = {
     decidedBy: (item: AccessReviewItemRow, _: unknown, ctx: Ctx) =>
       item.decidedBy === null ? null : ctx.loaders.identity.load(item.decidedBy),
   },
-};
+} satisfies Resolvers;

@@ -1,4 +1,5 @@
 import type { Database } from '../../db/client.js';
+import type { Job, JobDefinition } from '../../workers/scheduler.js';
 import type { AuditAction } from './audit-actions.js';
 
 /** One access event, as it is queued for the audit log. */
@@ -56,9 +57,12 @@ function rowOf(event: AccessEvent): string {
 
 /**
  * Writes access events to the audit log off the request path: queued in memory, written in
- * batches (one multi-row INSERT through the chain trigger) at least every `flushMs`, and on close.
- * - A failed write keeps its events at the head of the queue and retries with backoff; nothing is
- *   dropped. While writes fail the queue fills, and then `append` waits for room, then rejects.
+ * batches (one multi-row INSERT through the chain trigger) by the scheduler's `access-log` job
+ * (`job()`), woken `flushMs` after an event is queued (at once when a batch is full or writers
+ * wait for room), and on close.
+ * - A failed write keeps its events at the head of the queue and the scheduler retries with
+ *   backoff; nothing is dropped. While writes fail the queue fills, and then `append` waits for
+ *   room, then rejects.
  * - A crash loses what was queued and not yet written: at most `flushMs` of events when the
  *   database is healthy, up to `capacity` while it is failing (logged, and shown by `/healthz`).
  */
@@ -72,10 +76,8 @@ export class AccessLog {
   /** Queued events, each as `rowOf` serialized it. */
   readonly #queue: string[] = [];
   readonly #waiters: Waiter[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #dueAt = 0;
+  #job: Job | null = null;
   #flushing: Promise<void> | null = null;
-  #failures = 0;
   #failingSince: Date | null = null;
   #closed = false;
 
@@ -101,7 +103,7 @@ export class AccessLog {
     const row = rowOf(event);
     if (this.#queue.length < this.#capacity) {
       this.#queue.push(row);
-      this.#schedule();
+      this.#wake();
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -116,7 +118,7 @@ export class AccessLog {
         }, maxWaitMs);
       }
       this.#waiters.push(waiter);
-      this.#schedule();
+      this.#wake();
     });
   }
 
@@ -124,24 +126,42 @@ export class AccessLog {
     return { pending: this.#queue.length + this.#waiters.length, failingSince: this.#failingSince };
   }
 
+  /**
+   * Writing queued events, as a job of the scheduler: run when woken by `append`, one batch per
+   * run and again at once while more wait; a failed write is retried with the scheduler's backoff
+   * (from twice `flushMs` up to 5 s).
+   */
+  job(): JobDefinition {
+    return {
+      name: 'access-log',
+      run: async () => {
+        while (this.#flushing !== null) await this.#flushing.catch(() => {});
+        if (this.#queue.length === 0) return undefined;
+        await this.#write();
+        return this.#queue.length > 0 ? 0 : undefined;
+      },
+      intervalMs: null,
+      firstRunMs: null,
+      retryBaseMs: this.#flushMs * 2,
+      retryMaxMs: MAX_RETRY_MS,
+      failure: 'Could not write access events to the audit log (they are kept)',
+      recovery: 'Access log writes recovered',
+      attached: (job) => {
+        this.#job = job;
+        if (this.#queue.length > 0) this.#wake();
+      },
+    };
+  }
+
   /** Writes everything queued now; rejects (keeping what is left) if a write fails. */
   async flush(): Promise<void> {
     while (this.#flushing !== null) await this.#flushing.catch(() => {});
-    while (this.#queue.length > 0) {
-      const run = this.#writeBatch();
-      this.#flushing = run;
-      try {
-        await run;
-      } finally {
-        this.#flushing = null;
-      }
-    }
+    while (this.#queue.length > 0) await this.#write();
   }
 
   /** Stops accepting events and writes what is queued, retrying until `deadlineMs` passes. */
   async close(deadlineMs = 10_000): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
     const deadline = Date.now() + deadlineMs;
     for (;;) {
       try {
@@ -164,42 +184,22 @@ export class AccessLog {
     }
   }
 
-  /**
-   * Arms the write timer: at once when a batch is full or writers wait for room, after `flushMs`
-   * otherwise, after a growing backoff while writes fail. An earlier timer already armed stays.
-   */
-  #schedule(): void {
-    if (this.#closed || this.#flushing !== null) return;
+  /** Asks the job for a write: at once when a batch is full or writers wait, else in `flushMs`. */
+  #wake(): void {
+    if (this.#closed || this.#job === null) return;
     const full = this.#queue.length >= this.#batchSize || this.#waiters.length > 0;
-    const delay =
-      this.#failures > 0
-        ? Math.min(MAX_RETRY_MS, this.#flushMs * 2 ** this.#failures)
-        : full
-          ? 0
-          : this.#flushMs;
-    const dueAt = Date.now() + delay;
-    if (this.#timer !== undefined) {
-      if (this.#dueAt <= dueAt) return;
-      clearTimeout(this.#timer);
-    }
-    this.#dueAt = dueAt;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#background();
-    }, delay);
-    this.#timer.unref();
+    this.#job.wake(full ? 0 : this.#flushMs);
   }
 
-  #background(): void {
-    if (this.#flushing !== null || this.#queue.length === 0) return;
+  /** One batch, never two at once. */
+  async #write(): Promise<void> {
     const run = this.#writeBatch();
     this.#flushing = run;
-    run
-      .catch(() => {})
-      .finally(() => {
-        this.#flushing = null;
-        if (this.#queue.length > 0) this.#schedule();
-      });
+    try {
+      await run;
+    } finally {
+      this.#flushing = null;
+    }
   }
 
   async #writeBatch(): Promise<void> {
@@ -208,23 +208,11 @@ export class AccessLog {
       // One statement text whatever the batch size (one prepared statement), one parameter.
       await this.#database.query(INSERT_BATCH, [`[${batch.join(',')}]`]);
     } catch (error) {
-      this.#failures += 1;
-      if (this.#failingSince === null) {
-        this.#failingSince = new Date();
-        this.#log(
-          `Could not write ${batch.length} access events to the audit log; keeping them and retrying`,
-          error,
-        );
-      }
+      // Logged by the scheduler (or by `close`), once until writes recover.
+      this.#failingSince ??= new Date();
       throw error;
     }
     this.#queue.splice(0, batch.length);
-    if (this.#failingSince !== null) {
-      this.#log(
-        `Access log writes recovered after failing since ${this.#failingSince.toISOString()}`,
-      );
-    }
-    this.#failures = 0;
     this.#failingSince = null;
     while (this.#waiters.length > 0 && this.#queue.length < this.#capacity) {
       const waiter = this.#waiters.shift() as Waiter;

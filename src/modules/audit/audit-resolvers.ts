@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AuditEventRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { type AuditFilter, parseAuditFilter } from './audit-filter.js';
 
 type Ctx = KeyholderContext;
@@ -8,14 +9,14 @@ export const auditResolvers = {
   Query: {
     auditEvents: (
       _: unknown,
-      args: { first?: number; after?: string; filter?: AuditFilter },
+      args: { first?: number | null; after?: string | null; filter?: AuditFilter | null },
       ctx: Ctx,
     ) => ctx.services.audit.search(args.first, args.after, args.filter),
     verifyAuditLog: (_: unknown, __: unknown, ctx: Ctx) => ctx.services.audit.verify(),
   },
   Subscription: {
     auditEvents: {
-      subscribe: (_: unknown, args: { filter?: AuditFilter }, ctx: Ctx) =>
+      subscribe: (_: unknown, args: { filter?: AuditFilter | null }, ctx: Ctx) =>
         ctx.services.auditFeed.subscribe(parseAuditFilter(args.filter)),
       resolve: (event: AuditEventRow) => event,
     },
@@ -26,4 +27,4 @@ export const auditResolvers = {
     actor: (event: AuditEventRow, _: unknown, ctx: Ctx) =>
       event.actorId === null ? null : ctx.loaders.identity.load(event.actorId),
   },
-};
+} satisfies Resolvers;

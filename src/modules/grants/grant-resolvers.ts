@@ -2,6 +2,7 @@ import type { CheckContextInput } from '../../conditions/parse-condition-overrid
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import type { Revision } from '../revision/revision.js';
 import { parseId } from '../shared/validate.js';
@@ -30,7 +31,7 @@ export const grantResolvers = {
   Query: {
     grants: (
       _: unknown,
-      args: { first?: number; after?: string; filter?: GrantFilter },
+      args: { first?: number | null; after?: string | null; filter?: GrantFilter | null },
       ctx: Ctx,
     ) => ctx.services.grants.list(args.first, args.after, args.filter),
     check: async (
@@ -128,4 +129,4 @@ export const grantResolvers = {
     groups: (path: GrantPathView, _: unknown, ctx: Ctx) => pathGroupNames(ctx, path.membershipIds),
     membershipId: (path: GrantPathView) => path.membershipIds[0] ?? null,
   },
-};
+} satisfies Resolvers;

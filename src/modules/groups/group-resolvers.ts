@@ -1,6 +1,7 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GroupMemberRow, GroupRow, IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { parseId } from '../shared/validate.js';
 import { assertManagesGroup } from './assert-manages-group.js';
 import type { CreateGroupInput, GroupFilter, GroupMembersInput } from './group-service.js';
@@ -22,7 +23,7 @@ export const groupResolvers = {
       ctx.loaders.teams.group.load(parseId(args.id, 'group')),
     groups: (
       _: unknown,
-      args: { first?: number; after?: string; filter?: GroupFilter },
+      args: { first?: number | null; after?: string | null; filter?: GroupFilter | null },
       ctx: Ctx,
     ) => ctx.services.groups.list(args.first, args.after, args.filter),
   },
@@ -47,7 +48,7 @@ export const groupResolvers = {
   Group: {
     createdBy: (group: GroupRow, _: unknown, ctx: Ctx) =>
       group.createdBy === null ? null : ctx.loaders.identity.load(group.createdBy),
-    members: (group: GroupRow, args: { first?: number; after?: string }, ctx: Ctx) =>
+    members: (group: GroupRow, args: { first?: number | null; after?: string | null }, ctx: Ctx) =>
       ctx.services.groups.members(group.id, args.first, args.after),
     grants: (group: GroupRow, args: { active: boolean | null }, ctx: Ctx) =>
       ctx.loaders.teams.groupGrants.load({ id: group.id, active: args.active !== false }),
@@ -100,4 +101,4 @@ export const groupResolvers = {
     group: (entry: { groupId: string }, _: unknown, ctx: Ctx) =>
       ctx.loaders.teams.group.load(entry.groupId),
   },
-};
+} satisfies Resolvers;

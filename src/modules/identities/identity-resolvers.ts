@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { IdentityRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { parseId } from '../shared/validate.js';
 import type { CreateIdentityInput, IdentityFilter } from './identity-service.js';
 
@@ -12,7 +13,7 @@ export const identityResolvers = {
       ctx.loaders.identity.load(parseId(args.id, 'identity')),
     identities: (
       _: unknown,
-      args: { first?: number; after?: string; filter?: IdentityFilter },
+      args: { first?: number | null; after?: string | null; filter?: IdentityFilter | null },
       ctx: Ctx,
     ) => ctx.services.identities.list(args.first, args.after, args.filter),
   },
@@ -42,4 +43,4 @@ export const identityResolvers = {
     ownedIdentities: (identity: IdentityRow, _: unknown, ctx: Ctx) =>
       ctx.loaders.ownedIdentities.load(identity.id),
   },
-};
+} satisfies Resolvers;

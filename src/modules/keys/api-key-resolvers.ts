@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ApiKeyRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import type { CreateApiKeyInput } from './api-key-service.js';
 
 type Ctx = KeyholderContext;
@@ -16,4 +17,4 @@ export const apiKeyResolvers = {
     active: (key: ApiKeyRow) =>
       key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > Date.now()),
   },
-};
+} satisfies Resolvers;

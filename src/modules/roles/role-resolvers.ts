@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { RoleRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import type { DefineRoleInput, RoleScopeInput } from './role-service.js';
 
 type Ctx = KeyholderContext;
@@ -14,7 +15,7 @@ export const roleResolvers = {
       ctx.services.roles.define(ctx.caller, args.input),
     setRoleScopes: (
       _: unknown,
-      args: { role: string; scopes: RoleScopeInput[]; reason: string },
+      args: { role: string; scopes: readonly RoleScopeInput[]; reason: string },
       ctx: Ctx,
     ) => ctx.services.roles.setScopes(ctx.caller, args.role, args.scopes, args.reason),
     deleteRole: (_: unknown, args: { name: string; reason: string }, ctx: Ctx) =>
@@ -27,4 +28,4 @@ export const roleResolvers = {
     grants: (role: RoleRow, args: { active: boolean | null }, ctx: Ctx) =>
       ctx.loaders.teams.roleGrants.load({ id: role.name, active: args.active !== false }),
   },
-};
+} satisfies Resolvers;

@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ScopeRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { policyOf, type ScopePolicy, type ScopePolicyInput } from './scope-policy.js';
 import type { DefineScopeInput } from './scope-service.js';
 
@@ -25,4 +26,4 @@ export const scopeResolvers = {
     autoApproveSetBy: (policy: ScopePolicy, _: unknown, ctx: Ctx) =>
       policy.autoApproveSetBy === null ? null : ctx.loaders.identity.load(policy.autoApproveSetBy),
   },
-};
+} satisfies Resolvers;

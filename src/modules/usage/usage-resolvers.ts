@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 
 type Ctx = KeyholderContext;
 
@@ -32,4 +33,4 @@ export const usageResolvers = {
     useCount: async (grant: GrantRow, _: unknown, ctx: Ctx) =>
       (await ctx.loaders.grantUsage.load(grant.id))?.useCount ?? 0,
   },
-};
+} satisfies Resolvers;

@@ -1,5 +1,6 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../db/tables.js';
+import type { Resolvers } from '../../generated/resolvers.js';
 import { parseId } from '../shared/validate.js';
 import { describeWebhookActions } from './webhook-action-filter.js';
 import { type DeliveryStatus, deliveriesKey } from './webhook-loaders.js';
@@ -36,4 +37,4 @@ export const webhookResolvers = {
       ctx.loaders.webhooks.webhook.load(delivery.webhookId),
     eventId: (delivery: WebhookDeliveryRow) => String(delivery.eventId),
   },
-};
+} satisfies Resolvers;
