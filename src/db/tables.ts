@@ -310,10 +310,11 @@ export const accessRequests = pgTable(
     identityId: uuid('identity_id')
       .notNull()
       .references(() => identities.id),
-    scope: text('scope')
-      .notNull()
-      .references(() => scopes.name),
+    /** The scope asked for; null for a request to join a group. */
+    scope: text('scope').references(() => scopes.name),
     resource: text('resource'),
+    /** The group asked to join (`scope` null): approved, the identity becomes a member. */
+    groupId: uuid('group_id').references(() => groups.id),
     ttlSeconds: integer('ttl_seconds').notNull(),
     reason: text('reason').notNull(),
     status: accessRequestStatus('status').notNull().default('PENDING'),
@@ -324,6 +325,8 @@ export const accessRequests = pgTable(
     decidedBy: uuid('decided_by').references(() => identities.id),
     decisionReason: text('decision_reason'),
     grantId: uuid('grant_id').references(() => grants.id),
+    /** The membership an approved request to join a group created. */
+    membershipId: uuid('membership_id').references(() => groupMembers.id),
     /** The scope whose auto-approval condition approved the request (no person decided). */
     approvedByPolicy: text('approved_by_policy'),
   },
@@ -335,6 +338,13 @@ export const accessRequests = pgTable(
     index('access_requests_identity_created_idx').on(t.identityId, t.createdAt),
     check('access_requests_reason_check', sql`length(btrim(${t.reason})) > 0`),
     check('access_requests_ttl_seconds_check', sql`${t.ttlSeconds} > 0`),
+    check(
+      'access_requests_scope_or_group_check',
+      sql`(${t.scope} is null) <> (${t.groupId} is null)`,
+    ),
+    index('access_requests_pending_group_idx')
+      .on(t.groupId, t.createdAt)
+      .where(sql`${t.status} = 'PENDING' and ${t.groupId} is not null`),
   ],
 );
 

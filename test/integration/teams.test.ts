@@ -552,6 +552,171 @@ describe.each(engines())('teams: groups and roles on %s', (engine) => {
     });
   });
 
+  describe('asking to join a group (requestAccess)', () => {
+    const REQUEST = `mutation($input: RequestAccessInput!) {
+      requestAccess(input: $input) { id status scope { name } groupId }
+    }`;
+    const APPROVE = `mutation($id: ID!) {
+      approveAccessRequest(id: $id, reason: "Welcome.") {
+        id status groupId membership { id source expiresAt addedBy { id } }
+      }
+    }`;
+    const DENY = `mutation($id: ID!) { denyAccessRequest(id: $id, reason: "No.") { id status } }`;
+    const AWAITING = '{ accessRequestsAwaitingMyApproval { id groupId } }';
+
+    /** A group conferring `scope`, and its manager: groups:write on it, `scope` grantable. */
+    const managedTeam = async (scope: string, managerHoldsScope = true) => {
+      const team = await createGroup();
+      dataOf(
+        await gql(server.url, admin, GRANT, {
+          input: { groupId: team.id, scope, reason: 'The team needs it.' },
+        }),
+      );
+      const manager = await identityWithGrants(
+        server,
+        [
+          { scope: 'groups:write', resource: team.name },
+          ...(managerHoldsScope ? [{ scope, grantable: true }] : []),
+        ],
+        { kind: 'USER' },
+      );
+      return { team, manager };
+    };
+    const ask = (key: string, groupId: string, more: Record<string, unknown> = {}) =>
+      gql(server.url, key, REQUEST, {
+        input: { groupId, ttlSeconds: 3600, reason: 'On call next week.', ...more },
+      });
+
+    it("should let a person ask, and the group's manager approve: a temporary membership that authorizes at once", async () => {
+      const scope = await defineScope(server);
+      const { team, manager } = await managedTeam(scope);
+      const person = await member();
+
+      const request = dataOf(await ask(person.key, team.id)).requestAccess as {
+        id: string;
+        status: string;
+        scope: null;
+        groupId: string;
+      };
+      expect(request).toMatchObject({ status: 'PENDING', scope: null, groupId: team.id });
+      const awaiting = dataOf(await gql(server.url, manager.key, AWAITING))
+        .accessRequestsAwaitingMyApproval as { id: string }[];
+      expect(awaiting.map((r) => r.id)).toContain(request.id);
+      expect((await check(person.id, scope)).allowed).toBe(false);
+
+      const approved = dataOf(await gql(server.url, manager.key, APPROVE, { id: request.id }))
+        .approveAccessRequest as {
+        status: string;
+        membership: { id: string; source: string; expiresAt: string; addedBy: { id: string } };
+      };
+
+      expect(approved).toMatchObject({
+        status: 'APPROVED',
+        membership: { source: 'MANUAL', addedBy: { id: manager.id } },
+      });
+      const lasts = Date.parse(approved.membership.expiresAt) - Date.now();
+      expect(lasts).toBeGreaterThan(3500_000);
+      expect(lasts).toBeLessThanOrEqual(3600_000);
+      expect(await check(person.id, scope)).toMatchObject({
+        allowed: true,
+        path: { groups: [team.name], membershipId: approved.membership.id },
+      });
+    });
+
+    it('should refuse the requester, a manager who does not hold grantable what the group confers, and a manager of another group, changing nothing', async () => {
+      const scope = await defineScope(server);
+      const { team, manager } = await managedTeam(scope, false);
+      const other = await managedTeam(scope);
+      const person = await identityWithGrants(
+        server,
+        [{ scope: 'groups:write', resource: team.name }],
+        { kind: 'USER' },
+      );
+      const request = dataOf(await ask(person.key, team.id)).requestAccess as { id: string };
+
+      expectError(
+        await gql(server.url, person.key, APPROVE, { id: request.id }),
+        'FORBIDDEN',
+        'your own access request',
+      );
+      expectError(
+        await gql(server.url, manager.key, APPROVE, { id: request.id }),
+        'FORBIDDEN',
+        `requires holding grantable everything its grants confer, and you do not hold "${scope}"`,
+      );
+      expectError(
+        await gql(server.url, other.manager.key, APPROVE, { id: request.id }),
+        'FORBIDDEN',
+        `requires managing it`,
+      );
+      expect((await check(person.id, scope)).allowed).toBe(false);
+      const still = dataOf(
+        await gql(server.url, admin, '{ accessRequestsAwaitingMyApproval { id status } }'),
+      ).accessRequestsAwaitingMyApproval as { id: string; status: string }[];
+      expect(still.find((r) => r.id === request.id)?.status).toBe('PENDING');
+      // A denial by the manager ends it.
+      expect(
+        dataOf(await gql(server.url, manager.key, DENY, { id: request.id })).denyAccessRequest,
+      ).toMatchObject({ status: 'DENIED' });
+    });
+
+    it('should let a group conferring a requiresApproval scope be joined through an approved request only, within its maxTtlSeconds', async () => {
+      const guarded = await defineScope(server);
+      const { team, manager } = await managedTeam(guarded);
+      dataOf(
+        await gql(
+          server.url,
+          admin,
+          `mutation($scope: String!) { setScopePolicy(scope: $scope, input: { requiresApproval: true, maxTtlSeconds: 600 }) { name } }`,
+          { scope: guarded },
+        ),
+      );
+      const person = await member();
+      expectError(
+        await add(team.id, { identityIds: [person.id] }, manager.key),
+        'FORBIDDEN',
+        'requires approval',
+      );
+      const tooLong = dataOf(await ask(person.key, team.id)).requestAccess as { id: string };
+      expectError(
+        await gql(server.url, manager.key, APPROVE, { id: tooLong.id }),
+        'BAD_USER_INPUT',
+        '600',
+      );
+      dataOf(await gql(server.url, manager.key, DENY, { id: tooLong.id }));
+
+      const request = dataOf(await ask(person.key, team.id, { ttlSeconds: 300 })).requestAccess as {
+        id: string;
+      };
+      dataOf(await gql(server.url, manager.key, APPROVE, { id: request.id }));
+
+      expect((await check(person.id, guarded)).allowed).toBe(true);
+    });
+
+    it('should refuse malformed requests with BAD_USER_INPUT and repeated ones with CONFLICT', async () => {
+      const scope = await defineScope(server);
+      const { team } = await managedTeam(scope);
+      const person = await member();
+
+      expectError(await ask(person.key, team.id, { scope }), 'BAD_USER_INPUT', 'exactly one');
+      expectError(
+        await ask(person.key, team.id, { resource: 'eu-1' }),
+        'BAD_USER_INPUT',
+        'names no resource',
+      );
+      expectError(
+        await ask(person.key, '00000000-0000-4000-8000-000000000000'),
+        'NOT_FOUND',
+        'does not exist',
+      );
+      dataOf(await ask(person.key, team.id));
+      expectError(await ask(person.key, team.id), 'CONFLICT', 'already has a pending request');
+      const inside = await member();
+      dataOf(await add(team.id, { identityIds: [inside.id] }));
+      expectError(await ask(inside.key, team.id), 'CONFLICT', 'already a member');
+    });
+  });
+
   describe('no lockout through groups', () => {
     it('should count a holder through a group, and refuse removing the last path', async () => {
       const team = await createGroup();

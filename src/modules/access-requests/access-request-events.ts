@@ -6,8 +6,9 @@ type Step = Extract<AuditAction, `accessrequest.${string}`>;
 
 /**
  * The audit event of one step of an access request: what was asked, for whom, its status after
- * the step, and `more` (the grant an approval made, a decision's reason). Every step names the
- * scope, so search and webhooks by scope find the whole story.
+ * the step, and `more` (the grant or membership an approval made, a decision's reason). Every
+ * step names the scope (or the group asked to join), so search and webhooks by scope find the
+ * whole story.
  */
 export function accessRequestEvent(
   action: Step,
@@ -17,13 +18,14 @@ export function accessRequestEvent(
   return {
     action,
     subjectId: request.id,
-    scopes: [request.scope],
+    scopes: request.scope === null ? [] : [request.scope],
     details: {
       after: {
         requesterId: request.requesterId,
         identityId: request.identityId,
         scope: request.scope,
         resource: request.resource,
+        ...(request.groupId === null ? {} : { groupId: request.groupId }),
         ttlSeconds: request.ttlSeconds,
         status: request.status,
         expiresAt: request.expiresAt.toISOString(),

@@ -5,13 +5,15 @@ import type { AuditFeed } from '../audit/audit-feed.js';
 import { parseAuditFilter } from '../audit/audit-filter.js';
 import { loadLiveGrants } from '../grants/live-grants.js';
 import { mayDecide } from './access-request-queries.js';
+import { decisionRequirement } from './decision-authority.js';
 
 /**
  * The live stream behind `Subscription.accessRequests`: every `accessrequest.*` event committed by
  * any instance (through the audit feed's LISTEN/NOTIFY), turned into the request as it is now, and
- * kept only when `subscriberId` could decide it at that moment: its live grantable grants of the
- * scope, read afresh for each event (an owned agent's capped by its owner's, as everywhere), cover
- * the request's resource, and it is neither the requester nor the grantee. A new request arrives as PENDING; its approval, denial or expiry follow.
+ * kept only when `subscriberId` could decide it at that moment: its live grants, read afresh for
+ * each event (an owned agent's capped by its owner's, as everywhere), meet what deciding needs
+ * (the scope grantable on the request's resource, or managing the group asked to join), and it is
+ * neither the requester nor the grantee. A new request arrives as PENDING; its approval, denial or expiry follow.
  *
  * Hand-written rather than an async generator so that `return()` ends the audit subscription at
  * once, even while waiting for the next event.
@@ -29,11 +31,15 @@ export function accessRequestEvents(
       .from(accessRequests)
       .where(eq(accessRequests.id, event.subjectId));
     if (request === undefined) return null;
+    const need = await decisionRequirement(database.db, request);
+    const extra = need.group === undefined ? ['grants:write', 'grants:read'] : [];
     const { grants } = await loadLiveGrants(database.db, [subscriberId], {
-      grantableOnly: true,
-      scopes: [request.scope],
+      scopes: [need.scope, ...extra],
     });
-    return mayDecide(subscriberId, grants.get(subscriberId) ?? [], request) ? request : null;
+    const held = grants.get(subscriberId) ?? [];
+    // Scope requests are decided with grants:write and grants:read too (see the schema).
+    if (!extra.every((scope) => held.some((g) => g.scope === scope))) return null;
+    return mayDecide(subscriberId, held, request, need) ? request : null;
   };
   const iterator: AsyncIterableIterator<AccessRequestRow> = {
     async next() {

@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gt, inArray, lte, ne, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, or, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
-import { Authority } from '../grants/grant-authority.js';
+import { type AccessRequestRow, accessRequests, groups } from '../../db/tables.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';
 import type { AccessRequestStatus } from './access-request-status.js';
+import { type DecisionRequirement, meetingRequirement } from './decision-authority.js';
 
 /** The most requests one list returns. */
 export const MAX_LISTED_REQUESTS = 500;
@@ -46,36 +46,50 @@ export async function myAccessRequests(
 }
 
 /**
- * Whether `grants` (live, the caller's) let their holder decide `request`: the same rule as
- * `decisionAuthority`, over grants already read (two-person rule, unconditional authority).
+ * Whether `grants` (live, the caller's) let their holder decide `request`, which needs `need`:
+ * the same rule as `decisionAuthority`, over grants already read (two-person rule, unconditional
+ * authority).
  */
 export function mayDecide(
   callerId: string,
   grants: readonly ActiveGrant[],
-  request: Pick<AccessRequestRow, 'requesterId' | 'identityId' | 'scope' | 'resource'>,
+  request: Pick<AccessRequestRow, 'requesterId' | 'identityId'>,
+  need: DecisionRequirement,
   now = Date.now(),
 ): boolean {
   if (request.requesterId === callerId || request.identityId === callerId) return false;
-  return new Authority(grants, now).unconditionallyOver(request).length > 0;
+  return meetingRequirement(grants, need, now).length > 0;
 }
 
 /**
  * Pending requests the caller could decide now: of scopes it holds grantable on a resource that
- * covers the request's, made neither by it nor for it. Oldest first (the longest waiting).
+ * covers the request's, or to join groups it manages, made neither by it nor for it. Oldest first
+ * (the longest waiting).
  */
 export async function accessRequestsAwaitingApproval(
   database: Database,
   caller: Caller,
 ): Promise<AccessRequestRow[]> {
   const me = caller.identity.id;
-  const scopes = [...new Set(caller.grants.filter((g) => g.grantable).map((g) => g.scope))];
-  if (scopes.length === 0) return [];
+  // Scope requests are decided with grants:write and grants:read (see the schema).
+  const decidesScopes = ['grants:write', 'grants:read'].every((scope) =>
+    caller.grants.some((g) => g.scope === scope),
+  );
+  const scopes = decidesScopes
+    ? [...new Set(caller.grants.filter((g) => g.grantable).map((g) => g.scope))]
+    : [];
+  const managesGroups = caller.grants.some((g) => g.scope === 'groups:write');
+  if (scopes.length === 0 && !managesGroups) return [];
   const rows = await database.db
-    .select()
+    .select({ request: accessRequests, groupName: groups.name })
     .from(accessRequests)
+    .leftJoin(groups, eq(groups.id, accessRequests.groupId))
     .where(
       and(
-        inArray(accessRequests.scope, scopes),
+        or(
+          scopes.length === 0 ? undefined : inArray(accessRequests.scope, scopes),
+          managesGroups ? isNotNull(accessRequests.groupId) : undefined,
+        ),
         statusCondition('PENDING', new Date()),
         ne(accessRequests.requesterId, me),
         ne(accessRequests.identityId, me),
@@ -83,5 +97,21 @@ export async function accessRequestsAwaitingApproval(
     )
     .orderBy(asc(accessRequests.createdAt), asc(accessRequests.id))
     .limit(MAX_LISTED_REQUESTS);
-  return rows.filter((r) => mayDecide(me, caller.grants, r));
+  return rows
+    .filter(({ request, groupName }) =>
+      mayDecide(me, caller.grants, request, requirementOf(request, groupName)),
+    )
+    .map(({ request }) => request);
+}
+
+/** `decisionRequirement` for a request read with its group's name. */
+function requirementOf(request: AccessRequestRow, groupName: string | null): DecisionRequirement {
+  return request.scope === null
+    ? {
+        scope: 'groups:write',
+        resource: groupName,
+        grantable: false,
+        group: { id: request.groupId as string, name: groupName as string },
+      }
+    : { scope: request.scope, resource: request.resource, grantable: true };
 }

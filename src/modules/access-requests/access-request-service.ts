@@ -1,7 +1,9 @@
+import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import type { AccessRequestRow } from '../../db/tables.js';
+import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
 import type { Caller } from '../keys/authentication.js';
+import { parseId } from '../shared/validate.js';
 import { accessRequestEvents } from './access-request-feed.js';
 import { accessRequestsAwaitingApproval, myAccessRequests } from './access-request-queries.js';
 import type { AccessRequestStatus } from './access-request-status.js';
@@ -16,7 +18,8 @@ export interface AccessRequestOptions {
 
 /**
  * Just-in-time access: requests for temporary grants, decided by another identity that holds the
- * scope grantable (two-person rule). Every step is an audit event in the step's transaction.
+ * scope grantable, and requests to join groups, decided by a manager of the group (two-person
+ * rule). Every step is an audit event in the step's transaction.
  */
 export class AccessRequestService {
   readonly #pendingTtlSeconds: number;
@@ -27,6 +30,15 @@ export class AccessRequestService {
     options: AccessRequestOptions = {},
   ) {
     this.#pendingTtlSeconds = options.pendingTtlSeconds ?? 86_400;
+  }
+
+  /** The request `id` names, or null (a malformed id is `BAD_USER_INPUT`). */
+  async find(id: string): Promise<AccessRequestRow | null> {
+    const [row] = await this.database.db
+      .select()
+      .from(accessRequests)
+      .where(eq(accessRequests.id, parseId(id, 'access request')));
+    return row ?? null;
   }
 
   request(actor: Caller, input: RequestAccessInput): Promise<AccessRequestRow> {

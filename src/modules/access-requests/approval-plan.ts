@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import { type AccessRequestRow, identities, type ScopeRow, scopes } from '../../db/tables.js';
+import { identities, type ScopeRow, scopes } from '../../db/tables.js';
 import { conflict, forbidden } from '../../errors.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { latestExpiry } from '../grants/grant-authority.js';
 import { type ActiveGrant, findLiveDuplicate } from '../grants/live-grants.js';
 import { lockIdentityGrants } from '../grants/lock-identity-grants.js';
+import type { ScopeRequest } from './scope-request.js';
 
 /** What an approval will grant: of which scope, until when, counted from `decidedAt`. */
 export interface ApprovalPlan {
@@ -25,7 +26,7 @@ export interface ApprovalPlan {
  */
 export async function planApproval(
   tx: Tx,
-  request: AccessRequestRow,
+  request: ScopeRequest,
   authority: readonly ActiveGrant[],
   decidedAt: Date,
   whose = 'your own grant',

@@ -2,18 +2,13 @@ import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import { autoApprovalContext } from '../../conditions/auto-approval-context.js';
 import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
-import {
-  type AccessRequestRow,
-  type IdentityRow,
-  identities,
-  type ScopeRow,
-  scopes,
-} from '../../db/tables.js';
+import { type IdentityRow, identities, type ScopeRow, scopes } from '../../db/tables.js';
 import { isDomainError } from '../../errors.js';
 import { isUnconditional } from '../grants/grant-authority.js';
 import { type ActiveGrant, loadLiveGrants } from '../grants/live-grants.js';
 import { type ApprovalPlan, planApproval } from './approval-plan.js';
 import { decisionAuthority } from './decision-authority.js';
+import type { ScopeRequest } from './scope-request.js';
 
 /** How a scope's auto-approval condition went for one request. */
 export type AutoApprovalOutcome =
@@ -72,7 +67,7 @@ export interface AutoApprovalVerdict {
 export async function considerAutoApproval(
   tx: Tx,
   scope: ScopeRow,
-  request: AccessRequestRow,
+  request: ScopeRequest,
   requester: IdentityRow,
 ): Promise<AutoApprovalVerdict | null> {
   const condition = scope.autoApproveCondition;

@@ -13,6 +13,8 @@ import { planApproval } from './approval-plan.js';
 import { claimRequest } from './claim-request.js';
 import { decisionAuthority } from './decision-authority.js';
 import { grantApproval } from './grant-approval.js';
+import { approveMembership } from './membership-approval.js';
+import { isScopeRequest } from './scope-request.js';
 
 type Verb = 'approve' | 'deny';
 
@@ -33,19 +35,24 @@ async function authorizeDecision(
   if (request === undefined) throw notFound(`Access request ${id} does not exist.`);
   const allowed = await decisionAuthority(tx, actor.identity, request);
   if ('authority' in allowed) return { request, authority: allowed.authority };
+  const { need } = allowed;
+  const who =
+    need.group === undefined
+      ? `another identity holding "${need.scope}" grantable`
+      : `a manager of group "${need.group.name}"`;
   switch (allowed.refusal) {
     case 'OWN_REQUEST':
-      throw forbidden(
-        `You cannot ${verb} your own access request ${id}; another identity holding "${request.scope}" grantable must decide it.`,
-      );
+      throw forbidden(`You cannot ${verb} your own access request ${id}; ${who} must decide it.`);
     case 'GRANTEE':
       throw forbidden(
-        `You cannot ${verb} access request ${id}: it asks for a grant to you; another identity holding "${request.scope}" grantable must decide it.`,
+        `You cannot ${verb} access request ${id}: it asks for ${need.group === undefined ? 'a grant' : 'a membership'} to you; ${who} must decide it.`,
       );
     case 'NO_AUTHORITY':
       throw forbidden(
-        `Deciding access request ${id} requires holding "${request.scope}" on ${describeResource(request.resource)} with grantable: true and without a condition, and you do not.`,
-        { required: { scope: request.scope, resource: request.resource, grantable: true } },
+        need.group === undefined
+          ? `Deciding access request ${id} requires holding "${need.scope}" on ${describeResource(need.resource)} with grantable: true and without a condition, and you do not.`
+          : `Deciding access request ${id} to join group "${need.group.name}" requires managing it ("groups:write" on it, without a condition), and you do not.`,
+        { required: { scope: need.scope, resource: need.resource, grantable: need.grantable } },
       );
   }
 }
@@ -97,7 +104,8 @@ function refuseUndecidable(request: AccessRequestRow): never {
 /**
  * Approves a pending request and creates its grant in the same transaction: to the request's
  * identity, of its scope and resource, not grantable, for `ttlSeconds` from now, `grantedBy` the
- * approver, its reason naming the request; with `accessrequest.approved` and `grant.created`.
+ * approver, its reason naming the request; with `accessrequest.approved` and `grant.created`. A
+ * request to join a group creates the membership instead (see `approveMembership`).
  * - unknown id: `NOT_FOUND`; the requester, the grantee, or anyone not holding the scope grantable
  *   on the resource: `FORBIDDEN`; a grant that would outlive the approver's own: `FORBIDDEN`;
  * - already decided, expired (its expiry is recorded, and kept), a ttl over the scope's current
@@ -119,6 +127,7 @@ export async function approveAccessRequest(
       decisionReason: note,
     });
     if (claimed === null) return unclaimed(tx, actor, id);
+    if (!isScopeRequest(claimed)) return { decided: await approveMembership(tx, actor, claimed) };
     // The grant's lifetime starts at the approval.
     const plan = await planApproval(tx, claimed, authority, claimed.decidedAt ?? new Date());
     const decided = await grantApproval(tx, actor, claimed, plan, {

@@ -7,6 +7,7 @@ import type { ActiveGrant } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';
 import { accessRequestEvent } from './access-request-events.js';
 import type { ApprovalPlan } from './approval-plan.js';
+import type { ScopeRequest } from './scope-request.js';
 
 /** The auto-approval policy that approved a request, as its events record it. */
 export interface PolicyApproval {
@@ -39,7 +40,7 @@ export interface Approval {
 export async function grantApproval(
   tx: Tx,
   actor: Caller,
-  claimed: AccessRequestRow,
+  claimed: ScopeRequest,
   plan: ApprovalPlan,
   approval: Approval,
 ): Promise<AccessRequestRow> {

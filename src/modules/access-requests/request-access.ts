@@ -1,34 +1,42 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests, identities, scopes } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
+import { badUserInput, conflict, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { lockIdentityGrants } from '../grants/lock-identity-grants.js';
 import { parseResourcePattern } from '../grants/resource-pattern.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
-import { MAX_TTL_SECONDS, parseId, requireScopeName, requireText } from '../shared/validate.js';
+import { requireScopeName, requireText } from '../shared/validate.js';
 import { accessRequestEvent } from './access-request-events.js';
 import { considerAutoApproval } from './auto-approval.js';
 import { claimRequest } from './claim-request.js';
 import { grantApproval } from './grant-approval.js';
+import { requestMembership } from './request-membership.js';
+import { requestedIdentity, requestTarget, requireRequestTtl } from './request-target.js';
+import { isScopeRequest } from './scope-request.js';
 
 /** `RequestAccessInput` as clients send it. */
 export interface RequestAccessInput {
-  /** Who would hold the grant: the caller (default) or an identity it owns. */
+  /** Who would hold the grant or membership: the caller (default) or an identity it owns. */
   readonly identityId?: string | null;
-  readonly scope: string;
+  /** The scope asked for; or `groupId`. */
+  readonly scope?: string | null;
+  /** The group asked to join; or `scope`. */
+  readonly groupId?: string | null;
   readonly resource?: string | null;
-  /** How long the grant lasts once approved, counted from the approval. */
+  /** How long the grant or membership lasts once approved, counted from the approval. */
   readonly ttlSeconds: number;
   readonly reason: string;
 }
 
 /**
- * Asks for a temporary grant, for the caller or an identity it owns (`identities.owner_id`), with
- * an `accessrequest.created` event. The request waits for a decision for `pendingTtlSeconds`.
- * - malformed input, or a ttl over the scope's `maxTtlSeconds`: `BAD_USER_INPUT`;
+ * Asks for a temporary grant, or (`groupId`) a temporary membership (see `requestMembership`),
+ * for the caller or an identity it owns (`identities.owner_id`), with an `accessrequest.created`
+ * event. The request waits for a decision for `pendingTtlSeconds`.
+ * - malformed input (neither or both of `scope` and `groupId`), or a ttl over the scope's
+ *   `maxTtlSeconds`: `BAD_USER_INPUT`;
  * - unknown identity or scope: `NOT_FOUND`; an identity neither the caller nor owned by it:
  *   `FORBIDDEN`; a disabled identity, or the same request already pending: `CONFLICT`;
  * - when the scope's policy has an auto-approval condition, it is considered in the same
@@ -45,33 +53,23 @@ export async function requestAccess(
   input: RequestAccessInput,
   pendingTtlSeconds: number,
 ): Promise<AccessRequestRow> {
-  const identityId =
-    input.identityId === null || input.identityId === undefined
-      ? actor.identity.id
-      : parseId(input.identityId, 'identity');
-  const scopeName = requireScopeName(input.scope, 'scope').name;
-  const resource = parseResourcePattern(input.resource);
-  const reason = requireText(input.reason, 'reason', 1000);
-  const ttl = input.ttlSeconds;
-  if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+  const wantsGroup = input.groupId !== null && input.groupId !== undefined;
+  const wantsScope = input.scope !== null && input.scope !== undefined;
+  if (wantsGroup === wantsScope) {
     throw badUserInput(
-      `ttlSeconds for the access request must be a whole number from 1 to ${MAX_TTL_SECONDS} (five years); got ${ttl}.`,
-      { field: 'ttlSeconds' },
+      'An access request asks for either a scope (scope) or a membership (groupId): give exactly one.',
+      { field: wantsGroup ? 'groupId' : 'scope' },
     );
   }
+  if (wantsGroup) return requestMembership(database, actor, input, pendingTtlSeconds);
+  const identityId = requestedIdentity(actor, input);
+  const scopeName = requireScopeName(input.scope as string, 'scope').name;
+  const resource = parseResourcePattern(input.resource);
+  const reason = requireText(input.reason, 'reason', 1000);
+  const ttl = requireRequestTtl(input.ttlSeconds);
 
   return runChange(database, actor, async (tx) => {
-    const [target] = await tx.select().from(identities).where(eq(identities.id, identityId));
-    if (target === undefined) throw notFound(`Identity ${identityId} does not exist.`);
-    if (target.id !== actor.identity.id && target.ownerId !== actor.identity.id) {
-      throw forbidden(
-        `You may request access only for yourself or for an identity you own, and "${target.name}" is neither.`,
-        { field: 'identityId' },
-      );
-    }
-    if (target.status !== 'ACTIVE') {
-      throw conflict(`Identity "${target.name}" is disabled; it cannot receive grants.`);
-    }
+    const target = await requestTarget(tx, actor, identityId);
     const [scope] = await tx.select().from(scopes).where(eq(scopes.name, scopeName));
     if (scope === undefined) throw notFound(`Scope "${scopeName}" is not defined.`);
     if (scope.maxTtlSeconds !== null && ttl > scope.maxTtlSeconds) {
@@ -116,7 +114,9 @@ export async function requestAccess(
         expiresAt: new Date(now.getTime() + pendingTtlSeconds * 1000),
       })
       .returning();
-    if (row === undefined) throw new Error('Insert returned no access request row.');
+    if (row === undefined || !isScopeRequest(row)) {
+      throw new Error('Insert returned no access request row.');
+    }
     const requester =
       target.id === actor.identity.id
         ? target
@@ -140,7 +140,10 @@ export async function requestAccess(
       approvedByPolicy: scope.name,
       at: plan.decidedAt,
     });
-    invariant(claimed !== null, 'A request inserted in this transaction is still pending.');
+    invariant(
+      claimed !== null && isScopeRequest(claimed),
+      'A request inserted in this transaction is still pending.',
+    );
     return grantApproval(tx, actor, claimed, plan, {
       grantedBy: setter.id,
       authority,

@@ -113,6 +113,51 @@ export async function lockLiveGroup(tx: Tx, id: string): Promise<GroupRow> {
 }
 
 /**
+ * Makes `identityId` a member of `group`, in `tx`, as an approved request to join says: the
+ * approver (`actor`) must hold grantable everything the group confers until `expiresAt` (its
+ * `requiresApproval` met by the approval, `maxTtlSeconds` still capping it); `CONFLICT` when the
+ * identity is already a member. Source `MANUAL`, added by the approver, with `member.added`.
+ */
+export async function admitApprovedMember(
+  tx: Tx,
+  actor: Caller,
+  group: GroupRow,
+  identityId: string,
+  membership: { readonly reason: string; readonly expiresAt: Date; readonly now: number },
+): Promise<GroupMemberRow> {
+  await assertMayConferGroup(
+    tx,
+    actor,
+    group,
+    membership.expiresAt,
+    membership.now,
+    'ttlSeconds',
+    true,
+  );
+  await lockIdentityGrants(tx, identityId);
+  const [existing] = await liveMembershipsOf(tx, group.id, [identityId], []);
+  if (existing !== undefined) {
+    throw conflict(`Identity ${identityId} is already a member of group "${group.name}".`, {
+      existingMembershipIds: [existing.id],
+    });
+  }
+  const [row] = await tx
+    .insert(groupMembers)
+    .values({
+      groupId: group.id,
+      memberIdentityId: identityId,
+      reason: membership.reason,
+      source: 'MANUAL',
+      addedBy: actor.identity.id,
+      expiresAt: membership.expiresAt,
+    })
+    .returning();
+  if (row === undefined) throw new Error('Insert returned no membership row.');
+  await recordChange(tx, actor, memberAdded(group, row));
+  return row;
+}
+
+/**
  * Groups: teams of identities and of other groups, managed under Keyholder's rules:
  * - a member gets what the group's grants (and its parent groups' grants) confer, so adding one
  *   needs holding all of it grantable, for as long as the membership lasts (`assertMayConfer`),
@@ -484,11 +529,12 @@ async function assertNestable(tx: Tx, group: GroupRow, groupIds: readonly string
  */
 async function assertMayConferGroup(
   tx: Tx,
-  actor: Caller,
+  actor: Caller | Pick<Caller, 'identity'>,
   group: GroupRow,
   expiresAt: Date | null,
   now: number,
   field: string,
+  approved = false,
 ): Promise<void> {
   const above = await groupsReachedBy(tx, { groupId: group.id });
   const holders = [
@@ -517,7 +563,14 @@ async function assertMayConferGroup(
       .map((h) => h.expiresAt)
       .reduce<Date | null>((a, b) => earliest(a, b), null);
     const until = earliest(earliest(expiresAt, pathEnd), grant.expiresAt);
-    assertConferrable(await scopeRows(tx, targets), until, now, field, `Group "${group.name}"`);
+    assertConferrable(
+      await scopeRows(tx, targets),
+      until,
+      now,
+      field,
+      `Group "${group.name}"`,
+      approved,
+    );
     await assertMayConfer(tx, actor.identity, {
       targets,
       condition: grant.condition,

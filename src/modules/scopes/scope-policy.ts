@@ -179,7 +179,8 @@ export function assertWithinMaxTtl(
  * Throws unless the scopes `scopes` (rows, each defined) may be conferred directly until `until`:
  * none requires approval (`FORBIDDEN`: they are obtained only through an approved request), and
  * each one's `maxTtlSeconds` allows `until` (`BAD_USER_INPUT`, see `assertWithinMaxTtl`). `via`
- * names what confers them when it is not a grant of the scope itself (`role "oncall"`).
+ * names what confers them when it is not a grant of the scope itself (`role "oncall"`); `approved`
+ * says an approved access request confers them (so requiring approval is met).
  */
 export function assertConferrable(
   scopes: readonly Pick<ScopeRow, 'name' | 'maxTtlSeconds' | 'requiresApproval'>[],
@@ -187,9 +188,11 @@ export function assertConferrable(
   now: number,
   field: string,
   via?: string,
+  /** An approved access request confers them: `requiresApproval` is met. */
+  approved = false,
 ): void {
   for (const scope of scopes) {
-    if (scope.requiresApproval) {
+    if (scope.requiresApproval && !approved) {
       const subject =
         via === undefined ? `Scope "${scope.name}"` : `${via} confers "${scope.name}", which`;
       throw forbidden(

@@ -28,28 +28,69 @@ const request = (resource: string | null, requesterId = REQUESTER, identityId = 
   resource,
 });
 
+/** `mayDecide` for a request of a scope: it needs the scope grantable on the request's resource. */
+const decides = (grants: ReturnType<typeof held>[], asked: ReturnType<typeof request>) =>
+  mayDecide(
+    APPROVER,
+    grants,
+    asked,
+    { scope: asked.scope, resource: asked.resource, grantable: true },
+    NOW,
+  );
+
 describe('who may decide an access request', () => {
   it('should let a holder of the scope grantable on a covering resource decide', () => {
-    expect(mayDecide(APPROVER, [held('payroll:read', null)], request('eu-1'), NOW)).toBe(true);
-    expect(mayDecide(APPROVER, [held('payroll:read', 'eu-*')], request('eu-1'), NOW)).toBe(true);
-    expect(mayDecide(APPROVER, [held('payroll:read', 'eu-*')], request('eu-2*'), NOW)).toBe(true);
+    expect(decides([held('payroll:read', null)], request('eu-1'))).toBe(true);
+    expect(decides([held('payroll:read', 'eu-*')], request('eu-1'))).toBe(true);
+    expect(decides([held('payroll:read', 'eu-*')], request('eu-2*'))).toBe(true);
   });
 
   it('should refuse a grant that is not grantable, of another scope, elsewhere or expired', () => {
-    expect(mayDecide(APPROVER, [held('payroll:read', null, false)], request(null), NOW)).toBe(
-      false,
-    );
-    expect(mayDecide(APPROVER, [held('payroll:write', null)], request(null), NOW)).toBe(false);
-    expect(mayDecide(APPROVER, [held('payroll:read', 'us-*')], request('eu-1'), NOW)).toBe(false);
-    expect(mayDecide(APPROVER, [held('payroll:read', 'eu-1')], request(null), NOW)).toBe(false);
+    expect(decides([held('payroll:read', null, false)], request(null))).toBe(false);
+    expect(decides([held('payroll:write', null)], request(null))).toBe(false);
+    expect(decides([held('payroll:read', 'us-*')], request('eu-1'))).toBe(false);
+    expect(decides([held('payroll:read', 'eu-1')], request(null))).toBe(false);
     const lapsed = held('payroll:read', null, true, new Date(NOW));
-    expect(mayDecide(APPROVER, [lapsed], request(null), NOW)).toBe(false);
+    expect(decides([lapsed], request(null))).toBe(false);
   });
 
   it('should never let the requester or the grantee decide, whatever they hold', () => {
     const everything = [held('payroll:read', null)];
-    expect(mayDecide(APPROVER, everything, request(null, APPROVER, REQUESTER), NOW)).toBe(false);
-    expect(mayDecide(APPROVER, everything, request(null, REQUESTER, APPROVER), NOW)).toBe(false);
+    expect(decides(everything, request(null, APPROVER, REQUESTER))).toBe(false);
+    expect(decides(everything, request(null, REQUESTER, APPROVER))).toBe(false);
+  });
+});
+
+describe('who may decide a request to join a group', () => {
+  const join = { requesterId: REQUESTER, identityId: REQUESTER };
+  const need = {
+    scope: 'groups:write',
+    resource: 'sre',
+    grantable: false,
+    group: { id: 'g', name: 'sre' },
+  };
+
+  it("should let the group's manager decide, grantable or not", () => {
+    expect(mayDecide(APPROVER, [held('groups:write', 'sre', false)], join, need, NOW)).toBe(true);
+    expect(mayDecide(APPROVER, [held('groups:write', null, false)], join, need, NOW)).toBe(true);
+  });
+
+  it('should refuse a manager of another group, a conditional manager and the requester', () => {
+    expect(mayDecide(APPROVER, [held('groups:write', 'ops')], join, need, NOW)).toBe(false);
+    const conditional = {
+      ...held('groups:write', 'sre'),
+      condition: 'request.time.getHours() < 18',
+    };
+    expect(mayDecide(APPROVER, [conditional], join, need, NOW)).toBe(false);
+    expect(
+      mayDecide(
+        APPROVER,
+        [held('groups:write', 'sre')],
+        { ...join, identityId: APPROVER },
+        need,
+        NOW,
+      ),
+    ).toBe(false);
   });
 });
 
