@@ -1,6 +1,7 @@
-import { and, eq, gt, or, type SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { badUserInput } from '../../errors.js';
+import { isUuid } from './validate.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -34,7 +35,12 @@ export function decodeCursor(after: string | null | undefined): Cursor | null {
   if (after === null || after === undefined) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string') {
+    if (
+      Array.isArray(value) &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string' &&
+      isUuid(value[1])
+    ) {
       const createdAt = new Date(value[0]);
       if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: value[1] };
     }
@@ -57,10 +63,11 @@ export function toPage<T>(rows: readonly T[], size: number, cursorOf: (row: T) =
   };
 }
 
-/** Rows strictly after `cursor` in (createdAt, id) order: the keyset condition for a page. */
+/**
+ * Rows strictly after `cursor` in (createdAt, id) order: the keyset condition for a page, written
+ * as a row comparison so that PostgreSQL uses it as the bound of a `(created_at, id)` index scan
+ * (the `a > t or (a = t and b > x)` spelling reads every row before the page).
+ */
 export function afterCursor(createdAt: PgColumn, id: PgColumn, cursor: Cursor): SQL {
-  return or(
-    gt(createdAt, cursor.createdAt),
-    and(eq(createdAt, cursor.createdAt), gt(id, cursor.id)),
-  ) as SQL;
+  return sql`(${createdAt}, ${id}) > (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)`;
 }

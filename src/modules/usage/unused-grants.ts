@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type GrantRow, type GrantUsageRow, grants, grantUsage } from '../../db/tables.js';
 import { liveGrant } from '../grants/live-grants.js';
@@ -37,10 +37,7 @@ export async function unusedGrants(
   ];
   if (cursor !== null) {
     conditions.push(
-      or(
-        gt(lastActivity, at(cursor.createdAt)),
-        and(eq(lastActivity, at(cursor.createdAt)), gt(grants.id, cursor.id)),
-      ) as SQL,
+      sql`(${lastActivity}, ${grants.id}) > (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
     );
   }
   const rows = await database.db
