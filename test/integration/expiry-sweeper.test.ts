@@ -224,7 +224,7 @@ describe.each(engines())('grant expiry while the database fails on %s', (engine)
     await server?.stop();
   });
 
-  it('should log the failure, keep serving, retry, and record the expiry once it can', async () => {
+  it('should log the failure once, keep serving, retry, and record the expiry once it can', async () => {
     // Only the sweeper marks grants as recorded: make exactly that fail.
     await server.database.query(`create function refuse_expiry_marks() returns trigger
       language plpgsql as $$ begin raise exception 'Injected failure.'; end $$`);
@@ -237,8 +237,8 @@ describe.each(engines())('grant expiry while the database fails on %s', (engine)
     await expectEventually(
       async () =>
         server.logs.filter((l) => l.message.startsWith('Could not record grant expiries')),
-      (failures) => failures.length >= 2,
-      'two failed sweeps',
+      (failures) => failures.length >= 1,
+      'a failed sweep',
     );
     const failing = (await (await fetch(`${server.url}/healthz`)).json()) as {
       status: string;
@@ -262,6 +262,10 @@ describe.each(engines())('grant expiry while the database fails on %s', (engine)
       Boolean,
       'the recovery message',
     );
+    // Retried with backoff until it worked, logged once until then.
+    expect(
+      server.logs.filter((l) => l.message.startsWith('Could not record grant expiries')),
+    ).toHaveLength(1);
   });
 });
 
