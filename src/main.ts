@@ -73,6 +73,7 @@ export async function startKeyholder(
     reaper.job(),
     new AccessReviewCloser(database, log, config.accessReviews).job(),
     webhookDispatcher.job(),
+    webhookDispatcher.resumeJob(),
     services.grantUsage.job(),
     services.accessLog.job(),
     keyUsage.job(),

@@ -484,8 +484,19 @@ export const webhooks = pgTable(
     createdBy: uuid('created_by').references(() => identities.id),
     disabledAt: at('disabled_at'),
     disabledBy: uuid('disabled_by').references(() => identities.id),
+    /**
+     * Whose rights the deliveries need, now: the creator, or a service identity the creator owns
+     * (an organisation's webhook). Null on webhooks made before owners: the creator's.
+     */
+    ownerId: uuid('owner_id').references(() => identities.id),
+    /** Set while the owner does not hold what creating the webhook needs: nothing is sent. */
+    pausedAt: at('paused_at'),
+    pauseReason: text('pause_reason'),
   },
-  (t) => [index('webhooks_created_at_id_idx').on(t.createdAt, t.id)],
+  (t) => [
+    index('webhooks_created_at_id_idx').on(t.createdAt, t.id),
+    index('webhooks_paused_idx').on(t.pausedAt).where(sql`${t.pausedAt} is not null`),
+  ],
 );
 
 /**

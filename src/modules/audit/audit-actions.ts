@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS = [
   'accessreview.closed',
   'webhook.created',
   'webhook.disabled',
+  'webhook.paused',
+  'webhook.resumed',
   'access.allowed',
   'access.denied',
 ] as const;

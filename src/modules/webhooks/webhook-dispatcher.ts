@@ -1,8 +1,9 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries } from '../../db/tables.js';
-import type { JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
+import type { Job, JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
+import { webhookOwnerRights } from './webhook-owner-rights.js';
 import { signWebhook } from './webhook-signature.js';
 
 /** How deliveries are sent and retried. Every field has a default (`DEFAULT_DISPATCH`). */
@@ -46,6 +47,8 @@ interface Claimed extends Record<string, unknown> {
   attempts: number;
   url: string;
   secret: string;
+  /** Whose rights the delivery needs (see `webhooks.owner_id`). */
+  owner_id: string | null;
   event_id: string;
   seq: string;
   at: string;
@@ -58,6 +61,10 @@ interface Claimed extends Record<string, unknown> {
 
 /** Notified by the outbox trigger when a committed change queued at least one delivery. */
 const CHANNEL = 'keyholder_webhooks';
+/** Notified by the audit log for every committed event (drizzle/0002_audit_notify.sql). */
+const AUDIT_CHANNEL = 'keyholder_audit';
+/** How long the resumer lets a burst of events gather before it looks. */
+const RESUME_DELAY_MS = 100;
 /** Pause before claiming again when there may be more work right away. */
 const AGAIN_MS = 10;
 /** Pause before trying again when the outbox could not be read (database unavailable). */
@@ -70,11 +77,12 @@ const MAX_ERROR_LENGTH = 500;
 // to expire and the delivery to be retried: at least once.
 const CLAIM_SQL = `
 with due as (
-  select id from webhook_deliveries
-  where status = 'PENDING' and next_attempt_at <= now()
-  order by next_attempt_at
+  select d.id from webhook_deliveries d
+  join webhooks w on w.id = d.webhook_id
+  where d.status = 'PENDING' and d.next_attempt_at <= now() and w.paused_at is null
+  order by d.next_attempt_at
   limit $1
-  for update skip locked
+  for update of d skip locked
 ), claimed as (
   update webhook_deliveries d
   set attempts = d.attempts + 1, last_attempt_at = now(),
@@ -83,6 +91,7 @@ with due as (
   returning d.id, d.webhook_id, d.event_id, d.attempts
 )
 select c.id::text as id, c.webhook_id::text as webhook_id, c.attempts, w.url, w.secret,
+       coalesce(w.owner_id, w.created_by)::text as owner_id,
        e.id::text as event_id, e.seq::text as seq,
        to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
        e.action, e.actor_id::text as actor_id, e.subject_id, e.details::text as details, e.hash
@@ -92,8 +101,40 @@ join audit_events e on e.id = c.event_id`;
 
 // When the earliest pending delivery not yet claimed falls due, in ms from now (null: none).
 const NEXT_DUE_SQL = `
-select (extract(epoch from (min(next_attempt_at) - now())) * 1000)::float8 as due_in_ms
-from webhook_deliveries where status = 'PENDING'`;
+select (extract(epoch from (min(d.next_attempt_at) - now())) * 1000)::float8 as due_in_ms
+from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+where d.status = 'PENDING' and w.paused_at is null`;
+
+// Pauses a webhook (once), hands its claimed deliveries back untried, and records why.
+const PAUSE_SQL = `
+with paused as (
+  update webhooks set paused_at = now(), pause_reason = $2
+  where id = $1::uuid and paused_at is null and active
+  returning id, coalesce(owner_id, created_by) as owner_id
+), released as (
+  update webhook_deliveries set attempts = attempts - 1, next_attempt_at = now()
+  where id = any($3::uuid[])
+)
+insert into audit_events (action, actor_id, subject_id, details)
+select 'webhook.paused', null, p.id::text, jsonb_build_object(
+  'reason', $2::text, 'ownerId', p.owner_id, 'sensitive', true)
+from paused p`;
+
+// Resumes a paused webhook whose owner holds the rights again, and records it.
+const RESUME_SQL = `
+with resumed as (
+  update webhooks set paused_at = null, pause_reason = null
+  where id = any($1::uuid[]) and paused_at is not null
+  returning id, coalesce(owner_id, created_by) as owner_id
+)
+insert into audit_events (action, actor_id, subject_id, details)
+select 'webhook.resumed', null, r.id::text, jsonb_build_object(
+  'ownerId', r.owner_id, 'sensitive', true)
+from resumed r`;
+
+const PAUSED_SQL = `
+select id::text as id, coalesce(owner_id, created_by)::text as owner_id
+from webhooks where paused_at is not null and active`;
 
 /** Why an attempt failed, in a sentence for `lastError`. */
 function describeFailure(error: unknown, timeoutMs: number): string {
@@ -123,6 +164,8 @@ export class WebhookDispatcher {
   readonly #inFlight = new Set<Promise<void>>();
   /** Aborted when the scheduler stops: requests in flight end as failed attempts. */
   #stopping: AbortSignal | null = null;
+  /** The dispatcher's job, woken when a webhook resumes. */
+  #dispatcher: Job | null = null;
 
   constructor(
     private readonly database: Database,
@@ -146,6 +189,27 @@ export class WebhookDispatcher {
       retryMaxMs: Math.min(idlePollMs, UNAVAILABLE_RETRY_MS),
       wakeOn: { channel: CHANNEL, delayOf: () => AGAIN_MS },
       failure: 'Could not claim webhook deliveries',
+      attached: (job) => {
+        this.#dispatcher = job;
+      },
+    };
+  }
+
+  /**
+   * Resuming paused webhooks, as a second job: woken (coalesced, `RESUME_DELAY_MS`) by every
+   * committed audit event, since a grant, a membership or an enabled identity may give an owner
+   * its rights back; a resumed webhook wakes the dispatcher for its backlog.
+   */
+  resumeJob(): JobDefinition {
+    return {
+      name: 'webhook-resumer',
+      run: async () => {
+        if (await this.#resumeRegained()) this.#dispatcher?.wake(0);
+        return undefined;
+      },
+      intervalMs: this.#options.idlePollMs,
+      wakeOn: { channel: AUDIT_CHANNEL, delayOf: () => RESUME_DELAY_MS },
+      failure: 'Could not look for paused webhooks to resume',
     };
   }
 
@@ -161,7 +225,9 @@ export class WebhookDispatcher {
     // Full: each delivery that finishes wakes the dispatcher.
     if (room <= 0) return pollIntervalMs;
     const leaseSeconds = (2 * timeoutMs + 10_000) / 1000;
-    const claimed = await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]);
+    const claimed = await this.#withOwnerRights(
+      await this.database.query<Claimed>(CLAIM_SQL, [room, leaseSeconds]),
+    );
     for (const delivery of claimed) {
       const sending: Promise<void> = this.#deliver(delivery)
         .catch((error) => this.log(`Could not record webhook delivery ${delivery.id}`, error))
@@ -180,6 +246,53 @@ export class WebhookDispatcher {
       this.log('Could not read when the next webhook delivery is due', error);
       return pollIntervalMs;
     }
+  }
+
+  /**
+   * Of `claimed`, the deliveries whose webhook's owner holds `WEBHOOK_SCOPES` now; the webhooks of
+   * the others are paused (`webhook.paused`, flagged sensitive so alerts fire) and their claimed
+   * deliveries handed back untried, to go out if the owner regains the rights.
+   */
+  async #withOwnerRights(claimed: readonly Claimed[]): Promise<Claimed[]> {
+    if (claimed.length === 0) return [];
+    const owners = claimed.map((d) => d.owner_id).filter((id): id is string => id !== null);
+    const rights = await webhookOwnerRights(this.database.db, owners);
+    const lacking = new Map<string, { why: string; ids: string[] }>();
+    const allowed: Claimed[] = [];
+    for (const delivery of claimed) {
+      const right = delivery.owner_id === null ? undefined : rights.get(delivery.owner_id);
+      if (right?.ok === true) {
+        allowed.push(delivery);
+        continue;
+      }
+      const why = right === undefined ? 'it has no owner' : right.why;
+      const entry = lacking.get(delivery.webhook_id) ?? { why, ids: [] };
+      entry.ids.push(delivery.id);
+      lacking.set(delivery.webhook_id, entry);
+    }
+    for (const [webhookId, { why, ids }] of lacking) {
+      await this.database.query(PAUSE_SQL, [webhookId, `Paused: ${why}.`, `{${ids.join(',')}}`]);
+      this.log(`Webhook ${webhookId} paused: ${why}`);
+    }
+    return allowed;
+  }
+
+  /**
+   * Resumes the paused webhooks whose owners hold `WEBHOOK_SCOPES` again (`webhook.resumed`);
+   * true when one did.
+   */
+  async #resumeRegained(): Promise<boolean> {
+    const paused = await this.database.query<{ id: string; owner_id: string | null }>(PAUSED_SQL);
+    if (paused.length === 0) return false;
+    const owners = paused.map((w) => w.owner_id).filter((id): id is string => id !== null);
+    const rights = await webhookOwnerRights(this.database.db, owners);
+    const regained = paused
+      .filter((w) => w.owner_id !== null && rights.get(w.owner_id)?.ok === true)
+      .map((w) => w.id);
+    if (regained.length === 0) return false;
+    await this.database.query(RESUME_SQL, [`{${regained.join(',')}}`]);
+    this.log(`Webhooks resumed, their owners hold the rights again: ${regained.join(', ')}`);
+    return true;
   }
 
   async #deliver(delivery: Claimed): Promise<void> {

@@ -26,6 +26,12 @@ export const webhookResolvers = {
       webhook.createdBy === null ? null : ctx.loaders.identity.load(webhook.createdBy),
     disabledBy: (webhook: WebhookRow, _: unknown, ctx: Ctx) =>
       webhook.disabledBy === null ? null : ctx.loaders.identity.load(webhook.disabledBy),
+    ownerId: (webhook: WebhookRow) => webhook.ownerId ?? webhook.createdBy,
+    owner: (webhook: WebhookRow, _: unknown, ctx: Ctx) => {
+      const owner = webhook.ownerId ?? webhook.createdBy;
+      return owner === null ? null : ctx.loaders.identity.load(owner);
+    },
+    paused: (webhook: WebhookRow) => webhook.pausedAt !== null,
     deliveries: (
       webhook: WebhookRow,
       args: { first?: number | null; after?: string | null; status?: DeliveryStatus | null },

@@ -1,12 +1,19 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import { scopes, type WebhookRow, webhookDeliveries, webhooks } from '../../db/tables.js';
-import { badUserInput, conflict, notFound } from '../../errors.js';
+import type { Database, Tx } from '../../db/client.js';
+import {
+  identities,
+  scopes,
+  type WebhookRow,
+  webhookDeliveries,
+  webhooks,
+} from '../../db/tables.js';
+import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId, requireScopeName } from '../shared/validate.js';
 import { describeWebhookActions, parseWebhookActions } from './webhook-action-filter.js';
+import { WEBHOOK_SCOPES, webhookOwnerRights } from './webhook-owner-rights.js';
 import { generateWebhookSecret } from './webhook-signature.js';
 import { parseWebhookUrl } from './webhook-url.js';
 
@@ -17,6 +24,8 @@ export interface CreateWebhookInput {
   /** Only events about sensitive scopes (`details.sensitive`). @default false */
   readonly sensitiveOnly?: boolean | null;
   readonly description?: string | null;
+  /** Whose rights the deliveries need: the caller (default) or a SERVICE identity it owns. */
+  readonly ownerId?: string | null;
 }
 
 const MAX_SCOPES = 50;
@@ -45,6 +54,7 @@ function described(row: WebhookRow): Record<string, unknown> {
     scopes: row.scopes,
     sensitiveOnly: row.sensitiveOnly,
     description: row.description,
+    ownerId: row.ownerId ?? row.createdBy,
   };
 }
 
@@ -64,7 +74,12 @@ export class WebhookService {
     const scopeNames = parseScopes(input.scopes);
     const description = optionalText(input.description, 'description', 1000);
     const secret = generateWebhookSecret();
+    const ownerId =
+      input.ownerId === null || input.ownerId === undefined
+        ? actor.identity.id
+        : parseId(input.ownerId, 'identity');
     return runChange(this.database, actor, async (tx) => {
+      if (ownerId !== actor.identity.id) await assertMayOwnWebhooks(tx, actor, ownerId);
       if (scopeNames !== null) {
         const defined = new Set(
           (
@@ -88,6 +103,7 @@ export class WebhookService {
           description,
           secret,
           createdBy: actor.identity.id,
+          ownerId,
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no webhook row.');
@@ -135,5 +151,29 @@ export class WebhookService {
       .select()
       .from(webhooks)
       .orderBy(asc(webhooks.createdAt), asc(webhooks.id));
+  }
+}
+
+/**
+ * A webhook owned by `ownerId` (not the caller) is an organisation's: only a SERVICE identity the
+ * caller owns may own it (`FORBIDDEN` otherwise, `NOT_FOUND` when unknown), and it must hold what
+ * its deliveries need now (`BAD_USER_INPUT`: it would be paused at once). Its own grants are then
+ * what keeps the webhook delivering, reviewed like any other.
+ */
+async function assertMayOwnWebhooks(tx: Tx, actor: Caller, ownerId: string): Promise<void> {
+  const [owner] = await tx.select().from(identities).where(eq(identities.id, ownerId));
+  if (owner === undefined) throw notFound(`Identity ${ownerId} does not exist.`);
+  if (owner.kind !== 'SERVICE' || owner.ownerId !== actor.identity.id) {
+    throw forbidden(
+      `A webhook is owned by its creator or by a SERVICE identity the creator owns, and "${owner.name}" is not one you own.`,
+      { field: 'ownerId' },
+    );
+  }
+  const right = (await webhookOwnerRights(tx, [ownerId])).get(ownerId);
+  if (right?.ok !== true) {
+    throw badUserInput(
+      `The webhook would be paused at once: ${right?.why ?? `"${owner.name}" holds nothing`} (${WEBHOOK_SCOPES.join(', ')} are needed).`,
+      { field: 'ownerId' },
+    );
   }
 }
