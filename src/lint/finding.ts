@@ -2,6 +2,7 @@
 export type LintRule =
   | 'unguarded-field'
   | 'weaker-than-interface'
+  | 'non-null-guarded-field'
   | 'malformed-scope'
   | 'unknown-scope'
   | 'invalid-requirement';

@@ -3,6 +3,7 @@ import { type DirectiveNames, directiveNames } from '../directive/directive-name
 import type { Finding } from './finding.js';
 import { loadLintSchema } from './load-sdl.js';
 import { declarationSites } from './rules/declaration-sites.js';
+import { nonNullGuardedFields } from './rules/non-null-guarded.js';
 import { scopeRules } from './rules/scope-rules.js';
 import { unguardedFields } from './rules/unguarded-fields.js';
 import { weakerThanInterface } from './rules/weaker-than-interface.js';
@@ -17,6 +18,12 @@ export interface LintOptions {
   knownScopes?: readonly string[];
   /** `Type.field` coordinates that are public on purpose: no `unguarded-field` for them. @default [] */
   allowUnguarded?: readonly string[];
+  /**
+   * `Type.field` coordinates that can never be denied in practice though the rule cannot tell
+   * (Keyholder's `Query.me` returns the caller, whom self access always allows): no
+   * `non-null-guarded-field` for them. @default []
+   */
+  allowNonNull?: readonly string[];
   /** Directive names, as given to `requiresDirective`. @default { requires: 'requires', authenticated: 'authenticated', requiresScopes: 'requiresScopes' } */
   names?: Partial<DirectiveNames>;
 }
@@ -46,6 +53,8 @@ function byPlace(a: Finding, b: Finding): number {
  * Lints a schema's authorization coverage. Rules:
  * - `unguarded-field`: an object field reachable without passing any requirement, with none itself;
  * - `weaker-than-interface`: an object field declaring less than the interface field it implements;
+ * - `non-null-guarded-field`: a field (or list item) that can be denied on its own, declared
+ *   non-null, so a denial would null its parent instead of only itself;
  * - `malformed-scope`: a scope name that is not `<resource>:<action>`;
  * - `unknown-scope`: a well-formed scope name not in `knownScopes` (only when that is given);
  * - `invalid-requirement`: a declaration the transformer would refuse (no scope, a bad path).
@@ -63,6 +72,9 @@ export function lintSchema(input: LintInput, options: LintOptions = {}): Finding
   return [
     ...scopeRules(schema, declarationSites(schema), names, known),
     ...weakerThanInterface(schema, names),
+    ...nonNullGuardedFields(schema, names).filter(
+      (f) => !(options.allowNonNull ?? []).includes(f.coordinate),
+    ),
     ...unguardedFields(schema, names, new Set(options.allowUnguarded ?? [])),
   ].sort(byPlace);
 }

@@ -15,11 +15,13 @@ export interface CommandOutput {
 export const LINT_USAGE = `Usage: keyholder lint [options] <file.graphql | directory>...
 
 Reports authorization coverage of GraphQL SDL: fields with no requirement, object fields
-declaring less than their interface, malformed and unknown scope names.
+declaring less than their interface, fields that can be denied but are non-null, malformed and
+unknown scope names.
 
 Options:
   --scopes <file>                 known scope names: a JSON array, or one per line (# comments)
   --allow-unguarded <Type.field>  public on purpose; repeat, or separate with commas
+  --allow-non-null <Type.field>   never denied in practice (e.g. Query.me); repeat, or commas
   --format text|json              output format (default: text)
   -h, --help                      show this help
 
@@ -78,11 +80,11 @@ function readScopes(path: string): string[] {
   return parsed;
 }
 
-function allowList(values: readonly string[]): string[] {
+function allowList(values: readonly string[], flag = '--allow-unguarded'): string[] {
   const coordinates = values.flatMap((v) => v.split(',')).map((v) => v.trim());
   for (const coordinate of coordinates) {
     if (!COORDINATE.test(coordinate)) {
-      throw new UsageError(`--allow-unguarded "${coordinate}" is not a Type.field coordinate.`);
+      throw new UsageError(`${flag} "${coordinate}" is not a Type.field coordinate.`);
     }
   }
   return coordinates;
@@ -111,6 +113,7 @@ function lint(args: readonly string[], out: CommandOutput): number {
       scopes: { type: 'string' },
       format: { type: 'string', default: 'text' },
       'allow-unguarded': { type: 'string', multiple: true, default: [] },
+      'allow-non-null': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -129,6 +132,7 @@ function lint(args: readonly string[], out: CommandOutput): number {
   const findings = lintSchema(sources, {
     ...(values.scopes === undefined ? {} : { knownScopes: readScopes(values.scopes) }),
     allowUnguarded: allowList(values['allow-unguarded']),
+    allowNonNull: allowList(values['allow-non-null'], '--allow-non-null'),
   });
   out.stdout(
     values.format === 'json'

@@ -44,7 +44,7 @@ describe('keyholder lint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyholder-lint-'));
     const scopes = join(dir, 'scopes.json');
     writeFileSync(scopes, JSON.stringify(BUILTIN_SCOPES.map((s) => s.name)));
-    const result = keyholder('lint', 'schema', '--scopes', scopes);
+    const result = keyholder('lint', 'schema', '--scopes', scopes, '--allow-non-null', 'Query.me');
 
     const files = readdirSync('schema', { recursive: true, encoding: 'utf8' }).filter((f) =>
       f.endsWith('.graphql'),

@@ -15,7 +15,63 @@ describe('lintSchema', () => {
       .filter((file) => file.endsWith('.graphql'))
       .map((file) => new Source(readFileSync(join(dir, file), 'utf8'), `schema/${file}`));
 
-    expect(lintSchema(sources, { knownScopes: BUILTIN_SCOPES.map((s) => s.name) })).toEqual([]);
+    expect(
+      lintSchema(sources, {
+        knownScopes: BUILTIN_SCOPES.map((s) => s.name),
+        allowNonNull: ['Query.me'],
+      }),
+    ).toEqual([]);
+  });
+
+  describe('non-null-guarded-field', () => {
+    const rules = (sdl: string) =>
+      lintSchema(sdl)
+        .filter((f) => f.rule === 'non-null-guarded-field')
+        .map((f) => [f.coordinate, f.message.startsWith('The items') ? 'items' : 'field']);
+
+    it('should report a guarded root field, and a field returning a stricter type, declared non-null', () => {
+      expect(
+        rules(`
+          type Query {
+            orders: [Order!]! @requires(scope: "orders:read")
+            open: Int @requires(scope: "orders:read")
+            me: Person! @authenticated
+          }
+          type Order @requires(scope: "orders:read") {
+            id: ID!
+            customer: Customer!
+            total: Int! @requires(scope: "payments:read")
+          }
+          type Customer @requires(scope: "customers:read") { id: ID! }
+          type Person @authenticated { id: ID! }
+        `),
+      ).toEqual([
+        ['Query.orders', 'field'],
+        ['Order.customer', 'field'],
+        ['Order.total', 'field'],
+      ]);
+    });
+
+    it('should not report what every path to the type already required, and report items decided one by one', () => {
+      expect(
+        rules(`
+          type Query { shop: Shop @requires(scope: "orders:read") }
+          type Shop { page: OrderPage!, owners: [Person!] }
+          type OrderPage { nodes: [Order!]! }
+          type Order @requires(scope: "orders:read") { id: ID! }
+          type Person @requires(scope: "people:read", orSelf: "parent.id") { id: ID! }
+        `),
+      ).toEqual([['Shop.owners', 'items']]);
+    });
+
+    it('should leave out the coordinates allowed non-null', () => {
+      const sdl = 'type Query { n: Int! @requires(scope: "a:read") }';
+      expect(lintSchema(sdl, { allowNonNull: ['Query.n'] })).toEqual([]);
+      expect(lintSchema(sdl)[0]).toMatchObject({
+        rule: 'non-null-guarded-field',
+        coordinate: 'Query.n',
+      });
+    });
   });
 
   describe('unguarded-field', () => {
@@ -40,7 +96,7 @@ describe('lintSchema', () => {
       const sdl = /* GraphQL */ `
         type PageInfo { hasNextPage: Boolean! }
         type OrderConnection { nodes: [Int!]! pageInfo: PageInfo! }
-        type Query { orders: OrderConnection! @requires(scope: "orders:read") }
+        type Query { orders: OrderConnection @requires(scope: "orders:read") }
       `;
 
       expect(lintSchema(sdl)).toEqual([]);
@@ -135,7 +191,7 @@ describe('lintSchema', () => {
       const bare = /* GraphQL */ `
         interface Node { id: ID! @authenticated }
         type Tag implements Node { id: ID! }
-        type Query { tags: [Tag!]! @requires(scope: "tags:read") }
+        type Query { tags: [Tag!] @requires(scope: "tags:read") }
       `;
 
       expect(lintSchema(bare).map((f) => f.message)).toEqual([
