@@ -2,7 +2,13 @@ import type { ASTNode, ParseResult } from '@marcbachmann/cel-js';
 import { badUserInput } from '../errors.js';
 import { isCidrRange } from './cidr.js';
 import { CompiledCondition, type ReadPath } from './compiled-condition.js';
-import { type ConditionKind, environmentOf, VARIABLES } from './condition-environments.js';
+import {
+  type ConditionKind,
+  environmentOf,
+  RE2_MATCHES,
+  VARIABLES,
+} from './condition-environments.js';
+import { re2Pattern } from './re2-matches.js';
 
 /** The longest condition accepted, in characters. */
 export const MAX_CONDITION_LENGTH = 2_000;
@@ -47,6 +53,10 @@ export function compileCondition(text: string, kind: ConditionKind): CompiledCon
   let program: ParseResult;
   try {
     program = environment.parse(text);
+    inspect(program.ast, text, 0);
+    // CEL's `matches` runs on RE2 (linear time), never on the library's backtracking RegExp.
+    const rewritten = withRe2Matches(text, program.ast, environment);
+    if (rewritten !== text) program = environment.parse(rewritten);
   } catch (error) {
     throw problemOf(error, text);
   }
@@ -60,7 +70,6 @@ export function compileCondition(text: string, kind: ConditionKind): CompiledCon
       positionAt(text, 0),
     );
   }
-  inspect(program.ast, text, 0);
   const compiled = new CompiledCondition(text, program, readPaths(program.ast, text, kind));
   if (cache[kind].size >= MAX_CACHED) cache[kind].clear();
   cache[kind].set(text, compiled);
@@ -139,6 +148,7 @@ function inspect(node: ASTNode, text: string, macroDepth: number): void {
         nodePosition(node, text),
       );
     }
+    if (name === 'matches') checkPattern(params[0], text);
     inspect(receiver, text, macroDepth);
     for (const param of params) inspect(param, text, isMacro ? macroDepth + 1 : macroDepth);
     return;
@@ -146,10 +156,71 @@ function inspect(node: ASTNode, text: string, macroDepth: number): void {
   if (op === 'call') {
     const [name, params] = args as [string, ASTNode[]];
     if (name === 'cidr') checkRanges(params[1], text);
+    if (name === RE2_MATCHES) checkPattern(params[1], text);
     for (const param of params) inspect(param, text, macroDepth);
     return;
   }
   for (const child of childrenOf(node)) inspect(child, text, macroDepth);
+}
+
+/** A literal `matches` pattern must be RE2 (no lookarounds or backreferences) and short. */
+function checkPattern(node: ASTNode | undefined, text: string): void {
+  if (node === undefined || node.op !== 'value' || typeof node.args !== 'string') return;
+  try {
+    re2Pattern(node.args);
+  } catch (error) {
+    throw new ConditionProblem((error as Error).message, nodePosition(node, text));
+  }
+}
+
+/**
+ * `text` with every `x.matches(p)` written `re2_matches(x, p)` (the same meaning, evaluated with
+ * RE2), innermost first; `text` itself when it has none.
+ */
+function withRe2Matches(
+  text: string,
+  ast: ASTNode,
+  environment: ReturnType<typeof environmentOf>,
+): string {
+  let current = text;
+  let node = firstMatches(ast);
+  for (let guard = 0; node !== null && guard < 100; guard += 1) {
+    const [, receiver, params] = node.args as [string, ASTNode, ASTNode[]];
+    const span = (n: ASTNode) => {
+      const { start, end } = n as { start: number; end: number };
+      return current.slice(start, end);
+    };
+    const param = params[0];
+    if (param === undefined) return current;
+    const { start, end } = node as { start: number; end: number };
+    current = `${current.slice(0, start)}${RE2_MATCHES}(${span(receiver)}, ${span(param)})${current.slice(end)}`;
+    node = firstMatches(environment.parse(current).ast);
+  }
+  return current;
+}
+
+function firstMatches(node: ASTNode): ASTNode | null {
+  const { op, args } = node as { op: string; args: unknown };
+  if (op === 'rcall') {
+    const [name, receiver, params] = args as [string, ASTNode, ASTNode[]];
+    for (const child of [receiver, ...params]) {
+      const inner = firstMatches(child);
+      if (inner !== null) return inner;
+    }
+    return name === 'matches' ? node : null;
+  }
+  if (op === 'call') {
+    for (const param of (args as [string, ASTNode[]])[1]) {
+      const inner = firstMatches(param);
+      if (inner !== null) return inner;
+    }
+    return null;
+  }
+  for (const child of childrenOf(node)) {
+    const inner = firstMatches(child);
+    if (inner !== null) return inner;
+  }
+  return null;
 }
 
 function checkRanges(node: ASTNode | undefined, text: string): void {

@@ -1,5 +1,12 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { ipInCidr } from './cidr.js';
+import { re2Matches } from './re2-matches.js';
+
+/**
+ * The function `compileCondition` evaluates CEL's `matches` with (RE2, linear time): the
+ * library's own runs JavaScript's backtracking RegExp, which one crafted input can stall.
+ */
+export const RE2_MATCHES = 're2_matches';
 
 // Structural limits checked when a condition is parsed; with at most one level of list macros
 // (see `compileCondition`) and lists of at most `MAX_LIST_ELEMENTS`, they bound what one
@@ -43,6 +50,7 @@ function grantConditions(): Environment {
       name: 'token',
       schema: { issuer: 'string', subject: 'string', claims: 'map<string, dyn>' },
     })
+    .registerFunction(`${RE2_MATCHES}(string, string): bool`, re2Matches)
     .registerFunction('cidr(string, string): bool', ipInCidr)
     .registerFunction('cidr(string, list<string>): bool', (ip: string, list: readonly string[]) =>
       list.some((range) => ipInCidr(ip, range)),
@@ -71,7 +79,8 @@ function autoApprovals(): Environment {
         attributes: 'map<string, dyn>',
         scopes: 'list<string>',
       },
-    });
+    })
+    .registerFunction(`${RE2_MATCHES}(string, string): bool`, re2Matches);
 }
 
 /** Which language a condition is written against. */

@@ -127,3 +127,37 @@ describe('compiling conditions', () => {
     );
   });
 });
+
+describe('matches, with RE2', () => {
+  const withAgent = (userAgent: string) => ({
+    ...conditionContextOf({ ip: '10.1.2.3', userAgent }),
+    resource: 'eu-1',
+    usage: { lastMinute: 0n, lastHour: 0n },
+  });
+
+  it('should answer a catastrophic-backtracking pattern at once, whatever the input', () => {
+    // With a backtracking engine this input takes 2^40 steps: the spec would time out.
+    const evil = compileCondition('request.userAgent.matches("^(a+)+$")', 'grant');
+    expect(evil.evaluate(withAgent(`${'a'.repeat(40)}!`))).toEqual({ passed: false, error: null });
+    expect(evil.evaluate(withAgent('aaaa'))).toEqual({ passed: true, error: null });
+  });
+
+  it('should keep CEL meaning: a partial match, through nested calls and dynamic patterns', () => {
+    const partial = compileCondition(
+      'request.userAgent.matches("Mozilla") && !request.ip.matches("^192\\\\.")',
+      'grant',
+    );
+    expect(partial.evaluate(withAgent('x Mozilla/5.0'))).toEqual({ passed: true, error: null });
+    const dynamic = compileCondition('request.userAgent.matches(resource)', 'grant');
+    expect(dynamic.evaluate(withAgent('in eu-1 now'))).toEqual({ passed: true, error: null });
+  });
+
+  it('should refuse when written a literal pattern RE2 cannot run (lookarounds, backreferences)', () => {
+    expect(problemOf('request.userAgent.matches("(?<=a)b")').message).toContain(
+      'is not an RE2 regular expression',
+    );
+    expect(problemOf('request.userAgent.matches("(a)\\\\1")').message).toContain(
+      'is not an RE2 regular expression',
+    );
+  });
+});
