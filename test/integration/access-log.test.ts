@@ -20,7 +20,7 @@ import {
   engines,
 } from '../fixtures/engines.js';
 import { eventually } from '../fixtures/eventually.js';
-import { expectError } from '../fixtures/expect-error.js';
+import { expectError, expectNoData } from '../fixtures/expect-error.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import {
   createIdentity,
@@ -179,7 +179,7 @@ describe.each(engines())('access events on %s', (engine) => {
 
       const error = expectError(response, 'FORBIDDEN', 'grants:read');
       expect(error.path).toEqual(['grants']);
-      expect(response.body.data ?? null).toBeNull();
+      expectNoData(response);
       expect(response.body.errors).toHaveLength(1);
       expect(event.action).toBe('access.denied');
       expect(event.actor_id).toBe(outsider.id);

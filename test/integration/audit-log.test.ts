@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { engines } from '../fixtures/engines.js';
-import { expectError } from '../fixtures/expect-error.js';
+import { expectError, expectNoData } from '../fixtures/expect-error.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import {
   createIdentity,
@@ -200,7 +200,7 @@ describe.each(engines())('the audit log on %s', (engine) => {
 
       const error = expectError(response, 'FORBIDDEN', 'audit:read');
       expect(error.path).toEqual(['auditEvents']);
-      expect(response.body.data ?? null).toBeNull();
+      expectNoData(response);
     });
 
     it('should refuse verifyAuditLog with FORBIDDEN to a caller without audit:read', async () => {
@@ -210,7 +210,7 @@ describe.each(engines())('the audit log on %s', (engine) => {
 
       const error = expectError(response, 'FORBIDDEN', 'audit:read');
       expect(error.path).toEqual(['verifyAuditLog']);
-      expect(response.body.data ?? null).toBeNull();
+      expectNoData(response);
     });
 
     it('should let the bootstrap admin search and verify', async () => {

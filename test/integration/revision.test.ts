@@ -5,7 +5,7 @@ import { runChange } from '../../src/modules/revision/run-change.js';
 import { accessEvents } from '../fixtures/access-log.js';
 import { engines } from '../fixtures/engines.js';
 import { eventually } from '../fixtures/eventually.js';
-import { expectError } from '../fixtures/expect-error.js';
+import { expectError, expectNoData } from '../fixtures/expect-error.js';
 import { dataOf, type GqlResponse, gql } from '../fixtures/gql.js';
 import { createIdentity, defineScope, identityWithGrants, unique } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
@@ -216,7 +216,7 @@ describe.each(engines())('revisions on %s', (engine) => {
         revision: String(current),
         atLeastRevision: taken?.value,
       });
-      expect(response.body.data ?? null).toBeNull();
+      expectNoData(response);
     });
 
     it('should refuse a revision not issued yet with BAD_USER_INPUT', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from '../fixtures/engines.js';
-import { expectError } from '../fixtures/expect-error.js';
+import { expectError, expectNoData } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { defineScope, grant, identityWithGrants, sleep } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
@@ -37,7 +37,7 @@ describe.each(engines())('revocation and expiry on %s', (engine) => {
       'FORBIDDEN',
       'Access to "Query.identities" requires scope "identities:read".',
     );
-    expect(after.body.data ?? null).toBeNull();
+    expectNoData(after);
   });
 
   it('should answer check with denied right after revokeGrant returns', async () => {

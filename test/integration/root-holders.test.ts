@@ -83,3 +83,75 @@ describe.each(engines())('no lockout of the built-in scopes on %s', (engine) => 
     expect(dataOf(response).disableIdentity).toEqual({ id: server.adminId, status: 'DISABLED' });
   });
 });
+
+// Issue 20.3: every scope keeps a root holder, not only the built-in ones, through every path that
+// ends grants; and only unconditional holders independent of what is removed count.
+describe.each(engines())('no lockout of any scope on %s', (engine) => {
+  let server: TestServer;
+
+  afterEach(async () => {
+    await server?.stop();
+  });
+
+  const defineAs = async (key: string) => {
+    const name = `app${Math.random().toString(36).slice(2, 8)}:read`;
+    dataOf(
+      await gql(
+        server.url,
+        key,
+        'mutation($name: String!) { defineScope(input: { name: $name, description: "App" }) { name } }',
+        { name },
+      ),
+    );
+    return name;
+  };
+  const grantsOf = async (key: string) =>
+    (
+      dataOf(await gql(server.url, key, '{ me { grants { id scope { name } } } }')).me as {
+        grants: { id: string; scope: { name: string } }[];
+      }
+    ).grants;
+
+  it("should refuse revoking an application scope's last root grant, and allow it once another holder is unconditional and not an agent", async () => {
+    server = await startTestServer(engine);
+    const definer = await identityWithGrants(server, [
+      { scope: 'scopes:write' },
+      { scope: 'grants:write' },
+      { scope: 'grants:read' },
+    ]);
+    const scope = await defineAs(definer.key);
+    const root = (await grantsOf(definer.key)).find((g) => g.scope.name === scope)?.id;
+    const before = await snapshot(server);
+
+    expectError(
+      await gql(server.url, definer.key, REVOKE, { id: root }),
+      'CONFLICT',
+      `would leave no active identity holding "${scope}" grantable`,
+    );
+    expect(await snapshot(server)).toEqual(before);
+
+    // Holders that do not count: one under a condition, and an agent (its owner's authority).
+    const grantAs = (identityId: string, more: Record<string, unknown> = {}) =>
+      gql(
+        server.url,
+        definer.key,
+        'mutation($input: GrantInput!) { grant(input: $input) { id } }',
+        { input: { identityId, scope, grantable: true, reason: 'Second holder.', ...more } },
+      );
+    const conditional = await identityWithGrants(server, []);
+    dataOf(await grantAs(conditional.id, { condition: 'request.hour >= 0' }));
+    const agent = await identityWithGrants(server, [], { kind: 'AGENT', ownerId: definer.id });
+    dataOf(await grantAs(agent.id));
+    expectError(
+      await gql(server.url, definer.key, REVOKE, { id: root }),
+      'CONFLICT',
+      'would leave no active identity',
+    );
+
+    const second = await identityWithGrants(server, []);
+    dataOf(await grantAs(second.id));
+    expect(
+      dataOf(await gql(server.url, definer.key, REVOKE, { id: root })).revokeGrant,
+    ).toMatchObject({ active: false });
+  });
+});

@@ -42,7 +42,7 @@ function alreadyDecided(item: AccessReviewItemRow): Error {
  * - the grant's holder, the owner of an AGENT holding it (an agent acts for its owner), or anyone who could not revoke the grant on their own
  *   (its grantor, or holding its scope grantable on its resource): FORBIDDEN;
  * - REVOKE of a grant that already ended (revoked or expired meanwhile) is recorded with outcome
- *   ALREADY_ENDED; REVOKE that would leave a built-in scope without a grantable holder: CONFLICT.
+ *   ALREADY_ENDED; REVOKE that would leave a scope without a root holder: CONFLICT.
  * Locks in the order the closer takes them (review, item, grant), so the two never deadlock.
  */
 export async function decideAccessReviewItem(

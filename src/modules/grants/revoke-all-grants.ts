@@ -35,7 +35,7 @@ export interface RevokedEverything {
  * transaction, with one audit event each. All or nothing:
  * - every grant must be one the actor may revoke (its grantor, or holding its scope grantable on
  *   its resource), else FORBIDDEN naming those it may not;
- * - it may not leave a built-in scope without an active grantable holder (CONFLICT);
+ * - it may not leave a scope without a root holder (CONFLICT, see `orphanedScopes`);
  * - nobody uses it on themselves.
  */
 export async function revokeAllGrants(
@@ -81,7 +81,7 @@ export interface RevokeEverythingOptions {
 
 /**
  * Inside `tx`: locks and revokes every active grant and live API key of `identity`, with one audit
- * event each (see `revokeGrantsInTx`), keeping a root holder of every built-in scope (CONFLICT
+ * event each (see `revokeGrantsInTx`), keeping a root holder of every scope (CONFLICT
  * otherwise).
  */
 export async function revokeEverythingOf(

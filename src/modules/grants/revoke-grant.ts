@@ -17,7 +17,7 @@ export interface Revocation {
     | Readonly<Record<string, unknown>>
     | ((grant: GrantRow) => Readonly<Record<string, unknown>>);
   /**
-   * A live grant whose revocation would leave a built-in scope with no active grantable holder
+   * A live grant whose revocation would leave a scope with no root holder
    * (see `orphanedScopes`):
    * - `refuse`: the whole change fails with `CONFLICT` (a person asked: they are told why);
    * - `keep`: that grant stays, reported `KEPT` with the sentence (a background job decided: the

@@ -3,22 +3,19 @@ import type { Tx } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
 import type { GrantRow } from '../../db/tables.js';
 import { conflict } from '../../errors.js';
-import { BUILTIN_SCOPES } from '../scopes/builtin-scopes.js';
 import { liveGrantSql, liveMembershipSql, MAX_GROUP_DEPTH } from './live-grants.js';
 
 const ROOT_HOLDERS_LOCK = 7_291_007;
-const BUILTIN = BUILTIN_SCOPES.map((s) => s.name);
-const BUILTIN_NAMES = new Set(BUILTIN);
 
 /**
- * A grant whose end `keepRootHolders` must allow: grantable, on every resource, of a built-in
- * scope or of a role (which may bundle one).
+ * A grant whose end `keepRootHolders` must allow: grantable, on every resource, of a scope or of
+ * a role (which bundles scopes). Whoever holds a scope so is the root its every other grant
+ * descends from: without one, nobody could ever grant it again.
  */
 export function isRootGrant(
   grant: Pick<GrantRow, 'scope' | 'grantable' | 'resource'> & Partial<Pick<GrantRow, 'role'>>,
 ): boolean {
-  if (!grant.grantable || grant.resource !== null) return false;
-  return (grant.role ?? null) !== null || (grant.scope !== null && BUILTIN_NAMES.has(grant.scope));
+  return grant.grantable && grant.resource === null;
 }
 
 /**
@@ -35,51 +32,53 @@ export interface Removal {
 const uuidArray = (ids: readonly string[] = []) => `{${ids.join(',')}}`;
 
 /**
- * The built-in scopes that `without` would leave with no active identity holding them grantable on
- * every resource — directly, through any group (nested), or through a role — sorted; empty when
- * none. Serialised by an advisory lock so that two administrators cannot remove each other at once.
+ * The scopes (built-in or not) that `without` would leave with no root holder, sorted; empty when
+ * none. A root holder is an active identity, not an owned agent (whose authority is its owner's),
+ * holding the scope grantable on every resource without a condition — directly, through any
+ * group (nested), or through a role. A scope nobody held so before the change is not reported.
+ * Serialised by an advisory lock so that two administrators cannot remove each other at once.
  */
 export async function orphanedScopes(tx: Tx, without: Removal): Promise<string[]> {
   await tx.execute(sql`select pg_advisory_xact_lock(${ROOT_HOLDERS_LOCK})`);
   const memberships = uuidArray(without.membershipIds);
   const roleScopes = `{${(without.roleScopes ?? []).map((r) => `"${r.role}#${r.scope}"`).join(',')}}`;
-  const held = rowsOf<{ scope: string }>(
+  const rows = rowsOf<{ scope: string }>(
     await tx.execute(sql`
-    with recursive m(identity_id, group_id, depth) as (
-      select gm.member_identity_id, gm.group_id, 1 from group_members gm
+    with recursive m(identity_id, group_id, survives, depth) as (
+      select gm.member_identity_id, gm.group_id, gm.id <> all(${memberships}::uuid[]), 1
+      from group_members gm
       where gm.member_identity_id is not null and ${sql.raw(liveMembershipSql('gm'))}
-        and gm.id <> all(${memberships}::uuid[])
       union all
-      select m.identity_id, gm.group_id, m.depth + 1
+      select m.identity_id, gm.group_id, m.survives and gm.id <> all(${memberships}::uuid[]),
+             m.depth + 1
       from m join group_members gm on gm.member_group_id = m.group_id
-      where ${sql.raw(liveMembershipSql('gm'))} and gm.id <> all(${memberships}::uuid[])
-        and m.depth < ${MAX_GROUP_DEPTH}
-    ), holders(identity_id, scope) as (
-      select coalesce(g.identity_id, m.identity_id), coalesce(rs.scope, g.scope)
+      where ${sql.raw(liveMembershipSql('gm'))} and m.depth < ${MAX_GROUP_DEPTH}
+    ), holders(identity_id, scope, survives) as (
+      select coalesce(g.identity_id, m.identity_id), coalesce(rs.scope, g.scope),
+             g.id <> all(${uuidArray(without.grantIds)}::uuid[])
+             and coalesce(m.survives, true)
+             and (g.role is null or (g.role || '#' || rs.scope) <> all(${roleScopes}::text[]))
       from grants g
       left join m on m.group_id = g.group_id
       left join role_scopes rs on rs.role = g.role
-      where g.grantable and g.resource is null and ${sql.raw(liveGrantSql('g'))}
-        and g.id <> all(${uuidArray(without.grantIds)}::uuid[])
+      where g.grantable and g.resource is null and g.condition is null
+        and ${sql.raw(liveGrantSql('g'))}
         and (g.identity_id is not null or m.identity_id is not null)
-        and (g.role is null or (rs.id is not null and rs.resource is null
-             and (g.role || '#' || rs.scope) <> all(${roleScopes}::text[])))
+        and (g.role is null or (rs.id is not null and rs.resource is null))
     )
-    select distinct h.scope from holders h join identities i on i.id = h.identity_id
-    where h.scope in (${sql.join(
-      BUILTIN.map((s) => sql`${s}`),
-      sql`, `,
-    )})
-      and i.status = 'ACTIVE' and i.id <> all(${uuidArray(without.identityIds)}::uuid[])`),
+    select h.scope from holders h join identities i on i.id = h.identity_id
+    where i.status = 'ACTIVE' and (i.kind <> 'AGENT' or i.owner_id is null)
+    group by h.scope
+    having not bool_or(h.survives and i.id <> all(${uuidArray(without.identityIds)}::uuid[]))
+    order by h.scope`),
   );
-  const remaining = new Set(held.map((r) => r.scope));
-  return BUILTIN.filter((s) => !remaining.has(s)).sort();
+  return rows.map((r) => r.scope);
 }
 
 /**
- * Refuses (`CONFLICT`) a change that would leave a built-in scope with no active identity holding
- * it grantable on every resource: nobody could ever grant it again (a lockout only a database
- * restore undoes). `what` begins the sentence, e.g. `Revoking grant <id>`.
+ * Refuses (`CONFLICT`) a change that would leave a scope with no root holder (see
+ * `orphanedScopes`): nobody could ever grant it again (a lockout only a database restore undoes).
+ * `what` begins the sentence, e.g. `Revoking grant <id>`.
  */
 export async function keepRootHolders(tx: Tx, without: Removal, what: string): Promise<void> {
   const orphaned = await orphanedScopes(tx, without);
