@@ -28,6 +28,7 @@ import { apolloRequestHandler } from './apollo-request-handler.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
+import { listCostPlugin } from './list-cost.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { jsonBodyReader } from './read-json-body.js';
 import { useRevision } from './revision-plugin.js';
@@ -121,7 +122,8 @@ export async function startHttpServer(
     // Token limit is enforced by the parser itself (parseOptions below), so it is a 400 parse error.
     maxTokens: { enabled: false },
     maxDirectives: { n: 30 },
-    costLimit: { maxCost: 20_000, ignoreIntrospection: true },
+    // Cost is counted with lists (list-cost.ts): a per-field cost let a self-walk return 160,000 objects.
+    costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: true },
   }).protect();
 
@@ -141,6 +143,7 @@ export async function startHttpServer(
     plugins: [
       // graphql-armor's types come from Apollo's CommonJS build; the plugin objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
+      listCostPlugin<KeyholderContext>(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       // No @cacheControl hints: every answer is per caller, so `no-store` is set below instead of
       // paying the cache-control plugin's per-field hook on every request.

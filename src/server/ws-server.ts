@@ -24,6 +24,7 @@ import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import { publicInternalError } from './format-error.js';
+import { listCostProblem } from './list-cost.js';
 
 export interface WsServerOptions {
   readonly server: Server;
@@ -170,6 +171,13 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
             clientError('GRAPHQL_VALIDATION_FAILED', e.message.replace(/ ?Did you mean .+\?$/, '')),
           );
         }
+        const tooCostly = listCostProblem(
+          options.schema,
+          document,
+          payload.variables ?? undefined,
+          payload.operationName,
+        );
+        if (tooCostly !== null) return [clientError('GRAPHQL_VALIDATION_FAILED', tooCostly)];
         let contextValue: KeyholderContext;
         try {
           const request = requestMetaOf(

@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from '../fixtures/engines.js';
 import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, gql, readResponse } from '../fixtures/gql.js';
-import { unique } from '../fixtures/seed.js';
+import { identityWithGrants, unique } from '../fixtures/seed.js';
 import { snapshot, startTestServer, type TestServer } from '../fixtures/test-server.js';
 
 /** `{ me { grants { identity { grants { ... id } } } } }` with `depth` levels of fields. */
 function nested(depth: number): string {
   const fields = ['me'];
-  for (let i = 1; i < depth - 1; i += 1) fields.push(i % 2 === 1 ? 'grants' : 'identity');
+  // A chain of single objects: depth alone, no list to multiply (see the cost spec below).
+  for (let i = 1; i < depth - 1; i += 1) fields.push('owner');
   return `{ ${fields.join(' { ')} { id ${'} '.repeat(fields.length)}}`;
 }
 
@@ -53,6 +54,32 @@ describe.each(engines())('hostile requests on %s', (engine) => {
       expectError(response, 'GRAPHQL_VALIDATION_FAILED', 'Query depth limit of 10 exceeded');
       expect(response.status).toBe(400);
       expect(response.body.data ?? null).toBeNull();
+    });
+
+    it('should refuse a self-access walk whose lists multiply, before running it (costs count lists)', async () => {
+      const caller = await identityWithGrants(server, [], { kind: 'USER' });
+      for (let i = 0; i < 5; i++) await identityWithGrants(server, []);
+      const walk =
+        '{ me { grants { identity { grants { identity { grants { identity { grants { id } } } } } } } } }';
+
+      const refused = await gql(server.url, caller.key, walk);
+
+      expectError(refused, 'GRAPHQL_VALIDATION_FAILED', 'over the limit of 500,000');
+      expect(refused.status).toBe(400);
+      expect(refused.body.data ?? null).toBeNull();
+      // Pages count by their size: a wide but flat question is fine.
+      const wide = await gql(
+        server.url,
+        server.adminKey,
+        '{ identities(first: 500) { nodes { name grants { id scope { name } } } } }',
+      );
+      expect(wide.body.errors).toBeUndefined();
+      const tooWide = await gql(
+        server.url,
+        server.adminKey,
+        '{ identities(first: 500) { nodes { grants { identity { grants { identity { id } } } } } } }',
+      );
+      expectError(tooWide, 'GRAPHQL_VALIDATION_FAILED', 'over the limit');
     });
 
     it('should answer 15 aliases and refuse 16', async () => {
