@@ -28,6 +28,12 @@ export interface Config {
   readonly bootstrapAdminKey: string | undefined;
   /** `NODE_ENV === 'production'`: no landing page. */
   readonly production: boolean;
+  /**
+   * `DATABASE_TIMEOUT_MS`: the longest one PostgreSQL statement (lock waits included) or an idle
+   * transaction may take before PostgreSQL ends it; the request then answers `SERVICE_UNAVAILABLE`
+   * (503) instead of hanging. @default 15000
+   */
+  readonly databaseTimeoutMs?: number;
   /** `MAX_BODY_BYTES`: largest accepted request body. @default 102400 */
   readonly maxBodyBytes: number;
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
@@ -247,6 +253,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapAdminKey,
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
+    databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 15_000, 100, 600_000),
     accessLog: accessLog === 'on',
     accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),
     federation,

@@ -44,7 +44,11 @@ export async function startKeyholder(
 ): Promise<Keyholder> {
   const schema =
     config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(config.databaseTimeoutMs === undefined ? {} : { timeoutMs: config.databaseTimeoutMs }),
+  });
   let boot: Awaited<ReturnType<typeof bootstrap>> | null = null;
   let http: RunningHttpServer | null = null;
   const conditions: ConditionSettings = { ...DEFAULT_CONDITION_SETTINGS, ...config.conditions };

@@ -42,6 +42,12 @@ export interface DatabaseConfig {
   readonly dataDir: string;
   /** postgres.js pool size. @default 10 */
   readonly poolSize?: number;
+  /**
+   * PostgreSQL's `statement_timeout` and `idle_in_transaction_session_timeout` for every pooled
+   * connection, in ms: a statement (lock waits included) or a forgotten transaction never holds a
+   * request longer. @default 15000
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -66,6 +72,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       max: config.poolSize ?? 10,
       onnotice: () => {},
       connect_timeout: 10,
+      connection: {
+        statement_timeout: config.timeoutMs ?? 15_000,
+        idle_in_transaction_session_timeout: config.timeoutMs ?? 15_000,
+      },
     });
     const db = drizzlePostgres(client, {
       schema: tables,

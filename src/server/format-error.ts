@@ -1,10 +1,11 @@
 import type { GraphQLFormattedError } from 'graphql';
-import { ErrorCode } from '../errors.js';
+import { DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors.js';
 import { SUBSCRIPTION_ENDED } from '../modules/audit/event-queue.js';
 
 /** Codes whose messages are written for clients (ours and graphql/Apollo's request errors). */
 const CLIENT_CODES = new Set<string>([
   ...Object.values(ErrorCode),
+  'SERVICE_UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
@@ -23,9 +24,10 @@ export function publicInternalError<E extends object>(error: E): E {
 }
 
 /**
- * Apollo `formatError`: client-facing errors pass through; anything else (a bug, a database
- * failure) becomes `INTERNAL_SERVER_ERROR` with no message detail, stack, SQL or host, and is
- * logged with the request id so the on-call engineer can find it.
+ * Apollo `formatError`: client-facing errors pass through; a database that did not answer
+ * becomes `SERVICE_UNAVAILABLE` (see `isDatabaseUnavailable`); anything else (a bug, a failing
+ * statement) becomes `INTERNAL_SERVER_ERROR`. Neither carries a stack, SQL or host; both are
+ * logged with a reference the client gets, so the on-call engineer can find them.
  */
 export function createFormatError(log: (message: string, error: unknown) => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -36,6 +38,15 @@ export function createFormatError(log: (message: string, error: unknown) => void
       return { ...formatted, extensions };
     }
     const reference = Math.random().toString(36).slice(2, 10);
+    if (isDatabaseUnavailable(error)) {
+      log(`Database unavailable ${reference}`, error);
+      return {
+        message: DATABASE_UNAVAILABLE,
+        ...(formatted.path ? { path: formatted.path } : {}),
+        ...(formatted.locations ? { locations: formatted.locations } : {}),
+        extensions: { code: 'SERVICE_UNAVAILABLE', reference },
+      };
+    }
     log(`Internal error ${reference}`, error);
     return {
       message: `Internal server error (reference ${reference}).`,

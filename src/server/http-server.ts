@@ -13,7 +13,12 @@ import type { GraphQLSchema } from 'graphql';
 import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
-import { isDomainError, unauthenticated } from '../errors.js';
+import {
+  databaseUnavailable,
+  isDatabaseUnavailable,
+  isDomainError,
+  unauthenticated,
+} from '../errors.js';
 import type { AccessLogStatus } from '../modules/audit/access-log.js';
 import type { ExpirySweeper } from '../modules/grants/expiry-sweeper.js';
 import {
@@ -212,6 +217,11 @@ export async function startHttpServer(
       ).catch((error: unknown) => {
         // Refused before execution: answer with the error's own HTTP status (401), not 500.
         if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
+        if (isDatabaseUnavailable(error)) {
+          const reference = Math.random().toString(36).slice(2, 10);
+          options.log(`Database unavailable ${reference}`, error);
+          throw databaseUnavailable(reference);
+        }
         throw error;
       });
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
