@@ -270,6 +270,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
       retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
       maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 15, 1, 100),
+      allowedNetworks: cidrList(env, 'WEBHOOK_ALLOWED_NETWORKS'),
     },
     oidcIssuers,
     expirySweeper:
@@ -291,4 +292,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       1_000_000,
     ),
   };
+}
+
+/** A comma-separated list of CIDR ranges (`10.0.0.0/8, fd00::/8`); empty when unset. */
+function cidrList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  const ranges = raw.split(',').map((r) => r.trim());
+  const bad = ranges.find((r) => !isCidrRange(r));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `${name} must be comma-separated CIDR ranges such as 10.0.0.0/8 or fd00::/8; "${bad}" is not one.`,
+    );
+  }
+  return ranges;
 }

@@ -61,6 +61,7 @@ export async function startKeyholder(
       : { pendingTtlSeconds: config.accessRequestTtlSeconds },
     config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
     conditions,
+    config.webhooks?.allowedNetworks ?? [],
   );
   const keyUsage = new KeyUsageRecorder(database);
   const scheduler = new Scheduler(database, log);

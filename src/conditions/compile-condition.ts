@@ -51,14 +51,15 @@ export function compileCondition(text: string, kind: ConditionKind): CompiledCon
   }
   const environment = environmentOf(kind);
   let program: ParseResult;
+  let written: ParseResult;
   try {
-    program = environment.parse(text);
-    inspect(program.ast, text, 0);
+    written = environment.parse(text);
+    inspect(written.ast, text, 0);
     // CEL's `matches` runs on RE2 (linear time), never on the library's backtracking RegExp.
-    const rewritten = withRe2Matches(text, program.ast, environment);
-    if (rewritten !== text) program = environment.parse(rewritten);
+    const rewritten = withRe2Matches(text, written.ast, environment);
+    program = rewritten === text ? written : environment.parse(rewritten);
   } catch (error) {
-    throw problemOf(error, text);
+    throw error instanceof ConditionProblem ? error : problemOf(error, text);
   }
   const checked = program.check();
   if (!checked.valid) throw problemOf(checked.error, text);
@@ -70,7 +71,7 @@ export function compileCondition(text: string, kind: ConditionKind): CompiledCon
       positionAt(text, 0),
     );
   }
-  const compiled = new CompiledCondition(text, program, readPaths(program.ast, text, kind));
+  const compiled = new CompiledCondition(text, program, readPaths(written.ast, text, kind));
   if (cache[kind].size >= MAX_CACHED) cache[kind].clear();
   cache[kind].set(text, compiled);
   return compiled;

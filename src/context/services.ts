@@ -27,6 +27,7 @@ import {
 } from '../modules/usage/grant-usage-recorder.js';
 import { UsageService } from '../modules/usage/usage-service.js';
 import { WebhookService } from '../modules/webhooks/webhook-service.js';
+import { WebhookTargets } from '../modules/webhooks/webhook-target.js';
 
 /** The stateless domain services, one set per process. */
 export interface Services {
@@ -68,6 +69,8 @@ export function createServices(
   accessRequests: AccessRequestOptions = {},
   grantUsage: GrantUsageOptions = {},
   conditionSettings: ConditionSettings = DEFAULT_CONDITION_SETTINGS,
+  /** Networks webhooks may be sent to although private (see `WebhookTargets`). */
+  webhookAllowedNetworks: readonly string[] = [],
 ): Services {
   const auditFeed = new AuditFeed(database, log);
   const sensitiveScopes = new SensitiveScopes(database, log);
@@ -77,7 +80,7 @@ export function createServices(
     scopes: new ScopeService(database),
     grants: new GrantService(database),
     audit: new AuditService(database),
-    webhooks: new WebhookService(database),
+    webhooks: new WebhookService(database, new WebhookTargets(webhookAllowedNetworks)),
     accessRequests: new AccessRequestService(database, auditFeed, accessRequests),
     revisions: new RevisionService(database),
     auditFeed,

@@ -5,6 +5,7 @@ import type { Job, JobDefinition, JobHandle, RunResult } from '../../workers/sch
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
 import { webhookOwnerRights } from './webhook-owner-rights.js';
 import { signWebhook } from './webhook-signature.js';
+import { WebhookTargets } from './webhook-target.js';
 
 /** How deliveries are sent and retried. Every field has a default (`DEFAULT_DISPATCH`). */
 export interface WebhookDispatchOptions extends RetrySchedule {
@@ -29,6 +30,11 @@ export interface WebhookDispatchOptions extends RetrySchedule {
   readonly maxAttempts: number;
   /** Deliveries one process sends at once. @default 16 */
   readonly concurrency: number;
+  /**
+   * Networks (CIDR) receivers may be in although loopback, link-local, private or reserved
+   * (`WEBHOOK_ALLOWED_NETWORKS`: on-premises receivers). @default none
+   */
+  readonly allowedNetworks: readonly string[];
 }
 
 export const DEFAULT_DISPATCH: WebhookDispatchOptions = {
@@ -39,6 +45,7 @@ export const DEFAULT_DISPATCH: WebhookDispatchOptions = {
   retryMaxMs: 300_000,
   maxAttempts: 15,
   concurrency: 16,
+  allowedNetworks: [],
 };
 
 interface Claimed extends Record<string, unknown> {
@@ -145,7 +152,9 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   const detail =
     cause instanceof Error
       ? cause.message || String((cause as { code?: unknown }).code ?? cause.name)
-      : String(error);
+      : error instanceof Error
+        ? error.message
+        : String(error);
   return `The request failed: ${detail}`.slice(0, MAX_ERROR_LENGTH);
 }
 
@@ -166,6 +175,8 @@ export class WebhookDispatcher {
   #stopping: AbortSignal | null = null;
   /** The dispatcher's job, woken when a webhook resumes. */
   #dispatcher: Job | null = null;
+  /** Where deliveries may go (refused networks, checked at connect time). */
+  readonly #targets: WebhookTargets;
 
   constructor(
     private readonly database: Database,
@@ -173,6 +184,7 @@ export class WebhookDispatcher {
     options: Partial<WebhookDispatchOptions> = {},
   ) {
     this.#options = { ...DEFAULT_DISPATCH, ...options };
+    this.#targets = new WebhookTargets(this.#options.allowedNetworks);
   }
 
   /**
@@ -313,10 +325,12 @@ export class WebhookDispatcher {
     const timestamp = String(Math.floor(Date.now() / 1000));
     let status: number | null = null;
     let failure: string | null = null;
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     try {
-      const response = await fetch(delivery.url, {
-        method: 'POST',
-        headers: {
+      // Redirects are not followed (node:http never does): a 3xx is a failed attempt.
+      status = await this.#targets.post(
+        delivery.url,
+        {
           'content-type': 'application/json',
           'user-agent': 'Keyholder-Webhooks/1',
           'x-keyholder-delivery': delivery.id,
@@ -324,17 +338,13 @@ export class WebhookDispatcher {
           'x-keyholder-signature': signWebhook(delivery.secret, timestamp, body),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.any([
-          AbortSignal.timeout(this.#options.timeoutMs),
-          ...(this.#stopping === null ? [] : [this.#stopping]),
-        ]),
-      });
-      status = response.status;
-      await response.body?.cancel().catch(() => {});
+        AbortSignal.any([timeout, ...(this.#stopping === null ? [] : [this.#stopping])]),
+      );
       if (status < 200 || status > 299) failure = `The receiver answered HTTP ${status}.`;
     } catch (error) {
-      failure = describeFailure(error, this.#options.timeoutMs);
+      failure = timeout.aborted
+        ? `The receiver did not answer within ${this.#options.timeoutMs} ms.`
+        : describeFailure(error, this.#options.timeoutMs);
     }
     await this.#record(delivery, status, failure);
   }

@@ -15,6 +15,7 @@ import { optionalText, parseId, requireScopeName } from '../shared/validate.js';
 import { describeWebhookActions, parseWebhookActions } from './webhook-action-filter.js';
 import { WEBHOOK_SCOPES, webhookOwnerRights } from './webhook-owner-rights.js';
 import { generateWebhookSecret } from './webhook-signature.js';
+import { WebhookTargets } from './webhook-target.js';
 import { parseWebhookUrl } from './webhook-url.js';
 
 export interface CreateWebhookInput {
@@ -63,13 +64,17 @@ function described(row: WebhookRow): Record<string, unknown> {
  * one stops every call to its URL, abandoning what was still pending (marked FAILED).
  */
 export class WebhookService {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    private readonly targets: WebhookTargets = new WebhookTargets(),
+  ) {}
 
   async create(
     actor: Caller,
     input: CreateWebhookInput,
   ): Promise<{ secret: string; webhook: WebhookRow }> {
     const url = parseWebhookUrl(input.url);
+    this.targets.assertAllowedUrl(url);
     const filter = parseWebhookActions(input.actions);
     const scopeNames = parseScopes(input.scopes);
     const description = optionalText(input.description, 'description', 1000);

@@ -7,7 +7,7 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 /**
  * A webhook URL, normalised: absolute `http:` or `https:`, at most 2,048 characters, with no
  * user name or password in it (a secret in a URL ends up in logs). Anything else is
- * `BAD_USER_INPUT` naming the problem. Where it points is not checked: see the README's SSRF note.
+ * `BAD_USER_INPUT` naming the problem. Where it points is checked by `WebhookTargets`.
  */
 export function parseWebhookUrl(raw: string): string {
   const text = requireText(raw, 'url', MAX_WEBHOOK_URL_LENGTH);
