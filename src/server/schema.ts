@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLScalarType, GraphQLScalarTypeConfig, GraphQLSchema } from 'graphql';
 import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import type { KeyholderContext } from '../context/keyholder-context.js';
 import { assertRootFieldsGuarded } from '../directive/assert-root-fields-guarded.js';
@@ -36,13 +36,29 @@ export function keyholderTypeDefs(): string[] {
   return [requiresTypeDefs, ...files];
 }
 
+/**
+ * A scalar's coercion only: handing graphql-tools the whole `GraphQLScalarType` copies its
+ * (missing or generic) description over the one written in `schema/`, so the served schema lost it.
+ */
+function scalarBehaviour(scalar: GraphQLScalarType): GraphQLScalarType {
+  const behaviour: GraphQLScalarTypeConfig<unknown, unknown> = {
+    name: scalar.name,
+    serialize: scalar.serialize,
+    parseValue: scalar.parseValue,
+    parseLiteral: scalar.parseLiteral,
+  };
+  // graphql-tools merges a plain config into the SDL's scalar field by field; the resolver map's
+  // type only names the class.
+  return behaviour as unknown as GraphQLScalarType;
+}
+
 /** Keyholder's resolver maps, one per domain (scalars first). */
 export const keyholderResolvers = [
   {
-    DateTime: DateTimeScalar,
-    JSON: JSONResolver,
-    Revision: RevisionScalar,
-    SafeInt: SafeIntResolver,
+    DateTime: scalarBehaviour(DateTimeScalar),
+    JSON: scalarBehaviour(JSONResolver),
+    Revision: scalarBehaviour(RevisionScalar),
+    SafeInt: scalarBehaviour(SafeIntResolver),
   },
   identityResolvers,
   apiKeyResolvers,

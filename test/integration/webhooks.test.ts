@@ -1,3 +1,4 @@
+import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../src/modules/identities/bootstrap.js';
 import { grantUpgradedBuiltins } from '../../src/modules/identities/grant-upgraded-builtins.js';
@@ -166,7 +167,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
         delegate.key,
       );
 
-      expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+      expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
       const data = dataOf(
         await gql(
           server.url,
@@ -309,6 +310,21 @@ describe.each(engines())('webhooks on %s', (engine) => {
       expect(request?.headers['x-keyholder-delivery']).toBe(request?.body.id);
       expect(request?.headers['x-keyholder-timestamp']).toMatch(/^\d{10}$/);
       expect(request?.headers['x-keyholder-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+      // The same delivery verifies with the Standard Webhooks library, given the secret as shown.
+      expect(request?.headers['webhook-id']).toBe(request?.body.id);
+      expect(request?.headers['webhook-timestamp']).toBe(request?.headers['x-keyholder-timestamp']);
+      expect(() =>
+        new Webhook(hook.secret).verify(
+          request?.rawBody ?? '',
+          request?.headers as Record<string, string>,
+        ),
+      ).not.toThrow();
+      expect(() =>
+        new Webhook(`whsec_${Buffer.from('not the secret').toString('base64')}`).verify(
+          request?.rawBody ?? '',
+          request?.headers as Record<string, string>,
+        ),
+      ).toThrow();
       expect(request?.body).toMatchObject({
         webhookId: hook.id,
         event: {

@@ -4,7 +4,7 @@ import { webhookDeliveries } from '../../db/tables.js';
 import type { Job, JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
 import { webhookOwnerRights } from './webhook-owner-rights.js';
-import { signWebhook } from './webhook-signature.js';
+import { signStandardWebhook, signWebhook } from './webhook-signature.js';
 import { WebhookTargets } from './webhook-target.js';
 
 /** How deliveries are sent and retried. Every field has a default (`DEFAULT_DISPATCH`). */
@@ -336,6 +336,10 @@ export class WebhookDispatcher {
           'x-keyholder-delivery': delivery.id,
           'x-keyholder-timestamp': timestamp,
           'x-keyholder-signature': signWebhook(delivery.secret, timestamp, body),
+          // Standard Webhooks (standardwebhooks.com): receivers verify with its libraries as is.
+          'webhook-id': delivery.id,
+          'webhook-timestamp': timestamp,
+          'webhook-signature': signStandardWebhook(delivery.secret, delivery.id, timestamp, body),
         },
         body,
         AbortSignal.any([timeout, ...(this.#stopping === null ? [] : [this.#stopping])]),

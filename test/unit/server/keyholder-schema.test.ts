@@ -52,6 +52,16 @@ describe("Keyholder's own schema", () => {
     expect(schema.getQueryType()?.getFields().check).toBeDefined();
   });
 
+  it("should serve the scalar descriptions written in schema/, not the resolvers' own", () => {
+    const written = buildSchema(keyholderTypeDefs().join('\n'));
+    const served = buildKeyholderSchema();
+    for (const name of ['DateTime', 'Revision', 'JSON', 'SafeInt']) {
+      const description = written.getType(name)?.description;
+      expect(description, `${name} has a description in schema/`).toBeTruthy();
+      expect(served.getType(name)?.description, name).toBe(description);
+    }
+  });
+
   it('should serve no federation fields by default', () => {
     const fields = buildKeyholderSchema().getQueryType()?.getFields() ?? {};
     expect(fields._service).toBeUndefined();

@@ -1,9 +1,14 @@
+import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import {
   describeWebhookActions,
   parseWebhookActions,
 } from '../../../src/modules/webhooks/webhook-action-filter.js';
-import { signWebhook } from '../../../src/modules/webhooks/webhook-signature.js';
+import {
+  generateWebhookSecret,
+  signStandardWebhook,
+  signWebhook,
+} from '../../../src/modules/webhooks/webhook-signature.js';
 import { parseWebhookUrl } from '../../../src/modules/webhooks/webhook-url.js';
 
 describe('parseWebhookActions', () => {
@@ -51,6 +56,27 @@ describe('signWebhook', () => {
     // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
     expect(signWebhook('whsec_test', '1700000000', '{"a":1}')).toBe(
       'sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789',
+    );
+  });
+});
+
+describe('signStandardWebhook', () => {
+  const at = new Date(1_700_000_000_000);
+
+  it('should sign as the Standard Webhooks library does, given the secret as shown', () => {
+    const secret = generateWebhookSecret();
+
+    expect(signStandardWebhook(secret, 'msg_1', '1700000000', '{"a":1}')).toBe(
+      new Webhook(secret).sign('msg_1', at, '{"a":1}'),
+    );
+  });
+
+  it('should sign a pre-standard base64url secret so it verifies once mapped to base64', () => {
+    const legacy = `whsec_-_-_${'A'.repeat(39)}`;
+    const mapped = `whsec_${legacy.slice(6).replaceAll('-', '+').replaceAll('_', '/')}=`;
+
+    expect(signStandardWebhook(legacy, 'msg_1', '1700000000', '{"a":1}')).toBe(
+      new Webhook(mapped).sign('msg_1', at, '{"a":1}'),
     );
   });
 });
