@@ -149,6 +149,21 @@ describe.each(engines())('bad input on %s', (engine) => {
     });
 
     it.each([
+      ['a NUL character', 'INC-1\u0000 restart'],
+      ['a lone surrogate', 'INC-1 \ud800 restart'],
+    ])(
+      'should refuse a reason with %s, which PostgreSQL cannot store, with BAD_USER_INPUT',
+      async (_, reason) => {
+        const response = await asAdmin(Q.grant, {
+          input: { identityId: target.id, scope, reason },
+        });
+
+        const error = await refused(response, 'BAD_USER_INPUT', 'reason must');
+        expect(error.extensions?.field).toBe('reason');
+      },
+    );
+
+    it.each([
       ['empty', ''],
       ['whitespace', '  '],
     ])(
@@ -315,6 +330,21 @@ describe.each(engines())('bad input on %s', (engine) => {
       );
       expect(error.extensions?.field).toBe('expiresAt');
     });
+
+    it.each([
+      ['February 30th', '2027-02-30T00:00:00Z'],
+      ['April 31st', '2027-04-31T10:00:00Z'],
+      ["24 o'clock", '2027-01-01T24:00:00Z'],
+    ])(
+      'should refuse an expiresAt on %s (a date that does not exist) with BAD_USER_INPUT',
+      async (_, expiresAt) => {
+        const response = await asAdmin(Q.grant, {
+          input: { identityId: target.id, scope, reason: 'Test.', expiresAt },
+        });
+
+        await refused(response, 'BAD_USER_INPUT', 'is not a real instant');
+      },
+    );
 
     it('should refuse an expiresAt more than five years away with BAD_USER_INPUT', async () => {
       const response = await asAdmin(Q.grant, {

@@ -12,12 +12,32 @@ function parse(value: unknown): Date {
     );
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) {
+  if (Number.isNaN(date.getTime()) || !isCalendarInstant(value)) {
     throw new GraphQLError(`DateTime "${value}" is not a real instant.`, {
       extensions: { code: 'BAD_USER_INPUT' },
     });
   }
   return date;
+}
+
+/**
+ * Whether the date and time written exist: JavaScript rolls 2026-02-30 over to March 2nd and 24:00
+ * to the next day, which would store an instant nobody wrote.
+ */
+function isCalendarInstant(value: string): boolean {
+  const [year, month, day, hour, minute, second] = value
+    .slice(0, 19)
+    .split(/[-T:]/)
+    .map((part) => Number(part));
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const start = new Date(Date.UTC(year, month - 1, day));
+  return (
+    start.getUTCMonth() === month - 1 &&
+    start.getUTCDate() === day &&
+    (hour ?? 0) <= 23 &&
+    (minute ?? 0) <= 59 &&
+    (second === undefined || Number.isNaN(second) || second <= 59)
+  );
 }
 
 /** ISO 8601 instants in, `Date` inside, ISO 8601 UTC out. */

@@ -15,6 +15,9 @@ export function parseId(value: string, what: string): string {
 }
 
 /** Text that must not be blank, with control characters refused and a length limit. */
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function requireText(value: string, field: string, max: number): string {
   const text = value.trim();
   if (text.length === 0) throw badUserInput(`${field} must not be empty.`, { field });
@@ -23,6 +26,12 @@ export function requireText(value: string, field: string, max: number): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(text)) {
     throw badUserInput(`${field} must not contain control characters.`, { field });
+  }
+  // A lone surrogate is not text: PostgreSQL cannot store it (and UTF-8 cannot encode it).
+  if (LONE_SURROGATE.test(text)) {
+    throw badUserInput(`${field} must be well-formed Unicode (it has a lone surrogate).`, {
+      field,
+    });
   }
   return text;
 }
