@@ -10,7 +10,7 @@ import {
   type SeededPrincipal,
 } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
-import { WebhookReceiver } from '../fixtures/webhook-receiver.js';
+import { disableAllWebhooks, WebhookReceiver } from '../fixtures/webhook-receiver.js';
 
 // A webhook delivers only what its owner may read now (issue 21.1): escalation specs first.
 const DISPATCH = { pollIntervalMs: 20, timeoutMs: 2000, retryBaseMs: 40, retryMaxMs: 250 };
@@ -54,21 +54,7 @@ describe.each(engines())("webhooks and their owner's rights on %s", (engine) => 
 
   afterEach(async () => {
     await receiver.close();
-    const data = dataOf(await gql(server.url, server.adminKey, '{ webhooks { id active } }'));
-    for (const hook of data.webhooks as { id: string; active: boolean }[]) {
-      if (hook.active) {
-        dataOf(
-          await gql(
-            server.url,
-            server.adminKey,
-            'mutation($id: ID!) { disableWebhook(id: $id) { id } }',
-            {
-              id: hook.id,
-            },
-          ),
-        );
-      }
-    }
+    await disableAllWebhooks(server);
   });
 
   const createWebhook = async (key: string, more: Record<string, unknown> = {}) =>

@@ -8,7 +8,7 @@ import { expectError } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { defineScope, identityWithGrants } from '../fixtures/seed.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
-import { WebhookReceiver } from '../fixtures/webhook-receiver.js';
+import { disableAllWebhooks, WebhookReceiver } from '../fixtures/webhook-receiver.js';
 
 const MAX_ATTEMPTS = 8;
 // Short delays so retries happen within a test; nothing below asserts a duration.
@@ -68,11 +68,7 @@ describe.each(engines())('webhooks on %s', (engine) => {
 
   afterEach(async () => {
     await receiver.close();
-    // Leave no webhook behind to receive the next test's events.
-    const data = dataOf(await gql(server.url, server.adminKey, '{ webhooks { id active } }'));
-    for (const hook of data.webhooks as { id: string; active: boolean }[]) {
-      if (hook.active) dataOf(await gql(server.url, server.adminKey, DISABLE, { id: hook.id }));
-    }
+    await disableAllWebhooks(server);
   });
 
   async function createWebhook(

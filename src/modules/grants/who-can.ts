@@ -2,7 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
 import { badUserInput } from '../../errors.js';
-import { type Page, pageSize } from '../shared/pagination.js';
+import { type Page, pageSize, toPage } from '../shared/pagination.js';
 import { requireScopeName } from '../shared/validate.js';
 import { liveGrantSql, liveMembershipSql, MAX_GROUP_DEPTH, readUuids } from './live-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';
@@ -102,15 +102,8 @@ export async function whoCan(database: Database, query: WhoCanQuery): Promise<Ho
       order by identity_id, grant_id, expires_at desc nulls first, cardinality(path)
       limit ${limit}`),
   );
-  const holders = rows.map(readHolder);
-  const nodes = holders.slice(0, size);
-  const last = nodes.at(-1);
   return {
-    nodes,
-    pageInfo: {
-      hasNextPage: holders.length > size,
-      endCursor: last === undefined ? null : encodeHolderCursor(last),
-    },
+    ...toPage(rows.map(readHolder), size, encodeHolderCursor),
     totalCount: () => countHolders(database, question),
   };
 }
