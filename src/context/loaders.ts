@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, inArray } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { loaderByKey } from '../db/loader-by-key.js';
 import {
   type ApiKeyRow,
   apiKeys,
@@ -96,14 +97,10 @@ class RequestLoaders implements Loaders {
   get identity(): Loaders['identity'] {
     if (this.#identity !== undefined) return this.#identity;
     const { db } = this.#database;
-    const loader = new DataLoader<string, IdentityRow | null>(async (ids) => {
-      const rows = await db
-        .select()
-        .from(identities)
-        .where(inArray(identities.id, [...ids]));
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    });
+    const loader = loaderByKey<IdentityRow>(
+      (keys) => db.select().from(identities).where(inArray(identities.id, keys)),
+      (row) => row.id,
+    );
     for (const [id, row] of this.#auth.identities) loader.prime(id, row);
     this.#identity = loader;
     return loader;
@@ -112,14 +109,10 @@ class RequestLoaders implements Loaders {
   get scope(): Loaders['scope'] {
     if (this.#scope !== undefined) return this.#scope;
     const { db } = this.#database;
-    this.#scope = new DataLoader<string, ScopeRow | null>(async (names) => {
-      const rows = await db
-        .select()
-        .from(scopes)
-        .where(inArray(scopes.name, [...names]));
-      const byName = new Map(rows.map((r) => [r.name, r]));
-      return names.map((n) => byName.get(n) ?? null);
-    });
+    this.#scope = loaderByKey<ScopeRow>(
+      (keys) => db.select().from(scopes).where(inArray(scopes.name, keys)),
+      (row) => row.name,
+    );
     return this.#scope;
   }
 
@@ -219,14 +212,10 @@ class RequestLoaders implements Loaders {
   get grantUsage(): Loaders['grantUsage'] {
     if (this.#grantUsage !== undefined) return this.#grantUsage;
     const { db } = this.#database;
-    this.#grantUsage = new DataLoader<string, GrantUsageRow | null>(async (ids) => {
-      const rows = await db
-        .select()
-        .from(grantUsage)
-        .where(inArray(grantUsage.grantId, [...ids]));
-      const byId = new Map(rows.map((r) => [r.grantId, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    });
+    this.#grantUsage = loaderByKey<GrantUsageRow>(
+      (keys) => db.select().from(grantUsage).where(inArray(grantUsage.grantId, keys)),
+      (row) => row.grantId,
+    );
     return this.#grantUsage;
   }
 
@@ -243,14 +232,10 @@ class RequestLoaders implements Loaders {
   get grant(): Loaders['grant'] {
     if (this.#grant !== undefined) return this.#grant;
     const { db } = this.#database;
-    this.#grant = new DataLoader<string, GrantRow | null>(async (ids) => {
-      const rows = await db
-        .select()
-        .from(grants)
-        .where(inArray(grants.id, [...ids]));
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    });
+    this.#grant = loaderByKey<GrantRow>(
+      (keys) => db.select().from(grants).where(inArray(grants.id, keys)),
+      (row) => row.id,
+    );
     return this.#grant;
   }
 

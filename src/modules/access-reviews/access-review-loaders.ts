@@ -13,6 +13,7 @@ import {
   sql,
 } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { loaderByKey } from '../../db/loader-by-key.js';
 import {
   type AccessReviewItemRow,
   type AccessReviewRow,
@@ -79,23 +80,15 @@ export function itemsKey(
 
 export function createAccessReviewLoaders(database: Database): AccessReviewLoaders {
   const { db } = database;
-  const review = new DataLoader<string, AccessReviewRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(accessReviews)
-      .where(inArray(accessReviews.id, [...ids]));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  const review = loaderByKey<AccessReviewRow>(
+    (keys) => db.select().from(accessReviews).where(inArray(accessReviews.id, keys)),
+    (row) => row.id,
+  );
 
-  const grant = new DataLoader<string, GrantRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(grants)
-      .where(inArray(grants.id, [...ids]));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  const grant = loaderByKey<GrantRow>(
+    (keys) => db.select().from(grants).where(inArray(grants.id, keys)),
+    (row) => row.id,
+  );
 
   const counts = new DataLoader<string, AccessReviewCounts>(async (ids) => {
     const rows = await db

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, asc, inArray, isNotNull, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { loaderByKey } from '../../db/loader-by-key.js';
 import {
   type GrantRow,
   type GroupMemberRow,
@@ -43,11 +44,6 @@ function byKey<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[
 
 export function createTeamLoaders(database: Database): TeamLoaders {
   const { db } = database;
-  const one = <K extends string, R>(load: (keys: K[]) => Promise<R[]>, keyOf: (row: R) => string) =>
-    new DataLoader<K, R | null>(async (keys) => {
-      const found = new Map((await load([...keys])).map((row) => [keyOf(row), row]));
-      return keys.map((key) => found.get(key) ?? null);
-    });
   const grantsBy = (column: typeof grants.groupId | typeof grants.role) =>
     new DataLoader<{ id: string; active: boolean }, readonly GrantRow[], string>(
       async (keys) => {
@@ -68,15 +64,15 @@ export function createTeamLoaders(database: Database): TeamLoaders {
       { cacheKeyFn: (k) => `${k.id}:${k.active}` },
     );
   return {
-    group: one<string, GroupRow>(
+    group: loaderByKey<GroupRow>(
       (ids) => db.select().from(groups).where(inArray(groups.id, ids)),
       (row) => row.id,
     ),
-    membership: one<string, GroupMemberRow>(
+    membership: loaderByKey<GroupMemberRow>(
       (ids) => db.select().from(groupMembers).where(inArray(groupMembers.id, ids)),
       (row) => row.id,
     ),
-    role: one<string, RoleRow>(
+    role: loaderByKey<RoleRow>(
       (names) => db.select().from(roles).where(inArray(roles.name, names)),
       (row) => row.name,
     ),

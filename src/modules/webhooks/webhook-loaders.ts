@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, desc, eq, getTableColumns, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { loaderByKey } from '../../db/loader-by-key.js';
 import {
   type WebhookDeliveryRow,
   type WebhookRow,
@@ -54,14 +55,10 @@ export function deliveriesKey(
 
 export function createWebhookLoaders(database: Database): WebhookLoaders {
   const { db } = database;
-  const webhook = new DataLoader<string, WebhookRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(webhooks)
-      .where(inArray(webhooks.id, [...ids]));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  const webhook = loaderByKey<WebhookRow>(
+    (keys) => db.select().from(webhooks).where(inArray(webhooks.id, keys)),
+    (row) => row.id,
+  );
 
   // Keys asking for the same page shape share one statement: each webhook's newest rows are
   // ranked by a window function and the first `size + 1` kept.
