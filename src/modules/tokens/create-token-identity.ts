@@ -7,14 +7,36 @@ import type { RequestMeta } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import type { VerifiedToken } from './token-verifier.js';
 
+const LONE_SURROGATE_GLOBAL =
+  /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 const NAME_CLAIMS = ['preferred_username', 'email', 'name'] as const;
 
-/** The names tried for a new identity, in order: a name claim, then it made unique. */
-function candidateNames(token: VerifiedToken, externalId: string): string[] {
-  const claimed = NAME_CLAIMS.map((claim) => token.payload[claim]).find(
-    (value): value is string => typeof value === 'string' && value.trim() !== '',
+/**
+ * A name claim made fit to be an identity name, as `createIdentity` requires of people: control
+ * characters become spaces, lone surrogates the replacement character, runs of spaces one, at
+ * most 160 characters; empty when nothing is left.
+ */
+export function nameFromClaim(value: string): string {
+  return (
+    value
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .replace(LONE_SURROGATE_GLOBAL, '\uFFFD')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 160)
+      .trim()
   );
-  const base = (claimed ?? token.subject).trim().slice(0, 160);
+}
+
+/** The names tried for a new identity, in order: a name claim, then it made unique. */
+export function candidateNames(token: VerifiedToken, externalId: string): string[] {
+  const claimed = NAME_CLAIMS.map((claim) => token.payload[claim])
+    .map((value) => (typeof value === 'string' ? nameFromClaim(value) : ''))
+    .find((value) => value !== '');
+  const subject = nameFromClaim(token.subject);
+  const base = claimed ?? (subject === '' ? 'token-user' : subject);
   const tag = createHash('sha256').update(externalId).digest('hex');
   // The same subject always tries the same names, so concurrent first requests agree.
   return [base, `${base}-${tag.slice(0, 8)}`, `${base}-${tag.slice(0, 16)}`, `${base}-${tag}`];
