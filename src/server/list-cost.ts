@@ -5,6 +5,8 @@ import {
   type GraphQLSchema,
   getNullableType,
   isListType,
+  Kind,
+  visit,
 } from 'graphql';
 import { type ComplexityEstimator, getComplexity } from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE } from '../modules/shared/pagination.js';
@@ -36,8 +38,52 @@ const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) 
   return 1 + childComplexity;
 };
 
+/**
+ * Verdicts of documents whose cost no variable changes (no `first: $variable`), by operation
+ * name: Apollo hands the same parsed document to every request with the same text, so the common
+ * case costs one lookup instead of a walk of the operation.
+ */
+const verdicts = new WeakMap<DocumentNode, Map<string, string | null>>();
+const sizedByVariables = new WeakMap<DocumentNode, boolean>();
+
+function isSizedByVariables(document: DocumentNode): boolean {
+  let known = sizedByVariables.get(document);
+  if (known === undefined) {
+    known = false;
+    visit(document, {
+      Argument(node) {
+        if (node.name.value === 'first' && node.value.kind === Kind.VARIABLE) known = true;
+      },
+    });
+    sizedByVariables.set(document, known);
+  }
+  return known;
+}
+
 /** The sentence refusing an operation that costs more than `MAX_LIST_COST`, or null. */
 export function listCostProblem(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | null | undefined,
+): string | null {
+  if (isSizedByVariables(document)) {
+    return computeProblem(schema, document, variables, operationName);
+  }
+  let byName = verdicts.get(document);
+  if (byName === undefined) {
+    byName = new Map();
+    verdicts.set(document, byName);
+  }
+  const key = operationName ?? '';
+  const known = byName.get(key);
+  if (known !== undefined) return known;
+  const verdict = computeProblem(schema, document, variables, operationName);
+  byName.set(key, verdict);
+  return verdict;
+}
+
+function computeProblem(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
