@@ -138,7 +138,10 @@ export class AccessLog {
         while (this.#flushing !== null) await this.#flushing.catch(() => {});
         if (this.#queue.length === 0) return undefined;
         await this.#write();
-        return this.#queue.length > 0 ? 0 : undefined;
+        // A full batch (or writers waiting for room) goes at once; a remainder gathers for
+        // `flushMs` first, as one small INSERT per few events would cost the database more.
+        if (this.#queue.length >= this.#batchSize || this.#waiters.length > 0) return 0;
+        return this.#queue.length > 0 ? this.#flushMs : undefined;
       },
       intervalMs: null,
       firstRunMs: null,
