@@ -1,6 +1,8 @@
 import type { ASTNode, ParseResult } from '@marcbachmann/cel-js';
 import { MAX_LIST_ELEMENTS, OversizedList } from './cel-value.js';
 
+const RESOURCE_VARIABLES = new Set(['resource', 'resourceType', 'properties']);
+
 /** A member chain the expression reads, such as `request.headers["x-team"]`, and how to read it. */
 export interface ReadPath {
   /** The expression's own text for it, used as the label in explanations. */
@@ -23,7 +25,10 @@ export interface ConditionResult {
  *   one evaluation does at most about 150,000 steps, and a typical one well under a microsecond.
  */
 export class CompiledCondition {
-  /** Whether it reads `resource`: only then can its result differ between resources. */
+  /**
+   * Whether it reads the resource (`resource`, `resourceType` or `properties`): only then can its
+   * result differ between resources.
+   */
   readonly readsResource: boolean;
 
   constructor(
@@ -31,7 +36,7 @@ export class CompiledCondition {
     readonly program: ParseResult,
     readonly paths: readonly ReadPath[],
   ) {
-    this.readsResource = paths.some((path) => path.keys[0] === 'resource');
+    this.readsResource = paths.some((path) => RESOURCE_VARIABLES.has(path.keys[0] ?? ''));
   }
 
   #conjuncts: ReadonlySet<string> | undefined;

@@ -27,6 +27,10 @@ export interface ConditionContext {
   };
   /** The resource id being decided, `""` when the decision covers every instance. */
   readonly resource: string;
+  /** The resource's type as the enforcement point named it (AuthZEN, `check`), `""` when unknown. */
+  readonly resourceType: string;
+  /** The resource's properties as the enforcement point described them, `{}` when none. */
+  readonly properties: Readonly<Record<string, unknown>>;
   /** How often the grant being decided authorized on this instance in the last minute and hour. */
   readonly usage: { readonly lastMinute: bigint; readonly lastHour: bigint };
   /** The identity-provider token: issuer, subject and claims; empty strings and `{}` for API keys. */
@@ -37,5 +41,20 @@ export interface ConditionContext {
   };
 }
 
-/** The per-request part of a `ConditionContext`: everything but `resource` and `usage`. */
-export type RequestConditions = Omit<ConditionContext, 'resource' | 'usage'>;
+/** The per-request part of a `ConditionContext`: everything but the resource and `usage`. */
+export type RequestConditions = Omit<
+  ConditionContext,
+  'resource' | 'resourceType' | 'properties' | 'usage'
+>;
+
+/** What an enforcement point said about the resource decided: its type and properties. */
+export interface ResourceFacts {
+  readonly type: string;
+  readonly properties: Readonly<Record<string, unknown>>;
+}
+
+/** No type, no properties: what every decision sees unless an enforcement point says more. */
+export const NO_RESOURCE_FACTS: ResourceFacts = Object.freeze({
+  type: '',
+  properties: Object.freeze({}),
+});

@@ -45,6 +45,8 @@ function grantConditions(): Environment {
       },
     })
     .registerVariable('resource', 'string')
+    .registerVariable('resourceType', 'string')
+    .registerVariable('properties', 'map<string, dyn>')
     .registerVariable({ name: 'usage', schema: { lastMinute: 'int', lastHour: 'int' } })
     .registerVariable({
       name: 'token',
@@ -97,6 +99,15 @@ export function environmentOf(kind: ConditionKind): Environment {
 
 /** The variables each kind of condition may read, for messages. */
 export const VARIABLES: Record<ConditionKind, readonly string[]> = {
-  grant: ['request', 'device', 'identity', 'resource', 'usage', 'token'],
+  grant: [
+    'request',
+    'device',
+    'identity',
+    'resource',
+    'resourceType',
+    'properties',
+    'usage',
+    'token',
+  ],
   autoApproval: ['accessRequest', 'requester'],
 };

@@ -1,6 +1,11 @@
 import type { GrantGate } from '../authz/grant-set.js';
 import { compileCondition } from './compile-condition.js';
-import type { ConditionContext, RequestConditions } from './condition-context.js';
+import {
+  type ConditionContext,
+  NO_RESOURCE_FACTS,
+  type RequestConditions,
+  type ResourceFacts,
+} from './condition-context.js';
 import {
   type ConditionOutcome,
   type ConditionSource,
@@ -51,24 +56,29 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   // A grant's recent use, read once per operation: the operation's own uses are counted after it.
   readonly #counts = new Map<string, UsageCounts>();
   readonly #sink: ConditionSink | undefined;
+  readonly #facts: ResourceFacts;
 
   /**
    * - `policyOf`: the scope policy's condition for a grant (read at each evaluation, so it may
    *   change between subscription events);
    * - `context`: the request's part of the context, asked for once, at the first condition;
    * - `usage`: the grants' recent use; absent, every count is 0;
-   * - `sink`: hears every evaluation's outcomes.
+   * - `sink`: hears every evaluation's outcomes;
+   * - `facts`: the resource's type and properties as the enforcement point described them, the
+   *   same for every decision of this gate (one gate per AuthZEN evaluation or `check`).
    */
   constructor(
     policyOf: (grant: G) => string | null | undefined,
     context: () => RequestConditions,
     usage: UsageWindows | undefined,
     sink?: ConditionSink,
+    facts: ResourceFacts = NO_RESOURCE_FACTS,
   ) {
     this.#policyOf = policyOf;
     this.#context = context;
     this.#usage = usage;
     this.#sink = sink;
+    this.#facts = facts;
   }
 
   admits(grant: G, resource: string | null): boolean {
@@ -92,6 +102,8 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
         identity: base.identity,
         token: base.token,
         resource: resource ?? '',
+        resourceType: this.#facts.type,
+        properties: this.#facts.properties,
         usage: this.#countsOf(grant.id),
       };
       outcomes = conditions.map(([source, expression]) =>

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { badUserInput } from '../errors.js';
-import { toCelMap } from './cel-value.js';
+import { parseJsonObject } from './parse-json-object.js';
 import type { ConditionOverride } from './request-condition-state.js';
 
 /** `CheckContextInput` as clients send it. */
@@ -13,7 +13,6 @@ export interface CheckContextInput {
   readonly tokenClaims?: unknown;
 }
 
-const MAX_JSON_BYTES = 8_192;
 const MAX_HEADERS = 50;
 
 /**
@@ -33,13 +32,13 @@ export function parseConditionOverride(input: CheckContextInput): ConditionOverr
     userAgent: input.userAgent ?? null,
     headers:
       input.headers === null || input.headers === undefined ? null : headersOf(input.headers),
-    device: objectOf(input.device, 'context.device'),
-    tokenClaims: objectOf(input.tokenClaims, 'context.tokenClaims'),
+    device: parseJsonObject(input.device, 'context.device'),
+    tokenClaims: parseJsonObject(input.tokenClaims, 'context.tokenClaims'),
   };
 }
 
 function headersOf(value: unknown): Record<string, string> {
-  const object = objectOf(value, 'context.headers') ?? {};
+  const object = parseJsonObject(value, 'context.headers') ?? {};
   const entries = Object.entries(object);
   if (entries.length > MAX_HEADERS) {
     throw badUserInput(`context.headers may hold at most ${MAX_HEADERS} headers.`, {
@@ -56,15 +55,4 @@ function headersOf(value: unknown): Record<string, string> {
     headers[name.toLowerCase()] = text;
   }
   return headers;
-}
-
-function objectOf(value: unknown, field: string): Record<string, unknown> | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw badUserInput(`${field} must be a JSON object.`, { field });
-  }
-  if (JSON.stringify(value).length > MAX_JSON_BYTES) {
-    throw badUserInput(`${field} is larger than ${MAX_JSON_BYTES} bytes.`, { field });
-  }
-  return toCelMap(value);
 }

@@ -2,7 +2,11 @@ import type { IdentityRow } from '../db/tables.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { Caller } from '../modules/keys/authentication.js';
 import { toCelMap } from './cel-value.js';
-import type { RequestConditions } from './condition-context.js';
+import {
+  NO_RESOURCE_FACTS,
+  type RequestConditions,
+  type ResourceFacts,
+} from './condition-context.js';
 import type { ConditionSettings } from './condition-settings.js';
 import { type ConditionSink, GrantConditions } from './grant-conditions.js';
 import { deviceOf, requestConditionsOf, wallClock } from './request-conditions.js';
@@ -57,13 +61,15 @@ export class RequestConditionState {
   }
 
   /**
-   * The gate for a `check` about `identity`: the request's context with `identity` as the one
-   * decided on (its token claims only when it is the caller), then `override` applied.
+   * The gate for a `check` (or an AuthZEN evaluation) about `identity`: the request's context with
+   * `identity` as the one decided on (its token claims only when it is the caller), then
+   * `override` applied; `facts` are what the asker said about the resource.
    */
   gateFor(
     identity: IdentityRow,
     override: ConditionOverride | null,
     time: Date,
+    facts: ResourceFacts = NO_RESOURCE_FACTS,
   ): GrantConditions<ActiveGrant> {
     return new GrantConditions<ActiveGrant>(
       (grant) => this.scopeConditions.get(grant.scope),
@@ -77,6 +83,7 @@ export class RequestConditionState {
       }),
       this.#usage,
       this.#sink,
+      facts,
     );
   }
 }

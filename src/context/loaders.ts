@@ -26,12 +26,15 @@ import {
 } from '../modules/grants/live-grants.js';
 import { createTeamLoaders, type TeamLoaders } from '../modules/groups/team-loaders.js';
 import type { Authentication } from '../modules/keys/authentication.js';
+import { aliasesOf } from '../modules/scopes/scope-aliases.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
 
 /** Per-request batch loaders: one statement per kind of thing, however many objects a query lists. */
 export interface Loaders {
   readonly identity: DataLoader<string, IdentityRow | null>;
   readonly scope: DataLoader<string, ScopeRow | null>;
+  /** Each scope's aliases, sorted. */
+  readonly scopeAliases: DataLoader<string, readonly string[]>;
   /** Whether a scope is defined (primed for the scopes authentication prefetched). */
   readonly scopeExists: DataLoader<string, boolean>;
   /**
@@ -78,6 +81,7 @@ class RequestLoaders implements Loaders {
   #identity: Loaders['identity'] | undefined;
   #scope: Loaders['scope'] | undefined;
   #scopeExists: Loaders['scopeExists'] | undefined;
+  #scopeAliases: Loaders['scopeAliases'] | undefined;
   #liveGrants: Loaders['liveGrants'] | undefined;
   #heldGrants: Loaders['heldGrants'] | undefined;
   #grants: Loaders['grants'] | undefined;
@@ -114,6 +118,16 @@ class RequestLoaders implements Loaders {
       (row) => row.name,
     );
     return this.#scope;
+  }
+
+  get scopeAliases(): Loaders['scopeAliases'] {
+    if (this.#scopeAliases !== undefined) return this.#scopeAliases;
+    const { db } = this.#database;
+    this.#scopeAliases = new DataLoader<string, readonly string[]>(async (names) => {
+      const found = await aliasesOf(db, names);
+      return names.map((name) => found.get(name) ?? []);
+    });
+    return this.#scopeAliases;
   }
 
   get scopeExists(): Loaders['scopeExists'] {

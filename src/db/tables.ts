@@ -111,6 +111,22 @@ export const scopes = pgTable(
 );
 
 /**
+ * Other names of a scope, as external enforcement points name permissions (`can_update_todo`):
+ * AuthZEN's `action.name` may be a scope name or one of these. Unique across scopes.
+ */
+export const scopeAliases = pgTable(
+  'scope_aliases',
+  {
+    alias: text('alias').primaryKey(),
+    scope: text('scope')
+      .notNull()
+      .references(() => scopes.name),
+    createdAt: createdAt(),
+  },
+  (t) => [index('scope_aliases_scope_idx').on(t.scope, t.alias)],
+);
+
+/**
  * Teams: a named set of identities and of other groups (nested up to 8 deep), fed by people, by the
  * identity provider (SCIM) or by a token's `groups` claim (never stored). Grants to a group reach
  * every member while both the grant and the memberships are live. Deleted groups are kept (their
@@ -534,6 +550,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ScopeRow = typeof scopes.$inferSelect;
 export type GrantRow = typeof grants.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
+export type ScopeAliasRow = typeof scopeAliases.$inferSelect;
 export type GroupMemberRow = typeof groupMembers.$inferSelect;
 export type RoleRow = typeof roles.$inferSelect;
 export type RoleScopeRow = typeof roleScopes.$inferSelect;

@@ -30,6 +30,7 @@ import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
+import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
@@ -112,6 +113,8 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
  * HTTP front on `node:http`, no framework (see the README's "Stack"):
  * - `POST`/`GET /graphql`: the body read by `jsonBodyReader`, then Apollo Server (authenticated,
  *   armored, masked);
+ * - `POST /access/v1/…` and `GET /.well-known/authzen-configuration`: the AuthZEN API
+ *   (`authzenRoutes`);
  * - `GET /healthz`: 200 when the database answers, 503 otherwise; either way with the state of the
  *   access log writer, the expiry sweeper and the authentication cache;
  * - any other path or method: a JSON 404. A trailing slash is allowed on both paths.
@@ -239,16 +242,31 @@ export async function startHttpServer(
     await graphql(req, res, read.body, search);
   };
 
+  const authzen = authzenRoutes({
+    database: options.database,
+    services: options.services,
+    authenticate,
+    keyUsage: options.keyUsage,
+    readBody,
+    log: options.log,
+  });
+
   const route = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { path, search } = splitUrl(req.url);
     if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
+    if (isAuthzenPath(path)) return authzen.serve(req, res, path);
     if (
       (path === '/healthz' || path === '/healthz/') &&
       (req.method === 'GET' || req.method === 'HEAD')
     ) {
       return health(res);
     }
-    sendError(res, 404, 'NOT_FOUND', 'Not found: Keyholder serves /graphql and /healthz.');
+    sendError(
+      res,
+      404,
+      'NOT_FOUND',
+      'Not found: Keyholder serves /graphql, /access/v1 and /healthz.',
+    );
     return Promise.resolve();
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -178,9 +178,11 @@ describe.each(engines())('Grant usage and reaping on %s', (engine) => {
       expect(idle).toMatchObject({ useCount: 0, lastUsedAt: null });
     });
 
-    it('should not count a check about an identity as a use of that identity’s grants', async () => {
+    it('should count an allowing check about an identity as a use of its grant, a "what if" not', async () => {
       const subject = await identityWithGrants(server, ['identities:read']);
       const held = grantOf(subject, 0);
+      // A service that asks before it acts is how the grant is used: it counts, like a use through
+      // @requires, AuthZEN or remoteGrants, so the reaper never takes a grant in use that way.
       dataOf(
         await gql(
           server.url,
@@ -189,17 +191,26 @@ describe.each(engines())('Grant usage and reaping on %s', (engine) => {
           { id: subject.id },
         ),
       );
-      // One real use afterwards: once it shows, anything the check had counted would show too.
+      // A "what if" question is no use.
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          `query($id: ID!) { check(identityId: $id, scope: "identities:read", context: { ip: "10.0.0.1" }) { allowed } }`,
+          { id: subject.id },
+        ),
+      );
+      // One real use afterwards: once it shows, anything the "what if" had counted would show too.
       dataOf(await gql(server.url, subject.key, '{ identities(first: 1) { nodes { id } } }'));
 
       const after = await grantEventually(
         server,
         subject.id,
         held.id,
-        (g) => g.useCount >= 1,
-        'the use of identities:read',
+        (g) => g.useCount >= 2,
+        'the uses of identities:read',
       );
-      expect(after.useCount).toBe(1);
+      expect(after.useCount).toBe(2);
     });
 
     it('should count a WebSocket query once, a subscription once and once more per event', async () => {

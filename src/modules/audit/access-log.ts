@@ -6,6 +6,8 @@ import type { AuditAction } from './audit-actions.js';
 export interface AccessEvent {
   readonly action: AuditAction;
   readonly actorId: string;
+  /** The identity the decisions were about, when not the actor (an AuthZEN evaluation's subject). */
+  readonly subjectId?: string;
   readonly details: Record<string, unknown>;
 }
 
@@ -40,9 +42,9 @@ interface Waiter {
 
 const MAX_RETRY_MS = 5000;
 
-/** Appends a batch, in order, through the chain trigger: `$1` is a JSON array of `{ a, u, d }`. */
+/** Appends a batch, in order, through the chain trigger: `$1` is a JSON array of `{ a, u, s, d }`. */
 const INSERT_BATCH = `insert into audit_events (action, actor_id, subject_id, details)
-  select e ->> 'a', (e ->> 'u')::uuid, null, e -> 'd'
+  select e ->> 'a', (e ->> 'u')::uuid, e ->> 's', e -> 'd'
   from jsonb_array_elements($1::jsonb) with ordinality as batch(e, n)
   order by n`;
 
@@ -52,7 +54,12 @@ const INSERT_BATCH = `insert into audit_events (action, actor_id, subject_id, de
  * wait, and a batch is their concatenation.
  */
 function rowOf(event: AccessEvent): string {
-  return JSON.stringify({ a: event.action, u: event.actorId, d: event.details });
+  return JSON.stringify({
+    a: event.action,
+    u: event.actorId,
+    s: event.subjectId,
+    d: event.details,
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ export const AUDIT_ACTIONS = [
   'scope.defined',
   'scope.policy_changed',
   'scope.reaping_changed',
+  'scope.aliases_changed',
   'grant.created',
   'grant.revoked',
   'grant.expired',

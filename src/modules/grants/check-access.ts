@@ -1,12 +1,15 @@
 import { isCappedByOwner } from '../../authz/cap-to-owner.js';
 import { GrantSet } from '../../authz/grant-set.js';
+import type { ResourceFacts } from '../../conditions/condition-context.js';
 import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
 import {
   type CheckContextInput,
   parseConditionOverride,
 } from '../../conditions/parse-condition-override.js';
+import { parseResourceFacts } from '../../conditions/parse-resource-facts.js';
 import type { ConditionOverride } from '../../conditions/request-condition-state.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
+import type { Loaders } from '../../context/loaders.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
@@ -36,6 +39,25 @@ export interface AccessDecision {
   readonly conditions: readonly ConditionOutcome[];
 }
 
+/** What `check` and AuthZEN ask: may this identity use this scope on this resource now? */
+export interface AccessQuestion {
+  /** A valid identity id. */
+  readonly identityId: string;
+  /** A valid scope name. */
+  readonly scope: string;
+  readonly resource: string | null;
+  /** The resource's type and properties, for conditions that read them. */
+  readonly facts?: ResourceFacts;
+  /** Values replacing the request's in conditions. */
+  readonly override?: ConditionOverride | null;
+  /**
+   * Whether an allowing decision counts as a use of its grant. @default true without `override`
+   * (a "what if" is no use), false with one; an enforcement point describing the real request
+   * (AuthZEN) passes true.
+   */
+  readonly countsAsUse?: boolean;
+}
+
 /**
  * Decides whether an identity may use `scope` (on `resource`) now, from its live grants.
  * - malformed id, scope or resource: `BAD_USER_INPUT`; unknown identity or scope: `NOT_FOUND`;
@@ -44,9 +66,10 @@ export interface AccessDecision {
  *   what happens when the request's snapshot is older). The decision carries its revision.
  * - conditions are evaluated against the request's context with the identity asked about (see
  *   `RequestConditionState.gateFor`), or `override`'s values; an allowing check without override
- *   counts as a use of the grant for frequency conditions (`usage`): a service that asks before
- *   every access is how such a limit applies to it;
- * - `context` asks "what if" (values for the condition context): it needs `grants:read`.
+ *   counts as a use of the grant (`unusedGrants`, the reaper, and frequency conditions): a
+ *   service that asks before every access is how such a limit applies to it;
+ * - `context` asks "what if" (values for the condition context): it needs `grants:read`;
+ * - `resourceType` and `properties` describe the resource for conditions that read them.
  */
 export async function checkAccess(
   ctx: KeyholderContext,
@@ -55,6 +78,8 @@ export async function checkAccess(
   rawResource: string | null | undefined,
   atLeastRevision?: Revision | null,
   context?: CheckContextInput | null,
+  resourceType?: string | null,
+  properties?: unknown,
 ): Promise<AccessDecision> {
   let override: ConditionOverride | null = null;
   if (context !== null && context !== undefined) {
@@ -73,6 +98,7 @@ export async function checkAccess(
     rawResource === null || rawResource === undefined
       ? null
       : requireText(rawResource, 'resource', 512);
+  const facts = parseResourceFacts(resourceType, properties);
   // The snapshot of the request's authentication statement, unless it is older than asked for.
   let { loaders } = ctx;
   let revision = ctx.revisions.seen;
@@ -86,6 +112,21 @@ export async function checkAccess(
       scopes: [scope],
     }));
   }
+  return decideAccess(ctx, loaders, revision, { identityId, scope, resource, facts, override });
+}
+
+/**
+ * `check`'s decision on already validated input, read through `loaders` (the request's, or a
+ * newer snapshot's) at `revision`: the one decision `check` and AuthZEN evaluations share.
+ */
+export async function decideAccess(
+  ctx: KeyholderContext,
+  loaders: Loaders,
+  revision: Revision,
+  question: AccessQuestion,
+): Promise<AccessDecision> {
+  const { identityId, scope, resource } = question;
+  const override = question.override ?? null;
   const [identity, grants] = await Promise.all([
     loaders.identity.load(identityId),
     loaders.liveGrants.load(identityId),
@@ -101,11 +142,16 @@ export async function checkAccess(
       reason: `Identity "${identity.name}" is disabled.`,
     };
   }
-  const gate = ctx.conditions.gateFor(identity, override, override?.time ?? decidedAt);
+  const gate = ctx.conditions.gateFor(
+    identity,
+    override,
+    override?.time ?? decidedAt,
+    question.facts,
+  );
   const grant = new GrantSet(grants, gate).covering(scope, resource, decidedAt.getTime());
   const conditions = gate.outcomes();
   if (grant !== null) {
-    if (override === null) ctx.services.usageWindows.record(grant.id);
+    if (question.countsAsUse ?? override === null) ctx.uses.used(grant);
     return {
       ...base,
       conditions,

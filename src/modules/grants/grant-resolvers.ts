@@ -42,6 +42,8 @@ export const grantResolvers = {
         resource?: string | null;
         atLeastRevision?: Revision | null;
         context?: CheckContextInput | null;
+        resourceType?: string | null;
+        properties?: unknown;
       },
       ctx: Ctx,
     ) => {
@@ -54,6 +56,8 @@ export const grantResolvers = {
           args.resource,
           args.atLeastRevision,
           args.context,
+          args.resourceType,
+          args.properties,
         ),
       );
     },

@@ -44,6 +44,12 @@ export const BUILTIN_SCOPES: readonly BuiltinScope[] = [
   },
   { name: 'roles:read', description: 'Read roles and their scopes.', addedByUpgrade: true },
   {
+    name: 'decisions:execute',
+    description:
+      'Ask for access decisions about any identity over AuthZEN (/access/v1): for enforcement points.',
+    addedByUpgrade: true,
+  },
+  {
     name: 'roles:write',
     description: 'Define roles and change their scopes (only with scopes held grantable).',
     addedByUpgrade: true,
@@ -63,4 +69,5 @@ export const RESERVED_RESOURCES: readonly string[] = [
   'reviews',
   'groups',
   'roles',
+  'decisions',
 ];

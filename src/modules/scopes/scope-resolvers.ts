@@ -16,9 +16,15 @@ export const scopeResolvers = {
       ctx.services.scopes.define(ctx.caller, args.input),
     setScopePolicy: (_: unknown, args: { scope: string; input: ScopePolicyInput }, ctx: Ctx) =>
       ctx.services.scopes.setPolicy(ctx.caller, args.scope, args.input),
+    setScopeAliases: (
+      _: unknown,
+      args: { scope: string; aliases: readonly string[]; reason: string },
+      ctx: Ctx,
+    ) => ctx.services.scopes.setAliases(ctx.caller, args.scope, args.aliases, args.reason),
   },
   Scope: {
     policy: (scope: ScopeRow) => policyOf(scope),
+    aliases: (scope: ScopeRow, _: unknown, ctx: Ctx) => ctx.loaders.scopeAliases.load(scope.name),
     grantsOutlivingPolicy: (scope: ScopeRow, _: unknown, ctx: Ctx) =>
       ctx.services.scopes.outliving(scope),
   },

@@ -9,6 +9,7 @@ import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
 import { requireScopeName } from '../shared/validate.js';
 import { RESERVED_RESOURCES } from './builtin-scopes.js';
+import { replaceAliases, requireAliases } from './scope-aliases.js';
 import {
   applyPolicyInput,
   NO_POLICY,
@@ -16,6 +17,7 @@ import {
   type ScopePolicyInput,
 } from './scope-policy.js';
 import { announceSensitivityChange } from './sensitive-scopes.js';
+import { setScopeAliases } from './set-scope-aliases.js';
 import { grantsOutlivingPolicy, setScopePolicy } from './set-scope-policy.js';
 
 export interface DefineScopeInput {
@@ -23,6 +25,8 @@ export interface DefineScopeInput {
   readonly description?: string | null;
   /** Optional policy from the start (see `setScopePolicy`). */
   readonly policy?: ScopePolicyInput | null;
+  /** Other names for it, as AuthZEN callers ask (see `setScopeAliases`). */
+  readonly aliases?: readonly string[] | null;
 }
 
 /** Scope definitions. Defining a scope makes the definer the root of its delegation chain. */
@@ -41,6 +45,7 @@ export class ScopeService {
       );
     }
     const policy = applyPolicyInput(NO_POLICY, input.policy ?? {}, actor.identity.id);
+    const aliases = requireAliases(input.aliases, 'aliases');
     const description = (input.description ?? '').trim();
     if (description.length > 1000)
       throw badUserInput('description must be at most 1000 characters.', { field: 'description' });
@@ -70,12 +75,13 @@ export class ScopeService {
           })
           .returning();
         if (grant === undefined) throw new Error('Insert returned no grant row.');
+        if (aliases.length > 0) await replaceAliases(tx, parsed.name, aliases);
         if (row.sensitive) await announceSensitivityChange(tx, row.name);
         await recordChange(tx, actor, {
           action: 'scope.defined',
           subjectId: parsed.name,
           scopes: [parsed.name],
-          details: { after: { name: parsed.name, description, policy } },
+          details: { after: { name: parsed.name, description, policy, aliases } },
         });
         await recordChange(
           tx,
@@ -94,6 +100,16 @@ export class ScopeService {
   /** Changes a scope's policy (see `setScopePolicy`). */
   setPolicy(actor: Caller, name: string, input: ScopePolicyInput): Promise<ScopeRow> {
     return setScopePolicy(this.database, actor, name, input);
+  }
+
+  /** Replaces a scope's aliases (see `setScopeAliases`). */
+  setAliases(
+    actor: Caller,
+    name: string,
+    aliases: readonly string[],
+    reason: string,
+  ): Promise<ScopeRow> {
+    return setScopeAliases(this.database, actor, name, aliases, reason);
   }
 
   /** Active grants a scope's `maxTtlSeconds` does not cover (see `grantsOutlivingPolicy`). */

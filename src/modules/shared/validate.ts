@@ -14,10 +14,15 @@ export function parseId(value: string, what: string): string {
   return value.toLowerCase();
 }
 
-/** Text that must not be blank, with control characters refused and a length limit. */
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Whether PostgreSQL can store `text` (in a text or jsonb value): no NUL, no lone surrogate. */
+export function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
+/** Text that must not be blank, with control characters refused and a length limit. */
 export function requireText(value: string, field: string, max: number): string {
   const text = value.trim();
   if (text.length === 0) throw badUserInput(`${field} must not be empty.`, { field });

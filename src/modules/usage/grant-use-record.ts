@@ -28,6 +28,16 @@ export class GrantUseRecord implements DecisionRecorder<ActiveGrant> {
     this.#next?.allowed(coordinate, grants);
   }
 
+  /**
+   * Counts a use of `grant` decided outside the directive (`check`, an AuthZEN evaluation): once
+   * per operation for `unusedGrants` and the reaper, but every time in the usage windows
+   * frequency conditions read (each decision is an access the asker is about to make).
+   */
+  used(grant: ActiveGrant): void {
+    this.#used.add(grant.id);
+    this.#windows?.record(grant.id);
+  }
+
   denied(coordinate: string, error: GraphQLError): void {
     this.#next?.denied(coordinate, error);
   }
