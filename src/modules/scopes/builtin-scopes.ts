@@ -48,6 +48,11 @@ export const BUILTIN_SCOPES: readonly BuiltinScope[] = [
     description: 'Define roles and change their scopes (only with scopes held grantable).',
     addedByUpgrade: true,
   },
+  {
+    name: 'system:read',
+    description: "Read Keyholder's operational state: detailed health and metrics.",
+    addedByUpgrade: true,
+  },
 ];
 
 /** Resources reserved for Keyholder's own scopes; `defineScope` refuses them. */
@@ -63,4 +68,5 @@ export const RESERVED_RESOURCES: readonly string[] = [
   'reviews',
   'groups',
   'roles',
+  'system',
 ];
