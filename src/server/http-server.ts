@@ -179,6 +179,11 @@ export async function startHttpServer(
     authenticationCache,
   );
   const decisionCounts: DecisionCounts = { allowed: 0, denied: 0 };
+  const contextDeps = {
+    database: options.database,
+    services: options.services,
+    decisionCounts,
+  };
   const sweeper = options.expirySweeper;
   const metrics = createMetrics({
     decisions: decisionCounts,
@@ -239,7 +244,7 @@ export async function startHttpServer(
         throw error;
       });
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
-      return createContext({ ...options, decisionCounts }, auth, request, (again) =>
+      return createContext(contextDeps, auth, request, (again) =>
         authenticate(secret, again, request),
       );
     },
