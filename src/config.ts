@@ -20,6 +20,12 @@ export interface Config {
   readonly port: number;
   /** `HOST`. @default 127.0.0.1 */
   readonly host: string;
+  /**
+   * `METRICS_PORT`: a second listener on `HOST` that serves `/metrics` and detailed `/healthz`
+   * (and `/livez`, `/readyz`) without credentials, for scrapers on a private network. Unset opens
+   * none: `/metrics` is then served on `PORT` to callers holding `system:read`. @default unset
+   */
+  readonly metricsPort?: number | null;
   /** `DATABASE_URL`: a postgres:// URL selects PostgreSQL; absent selects embedded PGlite. */
   readonly databaseUrl: string | undefined;
   /** `DATA_DIR`: PGlite's directory. @default ./.keyholder */
@@ -245,9 +251,20 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (expirySweeper !== 'on' && expirySweeper !== 'off') {
     throw new ConfigError(`EXPIRY_SWEEPER must be "on" or "off"; got "${expirySweeper}".`);
   }
+  const port = integer(env, 'PORT', 4000, 0, 65535);
+  const metricsPort =
+    env.METRICS_PORT === undefined || env.METRICS_PORT === ''
+      ? null
+      : integer(env, 'METRICS_PORT', 0, 1, 65535);
+  if (metricsPort === port) {
+    throw new ConfigError(
+      `METRICS_PORT must differ from PORT (${port}): it opens a second listener without credentials.`,
+    );
+  }
   return {
-    port: integer(env, 'PORT', 4000, 0, 65535),
+    port,
     host: env.HOST || '127.0.0.1',
+    metricsPort,
     databaseUrl,
     dataDir: env.DATA_DIR || './.keyholder',
     bootstrapAdminKey,

@@ -135,6 +135,8 @@ export async function startKeyholder(
               services,
               keyUsage,
               expirySweeper,
+              webhooks: () => webhookDispatcher.stats(),
+              metricsPort: config.metricsPort ?? null,
               production: config.production,
               maxBodyBytes: config.maxBodyBytes,
               oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),

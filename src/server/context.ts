@@ -17,6 +17,7 @@ import { AccessRecord } from '../modules/audit/access-record.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { Authentication, Prefetch, RequestMeta } from '../modules/keys/authentication.js';
 import { GrantUseRecord } from '../modules/usage/grant-use-record.js';
+import { type DecisionCounts, DecisionTally } from './decision-tally.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
@@ -80,7 +81,12 @@ export function requestMetaOf(
  * statement again with the same key.
  */
 export function createContext(
-  deps: { readonly database: Database; readonly services: Services },
+  deps: {
+    readonly database: Database;
+    readonly services: Services;
+    /** Where the directive's decisions are counted for `/metrics`; absent counts nothing. */
+    readonly decisionCounts?: DecisionCounts;
+  },
   auth: Authentication,
   request: RequestMeta,
   reauthenticate: (prefetch: Prefetch) => Promise<Authentication>,
@@ -100,7 +106,10 @@ export function createContext(
     services: deps.services,
     requestId: request.requestId,
     access,
-    uses: new GrantUseRecord(access, deps.services.usageWindows),
+    uses: new GrantUseRecord(
+      deps.decisionCounts === undefined ? access : new DecisionTally(deps.decisionCounts, access),
+      deps.services.usageWindows,
+    ),
     conditions: new RequestConditionState(
       auth.scopeConditions,
       deps.services.conditionSettings,

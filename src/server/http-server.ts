@@ -28,16 +28,21 @@ import {
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
+import type { WebhookDispatchStats } from '../modules/webhooks/webhook-dispatcher.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
 import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
+import type { DecisionCounts } from './decision-tally.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
+import { type HealthRoute, healthRoutes } from './health-routes.js';
 import { listCostPlugin } from './list-cost.js';
+import { createMetrics, type KeyholderMetrics, routeOf } from './metrics.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { jsonBodyReader } from './read-json-body.js';
 import { useRevision } from './revision-plugin.js';
+import { sendError } from './send-json.js';
 import { startWsServer } from './ws-server.js';
 
 export interface HttpServerOptions {
@@ -57,11 +62,20 @@ export interface HttpServerOptions {
    */
   readonly authenticationCacheSize?: number;
   readonly log: (message: string, error?: unknown) => void;
+  /** The webhook dispatcher's counters, for `/metrics`; absent shows none. */
+  readonly webhooks?: () => WebhookDispatchStats;
+  /**
+   * `METRICS_PORT`: a second listener on the same host serving `/metrics` and detailed `/healthz`
+   * without credentials, for scrapers on a private network; `null` opens none. @default null
+   */
+  readonly metricsPort?: number | null;
 }
 
 export interface RunningHttpServer {
   readonly server: Server;
   readonly url: string;
+  /** `http://<host>:<METRICS_PORT>` of the private listener, or `null` without one. */
+  readonly metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -78,16 +92,6 @@ function bearerSecret(header: string | undefined): string {
     });
   }
   return secret;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
 }
 
 /** The request's path and query string (`''` or starting with `?`). */
@@ -115,9 +119,9 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
  *   armored, masked);
  * - `POST /access/v1/…` and `GET /.well-known/authzen-configuration`: the AuthZEN API
  *   (`authzenRoutes`);
- * - `GET /healthz`: 200 when the database answers, 503 otherwise; either way with the state of the
- *   access log writer, the expiry sweeper and the authentication cache;
- * - any other path or method: a JSON 404. A trailing slash is allowed on both paths.
+ * - `GET /livez`, `/readyz`, `/healthz`, `/metrics`: see `HealthRoutes`;
+ * - any other path or method: a JSON 404. A trailing slash is allowed on every path.
+ * Every request is counted in `/metrics` by route and status.
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -177,21 +181,36 @@ export async function startHttpServer(
     options.log,
     authenticationCache,
   );
-  const health = async (res: ServerResponse): Promise<void> => {
-    const accessLog = accessLogHealth(options.services);
-    const expirySweeper = options.expirySweeper?.status() ?? null;
-    const state = { accessLog, expirySweeper, authenticationCache: authenticationCache.stats() };
-    const engine = options.database.engine;
-    try {
-      await Promise.race([
-        options.database.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-      ]);
-      sendJson(res, 200, { status: 'ok', database: engine, ...state });
-    } catch {
-      sendJson(res, 503, { status: 'unavailable', database: engine, ...state });
-    }
+  const decisionCounts: DecisionCounts = { allowed: 0, denied: 0 };
+  const contextDeps = {
+    database: options.database,
+    services: options.services,
+    decisionCounts,
   };
+  const sweeper = options.expirySweeper;
+  const metrics = createMetrics({
+    decisions: decisionCounts,
+    authenticationCache: () => authenticationCache.stats(),
+    accessLog: () => options.services.accessLog.status(),
+    expirySweeper: sweeper ? () => sweeper.status() : undefined,
+    webhooks: options.webhooks,
+  });
+  const routes = healthRoutes({
+    database: options.database,
+    metrics,
+    detail: () => ({
+      accessLog: accessLogHealth(options.services),
+      expirySweeper: options.expirySweeper?.status() ?? null,
+      authenticationCache: authenticationCache.stats(),
+    }),
+    grantsOf: async (req) => {
+      const secret = bearerSecret(req.headers.authorization);
+      const request = requestMetaOf(req, randomUUID(), options.services.conditionSettings);
+      const auth = await authenticate(secret, NO_PREFETCH, request);
+      if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
+      return auth.caller.grants;
+    },
+  });
 
   const graphql = apolloRequestHandler(
     apollo,
@@ -228,7 +247,9 @@ export async function startHttpServer(
         throw error;
       });
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
-      return createContext(options, auth, request, (again) => authenticate(secret, again, request));
+      return createContext(contextDeps, auth, request, (again) =>
+        authenticate(secret, again, request),
+      );
     },
   );
 
@@ -245,6 +266,7 @@ export async function startHttpServer(
   const authzen = authzenRoutes({
     database: options.database,
     services: options.services,
+    decisionCounts,
     authenticate,
     keyUsage: options.keyUsage,
     readBody,
@@ -255,27 +277,22 @@ export async function startHttpServer(
     const { path, search } = splitUrl(req.url);
     if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
     if (isAuthzenPath(path)) return authzen.serve(req, res, path);
-    if (
-      (path === '/healthz' || path === '/healthz/') &&
-      (req.method === 'GET' || req.method === 'HEAD')
-    ) {
-      return health(res);
-    }
-    sendError(
-      res,
-      404,
-      'NOT_FOUND',
-      'Not found: Keyholder serves /graphql, /access/v1 and /healthz.',
-    );
-    return Promise.resolve();
+    return serveOperational(routes.public, path, req, res);
   };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch((error: unknown) => {
-      options.log('Unhandled HTTP error', error);
-      if (res.headersSent) res.destroy();
-      else sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
-    });
-  });
+  server.on('request', handler(route, metrics, options.log));
+
+  let metricsServer: Server | null = null;
+  if (options.metricsPort !== undefined && options.metricsPort !== null) {
+    metricsServer = createServer();
+    metricsServer.on(
+      'request',
+      handler(
+        (req, res) => serveOperational(routes.private, splitUrl(req.url).path, req, res),
+        metrics,
+        options.log,
+      ),
+    );
+  }
 
   const ws = startWsServer({
     server,
@@ -286,20 +303,87 @@ export async function startHttpServer(
     validationRules: armor.validationRules,
     formatError,
     log: options.log,
+    decisionCounts,
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    server,
-    url: `http://${host}:${address.port}`,
-    async stop() {
+  const url = await listenOn(server, listen.port, listen.host);
+  let metricsUrl: string | null = null;
+  if (metricsServer !== null) {
+    try {
+      metricsUrl = await listenOn(metricsServer, options.metricsPort ?? 0, listen.host);
+    } catch (error) {
       await ws.close();
       await apollo.stop();
+      throw error;
+    }
+  }
+  return {
+    server,
+    url,
+    metricsUrl,
+    async stop() {
+      const closed = metricsServer === null ? null : closeServer(metricsServer);
+      await ws.close();
+      await apollo.stop();
+      await closed;
     },
   };
+}
+
+const NO_PREFETCH = { identityIds: [], scopes: [] } as const;
+
+/** Serves `path` from `routes` (GET or HEAD, a trailing slash allowed), else a JSON 404. */
+function serveOperational(
+  routes: ReadonlyMap<string, HealthRoute>,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const served = routes.get(trimmed);
+  if (served !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+    return served(req, res);
+  }
+  sendError(res, 404, 'NOT_FOUND', `Not found: Keyholder serves ${NOT_FOUND_PATHS}.`);
+  return Promise.resolve();
+}
+
+const NOT_FOUND_PATHS = '/graphql, /access/v1, /healthz, /livez, /readyz and /metrics';
+
+/** A request listener that times `route` into `metrics` and answers a JSON 500 if it throws. */
+function handler(
+  route: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  metrics: KeyholderMetrics,
+  log: (message: string, error?: unknown) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeRequest(routeOf(splitUrl(req.url).path), res.statusCode, seconds);
+    });
+    route(req, res).catch((error: unknown) => {
+      log('Unhandled HTTP error', error);
+      if (res.headersSent) res.destroy();
+      else sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
+    });
+  };
+}
+
+/** Listens on `port` of `host`: the URL it serves. */
+async function listenOn(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

@@ -23,6 +23,7 @@ import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
+import type { DecisionCounts } from './decision-tally.js';
 import { publicInternalError } from './format-error.js';
 import { listCostProblem } from './list-cost.js';
 
@@ -37,6 +38,8 @@ export interface WsServerOptions {
   readonly validationRules: readonly ValidationRule[];
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   readonly log: (message: string, error?: unknown) => void;
+  /** Where the directive's decisions are counted for `/metrics`. */
+  readonly decisionCounts?: DecisionCounts;
 }
 
 /** Largest WebSocket message accepted, in bytes. */

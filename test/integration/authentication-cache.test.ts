@@ -28,9 +28,9 @@ const CHECK = `query($id: ID!, $scope: String!) {
 }`;
 const ISSUER = 'https://sso.cache.test';
 
-/** The authentication cache as `/healthz` shows it. */
+/** The authentication cache as detailed `/healthz` shows it (private listener: no authentication). */
 async function cacheStats(server: TestServer): Promise<AuthenticationCacheStats> {
-  const body = (await (await fetch(`${server.url}/healthz`)).json()) as {
+  const body = (await (await fetch(`${server.metricsUrl}/healthz`)).json()) as {
     authenticationCache: AuthenticationCacheStats;
   };
   return body.authenticationCache;

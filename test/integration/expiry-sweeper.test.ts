@@ -200,7 +200,7 @@ describe.each(engines())('grant expiry on %s', (engine) => {
   });
 
   it('should show its state in /healthz', async () => {
-    const response = await fetch(`${server.url}/healthz`);
+    const response = await fetch(`${server.metricsUrl}/healthz`);
     const body = (await response.json()) as { expirySweeper: Record<string, unknown> | null };
 
     expect(body.expirySweeper).toMatchObject({
@@ -240,7 +240,7 @@ describe.each(engines())('grant expiry while the database fails on %s', (engine)
       (failures) => failures.length >= 1,
       'a failed sweep',
     );
-    const failing = (await (await fetch(`${server.url}/healthz`)).json()) as {
+    const failing = (await (await fetch(`${server.metricsUrl}/healthz`)).json()) as {
       status: string;
       expirySweeper: { failingSince: string | null };
     };
@@ -378,7 +378,7 @@ describe.each(engines())('grant expiry with two instances on %s', (engine) => {
       // quiet specs above bound it; npm run bench:expiry measures it under load.
       const sweepers = await Promise.all(
         [a, b].map(async (s) => {
-          const health = await (await fetch(`${s.url}/healthz`)).json();
+          const health = await (await fetch(`${s.metricsUrl}/healthz`)).json();
           return (health as { expirySweeper: { recorded: number } }).expirySweeper.recorded;
         }),
       );

@@ -96,11 +96,36 @@ describe.each(engines())('failure on %s', (engine) => {
       const response = await fetch(`${server.url}/healthz`);
 
       expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({
-        status: 'unavailable',
-        database: engine,
-        accessLog: null,
+      expect(await response.json()).toEqual({ status: 'unavailable', database: engine });
+    });
+
+    it('should answer /healthz with 503 to a credential it cannot check', async () => {
+      const response = await fetch(`${server.url}/healthz`, {
+        headers: { authorization: `Bearer ${server.adminKey}` },
       });
+
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ status: 'unavailable', database: engine });
+    });
+
+    it('should answer /readyz with 503 and /livez with 200', async () => {
+      const ready = await fetch(`${server.url}/readyz`);
+      const live = await fetch(`${server.url}/livez`);
+
+      expect([ready.status, await ready.json()]).toEqual([503, { status: 'unavailable' }]);
+      expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
+    });
+
+    it('should answer /metrics with 503 to a credential it cannot check, and serve it privately', async () => {
+      const refused = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: `Bearer ${server.adminKey}` },
+      });
+      const scraped = await fetch(`${server.metricsUrl}/metrics`);
+
+      expect(refused.status).toBe(503);
+      expect(JSON.stringify(await refused.json())).not.toMatch(LEAKS);
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/^keyholder_http_requests_total\{/m);
     });
 
     it('should still refuse unauthenticated requests with UNAUTHENTICATED', async () => {

@@ -54,6 +54,11 @@ export const BUILTIN_SCOPES: readonly BuiltinScope[] = [
     description: 'Define roles and change their scopes (only with scopes held grantable).',
     addedByUpgrade: true,
   },
+  {
+    name: 'system:read',
+    description: "Read Keyholder's operational state: detailed health and metrics.",
+    addedByUpgrade: true,
+  },
 ];
 
 /** Resources reserved for Keyholder's own scopes; `defineScope` refuses them. */
@@ -70,4 +75,5 @@ export const RESERVED_RESOURCES: readonly string[] = [
   'groups',
   'roles',
   'decisions',
+  'system',
 ];

@@ -158,6 +158,18 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   return `The request failed: ${detail}`.slice(0, MAX_ERROR_LENGTH);
 }
 
+/** The dispatcher's work in this process since it started (see `WebhookDispatcher.stats`). */
+export interface WebhookDispatchStats {
+  /** Deliveries being sent right now. */
+  readonly inFlight: number;
+  /** Deliveries a receiver accepted (2xx). */
+  readonly delivered: number;
+  /** Attempts that failed (any other status, a refused connection, a timeout). */
+  readonly failedAttempts: number;
+  /** Deliveries given up after their last attempt failed (`FAILED`). */
+  readonly failed: number;
+}
+
 /**
  * Sends the webhook outbox. Deliveries are rows written by a trigger in each change's transaction;
  * this claims the due ones (`FOR UPDATE SKIP LOCKED`, so instances never send one concurrently),
@@ -171,6 +183,9 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 export class WebhookDispatcher {
   readonly #options: WebhookDispatchOptions;
   readonly #inFlight = new Set<Promise<void>>();
+  #delivered = 0;
+  #failedAttempts = 0;
+  #failed = 0;
   /** Aborted when the scheduler stops: requests in flight end as failed attempts. */
   #stopping: AbortSignal | null = null;
   /** The dispatcher's job, woken when a webhook resumes. */
@@ -222,6 +237,16 @@ export class WebhookDispatcher {
       intervalMs: this.#options.idlePollMs,
       wakeOn: { channel: AUDIT_CHANNEL, delayOf: () => RESUME_DELAY_MS },
       failure: 'Could not look for paused webhooks to resume',
+    };
+  }
+
+  /** What this process has sent since it started, for `/metrics`: in memory, no statement. */
+  stats(): WebhookDispatchStats {
+    return {
+      inFlight: this.#inFlight.size,
+      delivered: this.#delivered,
+      failedAttempts: this.#failedAttempts,
+      failed: this.#failed,
     };
   }
 
@@ -369,9 +394,12 @@ export class WebhookDispatcher {
           lastError: null,
         })
         .where(pending);
+      this.#delivered += 1;
       return;
     }
     const final = delivery.attempts >= this.#options.maxAttempts;
+    this.#failedAttempts += 1;
+    if (final) this.#failed += 1;
     const delay = retryDelayMs(delivery.attempts, this.#options);
     await this.database.db
       .update(webhookDeliveries)

@@ -13,6 +13,7 @@ import type { KeyUsageRecorder } from '../../modules/keys/key-usage-recorder.js'
 import type { AuthenticateBearer } from '../../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from '../access-log-plugin.js';
 import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
+import type { DecisionCounts } from '../decision-tally.js';
 import type { BodyRead } from '../read-json-body.js';
 import { AuthzenRefusal, badRequest } from './authzen-refusal.js';
 import {
@@ -31,6 +32,8 @@ import { SubjectDirectory } from './subject-directory.js';
 export interface AuthzenOptions {
   readonly database: Database;
   readonly services: Services;
+  /** Where decisions are counted for `/metrics` (one per evaluation); absent counts nothing. */
+  readonly decisionCounts?: DecisionCounts;
   readonly authenticate: AuthenticateBearer;
   readonly keyUsage: KeyUsageRecorder;
   readonly readBody: (req: IncomingMessage, res: ServerResponse) => Promise<BodyRead>;
@@ -200,6 +203,10 @@ export function authzenRoutes(options: AuthzenOptions) {
         context: evaluation.context,
       });
       records.note(identityId, outcome, evaluation.action);
+      if (options.decisionCounts !== undefined) {
+        if (outcome.decision) options.decisionCounts.allowed += 1;
+        else options.decisionCounts.denied += 1;
+      }
       outcomes.push(outcome);
       if (stopWhen !== null && outcome.decision === stopWhen) break;
     }
