@@ -32,3 +32,4 @@ export type { RemoteGrant } from './remote/fetch-remote-caller.js';
 export { type RemoteGrants, remoteGrants } from './remote/remote-grants.js';
 export { RemoteGrantsError, type RemoteGrantsFailure } from './remote/remote-grants-error.js';
 export type { RemoteGrantsOptions } from './remote/remote-grants-options.js';
+export type { UsageReportOptions } from './remote/usage-reporter.js';

@@ -57,6 +57,8 @@ export function createOrdersSchema(
     grants: remote.grants,
     principal: remote.principal,
     gate: remote.gate,
+    // With `reportUsage`, the grants that allowed something are reported back to Keyholder.
+    decisions: remote.decisions,
   });
   const resolvers = {
     Query: {

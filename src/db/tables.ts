@@ -100,6 +100,12 @@ export const scopes = pgTable(
     autoApproveCondition: text('auto_approve_condition'),
     /** Who set the auto-approval condition: policy approvals grant on their behalf. */
     autoApproveSetBy: uuid('auto_approve_set_by').references((): AnyPgColumn => identities.id),
+    /**
+     * When a use of one of its grants was first recorded (by @requires, check, AuthZEN or a
+     * remoteGrants report): until then nowhere that reports enforces it, and the reaper leaves its
+     * grants alone.
+     */
+    firstUsedAt: timestamp('first_used_at', { withTimezone: true, mode: 'date', precision: 3 }),
   },
   (t) => [
     check('scopes_action_check', sql`${t.action} in ('read', 'write', 'execute')`),

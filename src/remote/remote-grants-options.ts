@@ -1,5 +1,6 @@
 import type { RequestConditions } from '../conditions/condition-context.js';
 import type { RemoteGrantsError } from './remote-grants-error.js';
+import type { UsageReportOptions } from './usage-reporter.js';
 
 /** Options of `remoteGrants`. `TContext` is your server's per-request context. */
 export interface RemoteGrantsOptions<TContext = unknown> {
@@ -40,6 +41,17 @@ export interface RemoteGrantsOptions<TContext = unknown> {
    * conditional grant; if it throws, the grant is denied. @default none
    */
   conditions?(context: TContext): RequestConditions;
+  /**
+   * Report the grants that allowed something here back to Keyholder, so they count as used
+   * (`useCount`, `unusedGrants`, the reaper): batched every `flushMs`, off the request path, with
+   * the service's own key (its identity holds `decisions:execute`). Pass `decisions:
+   * remote.decisions` to `requiresDirective`, and call `remote.close()` at shutdown.
+   * @default no reports (uses made here are invisible to Keyholder, and its reaper spares scopes
+   * no use of which was ever reported)
+   */
+  reportUsage?: UsageReportOptions;
+  /** Hears a usage report Keyholder did not take (its ids are kept for the next). @default none */
+  onReportError?(error: Error): void;
   /** The `fetch` used to reach Keyholder (to add an agent, tracing or a proxy). @default globalThis.fetch */
   fetch?: typeof fetch;
 }

@@ -1,5 +1,6 @@
 import { GrantConditions } from '../conditions/grant-conditions.js';
 import { UsageWindows } from '../conditions/usage-windows.js';
+import type { DecisionRecorder } from '../directive/decision-recorder.js';
 import {
   ANONYMOUS,
   fetchRemoteCaller,
@@ -8,6 +9,7 @@ import {
 } from './fetch-remote-caller.js';
 import { RemoteGrantsError } from './remote-grants-error.js';
 import type { RemoteGrantsOptions } from './remote-grants-options.js';
+import { UsageReporter } from './usage-reporter.js';
 
 /**
  * The `grants` and `principal` options of `requiresDirective`, answered by a Keyholder server.
@@ -28,6 +30,13 @@ export interface RemoteGrants<TContext = unknown> {
    * `options.conditions`. `undefined` without that option (conditional grants are withheld).
    */
   gate(context: TContext): GrantConditions<RemoteGrant> | undefined;
+  /**
+   * The `decisions` option of `requiresDirective`: with `reportUsage`, collects the grants that
+   * allowed something for the next report; `undefined` without it.
+   */
+  decisions(context: TContext): DecisionRecorder<RemoteGrant> | undefined;
+  /** Sends the uses not reported yet and stops reporting (with `reportUsage`). */
+  close(): Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
@@ -61,6 +70,16 @@ export function remoteGrants<TContext = unknown>(
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const conditionsOf = options.conditions;
   const usage = new UsageWindows();
+  const reporter =
+    options.reportUsage === undefined
+      ? null
+      : new UsageReporter(endpoint, options.reportUsage, fetchImpl, (error) => {
+          try {
+            options.onReportError?.(error);
+          } catch {
+            // The hook is for observing.
+          }
+        });
   // Contexts whose operation evaluates conditions: only they receive conditional grants.
   const gated = new WeakSet<object>();
   // One fetch per context object: grants, principal and anything else asking share it.
@@ -105,6 +124,10 @@ export function remoteGrants<TContext = unknown>(
       return grants.filter((grant) => grant.condition === null && grant.policyCondition === null);
     },
     principal: async (context) => (await load(context)).identityId,
+    decisions: () => reporter?.recorder(),
+    close: async () => {
+      await reporter?.close();
+    },
     gate: (context) => {
       if (conditionsOf === undefined || context === null || typeof context !== 'object') {
         return undefined;

@@ -53,6 +53,8 @@ const lastActivity = sql`coalesce(${grantUsage.lastUsedAt}, ${grants.createdAt})
  *   in the revoking transaction, so a use written before that is never reaped; a use this process
  *   recorded after the run wrote them (`hasUnwrittenUse`) spares the grant too;
  * - the last grantable holder of a built-in scope is never reaped: it is kept and logged once;
+ * - grants of a scope no use of which was ever reported (`scopes.first_used_at`) are spared, and
+ *   the scope logged once: a service enforcing it without reporting uses is not a sign of disuse;
  * - a failed run is logged and retried at the next interval; it never stops the server (see
  *   `job()`, run by the scheduler).
  */
@@ -65,6 +67,7 @@ export class GrantReaper {
   readonly #maxPerRun: number;
   readonly #hasUnwrittenUse: (grantId: string) => boolean;
   readonly #keptLogged = new Set<string>();
+  readonly #sparedLogged = new Set<string>();
 
   constructor(
     database: Database,
@@ -105,6 +108,7 @@ export class GrantReaper {
         await tx.execute(sql`select pg_try_advisory_xact_lock(${REAPER_LOCK}) as locked`),
       );
       if (lock?.locked !== true) return { ran: false, revoked: 0, kept: 0 };
+      await this.#explainSpared(tx);
       let revoked = 0;
       let kept = 0;
       let after: { activity: Date; id: string } | null = null;
@@ -135,12 +139,48 @@ export class GrantReaper {
       ${this.#defaultUnusedSeconds}::int)`;
   }
 
+  /**
+   * Whether a grant's scope (a role grant's: any of the role's scopes) has ever been used where
+   * uses are reported. Until then the reaper cannot tell unused from unreported (a service that
+   * enforces it without reporting) and spares its grants.
+   */
+  #everUsed(): SQL {
+    return sql`(${scopes.firstUsedAt} is not null or exists (
+      select 1 from role_scopes rs join scopes rs_scope on rs_scope.name = rs.scope
+      where rs.role = ${grants.role} and rs_scope.first_used_at is not null))`;
+  }
+
+  /** Logs, once per scope, each scope whose overdue grants are spared because no use was ever reported. */
+  async #explainSpared(tx: Tx): Promise<void> {
+    const rows = await tx
+      .selectDistinct({ scope: grants.scope })
+      .from(grants)
+      .innerJoin(scopes, eq(scopes.name, grants.scope))
+      .leftJoin(grantUsage, eq(grantUsage.grantId, grants.id))
+      .where(
+        and(
+          liveGrant(),
+          sql`${scopes.firstUsedAt} is null`,
+          sql`${lastActivity} < now() - make_interval(secs => ${this.#window()})`,
+        ),
+      )
+      .limit(20);
+    for (const { scope } of rows) {
+      if (scope === null || this.#sparedLogged.has(scope)) continue;
+      this.#sparedLogged.add(scope);
+      this.#log(
+        `Not reaping grants of "${scope}": no use of it has ever been reported (by @requires, check, AuthZEN or a remoteGrants report), so unused cannot be told from unreported. Its grants are reaped once one use is recorded.`,
+      );
+    }
+  }
+
   /** Grants due for reaping, least recently active first, after `after`. */
   async #candidates(tx: Tx, after: { activity: Date; id: string } | null) {
     const window = this.#window();
     const conditions: SQL[] = [
       liveGrant(),
       sql`${lastActivity} < now() - make_interval(secs => ${window})`,
+      this.#everUsed(),
     ];
     if (after !== null) {
       const at = sql`${after.activity.toISOString()}::timestamptz`;

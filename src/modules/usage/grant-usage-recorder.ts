@@ -16,14 +16,28 @@ interface Pending {
 
 /**
  * Adds a batch to `grant_usage`: `$1` is a JSON array of `{ g, t, n }` (grant id, last use, uses),
- * sorted by grant id so two instances upserting the same rows lock them in the same order.
+ * sorted by grant id so two instances upserting the same rows lock them in the same order; and
+ * marks the scopes of those grants (a role's: each of its scopes) as used somewhere that reports
+ * (`scopes.first_used_at`), once, in the same statement.
  */
-const UPSERT_BATCH = `insert into grant_usage (grant_id, last_used_at, use_count)
-  select (e ->> 'g')::uuid, (e ->> 't')::timestamptz, (e ->> 'n')::bigint
-  from jsonb_array_elements($1::jsonb) as batch(e)
-  on conflict (grant_id) do update set
-    use_count = grant_usage.use_count + excluded.use_count,
-    last_used_at = greatest(grant_usage.last_used_at, excluded.last_used_at)`;
+const UPSERT_BATCH = `with batch as (
+    select (e ->> 'g')::uuid as grant_id, (e ->> 't')::timestamptz as at, (e ->> 'n')::bigint as n
+    from jsonb_array_elements($1::jsonb) as batch(e)
+  ),
+  upserted as (
+    insert into grant_usage (grant_id, last_used_at, use_count)
+    select grant_id, at, n from batch order by grant_id
+    on conflict (grant_id) do update set
+      use_count = grant_usage.use_count + excluded.use_count,
+      last_used_at = greatest(grant_usage.last_used_at, excluded.last_used_at)
+    returning grant_id
+  )
+  update scopes set first_used_at = now()
+  where first_used_at is null and name in (
+    select coalesce(g.scope, rs.scope) from upserted u
+    join grants g on g.id = u.grant_id
+    left join role_scopes rs on rs.role = g.role
+  )`;
 
 /**
  * Records which grants authorized something, and how often, off the request path:

@@ -21,6 +21,8 @@ export const usageResolvers = {
     },
   },
   Mutation: {
+    reportGrantUse: (_: unknown, args: { grantIds: readonly string[] }, ctx: Ctx) =>
+      ctx.services.usage.reportUses(ctx.services.grantUsage, args.grantIds),
     setScopeReaping: (
       _: unknown,
       args: { scope: string; unusedForSeconds?: number | null },

@@ -2,6 +2,8 @@ import type { Database } from '../../db/client.js';
 import type { ScopeRow } from '../../db/tables.js';
 import type { Caller } from '../keys/authentication.js';
 import type { Page } from '../shared/pagination.js';
+import type { GrantUsageRecorder } from './grant-usage-recorder.js';
+import { reportGrantUse } from './report-grant-use.js';
 import { setScopeReaping } from './scope-reaping.js';
 import { type GrantWithUsage, unusedGrants } from './unused-grants.js';
 
@@ -15,6 +17,11 @@ export class UsageService {
     after: string | null | undefined,
   ): Promise<Page<GrantWithUsage>> {
     return unusedGrants(this.database, olderThanSeconds, first, after);
+  }
+
+  /** Counts reported uses of live grants (see `reportGrantUse`). */
+  reportUses(recorder: GrantUsageRecorder, grantIds: readonly string[]): Promise<number> {
+    return reportGrantUse(this.database, recorder, grantIds);
   }
 
   setScopeReaping(
