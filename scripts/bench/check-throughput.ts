@@ -58,7 +58,7 @@ try {
   const alice = await gql(
     url,
     ADMIN_KEY,
-    'mutation { createIdentity(input: { name: "alice", kind: USER }) { id } }',
+    'mutation { createIdentity(input: { name: "alice", kind: USER, externalId: "00u-alice" }) { id } }',
   );
   const gatewayId = gateway.createIdentity.id as string;
   const aliceId = alice.createIdentity.id as string;
@@ -67,6 +67,11 @@ try {
     url,
     ADMIN_KEY,
     `mutation { grant(input: { identityId: "${gatewayId}", scope: "grants:read", reason: "bench" }) { id } }`,
+  );
+  await gql(
+    url,
+    ADMIN_KEY,
+    `mutation { grant(input: { identityId: "${gatewayId}", scope: "decisions:execute", reason: "bench" }) { id } }`,
   );
   await gql(
     url,
@@ -88,6 +93,22 @@ try {
     variables: { id: aliceId, scope: 'orders:read' },
     operationName: 'Check',
   });
+  // The same question over AuthZEN: one evaluation, and 100 for one subject in one request.
+  const evaluation = {
+    subject: { type: 'user', id: '00u-alice' },
+    action: { name: 'orders:read' },
+    resource: { type: 'order', id: 'ord-1' },
+  };
+  const authzenBody = JSON.stringify(evaluation);
+  const BATCH = 100;
+  const batchBody = JSON.stringify({
+    subject: evaluation.subject,
+    action: evaluation.action,
+    evaluations: Array.from({ length: BATCH }, (_, i) => ({
+      resource: { type: 'order', id: `ord-${i}` },
+    })),
+  });
+  const authzenUrl = (path: string) => url.replace(/\/graphql$/, path);
   const answer = await gql(url, key, query, { id: aliceId, scope: 'orders:read' });
   if (answer.check.allowed !== true)
     throw new Error('Keyholder did not allow the benchmark check.');
@@ -128,8 +149,30 @@ try {
     key: null,
     pid: pidOf(standalone.child),
   };
-  const variants = [
+  const single = {
+    name: 'keyholder AuthZEN evaluation (one decision)',
+    url: authzenUrl('/access/v1/evaluation'),
+    key,
+    pid: pidOf(keyholder.child),
+    body: authzenBody,
+  };
+  const batch = {
+    name: `keyholder AuthZEN evaluations (${BATCH} decisions)`,
+    url: authzenUrl('/access/v1/evaluations'),
+    key,
+    pid: pidOf(keyholder.child),
+    body: batchBody,
+  };
+  const variants: {
+    name: string;
+    url: string;
+    key: string | null;
+    pid: number;
+    body?: string;
+  }[] = [
     logged,
+    single,
+    batch,
     target,
     {
       name: 'plain Apollo (express 5), one indexed PostgreSQL lookup',
@@ -151,7 +194,7 @@ try {
         database,
       ])
     ).map((row) => row.pid);
-  for (const v of variants) await load(v, body, backends); // warm-up, discarded
+  for (const v of variants) await load(v, v.body ?? body, backends); // warm-up, discarded
   type Runs = { rps: number[]; serverUs: number[]; databaseUs: number[]; errors: number };
   const results = new Map<string, Runs>(
     variants.map((v) => [v.name, { rps: [], serverUs: [], databaseUs: [], errors: 0 }]),
@@ -159,7 +202,7 @@ try {
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
-      const r = await load(v, body, backends);
+      const r = await load(v, v.body ?? body, backends);
       const entry = results.get(v.name) as Runs;
       entry.rps.push(r.rps);
       entry.serverUs.push(r.serverUs);
@@ -185,6 +228,14 @@ try {
   const targetRps = median(results.get(target.name)?.rps ?? []);
   console.log(
     `  target: keyholder / plain Apollo (standalone) with one lookup ≥ 0.90×: ${(kh / targetRps).toFixed(2)}×`,
+  );
+  const singleRps = results.get(single.name)?.rps ?? [];
+  console.log(
+    `  target: AuthZEN evaluation / check over GraphQL ≥ 0.90×: ${(median(singleRps) / kh).toFixed(2)}× (median of rounds ${median(singleRps.map((rps, round) => rps / (khRps[round] as number))).toFixed(2)}×)`,
+  );
+  const batchRps = median(results.get(batch.name)?.rps ?? []);
+  console.log(
+    `  AuthZEN batches: ${batchRps.toFixed(0)} req/s × ${BATCH} = ${(batchRps * BATCH).toFixed(0)} decisions/s`,
   );
   // Every request after the first is served from the authentication cache while nothing changes
   // (access events do not advance the revision); /healthz counts both kinds.

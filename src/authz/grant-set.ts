@@ -13,13 +13,25 @@ export interface GrantLike {
 }
 
 /**
+ * What the enforcement point says about the resource being decided, for conditions: its type and
+ * properties (`@requires(properties:)`, AuthZEN's `resource`, `check(resourceType, properties)`).
+ */
+export interface ResourceFacts {
+  readonly type: string;
+  readonly properties: Readonly<Record<string, unknown>>;
+}
+
+/**
  * Decides, per decision, whether a live grant that covers the request may authorize it: the hook
  * conditions (network, time, device, frequency…) plug into. Deny wins: a grant the gate refuses
  * covers nothing for that resource, and the next candidate is tried.
  */
 export interface GrantGate<G extends GrantLike> {
-  /** Whether `grant` may authorize for `resource` (`null`: every instance). Must not throw. */
-  admits(grant: G, resource: string | null): boolean;
+  /**
+   * Whether `grant` may authorize for `resource` (`null`: every instance), described by `facts`
+   * when the decision has them. Must not throw.
+   */
+  admits(grant: G, resource: string | null, facts?: ResourceFacts): boolean;
   /**
    * Why grants of `scopes` were refused for `resource`, for the `FORBIDDEN` error: a sentence and
    * details for `extensions.conditions`; `null` when no grant of them was refused.
@@ -86,14 +98,14 @@ export class GrantSet<G extends GrantLike = GrantLike> {
    * - `resource` null: only a grant covering every instance qualifies.
    * - otherwise a global grant is preferred, then an exact one, then the longest prefix.
    */
-  covering(scope: string, resource: string | null, now: number): G | null {
+  covering(scope: string, resource: string | null, now: number, facts?: ResourceFacts): G | null {
     const entry = this.#byScope.get(scope);
     if (entry === undefined) return null;
-    const global = this.#firstUsable(entry.global, now, resource);
+    const global = this.#firstUsable(entry.global, now, resource, facts);
     if (global !== null || resource === null) return global;
     const exact = entry.exact.get(resource);
     if (exact !== undefined) {
-      const usable = this.#firstUsable(exact, now, resource);
+      const usable = this.#firstUsable(exact, now, resource, facts);
       if (usable !== null) return usable;
     }
     let best: { prefix: string; grant: G } | null = null;
@@ -101,7 +113,7 @@ export class GrantSet<G extends GrantLike = GrantLike> {
       if (!resource.startsWith(candidate.prefix)) continue;
       if (best !== null && candidate.prefix.length <= best.prefix.length) continue;
       if (!this.#isLive(candidate.grant, now)) continue;
-      if (this.gate !== undefined && !this.gate.admits(candidate.grant, resource)) continue;
+      if (this.gate !== undefined && !this.gate.admits(candidate.grant, resource, facts)) continue;
       best = candidate;
     }
     return best === null ? null : best.grant;
@@ -155,10 +167,15 @@ export class GrantSet<G extends GrantLike = GrantLike> {
     return null;
   }
 
-  #firstUsable(list: readonly G[], now: number, resource: string | null): G | null {
+  #firstUsable(
+    list: readonly G[],
+    now: number,
+    resource: string | null,
+    facts: ResourceFacts | undefined,
+  ): G | null {
     const gate = this.gate;
     for (const grant of list) {
-      if (this.#isLive(grant, now) && (gate === undefined || gate.admits(grant, resource))) {
+      if (this.#isLive(grant, now) && (gate === undefined || gate.admits(grant, resource, facts))) {
         return grant;
       }
     }

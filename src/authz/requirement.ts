@@ -19,6 +19,11 @@ export interface Clause {
   readonly anyOfSets?: readonly (readonly string[])[];
   readonly resource: ValuePath | null;
   readonly orSelf: ValuePath | null;
+  /**
+   * The resource's properties conditions read (`properties.<name>`), each from a path; decided
+   * per value, with the parent type's name as `resourceType`.
+   */
+  readonly properties?: readonly { readonly name: string; readonly path: ValuePath }[];
   /** Where it was declared, for messages: `Order.total` or `type Order`. */
   readonly origin: string;
 }

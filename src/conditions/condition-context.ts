@@ -47,14 +47,10 @@ export type RequestConditions = Omit<
   'resource' | 'resourceType' | 'properties' | 'usage'
 >;
 
-/** What an enforcement point said about the resource decided: its type and properties. */
-export interface ResourceFacts {
-  readonly type: string;
-  readonly properties: Readonly<Record<string, unknown>>;
-}
+export type { ResourceFacts } from '../authz/grant-set.js';
 
 /** No type, no properties: what every decision sees unless an enforcement point says more. */
-export const NO_RESOURCE_FACTS: ResourceFacts = Object.freeze({
+export const NO_RESOURCE_FACTS: import('../authz/grant-set.js').ResourceFacts = Object.freeze({
   type: '',
   properties: Object.freeze({}),
 });

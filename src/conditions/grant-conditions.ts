@@ -81,15 +81,20 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
     this.#facts = facts;
   }
 
-  admits(grant: G, resource: string | null): boolean {
+  admits(grant: G, resource: string | null, facts?: ResourceFacts): boolean {
     const policy = this.#policyOf(grant);
     if (!grant.condition && !grant.ownerCondition && !policy) return true;
     const conditions: [ConditionSource, string][] = [];
     if (grant.condition) conditions.push(['GRANT', grant.condition]);
     if (grant.ownerCondition) conditions.push(['OWNER_GRANT', grant.ownerCondition]);
     if (policy) conditions.push(['SCOPE_POLICY', policy]);
-    const perResource = resource !== null && conditions.some(([, text]) => readsResource(text));
-    const key = perResource ? `${grant.id}\u0000${resource}` : grant.id;
+    const decidedFacts = facts ?? this.#facts;
+    const perResource =
+      (resource !== null || facts !== undefined) &&
+      conditions.some(([, text]) => readsResource(text));
+    const key = perResource
+      ? `${grant.id}\u0000${resource ?? ''}${facts === undefined ? '' : `\u0000${factsKey(facts)}`}`
+      : grant.id;
     const known = this.#evaluated.get(key);
     if (known !== undefined) return known.passed;
     let outcomes: ConditionOutcome[];
@@ -102,8 +107,8 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
         identity: base.identity,
         token: base.token,
         resource: resource ?? '',
-        resourceType: this.#facts.type,
-        properties: this.#facts.properties,
+        resourceType: decidedFacts.type,
+        properties: decidedFacts.properties,
         usage: this.#countsOf(grant.id),
       };
       outcomes = conditions.map(([source, expression]) =>
@@ -174,6 +179,11 @@ export class GrantConditions<G extends ConditionalGrant = ConditionalGrant>
   outcomes(): ConditionOutcome[] {
     return [...this.#evaluated.values()].flatMap((entry) => entry.outcomes);
   }
+}
+
+/** A key telling apart the facts of two decisions on the same grant and resource. */
+function factsKey(facts: ResourceFacts): string {
+  return `${facts.type}\u0000${JSON.stringify(facts.properties)}`;
 }
 
 /** Whether `text` reads `resource` (a text that does not compile is treated as if it did). */

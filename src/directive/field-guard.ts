@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { evaluateClause, evaluateStatically } from '../authz/decide.js';
-import type { GrantLike, GrantSet } from '../authz/grant-set.js';
+import type { GrantLike, GrantSet, ResourceFacts } from '../authz/grant-set.js';
 import type { Clause, Requirement } from '../authz/requirement.js';
 import { describeClause, readValuePath } from '../authz/requirement.js';
 import { ErrorCode } from '../errors.js';
@@ -110,6 +110,9 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       const values = {
         resource: clause.resource === null ? null : readValuePath(clause.resource, parent, args),
         self: clause.orSelf === null ? null : readValuePath(clause.orSelf, parent, args),
+        ...(clause.properties === undefined
+          ? {}
+          : { facts: this.#facts(clause.properties, parent, args) }),
       };
       const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
       if (!outcome.allowed) {
@@ -121,6 +124,24 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     }
     if (used !== null) recorder?.allowed(this.coordinate, used);
     return null;
+  }
+
+  /**
+   * The resource as conditions see it for one value: the parent type's name as `resourceType`,
+   * and each declared property read from its path (one that reads nothing is left out, so a
+   * condition reading it errors and denies).
+   */
+  #facts(
+    properties: NonNullable<Clause['properties']>,
+    parent: unknown,
+    args: Readonly<Record<string, unknown>>,
+  ): ResourceFacts {
+    const read: Record<string, string> = {};
+    for (const { name, path } of properties) {
+      const value = readValuePath(path, parent, args);
+      if (value !== null) read[name] = value;
+    }
+    return { type: this.coordinate.split('.')[0] ?? '', properties: read };
   }
 
   #denied(clause: Clause, resource: string | null, grants: GrantSet<G>): GraphQLError {

@@ -68,6 +68,44 @@ function readPath(
   return path;
 }
 
+const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const MAX_PROPERTIES = 20;
+
+/** `properties: { ownerId: "parent.ownerId" }`: each name read from a path, for conditions. */
+function readProperties(
+  value: unknown,
+  declaration: Declaration,
+  problems: RequirementProblem[],
+): { name: string; path: ValuePath }[] {
+  if (value === null || value === undefined) return [];
+  const { origin } = declaration;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push({
+      message: `@requires(properties:) on ${origin} must be an object of names to paths, such as { ownerId: "parent.ownerId" }.`,
+    });
+    return [];
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_PROPERTIES) {
+    problems.push({
+      message: `@requires(properties:) on ${origin} names ${entries.length} properties; at most ${MAX_PROPERTIES} are allowed.`,
+    });
+    return [];
+  }
+  const found: { name: string; path: ValuePath }[] = [];
+  for (const [name, text] of entries) {
+    if (!PROPERTY_NAME.test(name)) {
+      problems.push({
+        message: `@requires(properties:) on ${origin} names property "${name.slice(0, 64)}": use letters, digits and _.`,
+      });
+      continue;
+    }
+    const path = readPath(text, `properties.${name}`, declaration, problems);
+    if (path !== null) found.push({ name, path });
+  }
+  return found;
+}
+
 function strings(value: unknown): string[] {
   if (value === null || value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).filter((s): s is string => typeof s === 'string');
@@ -85,8 +123,19 @@ function readRequires(declaration: Declaration): ReadClause {
   }
   const resource = readPath(args.resource, 'resource', declaration, problems);
   const orSelf = readPath(args.orSelf, 'orSelf', declaration, problems);
+  const properties = readProperties(args.properties, declaration, problems);
   if (allOf.length === 0 && anyOf.length === 0) return { clause: null, problems };
-  return { clause: { allOf, anyOf, resource, orSelf, origin }, problems };
+  return {
+    clause: {
+      allOf,
+      anyOf,
+      resource,
+      orSelf,
+      origin,
+      ...(properties.length > 0 ? { properties } : {}),
+    },
+    problems,
+  };
 }
 
 /**

@@ -3,7 +3,9 @@
  * - `scope`, `allOf`: every scope named must be held; `anyOf`: at least one of them;
  * - `resource`: `"args.<name>"` or `"parent.<field>"`, the instance the scopes must cover;
  * - `orSelf`: `"args.<name>"` or `"parent.<field>"`; the requirement also holds when that value is
- *   the caller's own identity id (self access without any scope).
+ *   the caller's own identity id (self access without any scope);
+ * - `properties`: `{ name: "args.<name>" | "parent.<field>" }`, what grant conditions read as
+ *   `properties.<name>` (with the parent type's name as `resourceType`), per value.
  */
 export const requiresTypeDefs = /* GraphQL */ `
 directive @requires(
@@ -12,7 +14,11 @@ directive @requires(
   allOf: [String!]
   resource: String
   orSelf: String
+  properties: RequiresProperties
 ) on OBJECT | INTERFACE | FIELD_DEFINITION
+
+"An object of property names to paths (args.<name> or parent.<field>), read by grant conditions as properties."
+scalar RequiresProperties
 
 directive @authenticated on OBJECT | FIELD_DEFINITION
 `;

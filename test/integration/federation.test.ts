@@ -93,6 +93,7 @@ describe.each(engines())('Keyholder as a federation subgraph on %s', (engine) =>
         'allOf',
         'resource',
         'orSelf',
+        'properties',
       ]);
       expect(directives.has('authenticated')).toBe(true);
       expect(directives.get('federation__requires')?.arguments?.map((a) => a.name.value)).toEqual([

@@ -22,6 +22,10 @@ describe("Keyholder's own schema", () => {
       if (node === undefined || node === null) throw new Error(`@${name} is not declared.`);
       return print(node);
     });
+    const scalar = schema.getType('RequiresProperties')?.astNode;
+    if (scalar === undefined || scalar === null)
+      throw new Error('RequiresProperties is not declared.');
+    served.splice(1, 0, print(scalar));
     expect(served.join('\n\n')).toBe(print(parse(requiresTypeDefs)));
   });
 
