@@ -232,7 +232,12 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     const first = await authenticate(server.database, holder.key, prefetch, cache);
     const ids = (grants: readonly { id: string }[] | undefined) => grants?.map((g) => g.id);
 
-    await sleep(Math.max(0, Date.parse(temporary.expiresAt ?? '') - Date.now()) + 150);
+    // Until both temporary grants have expired (the target's was made after the holder's).
+    const lastExpiry = Math.max(
+      Date.parse(temporary.expiresAt ?? ''),
+      Date.parse(target.grants[0]?.expiresAt ?? ''),
+    );
+    await sleep(Math.max(0, lastExpiry - Date.now()) + 150);
     const hit = await authenticate(server.database, holder.key, prefetch, cache);
 
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
