@@ -22,7 +22,7 @@ export function traceRootFields(schema: GraphQLSchema): GraphQLSchema {
         ...config,
         resolve: (source, args, context, info) => {
           if (!tracingOn()) return resolve(source, args, context, info);
-          return tracer.startActiveSpan(name, { attributes }, (span) => {
+          return tracer().startActiveSpan(name, { attributes }, (span) => {
             const settle = (value: unknown) => {
               if (value instanceof Error) failSpan(span, value);
               span.end();

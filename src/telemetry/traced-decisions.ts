@@ -15,7 +15,7 @@ export function tracedDecisions<G extends GrantLike>(
   return {
     allowed(coordinate, grants) {
       recorder?.allowed(coordinate, grants);
-      tracer
+      tracer()
         .startSpan('keyholder.decide', {
           attributes: {
             'keyholder.coordinate': coordinate,
@@ -27,7 +27,7 @@ export function tracedDecisions<G extends GrantLike>(
     },
     denied(coordinate, error) {
       recorder?.denied(coordinate, error);
-      tracer
+      tracer()
         .startSpan('keyholder.decide', {
           attributes: {
             'keyholder.coordinate': coordinate,

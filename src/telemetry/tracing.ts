@@ -7,12 +7,21 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type Tracer,
   trace,
 } from '@opentelemetry/api';
 import type { LogFunction } from './logger.js';
 
-/** Keyholder's tracer: the API's no-op one until `startTracing` registers an SDK. */
-export const tracer = trace.getTracer('keyholder');
+/**
+ * Keyholder's tracer: the API's no-op one until `startTracing` starts an SDK, then that SDK's own
+ * (the API's proxy would keep a stopped SDK's tracer after a restart in the same process).
+ */
+let current: Tracer = trace.getTracer('keyholder');
+
+/** The tracer spans are made with (see `current`). */
+export function tracer(): Tracer {
+  return current;
+}
 
 /** Whether an SDK is recording (one per process); every span site checks it first. */
 let recording = false;
@@ -39,7 +48,7 @@ export function traced<T>(
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
   if (!recording) return work();
-  return tracer.startActiveSpan(name, { kind, attributes }, async (span) => {
+  return current.startActiveSpan(name, { kind, attributes }, async (span) => {
     try {
       return await work();
     } catch (error) {
@@ -87,7 +96,7 @@ export function startRequestSpan(
 ): RequestSpan | null {
   if (!recording) return null;
   const parent = propagation.extract(ROOT_CONTEXT, headers);
-  const span = tracer.startSpan(
+  const span = current.startSpan(
     `${method} ${route}`,
     {
       kind: SpanKind.SERVER,
@@ -157,10 +166,12 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | n
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   provider.register();
+  current = provider.getTracer('keyholder');
   recording = true;
   return {
     async stop() {
       recording = false;
+      current = trace.getTracer('keyholder');
       try {
         await provider.shutdown();
       } catch (error) {
