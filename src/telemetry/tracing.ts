@@ -61,15 +61,17 @@ export function traced<T>(
 }
 
 /**
- * Runs one database statement in a `keyholder.db.query` client span when tracing is on
- * (`db.system.name`, and `db.query.text`: the parameterized text, never the parameters).
+ * Runs one database statement in a `keyholder.db.query` client span when tracing is on and the
+ * statement belongs to a traced request (`db.system.name`, and `db.query.text`: the parameterized
+ * text, never the parameters). Background jobs' statements, with no span around them, make none:
+ * a poll every few hundred milliseconds would otherwise be a trace each.
  */
 export function tracedStatement<T>(
   system: 'postgresql',
   text: string,
   run: () => Promise<T>,
 ): Promise<T> {
-  if (!recording) return run();
+  if (!recording || trace.getActiveSpan() === undefined) return run();
   return traced(
     'keyholder.db.query',
     { 'db.system.name': system, 'db.query.text': text.slice(0, 2000) },
