@@ -13,6 +13,7 @@ import {
 } from './modules/tokens/oidc-issuers.js';
 import { MAX_UNUSED_SECONDS } from './modules/usage/unused-window.js';
 import type { WebhookDispatchOptions } from './modules/webhooks/webhook-dispatcher.js';
+import { LOG_LEVELS, type LogLevel } from './telemetry/logger.js';
 
 /** Process configuration, read once from the environment at start. */
 export interface Config {
@@ -102,6 +103,17 @@ export interface Config {
    * Revocation stays strict either way. @default 1000
    */
   readonly authenticationCacheSize?: number;
+  /**
+   * `LOG_LEVEL`: the lowest level of the JSON log lines written to stdout (`trace`, `debug`,
+   * `info`, `warn`, `error`); `info` includes one access line per HTTP request. @default info
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`: an OTLP/HTTP collector's base URL; spans are exported to
+   * `<endpoint>/v1/traces`. Unset starts no tracing SDK (the API's no-op tracer only).
+   * @default unset
+   */
+  readonly otlpEndpoint?: string | null;
 }
 
 export class ConfigError extends Error {
@@ -261,9 +273,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `METRICS_PORT must differ from PORT (${port}): it opens a second listener without credentials.`,
     );
   }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${logLevel}".`);
+  }
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || null;
+  if (otlpEndpoint !== null && !/^https?:\/\/[^\s]+$/.test(otlpEndpoint)) {
+    throw new ConfigError(
+      `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL; got "${otlpEndpoint}".`,
+    );
+  }
   return {
     port,
     host: env.HOST || '127.0.0.1',
+    logLevel: logLevel as LogLevel,
+    otlpEndpoint,
     metricsPort,
     databaseUrl,
     dataDir: env.DATA_DIR || './.keyholder',

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import {
   type ConditionSettings,
   DEFAULT_CONDITION_SETTINGS,
@@ -19,6 +20,9 @@ import { type RunningHttpServer, startHttpServer } from './server/http-server.js
 import { buildKeyholderSchema } from './server/schema.js';
 import { buildKeyholderSubgraphSchema } from './server/subgraph-schema.js';
 import { startComponents } from './start-components.js';
+import { createLogger, type LogFunction, logFunction } from './telemetry/logger.js';
+import { traceRootFields } from './telemetry/trace-root-fields.js';
+import { startTracing, type Tracing } from './telemetry/tracing.js';
 import { Scheduler } from './workers/scheduler.js';
 
 export interface Keyholder {
@@ -30,20 +34,38 @@ export interface Keyholder {
   stop(): Promise<void>;
 }
 
+/** What `startKeyholder` takes besides the configuration (tests and embedding). */
+export interface KeyholderTuning {
+  readonly accessLog?: AccessLogOptions;
+  /**
+   * Where JSON log lines go (the access line of every HTTP request, start-up notes, and `log`
+   * when none is given). @default `createLogger({ level: config.logLevel })`, on stdout
+   */
+  readonly logger?: Logger;
+}
+
 /**
- * The composition root: database, migrations (before the port opens), bootstrap, schema, the
- * components that run (live audit feed, usage writers, the scheduler of every background job:
- * expiry sweeper, unused-grant reaper, access review closer, webhook dispatcher, usage writes) and
- * HTTP, started in that order and stopped in reverse (`startComponents`).
+ * The composition root: tracing (when `OTEL_EXPORTER_OTLP_ENDPOINT` is set), database, migrations
+ * (before the port opens), bootstrap, schema, the components that run (live audit feed, usage
+ * writers, the scheduler of every background job: expiry sweeper, unused-grant reaper, access
+ * review closer, webhook dispatcher, usage writes) and HTTP, started in that order and stopped in
+ * reverse (`startComponents`).
  * Used by `npm start` and by the integration tests, which start real servers on port 0.
+ * `givenLog` receives what components report (`log(message, error?)`); by default it writes to
+ * the logger (`error` level with an error, `warn` without).
  */
 export async function startKeyholder(
   config: Config,
-  log = defaultLog,
-  tuning: { readonly accessLog?: AccessLogOptions } = {},
+  givenLog?: LogFunction,
+  tuning: KeyholderTuning = {},
 ): Promise<Keyholder> {
-  const schema =
-    config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema();
+  const logger = tuning.logger ?? createLogger({ level: config.logLevel ?? 'info' });
+  const log = givenLog ?? logFunction(logger);
+  let tracing: Tracing | null = null;
+  const endpoint = config.otlpEndpoint ?? null;
+  const schema = traceRootFields(
+    config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema(),
+  );
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -88,6 +110,13 @@ export async function startKeyholder(
 
   const stop = await startComponents(
     [
+      {
+        name: 'tracing',
+        start: async () => {
+          if (endpoint !== null) tracing = await startTracing({ endpoint, log });
+        },
+        stop: () => (tracing as Tracing | null)?.stop(),
+      },
       { name: 'the database', stop: () => database.close() },
       {
         name: 'migrations and bootstrap',
@@ -95,7 +124,8 @@ export async function startKeyholder(
           await runMigrations(database, config.databaseUrl);
           boot = await bootstrap(database, config.bootstrapAdminKey);
           for (const made of boot.upgradeGrants) {
-            console.log(
+            logger.info(
+              { scope: made.scope, identityId: made.identityId, grantId: made.grantId },
               `Keyholder granted the new built-in scope ${made.scope} to root admin ${made.identityId} (grant ${made.grantId}).`,
             );
           }
@@ -144,6 +174,7 @@ export async function startKeyholder(
                 ? {}
                 : { authenticationCacheSize: config.authenticationCacheSize }),
               log,
+              logger,
             },
             { port: config.port, host: config.host },
           );
@@ -157,6 +188,7 @@ export async function startKeyholder(
   const { admin } = boot as Awaited<ReturnType<typeof bootstrap>>;
   const running = http as RunningHttpServer;
   if (admin?.generated) {
+    // Plain text, not a log line: a person reads it once and copies the key (never logged).
     console.log(
       [
         '',
@@ -170,7 +202,10 @@ export async function startKeyholder(
       ].join('\n'),
     );
   } else if (admin) {
-    console.log('Keyholder created the root admin with the key given in BOOTSTRAP_ADMIN_KEY.');
+    logger.info(
+      { identityId: admin.id },
+      'Keyholder created the root admin with the key given in BOOTSTRAP_ADMIN_KEY.',
+    );
   }
   return {
     url: running.url,
@@ -194,10 +229,6 @@ function offeringClaim(
   );
 }
 
-function defaultLog(message: string, error?: unknown): void {
-  console.error(`[keyholder] ${message}`, error ?? '');
-}
-
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -209,19 +240,27 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const keyholder = await startKeyholder(config);
-  console.log(
+  const logger = createLogger({ level: config.logLevel ?? 'info' });
+  let keyholder: Keyholder;
+  try {
+    keyholder = await startKeyholder(config, undefined, { logger });
+  } catch (error) {
+    logger.fatal({ err: error }, 'Failed to start');
+    process.exit(1);
+  }
+  logger.info(
+    { url: `${keyholder.url}/graphql`, database: keyholder.database.engine },
     `Keyholder listening on ${keyholder.url}/graphql (database: ${keyholder.database.engine}${config.databaseUrl ? '' : `, ${config.dataDir}`}${config.federation === 'subgraph' ? ', federation subgraph' : ''})`,
   );
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`Keyholder stopping (${signal}).`);
+    logger.info({ signal }, `Keyholder stopping (${signal}).`);
     keyholder.stop().then(
       () => process.exit(0),
       (error) => {
-        defaultLog('Shutdown failed', error);
+        logger.error({ err: error }, 'Shutdown failed');
         process.exit(1);
       },
     );
@@ -232,7 +271,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   main().catch((error) => {
-    defaultLog('Failed to start', error);
+    console.error('keyholder: failed to start', error);
     process.exit(1);
   });
 }

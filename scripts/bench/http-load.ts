@@ -25,11 +25,17 @@ export async function startChild(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.on('data', (chunk: Buffer) => {
+      // Once listening, its log (an access line per request) is read and dropped, not kept.
+      if (listening) return;
       output += chunk.toString();
       const match = ready.exec(output);
-      if (match) resolve(match[1] as string);
+      if (match) {
+        listening = true;
+        resolve(match[1] as string);
+      }
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${output}`)));
   });

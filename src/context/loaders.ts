@@ -28,6 +28,7 @@ import { createTeamLoaders, type TeamLoaders } from '../modules/groups/team-load
 import type { Authentication } from '../modules/keys/authentication.js';
 import { aliasesOf } from '../modules/scopes/scope-aliases.js';
 import { createWebhookLoaders, type WebhookLoaders } from '../modules/webhooks/webhook-loaders.js';
+import { traced } from '../telemetry/tracing.js';
 
 /** Per-request batch loaders: one statement per kind of thing, however many objects a query lists. */
 export interface Loaders {
@@ -145,7 +146,11 @@ class RequestLoaders implements Loaders {
   get liveGrants(): Loaders['liveGrants'] {
     if (this.#liveGrants !== undefined) return this.#liveGrants;
     const loader = new DataLoader<string, readonly ActiveGrant[]>(async (ids) => {
-      const { grants: effective } = await loadLiveGrants(this.#database.db, ids);
+      const { grants: effective } = await traced(
+        'keyholder.grants.load',
+        { 'keyholder.identities': ids.length },
+        () => loadLiveGrants(this.#database.db, ids),
+      );
       return ids.map((id) => effective.get(id) ?? []);
     });
     const { identities: loaded, grantsByIdentity } = this.#auth;

@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { tracedStatement } from '../telemetry/tracing.js';
 import * as tables from './tables.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
@@ -15,6 +16,7 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  * - `query`: one raw statement (prepared on PostgreSQL), for the hot paths;
  * - `statements`: how many statements this process has sent, so tests can show that a request's
  *   statement count does not grow with the data it returns.
+ * With tracing on, each `query` and `queryArrays` statement is a `keyholder.db.query` span.
  */
 export interface Database {
   readonly engine: 'pglite' | 'postgres';
@@ -90,18 +92,28 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
         params: readonly unknown[] = [],
       ) {
         statements.count += 1;
-        return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
-          prepare: true,
-        })) as unknown as T[];
+        return tracedStatement(
+          'postgresql',
+          text,
+          async () =>
+            (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+              prepare: true,
+            })) as unknown as T[],
+        );
       },
       async queryArrays<T extends readonly unknown[]>(
         text: string,
         params: readonly unknown[] = [],
       ) {
         statements.count += 1;
-        return (await client
-          .unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED)
-          .values()) as unknown as T[];
+        return tracedStatement(
+          'postgresql',
+          text,
+          async () =>
+            (await client
+              .unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED)
+              .values()) as unknown as T[],
+        );
       },
       async listen(channel: string, onPayload: (payload: string) => void) {
         const { unlisten } = await client.listen(channel, onPayload);
@@ -126,11 +138,19 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     statements,
     async query<T extends Record<string, unknown>>(text: string, params: readonly unknown[] = []) {
       statements.count += 1;
-      return (await client.query<T>(text, params as unknown[])).rows;
+      return tracedStatement(
+        'postgresql',
+        text,
+        async () => (await client.query<T>(text, params as unknown[])).rows,
+      );
     },
     async queryArrays<T extends readonly unknown[]>(text: string, params: readonly unknown[] = []) {
       statements.count += 1;
-      return (await client.query<T>(text, params as unknown[], { rowMode: 'array' })).rows;
+      return tracedStatement(
+        'postgresql',
+        text,
+        async () => (await client.query<T>(text, params as unknown[], { rowMode: 'array' })).rows,
+      );
     },
     async listen(channel: string, onPayload: (payload: string) => void) {
       const stop = await client.listen(channel, onPayload);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -10,6 +9,7 @@ import {
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
 import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
@@ -26,9 +26,14 @@ import {
   DEFAULT_AUTHENTICATION_CACHE_SIZE,
 } from '../modules/keys/authentication-cache.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
-import { bearerAuthenticator } from '../modules/tokens/bearer-authenticator.js';
+import {
+  type AuthenticateBearer,
+  bearerAuthenticator,
+} from '../modules/tokens/bearer-authenticator.js';
 import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import type { WebhookDispatchStats } from '../modules/webhooks/webhook-dispatcher.js';
+import { requestIdOf, traceparentOf } from '../telemetry/request-id.js';
+import { endRequestSpan, startRequestSpan, traced } from '../telemetry/tracing.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
 import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
@@ -62,6 +67,8 @@ export interface HttpServerOptions {
    */
   readonly authenticationCacheSize?: number;
   readonly log: (message: string, error?: unknown) => void;
+  /** Where the access line of every HTTP request is written (see `accessLine`). */
+  readonly logger: Logger;
   /** The webhook dispatcher's counters, for `/metrics`; absent shows none. */
   readonly webhooks?: () => WebhookDispatchStats;
   /**
@@ -121,7 +128,9 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
  *   (`authzenRoutes`);
  * - `GET /livez`, `/readyz`, `/healthz`, `/metrics`: see `HealthRoutes`;
  * - any other path or method: a JSON 404. A trailing slash is allowed on every path.
- * Every request is counted in `/metrics` by route and status.
+ * Every request is counted in `/metrics` by route and status, answers its id in `x-request-id`
+ * (the caller's, when safe: `requestIdOf`) and gets one access line in the log; with tracing on it
+ * is a server span, child of the caller's `traceparent`.
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -175,12 +184,14 @@ export async function startHttpServer(
     options.database,
     options.authenticationCacheSize ?? DEFAULT_AUTHENTICATION_CACHE_SIZE,
   );
-  const authenticate = bearerAuthenticator(
+  const authenticateBearer = bearerAuthenticator(
     options.database,
     options.oidcIssuers ?? [],
     options.log,
     authenticationCache,
   );
+  const authenticate: AuthenticateBearer = (credential, prefetch, request) =>
+    traced('keyholder.authenticate', {}, () => authenticateBearer(credential, prefetch, request));
   const decisionCounts: DecisionCounts = { allowed: 0, denied: 0 };
   const contextDeps = {
     database: options.database,
@@ -205,7 +216,7 @@ export async function startHttpServer(
     }),
     grantsOf: async (req) => {
       const secret = bearerSecret(req.headers.authorization);
-      const request = requestMetaOf(req, randomUUID(), options.services.conditionSettings);
+      const request = requestMetaOf(req, requestIdOf(req), options.services.conditionSettings);
       const auth = await authenticate(secret, NO_PREFETCH, request);
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
       return auth.caller.grants;
@@ -215,8 +226,7 @@ export async function startHttpServer(
   const graphql = apolloRequestHandler(
     apollo,
     async ({ req, res, body, search }): Promise<KeyholderContext> => {
-      const requestId = randomUUID();
-      res.setHeader('x-request-id', requestId);
+      const requestId = requestIdOf(req);
       res.setHeader('cache-control', 'no-store');
       const secret = bearerSecret(req.headers.authorization);
       const source =
@@ -279,7 +289,7 @@ export async function startHttpServer(
     if (isAuthzenPath(path)) return authzen.serve(req, res, path);
     return serveOperational(routes.public, path, req, res);
   };
-  server.on('request', handler(route, metrics, options.log));
+  server.on('request', handler(route, metrics, options.log, options.logger));
 
   let metricsServer: Server | null = null;
   if (options.metricsPort !== undefined && options.metricsPort !== null) {
@@ -290,6 +300,7 @@ export async function startHttpServer(
         (req, res) => serveOperational(routes.private, splitUrl(req.url).path, req, res),
         metrics,
         options.log,
+        options.logger,
       ),
     );
   }
@@ -350,23 +361,59 @@ function serveOperational(
 
 const NOT_FOUND_PATHS = '/graphql, /access/v1, /healthz, /livez, /readyz and /metrics';
 
-/** A request listener that times `route` into `metrics` and answers a JSON 500 if it throws. */
+/** Probes and scrapes: their access lines are written at `debug`, not to drown the others. */
+const OPERATIONAL_ROUTES: ReadonlySet<string> = new Set([
+  '/livez',
+  '/readyz',
+  '/healthz',
+  '/metrics',
+]);
+
+/**
+ * A request listener that gives the request its id (`x-request-id`), times `route` into `metrics`,
+ * writes its access line (`requestId`, `method`, `route` (the path's bounded name, never the query
+ * string), `status`, `durationMs`, and the caller's `traceparent` and the span's `traceId` when
+ * present) and answers a JSON 500 if it throws. With tracing on, `route` runs in a server span.
+ */
 function handler(
   route: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
   metrics: KeyholderMetrics,
   log: (message: string, error?: unknown) => void,
+  logger: Logger,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const started = performance.now();
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    const named = routeOf(splitUrl(req.url).path);
+    const method = req.method ?? 'GET';
+    const traceparent = traceparentOf(req);
+    const traced = startRequestSpan(method, named, requestId, req.headers);
     res.once('finish', () => {
-      const seconds = (performance.now() - started) / 1000;
-      metrics.observeRequest(routeOf(splitUrl(req.url).path), res.statusCode, seconds);
+      const ms = performance.now() - started;
+      metrics.observeRequest(named, res.statusCode, ms / 1000);
+      if (traced !== null) endRequestSpan(traced.span, res.statusCode);
+      logger[OPERATIONAL_ROUTES.has(named) ? 'debug' : 'info'](
+        {
+          requestId,
+          method,
+          route: named,
+          status: res.statusCode,
+          durationMs: Math.round(ms * 100) / 100,
+          ...(traceparent === undefined ? {} : { traceparent }),
+          ...(traced === null ? {} : { traceId: traced.span.spanContext().traceId }),
+        },
+        'request',
+      );
     });
-    route(req, res).catch((error: unknown) => {
-      log('Unhandled HTTP error', error);
-      if (res.headersSent) res.destroy();
-      else sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
-    });
+    const serve = () =>
+      route(req, res).catch((error: unknown) => {
+        log('Unhandled HTTP error', error);
+        if (res.headersSent) res.destroy();
+        else sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
+      });
+    if (traced === null) serve();
+    else traced.run(serve);
   };
 }
 

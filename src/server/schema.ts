@@ -22,6 +22,8 @@ import { DateTimeScalar } from '../modules/shared/date-time-scalar.js';
 import { usageResolvers } from '../modules/usage/usage-resolvers.js';
 import { webhookResolvers } from '../modules/webhooks/webhook-resolvers.js';
 import { packageRoot } from '../package-root.js';
+import { tracedDecisions } from '../telemetry/traced-decisions.js';
+import { traced, tracingOn } from '../telemetry/tracing.js';
 
 /**
  * Keyholder's SDL: the directives as the library declares them (their one source), then every
@@ -90,11 +92,21 @@ export function buildKeyholderSchema(): GraphQLSchema {
 export function guardKeyholderSchema(schema: GraphQLSchema): GraphQLSchema {
   assertRootFieldsGuarded(schema);
   const { transformer } = requiresDirective<KeyholderContext, ActiveGrant>({
-    grants: (ctx) => (ctx.reloadGrants ? ctx.reloadGrants() : ctx.caller.grants),
+    grants: (ctx) => (ctx.reloadGrants ? loadGrants(ctx.reloadGrants) : ctx.caller.grants),
     subscriptionRecheckMs: 500,
     principal: (ctx) => ctx.caller.identity.id,
     gate: (ctx) => ctx.conditions.gate(),
-    decisions: (ctx) => ctx.uses,
+    decisions: (ctx) => (tracingOn() ? tracedDecisions(ctx.uses) : ctx.uses),
   });
   return transformer(schema);
+}
+
+/**
+ * A subscription event's fresh grants, in a `keyholder.grants.load` span when tracing is on (an
+ * HTTP operation's grants come with its authentication, in `keyholder.authenticate`).
+ */
+function loadGrants(
+  reload: () => Promise<readonly ActiveGrant[]>,
+): Promise<readonly ActiveGrant[]> {
+  return traced('keyholder.grants.load', {}, reload);
 }

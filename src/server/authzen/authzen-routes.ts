@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { Services } from '../../context/services.js';
@@ -11,6 +10,7 @@ import { callerHolds } from '../../modules/grants/caller-authority.js';
 import type { Authentication } from '../../modules/keys/authentication.js';
 import type { KeyUsageRecorder } from '../../modules/keys/key-usage-recorder.js';
 import type { AuthenticateBearer } from '../../modules/tokens/bearer-authenticator.js';
+import { requestIdOf } from '../../telemetry/request-id.js';
 import { ACCESS_LOG_UNAVAILABLE } from '../access-log-plugin.js';
 import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
 import type { DecisionCounts } from '../decision-tally.js';
@@ -324,10 +324,7 @@ export function authzenRoutes(options: AuthzenOptions) {
   return {
     /** Serves `path` (one `isAuthzenPath` accepts). */
     async serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-      const requestId = (() => {
-        const given = req.headers['x-request-id'];
-        return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-      })();
+      const requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       if (path === METADATA_PATH) {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
