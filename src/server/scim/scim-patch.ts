@@ -1,0 +1,64 @@
+import {
+  ScimError as PatchError,
+  patchBodyValidation,
+  type ScimPatch,
+  type ScimResource,
+  scimPatch,
+} from 'scim-patch';
+import { ScimError, type ScimType } from './scim-error.js';
+
+/** The most operations one PATCH may carry. */
+export const MAX_PATCH_OPERATIONS = 1000;
+
+const SCIM_TYPES = new Set<string>([
+  'invalidPath',
+  'noTarget',
+  'invalidValue',
+  'invalidSyntax',
+  'mutability',
+]);
+
+/**
+ * Applies a SCIM PATCH body (RFC 7644 §3.5.2) to `resource` with scim-patch, as Okta and
+ * Microsoft Entra send it (operation names in any case, `path`-less `replace` with an object
+ * value, `members[value eq "…"]` filters, `Add`/`Remove` of `members` lists), and returns the
+ * resource it describes; `resource` itself is left as it was. A body that is not a PatchOp, an
+ * unknown operation, a bad path or a missing target is a 400 with its `scimType`.
+ */
+export function applyScimPatch<T extends Record<string, unknown>>(resource: T, body: unknown): T {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ScimError(400, 'A PATCH body must be a PatchOp JSON object.', 'invalidSyntax');
+  }
+  const patch = body as ScimPatch;
+  if (!Array.isArray(patch.Operations) || patch.Operations.length === 0) {
+    throw new ScimError(400, 'A PATCH body needs a non-empty "Operations" list.', 'invalidSyntax');
+  }
+  if (patch.Operations.length > MAX_PATCH_OPERATIONS) {
+    throw new ScimError(
+      400,
+      `A PATCH may carry at most ${MAX_PATCH_OPERATIONS} operations.`,
+      'tooMany',
+    );
+  }
+  try {
+    patchBodyValidation(patch);
+    return scimPatch(structuredClone(resource) as unknown as ScimResource, patch.Operations, {
+      mutateDocument: true,
+    }) as unknown as T;
+  } catch (error) {
+    if (error instanceof PatchError || error instanceof TypeError) {
+      const code = (error as { scimCode?: string }).scimCode;
+      const scimType = (
+        code !== undefined && SCIM_TYPES.has(code) ? code : 'invalidValue'
+      ) as ScimType;
+      throw new ScimError(400, sentenceOf(error.message), scimType);
+    }
+    throw error;
+  }
+}
+
+/** scim-patch's message without its "[object Object]" and trailing noise, as a sentence. */
+function sentenceOf(message: string): string {
+  const text = message.replace(/\s*\[object Object\]/g, '').trim();
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
