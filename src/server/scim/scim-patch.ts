@@ -1,7 +1,12 @@
 import {
+  InvalidScimPatchOp,
+  InvalidScimPatchRequest,
+  NoPathInScimPatchOp,
+  NoTarget,
   ScimError as PatchError,
   patchBodyValidation,
   type ScimPatch,
+  type ScimPatchOperation,
   type ScimResource,
   scimPatch,
 } from 'scim-patch';
@@ -9,14 +14,6 @@ import { ScimError, type ScimType } from './scim-error.js';
 
 /** The most operations one PATCH may carry. */
 export const MAX_PATCH_OPERATIONS = 1000;
-
-const SCIM_TYPES = new Set<string>([
-  'invalidPath',
-  'noTarget',
-  'invalidValue',
-  'invalidSyntax',
-  'mutability',
-]);
 
 /**
  * Applies a SCIM PATCH body (RFC 7644 §3.5.2) to `resource` with scim-patch, as Okta and
@@ -42,19 +39,51 @@ export function applyScimPatch<T extends Record<string, unknown>>(resource: T, b
   }
   try {
     patchBodyValidation(patch);
-    return scimPatch(structuredClone(resource) as unknown as ScimResource, patch.Operations, {
-      mutateDocument: true,
-    }) as unknown as T;
+    return scimPatch(
+      structuredClone(resource) as unknown as ScimResource,
+      removalsByValue(patch.Operations),
+      {
+        mutateDocument: true,
+      },
+    ) as unknown as T;
   } catch (error) {
     if (error instanceof PatchError || error instanceof TypeError) {
-      const code = (error as { scimCode?: string }).scimCode;
-      const scimType = (
-        code !== undefined && SCIM_TYPES.has(code) ? code : 'invalidValue'
-      ) as ScimType;
-      throw new ScimError(400, sentenceOf(error.message), scimType);
+      throw new ScimError(400, sentenceOf(error.message), scimTypeOf(error));
     }
     throw error;
   }
+}
+
+/** The `scimType` of a scim-patch failure: the request's shape, its path, its target or its value. */
+function scimTypeOf(error: Error): ScimType {
+  if (error instanceof NoTarget || error instanceof NoPathInScimPatchOp) return 'noTarget';
+  if (error instanceof InvalidScimPatchRequest) return 'invalidSyntax';
+  if (error instanceof InvalidScimPatchOp) return 'invalidPath';
+  return 'invalidValue';
+}
+
+/**
+ * Entra removes members as `{"op": "Remove", "path": "members", "value": [{"value": "<id>"}]}`;
+ * scim-patch removes only entries deep-equal to those given, and a served member also has `type`,
+ * `display` and `$ref`. Each such removal becomes one `members[value eq "<id>"]` removal.
+ */
+function removalsByValue(operations: readonly ScimPatchOperation[]): ScimPatchOperation[] {
+  return operations.flatMap((operation) => {
+    const { value } = operation as { value?: unknown };
+    if (
+      operation.op.toLowerCase() !== 'remove' ||
+      typeof operation.path !== 'string' ||
+      !/^[A-Za-z]+$/.test(operation.path) ||
+      !Array.isArray(value) ||
+      !value.every((v) => typeof (v as { value?: unknown } | null)?.value === 'string')
+    ) {
+      return [operation];
+    }
+    return value.map((v) => ({
+      op: 'remove' as const,
+      path: `${operation.path}[value eq ${JSON.stringify((v as { value: string }).value)}]`,
+    }));
+  });
 }
 
 /** scim-patch's message without its "[object Object]" and trailing noise, as a sentence. */
