@@ -367,6 +367,26 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
     ).identity;
     expect(kept).toEqual({ status: 'DISABLED' });
 
+    // Assigned to the app again: the same person gets the same identity back, re-enabled.
+    const back = await scim(server.url, idp.key, 'POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      externalId,
+      userName,
+      active: true,
+    });
+    expect(back.status, back.text).toBe(201);
+    expect(back.json).toMatchObject({ id, userName, active: true });
+    expect((await scim(server.url, idp.key, 'GET', `/Users/${id}`)).status).toBe(200);
+    // Someone else with that name is refused.
+    await scim(server.url, idp.key, 'DELETE', `/Users/${id}`);
+    const impostor = await scim(server.url, idp.key, 'POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      externalId: unique('other'),
+      userName,
+    });
+    expect(impostor.status, impostor.text).toBe(409);
+    expect(impostor.json.scimType).toBe('uniqueness');
+
     const groupGone = await scim(server.url, idp.key, 'DELETE', `/Groups/${groupId}`);
     expect(groupGone.status, groupGone.text).toBe(204);
     expect((await scim(server.url, idp.key, 'GET', `/Groups/${groupId}`)).status).toBe(404);
@@ -536,6 +556,19 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       status: '409',
       scimType: 'uniqueness',
     });
+    // A group refused for an unknown member is not created: the retry finds its name free.
+    const retried = unique('retried');
+    const unknownMember = await scim(server.url, idp.key, 'POST', '/Groups', {
+      schemas: [GROUP_SCHEMA],
+      displayName: retried,
+      members: [{ value: '00000000-0000-4000-8000-000000000000' }],
+    });
+    expect(unknownMember.status).toBe(400);
+    const retry = await scim(server.url, idp.key, 'POST', '/Groups', {
+      schemas: [GROUP_SCHEMA],
+      displayName: retried,
+    });
+    expect(retry.status, retry.text).toBe(201);
     const groupName = unique('dupgroup');
     await scim(server.url, idp.key, 'POST', '/Groups', {
       schemas: [GROUP_SCHEMA],

@@ -49,6 +49,21 @@ export class ScimDirectory {
     return row ?? null;
   }
 
+  /** The USER identity named `name` (case-insensitively) that SCIM deleted, if any. */
+  async deletedUser(name: string): Promise<IdentityRow | null> {
+    const [row] = await this.database.db
+      .select()
+      .from(identities)
+      .where(
+        and(
+          eq(identities.kind, 'USER'),
+          sql`lower(${identities.name}) = lower(${name})`,
+          sql`(${identities.attributes} ->> ${SCIM_DELETED_ATTRIBUTE}) is not null`,
+        ),
+      );
+    return row ?? null;
+  }
+
   async users(
     filter: { attribute: 'userName' | 'externalId' | 'id'; value: string } | null,
     offset: number,

@@ -102,6 +102,8 @@ async function createGroup(request: ScimRequest): Promise<ScimResponse> {
   const input = scimGroupInput(request.body);
   const { ctx } = request;
   assertManagesGroup(ctx, { name: input.displayName }, 'Creating');
+  // Unknown members are refused before the group exists, so a retry does not find it taken.
+  await knownMembers(request, input.memberIds ?? []);
   const group = await ctx.services.groups.create(
     ctx.caller,
     { name: input.displayName, externalId: input.externalId },
@@ -133,6 +135,17 @@ async function updateGroup(
   return { status: 200, body: scimGroupOf(group, members, request.baseUrl) };
 }
 
+/** `ids` split into identities and groups; 400 `invalidValue` for one that is neither. */
+async function knownMembers(request: ScimRequest, ids: readonly string[]) {
+  const found = await request.directory.classify(ids);
+  if (found.unknown.length > 0) {
+    throw invalidValue(
+      `Member ${found.unknown[0]} is neither a user nor a group Keyholder knows; create it first.`,
+    );
+  }
+  return found;
+}
+
 /**
  * Makes the group's direct members exactly `wanted` (user and group ids): removes the others,
  * adds the missing (`source: SCIM`), each step all or nothing; an id that is neither a user nor a
@@ -158,12 +171,7 @@ async function setMembers(
       'tooMany',
     );
   }
-  const found = await request.directory.classify(joining);
-  if (found.unknown.length > 0) {
-    throw invalidValue(
-      `Member ${found.unknown[0]} is neither a user nor a group Keyholder knows; create it first.`,
-    );
-  }
+  const found = await knownMembers(request, joining);
   const options = { source: 'SCIM', idempotent: true } as const;
   if (leaving.length > 0) {
     await ctx.services.groups.removeMembers(

@@ -29,7 +29,8 @@ import {
  * - `PUT` and `PATCH`: the new profile, and `active` false disables the identity (its keys deny
  *   from the next request on), `active` true re-enables it (`enableIdentity`: old keys stay
  *   revoked); `userName` and `externalId` cannot change (400 `mutability`);
- * - `DELETE`: disables the identity and stops serving it (404 from then on); its history stays.
+ * - `DELETE`: disables the identity and stops serving it (404 from then on); its history stays,
+ *   and a `POST` of the same `userName` and `externalId` brings it back (`reviveUser`).
  */
 export async function serveUsers(request: ScimRequest): Promise<ScimResponse> {
   const { method, id } = request;
@@ -81,6 +82,8 @@ async function listUsers(request: ScimRequest): Promise<ScimResponse> {
 
 async function createUser(request: ScimRequest): Promise<ScimResponse> {
   const input = scimUserInput(request.body);
+  const deleted = await request.directory.deletedUser(input.name);
+  if (deleted !== null) return reviveUser(request, deleted, input);
   const { identities } = request.ctx.services;
   const created = await identities.create(request.ctx.caller, {
     name: input.name,
@@ -89,6 +92,38 @@ async function createUser(request: ScimRequest): Promise<ScimResponse> {
     attributes: { [SCIM_PROFILE_ATTRIBUTE]: input.profile },
   });
   const row = input.active ? created : await identities.disable(request.ctx.caller, created.id);
+  const body = scimUserOf(row, request.baseUrl);
+  return { status: 201, body, location: (body.meta as { location: string }).location };
+}
+
+/**
+ * A person deleted over SCIM and provisioned again (same name, same `externalId`) gets their
+ * identity back: enabled (`enableIdentity`: old keys stay revoked, grants still live need the
+ * client to hold them grantable) unless `active` is false, with the new profile. Another
+ * `externalId` is another person: 409 `uniqueness`.
+ */
+async function reviveUser(
+  request: ScimRequest,
+  deleted: IdentityRow,
+  input: ScimUserInput,
+): Promise<ScimResponse> {
+  if (input.externalId !== deleted.externalId) {
+    throw new ScimError(
+      409,
+      `The name "${deleted.name}" belongs to user ${deleted.id}, deleted over SCIM with another externalId; it is not reused for someone else.`,
+      'uniqueness',
+    );
+  }
+  const { identities } = request.ctx.services;
+  const actor = request.ctx.caller;
+  if (input.active && deleted.status !== 'ACTIVE') {
+    await identities.enable(actor, deleted.id, SCIM_REASON);
+  }
+  const { [SCIM_DELETED_ATTRIBUTE]: _deletedAt, ...kept } = deleted.attributes;
+  const row = await identities.setAttributes(actor, deleted.id, {
+    ...kept,
+    [SCIM_PROFILE_ATTRIBUTE]: input.profile,
+  });
   const body = scimUserOf(row, request.baseUrl);
   return { status: 201, body, location: (body.meta as { location: string }).location };
 }
