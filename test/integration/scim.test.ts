@@ -285,6 +285,19 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       ),
     );
     expect(updated.status, updated.text).toBe(200);
+    // Entra replaces a value that is not there yet, and removes one that is already gone.
+    const more = await scim(
+      server.url,
+      idp.key,
+      'PATCH',
+      `/Users/${id}`,
+      patchOp(
+        { op: 'Replace', path: 'addresses[type eq "work"].locality', value: 'Paris' },
+        { op: 'Remove', path: 'phoneNumbers[type eq "mobile"].value' },
+      ),
+    );
+    expect(more.status, more.text).toBe(200);
+    expect(more.json.addresses).toEqual([{ type: 'work', locality: 'Paris' }]);
     expect(updated.json).toMatchObject({
       displayName: 'Carol Clark',
       name: { familyName: 'Clark', givenName: 'Carol' },

@@ -10,6 +10,12 @@ import {
   type ScimResource,
   scimPatch,
 } from 'scim-patch';
+// Not re-exported by the package's entry: the errors that say a remove's target is absent.
+import {
+  FilterArrayTargetNotFound,
+  FilterOnEmptyArray,
+  InvalidRemoveOpPath,
+} from 'scim-patch/lib/src/errors/scimErrors.js';
 import { ScimError, type ScimType } from './scim-error.js';
 
 /** The most operations one PATCH may carry. */
@@ -18,9 +24,11 @@ export const MAX_PATCH_OPERATIONS = 1000;
 /**
  * Applies a SCIM PATCH body (RFC 7644 §3.5.2) to `resource` with scim-patch, as Okta and
  * Microsoft Entra send it (operation names in any case, `path`-less `replace` with an object
- * value, `members[value eq "…"]` filters, `Add`/`Remove` of `members` lists), and returns the
- * resource it describes; `resource` itself is left as it was. A body that is not a PatchOp, an
- * unknown operation, a bad path or a missing target is a 400 with its `scimType`.
+ * value, `members[value eq "…"]` filters, `Add`/`Remove` of `members` lists, `Replace` of a
+ * filtered value that is not there yet), and returns the resource it describes; `resource` itself
+ * is left as it was. A `remove` of something absent changes nothing. A body that is not a
+ * PatchOp, an unknown operation, a bad path or a `remove` without a path is a 400 with its
+ * `scimType`.
  */
 export function applyScimPatch<T extends Record<string, unknown>>(resource: T, body: unknown): T {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -39,13 +47,25 @@ export function applyScimPatch<T extends Record<string, unknown>>(resource: T, b
   }
   try {
     patchBodyValidation(patch);
-    return scimPatch(
-      structuredClone(resource) as unknown as ScimResource,
-      removalsByValue(patch.Operations),
-      {
-        mutateDocument: true,
-      },
-    ) as unknown as T;
+    let document = structuredClone(resource) as unknown as ScimResource;
+    for (const operation of removalsByValue(patch.Operations)) {
+      try {
+        // A replace whose filter matches nothing adds, as Entra expects of `emails[type eq "work"]`.
+        document = scimPatch(document, [operation], {
+          mutateDocument: true,
+          treatMissingAsAdd: true,
+        });
+      } catch (error) {
+        // Removing what is not there leaves nothing to remove: SCIM clients repeat themselves.
+        const absent =
+          error instanceof NoTarget ||
+          error instanceof FilterOnEmptyArray ||
+          error instanceof FilterArrayTargetNotFound ||
+          error instanceof InvalidRemoveOpPath;
+        if (!(absent && operation.op.toLowerCase() === 'remove' && operation.path)) throw error;
+      }
+    }
+    return document as unknown as T;
   } catch (error) {
     if (error instanceof PatchError || error instanceof TypeError) {
       throw new ScimError(400, sentenceOf(error.message), scimTypeOf(error));
