@@ -177,10 +177,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
         ],
       }),
     );
-    expect(added.status, added.text).toBe(200);
-    expect(added.json.members.map((m: { value: string }) => m.value).sort()).toEqual(
-      [aliceId, bobId].sort(),
-    );
+    expect(added.status, added.text).toBe(204);
     expect(await memberSources(groupId)).toEqual({ [aliceId]: 'SCIM', [bobId]: 'SCIM' });
     const removed = await scim(
       server.url,
@@ -189,7 +186,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       `/Groups/${groupId}`,
       patchOp({ op: 'remove', path: `members[value eq "${bobId}"]` }),
     );
-    expect(removed.status, removed.text).toBe(200);
+    expect(removed.status, removed.text).toBe(204);
     expect(await memberSources(groupId)).toEqual({ [aliceId]: 'SCIM' });
 
     // Alice signs in with a key, then Okta deactivates her: the very next request is refused.
@@ -332,7 +329,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       `/Groups/${groupId}`,
       patchOp({ op: 'Add', path: 'members', value: [{ value: id }] }),
     );
-    expect(add.status, add.text).toBe(200);
+    expect(add.status, add.text).toBe(204);
     expect(await memberSources(groupId)).toEqual({ [id]: 'SCIM' });
     // Adding again is not an error (SCIM repeats itself).
     const again = await scim(
@@ -342,7 +339,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       `/Groups/${groupId}`,
       patchOp({ op: 'Add', path: 'members', value: [{ value: id }] }),
     );
-    expect(again.status, again.text).toBe(200);
+    expect(again.status, again.text).toBe(204);
     const remove = await scim(
       server.url,
       idp.key,
@@ -350,7 +347,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       `/Groups/${groupId}`,
       patchOp({ op: 'Remove', path: 'members', value: [{ value: id }] }),
     );
-    expect(remove.status, remove.text).toBe(200);
+    expect(remove.status, remove.text).toBe(204);
     expect(await memberSources(groupId)).toEqual({});
 
     const disabled = await scim(
@@ -635,7 +632,7 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       `/Groups/${group.json.id}`,
       patchOp({ op: 'add', path: 'members', value: [{ value: user.json.id }] }),
     );
-    expect(allowed.status, allowed.text).toBe(200);
+    expect(allowed.status, allowed.text).toBe(204);
   });
 
   it('should serve ServiceProviderConfig, ResourceTypes and Schemas', async () => {

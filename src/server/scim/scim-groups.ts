@@ -13,6 +13,7 @@ import {
 } from './scim-exchange.js';
 import { parseEqualityFilter } from './scim-filter.js';
 import { type ScimGroupInput, scimGroupInput, scimGroupOf } from './scim-group.js';
+import { type MemberDelta, memberDelta } from './scim-member-delta.js';
 import { applyScimPatch } from './scim-patch.js';
 
 /**
@@ -22,7 +23,8 @@ import { applyScimPatch } from './scim-patch.js';
  * "SCIM provisioning" and advances the revision. Memberships made here have `source: SCIM`.
  * - `POST` creates (and adds `members`); `GET` lists (`filter` `displayName eq`, `externalId eq`,
  *   `id eq`; `excludedAttributes=members`) or reads;
- * - `PATCH` applies `members` add, remove (also `members[value eq "…"]`) and replace; `PUT` sets
+ * - `PATCH` applies `members` add, remove (also `members[value eq "…"]`) and replace (a PATCH that
+ *   only adds and removes listed members answers 204 without reading the others); `PUT` sets
  *   the members listed (leaves them when `members` is absent); `displayName` and `externalId`
  *   cannot change (400 `mutability`);
  * - `DELETE` deletes the group: its grants are revoked and its memberships end.
@@ -48,6 +50,11 @@ export async function serveGroups(request: ScimRequest): Promise<ScimResponse> {
       return updateGroup(request, group, await members(), input);
     }
     case 'PATCH': {
+      const delta = memberDelta(request.body);
+      if (delta !== null) {
+        await changeMembers(request, group, delta);
+        return { status: 204 };
+      }
       const current = await members();
       const patched = applyScimPatch(scimGroupOf(group, current, request.baseUrl), request.body);
       const input = scimGroupInput(patched);
@@ -148,8 +155,7 @@ async function knownMembers(request: ScimRequest, ids: readonly string[]) {
 
 /**
  * Makes the group's direct members exactly `wanted` (user and group ids): removes the others,
- * adds the missing (`source: SCIM`), each step all or nothing; an id that is neither a user nor a
- * group is 400 `invalidValue`. The members after.
+ * adds the missing (see `changeMembers`). The members after.
  */
 async function setMembers(
   request: ScimRequest,
@@ -159,43 +165,54 @@ async function setMembers(
 ): Promise<readonly ScimMember[]> {
   const have = new Set(current.map((m) => m.value));
   const keep = new Set(wanted);
-  const leaving = current.filter((m) => !keep.has(m.value));
-  const joining = wanted.filter((id) => !have.has(id));
-  if (leaving.length === 0 && joining.length === 0) return current;
+  const remove = current.filter((m) => !keep.has(m.value)).map((m) => m.value);
+  const add = wanted.filter((id) => !have.has(id));
+  if (remove.length === 0 && add.length === 0) return current;
+  await changeMembers(request, group, { add, remove });
+  return (await request.directory.members([group.id])).get(group.id) ?? [];
+}
+
+/**
+ * Removes, then adds, the members named (user and group ids), each step all or nothing, the
+ * memberships `source: SCIM`; adding a member already in or removing one already out changes
+ * nothing. An id to add that is neither a user nor a group is 400 `invalidValue`.
+ */
+async function changeMembers(request: ScimRequest, group: GroupRow, delta: MemberDelta) {
+  if (delta.add.length === 0 && delta.remove.length === 0) return;
   const { ctx } = request;
   assertManagesGroup(ctx, group, `Changing the members of group "${group.name}"`);
-  if (joining.length > MAX_MEMBERS_PER_CALL || leaving.length > MAX_MEMBERS_PER_CALL) {
+  if (delta.add.length > MAX_MEMBERS_PER_CALL || delta.remove.length > MAX_MEMBERS_PER_CALL) {
     throw new ScimError(
       400,
       `At most ${MAX_MEMBERS_PER_CALL} members may join or leave in one request.`,
       'tooMany',
     );
   }
-  const found = await knownMembers(request, joining);
+  const joining = await knownMembers(request, delta.add);
+  const leaving = await request.directory.classify(delta.remove);
   const options = { source: 'SCIM', idempotent: true } as const;
-  if (leaving.length > 0) {
+  if (leaving.identityIds.length + leaving.groupIds.length > 0) {
     await ctx.services.groups.removeMembers(
       ctx.caller,
       {
         groupId: group.id,
-        identityIds: leaving.filter((m) => m.type === 'User').map((m) => m.value),
-        groupIds: leaving.filter((m) => m.type === 'Group').map((m) => m.value),
+        identityIds: leaving.identityIds,
+        groupIds: leaving.groupIds,
         reason: SCIM_REASON,
       },
       options,
     );
   }
-  if (joining.length > 0) {
+  if (joining.identityIds.length + joining.groupIds.length > 0) {
     await ctx.services.groups.addMembers(
       ctx.caller,
       {
         groupId: group.id,
-        identityIds: found.identityIds,
-        groupIds: found.groupIds,
+        identityIds: joining.identityIds,
+        groupIds: joining.groupIds,
         reason: SCIM_REASON,
       },
       options,
     );
   }
-  return (await request.directory.members([group.id])).get(group.id) ?? [];
 }
