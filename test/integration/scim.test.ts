@@ -438,6 +438,33 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
     expect(Object.keys(await memberSources(group.json.id))).toEqual([a]);
   });
 
+  it('should replace a profile with PUT, keeping active unless the body says', async () => {
+    const userName = unique('put');
+    const made = await scim(server.url, idp.key, 'POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      userName,
+      active: false,
+      title: 'Engineer',
+    });
+    expect(made.status, made.text).toBe(201);
+    expect(made.json.active).toBe(false);
+    const id = made.json.id as string;
+    const silent = await scim(server.url, idp.key, 'PUT', `/Users/${id}`, {
+      schemas: [USER_SCHEMA],
+      userName,
+      displayName: 'Put Person',
+    });
+    expect(silent.status, silent.text).toBe(200);
+    expect(silent.json).toMatchObject({ active: false, displayName: 'Put Person' });
+    expect(silent.json.title).toBeUndefined();
+    const back = await scim(server.url, idp.key, 'PUT', `/Users/${id}`, {
+      schemas: [USER_SCHEMA],
+      userName,
+      active: true,
+    });
+    expect(back.json.active).toBe(true);
+  });
+
   it('should page users with startIndex and count', async () => {
     for (let i = 0; i < 3; i++) {
       await scim(server.url, idp.key, 'POST', '/Users', {

@@ -24,7 +24,8 @@ export interface ScimUserInput {
   /** The identity name: `userName` made a valid name (see `nameFromClaim`). */
   readonly name: string;
   readonly externalId: string | null;
-  readonly active: boolean;
+  /** `null` when the body does not say (a new user is active; an update keeps what is). */
+  readonly active: boolean | null;
   /** What is kept in the identity's `scim` attribute: `userName` and the profile (no password). */
   readonly profile: Record<string, unknown>;
 }
@@ -40,7 +41,7 @@ export function scimBoolean(value: unknown, attribute: string): boolean {
 
 /**
  * Reads a SCIM User body: `userName` (required, made a valid identity name), `externalId`,
- * `active` (default true) and the rest of the profile; 400 `invalidValue` names what is wrong.
+ * `active` and the rest of the profile; 400 `invalidValue` names what is wrong.
  */
 export function scimUserInput(body: unknown): ScimUserInput {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -55,7 +56,10 @@ export function scimUserInput(body: unknown): ScimUserInput {
   if (externalId !== null && (typeof externalId !== 'string' || externalId === '')) {
     throw invalidValue('"externalId" must be a non-empty string.');
   }
-  const active = fields.active === undefined ? true : scimBoolean(fields.active, 'active');
+  const active =
+    fields.active === undefined || fields.active === null
+      ? null
+      : scimBoolean(fields.active, 'active');
   const profile: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (!NOT_PROFILE.has(key.toLowerCase()) && value !== null) profile[key] = value;

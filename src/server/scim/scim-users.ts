@@ -48,7 +48,6 @@ export async function serveUsers(request: ScimRequest): Promise<ScimResponse> {
       return updateUser(request, current, scimUserInput(request.body), true);
     case 'PATCH': {
       const patched = applyScimPatch(scimUserOf(current, request.baseUrl), request.body);
-      if (patched.active === undefined) patched.active = current.status === 'ACTIVE';
       return updateUser(request, current, scimUserInput(patched), false);
     }
     case 'DELETE':
@@ -91,7 +90,8 @@ async function createUser(request: ScimRequest): Promise<ScimResponse> {
     externalId: input.externalId,
     attributes: { [SCIM_PROFILE_ATTRIBUTE]: input.profile },
   });
-  const row = input.active ? created : await identities.disable(request.ctx.caller, created.id);
+  const row =
+    input.active === false ? await identities.disable(request.ctx.caller, created.id) : created;
   const body = scimUserOf(row, request.baseUrl);
   return { status: 201, body, location: (body.meta as { location: string }).location };
 }
@@ -116,7 +116,7 @@ async function reviveUser(
   }
   const { identities } = request.ctx.services;
   const actor = request.ctx.caller;
-  if (input.active && deleted.status !== 'ACTIVE') {
+  if (input.active !== false && deleted.status !== 'ACTIVE') {
     await identities.enable(actor, deleted.id, SCIM_REASON);
   }
   const { [SCIM_DELETED_ATTRIBUTE]: _deletedAt, ...kept } = deleted.attributes;
@@ -149,13 +149,14 @@ async function updateUser(
   const actor = request.ctx.caller;
   const attributes = { ...current.attributes, [SCIM_PROFILE_ATTRIBUTE]: input.profile };
   let row = current;
-  if (input.active && current.status !== 'ACTIVE') {
+  // Not saying `active` keeps it: a PUT that leaves it out never re-enables someone offboarded.
+  if (input.active === true && current.status !== 'ACTIVE') {
     row = await identities.enable(actor, current.id, SCIM_REASON);
   }
   if (!isDeepStrictEqual(current.attributes, attributes)) {
     row = await identities.setAttributes(actor, current.id, attributes);
   }
-  if (!input.active && current.status === 'ACTIVE') {
+  if (input.active === false && current.status === 'ACTIVE') {
     row = await identities.disable(actor, current.id);
   }
   return { status: 200, body: scimUserOf(row, request.baseUrl) };
