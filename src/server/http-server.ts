@@ -47,6 +47,7 @@ import { createMetrics, type KeyholderMetrics, routeOf } from './metrics.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { jsonBodyReader } from './read-json-body.js';
 import { useRevision } from './revision-plugin.js';
+import { isScimPath, scimRoutes } from './scim/scim-routes.js';
 import { sendError } from './send-json.js';
 import { startWsServer } from './ws-server.js';
 
@@ -126,6 +127,7 @@ function accessLogHealth(services: Services): AccessLogStatus | null {
  *   armored, masked);
  * - `POST /access/v1/…` and `GET /.well-known/authzen-configuration`: the AuthZEN API
  *   (`authzenRoutes`);
+ * - `/scim/v2/…`: SCIM 2.0 provisioning (`scimRoutes`);
  * - `GET /livez`, `/readyz`, `/healthz`, `/metrics`: see `HealthRoutes`;
  * - any other path or method: a JSON 404. A trailing slash is allowed on every path.
  * Every request is counted in `/metrics` by route and status, answers its id in `x-request-id`
@@ -283,10 +285,21 @@ export async function startHttpServer(
     log: options.log,
   });
 
+  const scim = scimRoutes({
+    database: options.database,
+    services: options.services,
+    decisionCounts,
+    authenticate,
+    keyUsage: options.keyUsage,
+    readBody: jsonBodyReader(options.maxBodyBytes, ['application/json', 'application/scim+json']),
+    log: options.log,
+  });
+
   const route = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { path, search } = splitUrl(req.url);
     if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
     if (isAuthzenPath(path)) return authzen.serve(req, res, path);
+    if (isScimPath(path)) return scim.serve(req, res, path, search);
     return serveOperational(routes.public, path, req, res);
   };
   server.on('request', handler(route, metrics, options.log, options.logger));
@@ -359,7 +372,7 @@ function serveOperational(
   return Promise.resolve();
 }
 
-const NOT_FOUND_PATHS = '/graphql, /access/v1, /healthz, /livez, /readyz and /metrics';
+const NOT_FOUND_PATHS = '/graphql, /access/v1, /scim/v2, /healthz, /livez, /readyz and /metrics';
 
 /** Probes and scrapes: their access lines are written at `debug`, not to drown the others. */
 const OPERATIONAL_ROUTES: ReadonlySet<string> = new Set([

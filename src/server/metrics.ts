@@ -18,12 +18,15 @@ const ROUTES = [
   '/access/v1/search/resource',
   '/access/v1/search/action',
   '/.well-known/authzen-configuration',
+  '/scim/v2',
 ] as const;
 export type MetricsRoute = (typeof ROUTES)[number] | 'other';
 
 /** The route label of a request path (a trailing slash allowed): a fixed set, never the raw path. */
 export function routeOf(path: string): MetricsRoute {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  // SCIM paths carry resource ids: one label for all of them.
+  if (trimmed === '/scim/v2' || trimmed.startsWith('/scim/v2/')) return '/scim/v2';
   return (ROUTES as readonly string[]).includes(trimmed) ? (trimmed as MetricsRoute) : 'other';
 }
 

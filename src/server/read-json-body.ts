@@ -20,8 +20,10 @@ export type BodyRead = { readonly body: unknown } | { readonly refusal: BodyRefu
  */
 export function jsonBodyReader(
   maxBodyBytes: number,
+  /** The JSON content types read. @default ['application/json'] */
+  contentTypes: readonly string[] = ['application/json'],
 ): (req: IncomingMessage, res: ServerResponse) => Promise<BodyRead> {
-  const parseJson = bodyParser.json({ limit: maxBodyBytes });
+  const parseJson = bodyParser.json({ limit: maxBodyBytes, type: [...contentTypes] });
   return (req, res) =>
     new Promise<BodyRead>((resolve, reject) => {
       parseJson(req, res, (error?: unknown) => {
