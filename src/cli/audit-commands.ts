@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { createClient, type FormattedExecutionResult } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { FormattedExecutionResult } from 'graphql-ws';
 import { CliError, ExitCode } from './exit-codes.js';
 import { errorFromGraphQL, type GraphQLClient } from './graphql-client.js';
 import { nextPageHint } from './identity-commands.js';
@@ -92,12 +91,14 @@ async function search(
  * Prints live events passing `filter` until the server ends the stream (FORBIDDEN when the grant
  * is lost: exit 3) or the process is interrupted. `ready` runs once the subscription is live.
  */
-function follow(
+async function follow(
   client: GraphQLClient,
   filter: Record<string, unknown>,
   onEvent: (event: AuditEvent) => void,
   ready: () => Promise<void>,
 ): Promise<void> {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
   const ws = createClient({
     url: client.webSocketUrl,
     webSocketImpl: WebSocket,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runCommand } from '../lint/run-lint-command.js';
 import type { Output } from './output.js';
 
 /**
@@ -15,9 +14,15 @@ export function registerLintCommand(program: Command, out: Output): void {
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]')
-    .action((args: string[]) => {
-      process.exitCode = runCommand(['lint', ...args], out);
+    .action(async (args: string[]) => {
+      process.exitCode = await runLint(['lint', ...args], out);
     });
+}
+
+/** Runs the linter (loaded only now: it brings graphql-js, which other commands never need). */
+export async function runLint(argv: readonly string[], out: Output): Promise<number> {
+  const { runCommand } = await import('../lint/run-lint-command.js');
+  return runCommand(argv, out);
 }
 
 /** Whether `argv` runs `lint`: it is handed to the linter before the parser sees it. */

@@ -1,12 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand } from '../lint/run-lint-command.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerContextCommands } from './context-commands.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { registerGrantCommands } from './grant-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerKeyCommands } from './key-commands.js';
-import { isLint, registerLintCommand } from './lint-command.js';
+import { isLint, registerLintCommand, runLint } from './lint-command.js';
 import type { Output } from './output.js';
 import { registerRequestCommands } from './request-commands.js';
 import { createRuntime } from './runtime.js';
@@ -62,7 +61,7 @@ export async function runCli(
   out: Output,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  if (isLint(argv)) return runCommand(argv, out);
+  if (isLint(argv)) return runLint(argv, out);
   const program = buildProgram(out, env);
   try {
     await program.parseAsync([...argv], { from: 'user' });
