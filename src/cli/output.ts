@@ -10,9 +10,10 @@ export const processOutput: Output = {
   stderr: (text) => process.stderr.write(text),
 };
 
-/** A cell as people read it: `-` for nothing, lists joined, objects as compact JSON. */
+/** A cell as people read it: `-` for nothing (blank for ''), lists joined, objects as JSON. */
 export function cell(value: unknown): string {
-  if (value === null || value === undefined || value === '') return '-';
+  if (value === '') return '';
+  if (value === null || value === undefined) return '-';
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(cell).join(',');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
