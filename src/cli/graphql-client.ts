@@ -26,10 +26,17 @@ export function errorFromGraphQL(error: GraphQLErrorBody): CliError {
 export class GraphQLClient {
   readonly url: string;
   readonly #token: string;
+  readonly #onPartial: ((error: CliError) => void) | undefined;
 
-  constructor(url: string, token: string) {
+  /**
+   * @param onPartial told of each error below a root field that did answer (a nested field the
+   *   credential may not read, nulled with FORBIDDEN): the rest of the answer stands. Without it,
+   *   those errors reject too.
+   */
+  constructor(url: string, token: string, onPartial?: (error: CliError) => void) {
     this.url = url;
     this.#token = token;
+    this.#onPartial = onPartial;
   }
 
   /** `ws://…/graphql` for graphql-ws. */
@@ -75,8 +82,16 @@ export class GraphQLClient {
         `${this.url}/graphql answered HTTP ${response.status} without a GraphQL response; is it a Keyholder?`,
       );
     }
-    const [first] = body.errors ?? [];
-    if (first !== undefined) throw errorFromGraphQL(first);
+    const errors = body.errors ?? [];
+    const data = body.data;
+    const onPartial = this.#onPartial;
+    const partial = (error: GraphQLErrorBody) => {
+      const [root] = error.path ?? [];
+      return (error.path?.length ?? 0) > 1 && typeof root === 'string' && data?.[root] != null;
+    };
+    const fatal = onPartial === undefined ? errors[0] : errors.find((e) => !partial(e));
+    if (fatal !== undefined) throw errorFromGraphQL(fatal);
+    for (const error of errors) onPartial?.(errorFromGraphQL(error));
     if (body.data === undefined || body.data === null) {
       throw new CliError(
         ExitCode.SERVER_ERROR,

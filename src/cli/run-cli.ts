@@ -8,6 +8,7 @@ import { registerKeyCommands } from './key-commands.js';
 import { isLint, registerLintCommand, runLint } from './lint-command.js';
 import type { Output } from './output.js';
 import { registerRequestCommands } from './request-commands.js';
+import { registerReviewCommands } from './review-commands.js';
 import { createRuntime } from './runtime.js';
 import { registerScopeCommands } from './scope-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -47,6 +48,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerScopeCommands(program, runtime);
   registerGrantCommands(program, runtime);
   registerRequestCommands(program, runtime);
+  registerReviewCommands(program, runtime);
   registerAuditCommands(program, runtime);
   registerLintCommand(program, out);
   return program;

@@ -14,7 +14,10 @@ export interface GlobalOptions {
 export interface CommandRuntime {
   readonly out: Output;
   readonly env: NodeJS.ProcessEnv;
-  /** A client of the target `--context`, `KEYHOLDER_URL`/`KEYHOLDER_TOKEN` or the current context name. */
+  /**
+   * A client of the target `--context`, `KEYHOLDER_URL`/`KEYHOLDER_TOKEN` or the current context
+   * names; a nested field it may not read is a warning on stderr, the rest is printed.
+   */
   client(command: Command): GraphQLClient;
   /** Whether `--json` was given. */
   wantsJson(command: Command): boolean;
@@ -29,7 +32,9 @@ export function createRuntime(out: Output, env: NodeJS.ProcessEnv): CommandRunti
     env,
     client(command) {
       const target = resolveTarget(globals(command).context, env);
-      return new GraphQLClient(target.url, target.token);
+      return new GraphQLClient(target.url, target.token, (error) =>
+        out.stderr(`keyholder: warning: ${error.message} (${error.code ?? 'no code'})\n`),
+      );
     },
     wantsJson: (command) => globals(command).json === true,
     print(command, data, human) {

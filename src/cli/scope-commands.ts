@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { table } from './output.js';
+import { CliError, ExitCode, usageError } from './exit-codes.js';
+import { fields, table } from './output.js';
 import { type CommandRuntime, defined } from './runtime.js';
 
 interface Scope {
@@ -28,7 +29,44 @@ function collect(value: string, previous: readonly string[] = []): string[] {
   ];
 }
 
-/** `scope define|ls`. */
+interface ScopePolicy {
+  readonly maxTtlSeconds: number | null;
+  readonly requiresApproval: boolean;
+  readonly sensitive: boolean;
+  readonly condition: string | null;
+  readonly autoApprove: string | null;
+}
+
+interface PolicyOptions {
+  readonly maxTtl?: string;
+  readonly requiresApproval?: boolean;
+  readonly sensitive?: boolean;
+  readonly condition?: string;
+  readonly autoApprove?: string;
+}
+
+const POLICY = 'maxTtlSeconds requiresApproval sensitive condition autoApprove';
+
+/** `--max-ttl`: seconds, or `none` for no limit. */
+function maxTtl(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return null;
+  if (!/^\d+$/.test(value)) throw usageError(`--max-ttl must be seconds or none, not "${value}".`);
+  return Number(value);
+}
+
+function policyFields(name: string, policy: ScopePolicy): string {
+  return fields([
+    ['scope', name],
+    ['max ttl', policy.maxTtlSeconds === null ? 'none' : `${policy.maxTtlSeconds}s`],
+    ['requires approval', policy.requiresApproval],
+    ['sensitive', policy.sensitive],
+    ['condition', policy.condition],
+    ['auto-approve', policy.autoApprove],
+  ]);
+}
+
+/** `scope define|ls|policy`. */
 export function registerScopeCommands(program: Command, runtime: CommandRuntime): void {
   const scope = program
     .command('scope')
@@ -65,5 +103,49 @@ export function registerScopeCommands(program: Command, runtime: CommandRuntime)
         .client(command)
         .request<{ scopes: Scope[] }>(`{ scopes { ${SCOPE} } }`);
       runtime.print(command, data.scopes, scopeTable);
+    });
+
+  scope
+    .command('policy')
+    .description("Show a scope's policy, or change it with the options given (others stay)")
+    .argument('<scope>', 'the scope')
+    .option('--max-ttl <seconds>', 'the longest grant allowed, or none for no limit')
+    .option('--requires-approval', 'obtainable only through an approved access request')
+    .option('--no-requires-approval', 'grantable directly again')
+    .option('--sensitive', 'mark its grants and access events sensitive')
+    .option('--no-sensitive', 'no longer sensitive')
+    .option('--condition <cel>', 'a CEL condition every grant must also satisfy ("" removes it)')
+    .option(
+      '--auto-approve <cel>',
+      'a CEL condition that approves requests at once ("" removes it)',
+    )
+    .action(async (name: string, options: PolicyOptions, command: Command) => {
+      const client = runtime.client(command);
+      const input = defined({
+        maxTtlSeconds: maxTtl(options.maxTtl),
+        requiresApproval: options.requiresApproval,
+        sensitive: options.sensitive,
+        condition: options.condition,
+        autoApprove: options.autoApprove,
+      });
+      const scope =
+        Object.keys(input).length === 0
+          ? (
+              await client.request<{ scope: { policy: ScopePolicy } | null }>(
+                `query Policy($name: String!) { scope(name: $name) { policy { ${POLICY} } } }`,
+                { name },
+              )
+            ).scope
+          : (
+              await client.request<{ setScopePolicy: { policy: ScopePolicy } }>(
+                `mutation SetPolicy($name: String!, $input: ScopePolicyInput!) {
+                  setScopePolicy(scope: $name, input: $input) { policy { ${POLICY} } } }`,
+                { name, input },
+              )
+            ).setScopePolicy;
+      if (scope === null) {
+        throw new CliError(ExitCode.SERVER_ERROR, `Scope "${name}" is not defined.`, 'NOT_FOUND');
+      }
+      runtime.print(command, scope.policy, (policy) => policyFields(name, policy));
     });
 }
