@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/package-root.js';
 import { ensureBuilt } from '../fixtures/built.js';
-import { engines } from '../fixtures/engines.js';
+import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
 import { expectEventually } from '../fixtures/eventually.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 
@@ -238,6 +238,195 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect(verified.ok).toBe(true);
   });
 
+  /** A new identity of `kind` with a key, and the environment that runs the CLI as it. */
+  async function identityWithKey(name: string, kind = 'USER') {
+    const identity = parsed<{ id: string }>(
+      await keyholder(['identity', 'create', name, '--kind', kind, '--json']),
+    );
+    const { secret, apiKey } = parsed<{ secret: string; apiKey: { id: string } }>(
+      await keyholder(['key', 'create', identity.id, '--name', `${name}-key`, '--json']),
+    );
+    return {
+      id: identity.id,
+      keyId: apiKey.id,
+      env: { KEYHOLDER_URL: server.url, KEYHOLDER_TOKEN: secret },
+    };
+  }
+
+  it('should show, disable and re-enable an identity, whose key stops working when disabled', async () => {
+    const eve = await identityWithKey('cli-eve');
+
+    const shown = parsed<{ name: string; status: string; apiKeys: { id: string }[] }>(
+      await keyholder(['identity', 'show', eve.id, '--json']),
+    );
+    expect(shown).toMatchObject({
+      name: 'cli-eve',
+      status: 'ACTIVE',
+      apiKeys: [{ id: eve.keyId }],
+    });
+    expect(
+      parsed<{ status: string }>(await keyholder(['identity', 'disable', eve.id, '--json'])),
+    ).toMatchObject({ status: 'DISABLED' });
+    expect((await keyholder(['whoami'], eve.env)).code).toBe(3);
+
+    const enabled = await keyholder(['identity', 'enable', eve.id, '--reason', 'back from leave']);
+    expect(enabled.code).toBe(0);
+    expect(enabled.stdout).toContain(`${eve.id}  USER  cli-eve  ACTIVE`);
+    const missing = await keyholder(['identity', 'show', '00000000-0000-4000-8000-000000000000']);
+    expect(missing.code).toBe(1);
+  });
+
+  it('should ask for access, and let another identity approve or deny the request', async () => {
+    parsed(await keyholder(['scope', 'define', 'deploys:execute', '--json']));
+    const frank = await identityWithKey('cli-frank');
+
+    const asked = parsed<{ id: string; status: string }>(
+      await keyholder(
+        ['request', 'create', 'deploys:execute', '--ttl', '600', '--reason', 'INC-9', '--json'],
+        frank.env,
+      ),
+    );
+    expect(asked.status).toBe('PENDING');
+    expect((await keyholder(['request', 'approve', asked.id], frank.env)).code).toBe(3);
+    const awaiting = parsed<{ id: string }[]>(
+      await keyholder(['request', 'ls', '--awaiting', '--json']),
+    );
+    expect(awaiting.map((r) => r.id)).toContain(asked.id);
+    const approved = parsed<{ status: string; grant: { id: string } }>(
+      await keyholder(['request', 'approve', asked.id, '--reason', 'on call', '--json']),
+    );
+    expect(approved.status).toBe('APPROVED');
+    const mine = parsed<{ scope: string }[]>(await keyholder(['effective', '--json'], frank.env));
+    expect(mine.map((p) => p.scope)).toEqual(['deploys:execute']);
+
+    const again = parsed<{ id: string }>(
+      await keyholder(
+        ['request', 'create', 'deploys:execute', '--ttl', '60', '--reason', 'INC-10', '--json'],
+        frank.env,
+      ),
+    );
+    expect((await keyholder(['request', 'deny', again.id, '--reason', 'not needed'])).code).toBe(0);
+    const history = parsed<{ id: string; status: string }[]>(
+      await keyholder(['request', 'ls', '--json'], frank.env),
+    );
+    expect(Object.fromEntries(history.map((r) => [r.id, r.status]))).toEqual({
+      [asked.id]: 'APPROVED',
+      [again.id]: 'DENIED',
+    });
+  });
+
+  it("should change a scope's policy and review its grants, revoking what is not kept", async () => {
+    parsed(await keyholder(['scope', 'define', 'ledgers:write', '--json']));
+    const policy = parsed<{ maxTtlSeconds: number; sensitive: boolean }>(
+      await keyholder([
+        'scope',
+        'policy',
+        'ledgers:write',
+        '--max-ttl',
+        '3600',
+        '--sensitive',
+        '--json',
+      ]),
+    );
+    expect(policy).toMatchObject({ maxTtlSeconds: 3600, sensitive: true });
+    const gina = parsed<{ id: string }>(
+      await keyholder(['identity', 'create', 'cli-gina', '--json']),
+    );
+    const tooLong = await keyholder(['grant', gina.id, 'ledgers:write', '--reason', 'x']);
+    expect(tooLong.code).toBe(1);
+    expect(tooLong.stderr).toMatch(/\(BAD_USER_INPUT\)\n$/);
+    const grant = parsed<{ id: string }>(
+      await keyholder([
+        'grant',
+        gina.id,
+        'ledgers:write',
+        '--ttl',
+        '600',
+        '--reason',
+        'LED-1',
+        '--json',
+      ]),
+    );
+
+    const review = parsed<{ id: string; counts: { total: number } }>(
+      await keyholder([
+        'review',
+        'start',
+        'Ledger writers',
+        '--identity',
+        gina.id,
+        '--due-in',
+        '3600',
+        '--json',
+      ]),
+    );
+    expect(review.counts.total).toBe(1);
+    const items = parsed<{ items: { nodes: { id: string; grant: { id: string } }[] } }>(
+      await keyholder(['review', 'show', review.id, '--pending', '--json']),
+    ).items.nodes;
+    expect(items.map((i) => i.grant.id)).toEqual([grant.id]);
+    const decided = await keyholder([
+      'review',
+      'decide',
+      items[0]?.id ?? '',
+      'revoke',
+      '--note',
+      'left',
+    ]);
+    expect(decided.stdout).toContain('REVOKED');
+    expect(
+      parsed<{ allowed: boolean }>(await keyholder(['check', gina.id, 'ledgers:write', '--json'])),
+    ).toMatchObject({ allowed: false });
+  });
+
+  it('should warn about a nested field the key may not read and print the rest', async () => {
+    const auditor = await identityWithKey('cli-auditor', 'SERVICE');
+    parsed(await keyholder(['grant', auditor.id, 'grants:read', '--reason', 'AUD-1', '--json']));
+
+    const run = await keyholder(['who-can', 'grants:read', '--json'], auditor.env);
+
+    expect(run.code, run.stderr).toBe(0);
+    const holders = JSON.parse(run.stdout) as { nodes: { identityId: string; identity: null }[] };
+    expect(holders.nodes.map((h) => h.identityId)).toContain(auditor.id);
+    const others = holders.nodes.filter((h) => h.identityId !== auditor.id);
+    expect(others.map((h) => h.identityId)).toContain(server.adminId);
+    expect(others.every((h) => h.identity === null)).toBe(true);
+    expect(run.stderr).toMatch(/^keyholder: warning: .*identities:read.* \(FORBIDDEN\)\n/);
+  });
+
+  it('should log in with the key on standard input, keeping it out of the command line', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'kh-cli-stdin-'));
+    const login = await new Promise<Run>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [cli, 'login', '--url', server.url, '--token-stdin', '--name', 'piped', '--json'],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: other,
+            XDG_CONFIG_HOME: join(other, 'config'),
+          },
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+      );
+      child.stdin?.end(`${server.adminKey}\n`);
+    });
+
+    expect(parsed<{ context: string }>(login).context).toBe('piped');
+    const wrong = await keyholder([
+      'login',
+      '--url',
+      server.url,
+      '--token',
+      'kh_nope',
+      '--name',
+      'x',
+    ]);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/\(UNAUTHENTICATED\)\n$/);
+  });
+
   it('should exit 2 with what was wrong on usage errors, and never print a stack', async () => {
     for (const args of [
       ['grant', 'only-one-argument'],
@@ -333,4 +522,76 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     const exited = await new Promise<number | null>((resolve) => tail?.once('exit', resolve));
     expect(exited).toBe(0);
   });
+});
+
+describe.each(engines())('keyholder migrate and serve on %s', (engine) => {
+  let scratch: ScratchDatabase | undefined;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'kh-cli-data-'));
+    if (engine === 'postgres') scratch = await createScratchDatabase();
+  });
+
+  afterAll(async () => {
+    await scratch?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  function serverEnv(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dataDir,
+      DATA_DIR: dataDir,
+      ...(scratch === undefined ? {} : { DATABASE_URL: scratch.url }),
+    };
+  }
+
+  it('should apply the migrations and exit, again and again', async () => {
+    const migrate = () =>
+      new Promise<Run>((resolve) => {
+        execFile(
+          process.execPath,
+          [cli, 'migrate', '--json'],
+          { env: serverEnv(), timeout: 60_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+        );
+      });
+
+    expect(parsed<{ migrated: boolean; engine: string }>(await migrate())).toEqual({
+      migrated: true,
+      engine,
+    });
+    expect((await migrate()).code).toBe(0);
+  }, 90_000);
+
+  it('should serve as npm start does, answer the CLI, and stop on SIGTERM', async () => {
+    const key = 'kh_cli_serve_spec_admin_key_0123456789abcdef';
+    const child = spawn(process.execPath, [cli, 'serve'], {
+      env: { ...serverEnv(), PORT: '0', BOOTSTRAP_ADMIN_KEY: key },
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      const listening = await expectEventually(
+        async () => /listening on (http:\/\/\S+)\/graphql/.exec(out)?.[1],
+        (url) => url !== undefined,
+        'keyholder serve listening',
+        60_000,
+      );
+
+      const me = await keyholderIn(dataDir)(['whoami', '--json'], {
+        KEYHOLDER_URL: listening ?? '',
+        KEYHOLDER_TOKEN: key,
+      });
+      expect(parsed<{ name: string }>(me).name).toBe('bootstrap-admin');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+  }, 90_000);
 });
