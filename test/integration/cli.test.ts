@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/package-root.js';
 import { ensureBuilt } from '../fixtures/built.js';
-import { createScratchDatabase, engines, type ScratchDatabase } from '../fixtures/engines.js';
+import {
+  createScratchDatabase,
+  createScratchDataDir,
+  engines,
+  type ScratchDatabase,
+  type ScratchDataDir,
+} from '../fixtures/engines.js';
 import { expectEventually } from '../fixtures/eventually.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 
@@ -476,6 +482,39 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect(lint.stdout).toMatch(/^Usage: keyholder lint \[options\]/);
   });
 
+  it('should end audit tail --follow with exit 3 when its key loses audit:read', async () => {
+    const watcher = await identityWithKey('cli-watcher', 'SERVICE');
+    const grant = parsed<{ id: string }>(
+      await keyholder(['grant', watcher.id, 'audit:read', '--reason', 'SOC-1', '--json']),
+    );
+    const tail = spawn(process.execPath, [cli, 'audit', 'tail', '-f', '-n', '1'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...watcher.env },
+    });
+    let out = '';
+    let err = '';
+    tail.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    tail.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+    try {
+      await expectEventually(
+        async () => out,
+        (text) => text !== '',
+        'the latest event',
+      );
+
+      await keyholder(['revoke', grant.id, '--reason', 'SOC-1 over']);
+
+      expect(await exited).toBe(3);
+      expect(err).toMatch(/^keyholder: .*\(FORBIDDEN\)\n$/);
+    } finally {
+      tail.kill('SIGTERM');
+    }
+  });
+
   it('should print the latest audit events, then follow new ones live until stopped', async () => {
     let tail: ChildProcess | undefined;
     try {
@@ -528,8 +567,12 @@ describe.each(engines())('keyholder migrate and serve on %s', (engine) => {
   let scratch: ScratchDatabase | undefined;
   let dataDir: string;
 
+  let scratchDir: ScratchDataDir | undefined;
+
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kh-cli-data-'));
+    // PGlite: a copy of an initialised, empty cluster (initdb is most of a first start).
+    scratchDir = engine === 'pglite' ? await createScratchDataDir() : undefined;
+    dataDir = scratchDir?.path ?? (await mkdtemp(join(tmpdir(), 'kh-cli-data-')));
     if (engine === 'postgres') scratch = await createScratchDatabase();
   });
 
