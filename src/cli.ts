@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-import { runCommand } from './lint/run-lint-command.js';
+import { processOutput } from './cli/output.js';
+import { runCli } from './cli/run-cli.js';
 
-process.exitCode = runCommand(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+// A reader that stops early (`keyholder audit tail -f | head -1`) ends the command quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
 });
+
+const code = await runCli(process.argv.slice(2), processOutput);
+if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = code;

@@ -229,7 +229,11 @@ function offeringClaim(
   );
 }
 
-async function main(): Promise<void> {
+/**
+ * `npm start` and `keyholder serve`: reads the configuration from the environment (exit 2 when it
+ * is wrong), starts Keyholder, prints where it listens, and stops it on SIGINT or SIGTERM.
+ */
+export async function serve(): Promise<void> {
   let config: Config;
   try {
     config = readConfig();
@@ -270,7 +274,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  main().catch((error) => {
+  serve().catch((error) => {
     console.error('keyholder: failed to start', error);
     process.exit(1);
   });

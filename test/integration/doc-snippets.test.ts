@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config.js';
 import { packageRoot } from '../../src/package-root.js';
@@ -53,11 +56,15 @@ describe.each(engines())('documentation snippets on %s', (engine) => {
   describe.each(documents.map((doc) => [doc.file, doc] as const))('%s', (_file, doc) => {
     let server: TestServer;
     let shell: ShellSession;
+    let config: string;
 
     beforeAll(async () => {
       server = await startDocServer(engine, doc);
+      // `keyholder login` in a snippet stores its context here, never in the user's ~/.config.
+      config = await mkdtemp(join(tmpdir(), 'kh-doc-config-'));
       shell = new ShellSession(
         {
+          XDG_CONFIG_HOME: config,
           KEYHOLDER_URL: server.url,
           ADMIN_KEY: server.adminKey,
           BOOTSTRAP_ADMIN_KEY: server.adminKey,
@@ -69,6 +76,7 @@ describe.each(engines())('documentation snippets on %s', (engine) => {
     afterAll(async () => {
       await shell?.close();
       await server?.stop();
+      if (config) await rm(config, { recursive: true, force: true });
     });
 
     it.each(doc.snippets.map((snippet) => [`${snippet.file}:${snippet.line}`, snippet] as const))(
