@@ -135,7 +135,10 @@ try {
   const distinct = new Set(lags.map((l) => l.subject_id)).size;
   const recordedBy = await Promise.all(
     instances.map(async (u) => {
-      const health = (await (await fetch(`${u}/healthz`)).json()) as {
+      // The detail of /healthz is for system:read holders (the admin is one).
+      const health = (await (
+        await fetch(`${u}/healthz`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+      ).json()) as {
         expirySweeper: { recorded: number } | null;
       };
       return health.expirySweeper?.recorded ?? 0;
