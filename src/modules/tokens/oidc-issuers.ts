@@ -240,7 +240,35 @@ export function parseOidcIssuers(raw: string | undefined): OidcIssuer[] {
     if (seen.has(issuer)) throw new OidcIssuersError(`issuer "${issuer}" is listed twice.`);
     seen.add(issuer);
   }
+  if (issuers.length > 1) assertSeparateIdentitySpaces(issuers);
   return issuers;
+}
+
+/**
+ * With more than one issuer, no token of one may map to the external id of another's subject
+ * (issuer B's `sub: "okta:alice"` signing in as issuer A's alice). So each format must be a fixed
+ * prefix then `{sub}` (once, at the end), and no issuer's prefix may begin another's: then the
+ * prefix tells which issuer an external id belongs to.
+ */
+function assertSeparateIdentitySpaces(issuers: readonly OidcIssuer[]): void {
+  const prefixes = issuers.map(({ issuer, externalIdFormat }) => {
+    const at = externalIdFormat.indexOf('{sub}');
+    if (at !== externalIdFormat.length - '{sub}'.length) {
+      throw new OidcIssuersError(
+        `issuer "${issuer}": with more than one issuer, "externalIdFormat" must end with {sub} and contain it once (such as "{iss}|{sub}" or "okta:{sub}"), so that one issuer's tokens cannot take another's identities.`,
+      );
+    }
+    return { issuer, prefix: externalIdFormat.slice(0, at).replaceAll('{iss}', issuer) };
+  });
+  for (const a of prefixes) {
+    for (const b of prefixes) {
+      if (a !== b && b.prefix.startsWith(a.prefix)) {
+        throw new OidcIssuersError(
+          `issuers "${a.issuer}" and "${b.issuer}" would share identities: every external id "${b.prefix}…" of the second is also one "${a.prefix}…" of the first. Give each issuer a prefix no other begins with (the default "{iss}|{sub}" does).`,
+        );
+      }
+    }
+  }
 }
 
 /** The `externalId` of a token's subject under `issuer`'s format. */

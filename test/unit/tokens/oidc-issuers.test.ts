@@ -12,6 +12,21 @@ const BASE = { issuer: 'https://idp.example.com', audience: 'keyholder', keys: [
 const issuers = (...entries: unknown[]) => JSON.stringify(entries);
 
 describe('OIDC_ISSUERS', () => {
+  it('should accept several issuers whose external ids cannot meet', () => {
+    const read = parseOidcIssuers(
+      issuers(
+        { ...BASE, externalIdFormat: 'okta:{sub}' },
+        { ...BASE, issuer: 'https://other.example.com' },
+        { ...BASE, issuer: 'https://third.example.com', externalIdFormat: 'entra:{sub}' },
+      ),
+    );
+    expect(read.map((issuer) => issuer.externalIdFormat)).toEqual([
+      'okta:{sub}',
+      '{iss}|{sub}',
+      'entra:{sub}',
+    ]);
+  });
+
   it('should read no issuers when unset or blank', () => {
     expect(parseOidcIssuers(undefined)).toEqual([]);
     expect(parseOidcIssuers('  ')).toEqual([]);
@@ -143,6 +158,30 @@ describe('OIDC_ISSUERS', () => {
       'a duplicate issuer',
       issuers(BASE, BASE),
       'issuer "https://idp.example.com" is listed twice.',
+    ],
+    [
+      'two issuers whose external ids overlap (okta:{sub} and {sub})',
+      issuers(
+        { ...BASE, externalIdFormat: 'okta:{sub}' },
+        { ...BASE, issuer: 'https://other.example.com', externalIdFormat: '{sub}' },
+      ),
+      'would share identities',
+    ],
+    [
+      'two issuers with the same literal prefix',
+      issuers(
+        { ...BASE, externalIdFormat: 'corp:{sub}' },
+        { ...BASE, issuer: 'https://other.example.com', externalIdFormat: 'corp:{sub}' },
+      ),
+      'would share identities',
+    ],
+    [
+      'a format with {sub} not at its end, beside another issuer',
+      issuers(
+        { ...BASE, externalIdFormat: '{sub}@corp' },
+        { ...BASE, issuer: 'https://other.example.com' },
+      ),
+      'must end with {sub} and contain it once',
     ],
   ])('should refuse %s at startup with a ConfigError naming it', (_, raw, message) => {
     const read = () => readConfig({ OIDC_ISSUERS: raw });
