@@ -25,6 +25,7 @@ import {
   AuthenticationCache,
   DEFAULT_AUTHENTICATION_CACHE_SIZE,
 } from '../modules/keys/authentication-cache.js';
+import { FailedAuthentications } from '../modules/keys/failed-authentications.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
 import {
   type AuthenticateBearer,
@@ -192,8 +193,14 @@ export async function startHttpServer(
     options.log,
     authenticationCache,
   );
+  const failures = new FailedAuthentications(options.services.accessLog, options.log);
   const authenticate: AuthenticateBearer = (credential, prefetch, request) =>
-    traced('keyholder.authenticate', {}, () => authenticateBearer(credential, prefetch, request));
+    traced('keyholder.authenticate', {}, () =>
+      authenticateBearer(credential, prefetch, request).catch((error: unknown) => {
+        failures.note(error, credential, request);
+        throw error;
+      }),
+    );
   const decisionCounts: DecisionCounts = { allowed: 0, denied: 0 };
   const contextDeps = {
     database: options.database,
@@ -204,6 +211,7 @@ export async function startHttpServer(
   const metrics = createMetrics({
     decisions: decisionCounts,
     authenticationCache: () => authenticationCache.stats(),
+    authenticationFailures: () => failures.counts,
     accessLog: () => options.services.accessLog.status(),
     expirySweeper: sweeper ? () => sweeper.status() : undefined,
     webhooks: options.webhooks,

@@ -37,6 +37,8 @@ export function routeOf(path: string): MetricsRoute {
 export interface MetricSources {
   readonly decisions: DecisionCounts;
   readonly authenticationCache: () => AuthenticationCacheStats;
+  /** Refused credentials by reason (`FailedAuthentications.counts`). */
+  readonly authenticationFailures?: () => ReadonlyMap<string, number>;
   readonly accessLog: () => AccessLogStatus;
   readonly expirySweeper?: (() => ExpirySweeperStatus) | undefined;
   readonly webhooks?: (() => WebhookDispatchStats) | undefined;
@@ -128,6 +130,19 @@ export function createMetrics(sources: MetricSources): KeyholderMetrics {
     'Authentications that ran the authentication statement.',
     () => sources.authenticationCache().misses,
   );
+  const failures = sources.authenticationFailures;
+  if (failures !== undefined) {
+    new Counter({
+      name: 'keyholder_authentication_failures_total',
+      help: 'Refused credentials, by reason (UNKNOWN_KEY, REVOKED_KEY, EXPIRED_KEY, DISABLED_IDENTITY, INVALID_TOKEN, UNKNOWN_SUBJECT).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of failures()) this.inc({ reason }, count);
+      },
+    });
+  }
   gaugeOf(
     registry,
     'keyholder_access_log_pending',

@@ -5,7 +5,8 @@ import type { AuditAction } from './audit-actions.js';
 /** One access event, as it is queued for the audit log. */
 export interface AccessEvent {
   readonly action: AuditAction;
-  readonly actorId: string;
+  /** Who acted; `null` for one nobody could be authenticated as (`auth.failed`). */
+  readonly actorId: string | null;
   /** The identity the decisions were about, when not the actor (an AuthZEN evaluation's subject). */
   readonly subjectId?: string;
   readonly details: Record<string, unknown>;

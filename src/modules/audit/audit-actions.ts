@@ -36,6 +36,7 @@ export const AUDIT_ACTIONS = [
   'webhook.resumed',
   'access.allowed',
   'access.denied',
+  'auth.failed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -37,7 +37,7 @@ export async function authenticate(
   // authentication may outlive that. The stored prefix is always `prefixOf` the secret.
   const expiresAt = auth.caller.keyExpiresAt;
   if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
-    throw unauthenticated(`API key ${prefixOf(secret)} has expired.`);
+    throw unauthenticated(`API key ${prefixOf(secret)} has expired.`, { reason: 'EXPIRED_KEY' });
   }
   return auth;
 }
@@ -53,13 +53,25 @@ async function readKeyAuthentication(
     prefetch.scopes,
   ]);
   const first = rows[0];
-  if (first === undefined) throw unauthenticated('The API key is not recognised.');
+  if (first === undefined) {
+    throw unauthenticated('The API key is not recognised.', { reason: 'UNKNOWN_KEY' });
+  }
   const [keyId, prefix, keyExpiresAt, keyRevokedAt, callerId, expired] = first;
-  if (keyRevokedAt !== null) throw unauthenticated(`API key ${prefix} has been revoked.`);
-  if (expired === true) throw unauthenticated(`API key ${prefix} has expired.`);
+  if (keyRevokedAt !== null) {
+    throw unauthenticated(`API key ${prefix} has been revoked.`, { reason: 'REVOKED_KEY' });
+  }
+  if (expired === true) {
+    throw unauthenticated(`API key ${prefix} has expired.`, { reason: 'EXPIRED_KEY' });
+  }
   const caller = rows.find((row) => row[6] === callerId);
-  if (caller === undefined) throw unauthenticated('The API key is not recognised.');
-  if (!caller[13]) throw unauthenticated(`The identity of API key ${prefix} is disabled.`);
+  if (caller === undefined) {
+    throw unauthenticated('The API key is not recognised.', { reason: 'UNKNOWN_KEY' });
+  }
+  if (!caller[13]) {
+    throw unauthenticated(`The identity of API key ${prefix} is disabled.`, {
+      reason: 'DISABLED_IDENTITY',
+    });
+  }
   return authenticationOf(database.db, rows, prefetch, callerId, {
     keyId,
     keyExpiresAt: toDate(keyExpiresAt),

@@ -61,6 +61,7 @@ export class TokenAuthenticator {
       if (!trustedIssuer.createIdentities) {
         throw unauthenticated(
           `No identity has externalId "${externalId}"; an administrator must create it (issuer "${trustedIssuer.issuer}" does not create identities).`,
+          { reason: 'UNKNOWN_SUBJECT' },
         );
       }
       await createTokenIdentity(this.database, verified, externalId, request);
@@ -70,6 +71,7 @@ export class TokenAuthenticator {
     if (auth.caller.identity.status !== 'ACTIVE') {
       throw unauthenticated(
         `The identity "${auth.caller.identity.name}" of this token's subject is disabled.`,
+        { reason: 'DISABLED_IDENTITY' },
       );
     }
     return auth;

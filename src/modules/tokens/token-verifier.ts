@@ -32,7 +32,8 @@ function quoted(value: unknown): string {
   return json.length > 100 ? `${json.slice(0, 97)}…` : json;
 }
 
-const reject = (message: string): DomainError => unauthenticated(message);
+const reject = (message: string): DomainError =>
+  unauthenticated(message, { reason: 'INVALID_TOKEN' });
 
 /**
  * Verifies OIDC JWT bearer tokens against the configured issuers with `jose`. Every failure is
