@@ -190,10 +190,11 @@ try {
   // (access events do not advance the revision); /healthz counts both kinds.
   for (const v of [logged, off]) {
     const health = (await (await fetch(v.url.replace(/\/graphql$/, '/healthz'))).json()) as {
-      authenticationCache: { hits: number; misses: number } | null;
+      authenticationCache?: { hits: number; misses: number } | null;
     };
+    // Anonymous /healthz has shown no detail since the health split (it needs system:read).
     const stats = health.authenticationCache;
-    if (stats === null) continue;
+    if (stats === null || stats === undefined) continue;
     const missRate = (100 * stats.misses) / Math.max(1, stats.hits + stats.misses);
     console.log(
       `  ${v.name}: authentication cache hits ${stats.hits}, misses ${stats.misses} (${missRate.toFixed(3)} % of requests)`,
