@@ -69,7 +69,7 @@ export interface HttpServerOptions {
    */
   readonly authenticationCacheSize?: number;
   readonly log: (message: string, error?: unknown) => void;
-  /** Where the access line of every HTTP request is written (see `accessLine`). */
+  /** Where the access line of every HTTP request is written (its fields: see `handler`). */
   readonly logger: Logger;
   /** The webhook dispatcher's counters, for `/metrics`; absent shows none. */
   readonly webhooks?: () => WebhookDispatchStats;
