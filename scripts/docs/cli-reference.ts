@@ -96,7 +96,7 @@ function optionRows(options: readonly Option[]): string {
 function section(command: Command): string {
   const name = fullName(command);
   if (command.name() === 'lint') {
-    return `\n### \`${name}\`\n\n${command.description()}. Its options, output and exit codes are in \`keyholder lint --help\` and the [lint guide](../guides/lint.md).\n`;
+    return `\n### \`${name}\`\n\n${command.description()}. Its options, output and exit codes are in \`keyholder lint --help\` and the [lint guide](../guides/lint.md); \`--json\` is its \`--format json\`.\n`;
   }
   return [
     `\n### \`${name}\`\n\n${command.description()}.\n\n\`\`\`\n${name} ${command.usage()}\n\`\`\`\n`,
