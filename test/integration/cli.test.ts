@@ -85,6 +85,9 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect((await stat(join(home, 'config/keyholder'))).mode & 0o777).toBe(0o700);
     const me = parsed<{ id: string; name: string }>(await keyholder(['whoami', '--json']));
     expect(me).toMatchObject({ id: server.adminId, name: 'bootstrap-admin' });
+    expect((await keyholder(['whoami'])).stdout).toContain(
+      `name:    bootstrap-admin\nkind:    USER\nstatus:  ACTIVE\nurl:     ${server.url}\ncontext: default\n`,
+    );
     const contexts = parsed<{ name: string; current: boolean; token: string }[]>(
       await keyholder(['context', 'ls', '--json']),
     );
