@@ -34,6 +34,9 @@ command prints the data Keyholder answered, as JSON, for scripts (\`jq\`): the o
 the command is about, or for paged lists the connection (\`nodes\`, \`pageInfo\`; pass
 \`pageInfo.endCursor\` as \`--after\`). \`audit tail --json\` prints one event per line (JSON Lines).
 Errors go to standard error as one line, \`keyholder: <message> (<extensions.code>)\`, never a stack.
+A field inside the answer that the credential may not read (say \`who-can\`'s identity names without
+\`identities:read\`) is null, with \`keyholder: warning: … (FORBIDDEN)\` on standard error; the rest is
+printed and the command exits 0. \`serve\` prints the server's own log, \`--json\` or not.
 
 ## Exit codes
 
@@ -96,7 +99,7 @@ function optionRows(options: readonly Option[]): string {
 function section(command: Command): string {
   const name = fullName(command);
   if (command.name() === 'lint') {
-    return `\n### \`${name}\`\n\n${command.description()}. Its options, output and exit codes are in \`keyholder lint --help\` and the [lint guide](../guides/lint.md).\n`;
+    return `\n### \`${name}\`\n\n${command.description()}. Its options, output and exit codes are in \`keyholder lint --help\` and the [lint guide](../guides/lint.md); \`--json\` is its \`--format json\`.\n`;
   }
   return [
     `\n### \`${name}\`\n\n${command.description()}.\n\n\`\`\`\n${name} ${command.usage()}\n\`\`\`\n`,

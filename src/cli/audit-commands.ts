@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { FormattedExecutionResult } from 'graphql-ws';
 import { CliError, ExitCode } from './exit-codes.js';
 import { errorFromGraphQL, type GraphQLClient } from './graphql-client.js';
-import { nextPageHint } from './identity-commands.js';
-import { cell, fields, table } from './output.js';
+import { cell, fields, nextPageHint, table } from './output.js';
 import { type CommandRuntime, defined, integer, oneOf } from './runtime.js';
 
 interface AuditEvent {

@@ -122,6 +122,7 @@ export function registerContextCommands(program: Command, runtime: CommandRuntim
     .description('Show the identity the current credential authenticates as')
     .action(async (_options: unknown, command: Command) => {
       const client = runtime.client(command);
+      const { context } = runtime.target(command);
       const { me } = await client.request<{ me: Me }>(ME);
       runtime.print(command, me, () =>
         fields([
@@ -130,6 +131,7 @@ export function registerContextCommands(program: Command, runtime: CommandRuntim
           ['kind', me.kind],
           ['status', me.status],
           ['url', client.url],
+          ['context', context ?? 'none (KEYHOLDER_URL and KEYHOLDER_TOKEN)'],
         ]),
       );
     });

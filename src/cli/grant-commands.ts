@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { usageError } from './exit-codes.js';
-import { nextPageHint } from './identity-commands.js';
-import { cell, fields, table } from './output.js';
+import { cell, fields, nextPageHint, table } from './output.js';
 import { type CommandRuntime, defined, integer } from './runtime.js';
 
 interface Grant {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
-import { fields, table } from './output.js';
+import { fields, nextPageHint, type Page, table } from './output.js';
 import { type CommandRuntime, defined, integer, oneOf } from './runtime.js';
 
 interface Identity {
@@ -30,11 +30,6 @@ interface IdentityDetail extends Identity {
   }[];
 }
 
-interface Page<T> {
-  readonly nodes: readonly T[];
-  readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
-}
-
 const IDENTITY = 'id kind name externalId status createdAt';
 const KINDS = ['USER', 'SERVICE', 'AGENT'];
 
@@ -44,11 +39,6 @@ function identityRow(identity: Identity): string {
     ['id', 'kind', 'name', 'status'],
     [[identity.id, identity.kind, identity.name, identity.status]],
   );
-}
-
-/** A hint under a table that another page exists. */
-export function nextPageHint(page: Page<unknown>): string {
-  return page.pageInfo.hasNextPage ? `More: --after ${page.pageInfo.endCursor}\n` : '';
 }
 
 /** `identity create|ls|show|disable|enable`. */

@@ -14,15 +14,22 @@ export function registerLintCommand(program: Command, out: Output): void {
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]')
-    .action(async (args: string[]) => {
-      process.exitCode = await runLint(['lint', ...args], out);
+    .action(async (args: string[], _options: unknown, command: Command) => {
+      const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
+      process.exitCode = await runLint(['lint', ...args, ...(json ? ['--json'] : [])], out);
     });
 }
 
-/** Runs the linter (loaded only now: it brings graphql-js, which other commands never need). */
+/**
+ * Runs the linter (loaded only now: it brings graphql-js, which other commands never need).
+ * `--json`, as on every command, is its `--format json`.
+ */
 export async function runLint(argv: readonly string[], out: Output): Promise<number> {
   const { runCommand } = await import('../lint/run-lint-command.js');
-  return runCommand(argv, out);
+  return runCommand(
+    argv.flatMap((arg) => (arg === '--json' ? ['--format', 'json'] : [arg])),
+    out,
+  );
 }
 
 /** Whether `argv` runs `lint`: it is handed to the linter before the parser sees it. */

@@ -19,6 +19,17 @@ export function cell(value: unknown): string {
   return String(value);
 }
 
+/** A connection page as the API returns it. */
+export interface Page<T> {
+  readonly nodes: readonly T[];
+  readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
+}
+
+/** A line under a table saying how to get the next page, when there is one. */
+export function nextPageHint(page: Page<unknown>): string {
+  return page.pageInfo.hasNextPage ? `More: --after ${page.pageInfo.endCursor}\n` : '';
+}
+
 /** Rows as an aligned table under upper-case headers; `(none)` when there are no rows. */
 export function table(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
   if (rows.length === 0) return '(none)\n';

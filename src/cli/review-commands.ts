@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
-import { nextPageHint } from './identity-commands.js';
-import { table } from './output.js';
+import { nextPageHint, type Page, table } from './output.js';
 import { type CommandRuntime, defined, integer, oneOf } from './runtime.js';
 
 interface Review {
@@ -30,11 +29,6 @@ interface ReviewItem {
     readonly role: { readonly name: string } | null;
     readonly resource: string | null;
   } | null;
-}
-
-interface Page<T> {
-  readonly nodes: readonly T[];
-  readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
 }
 
 const REVIEW = 'id name status dueAt counts { total pending kept revoked }';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveTarget } from './contexts.js';
+import { resolveTarget, type Target } from './contexts.js';
 import { usageError } from './exit-codes.js';
 import { GraphQLClient } from './graphql-client.js';
 import { json, type Output } from './output.js';
@@ -19,6 +19,8 @@ export interface CommandRuntime {
    * names; a nested field it may not read is a warning on stderr, the rest is printed.
    */
   client(command: Command): GraphQLClient;
+  /** Where `client` talks to, and the context that said so. */
+  target(command: Command): Target;
   /** Whether `--json` was given. */
   wantsJson(command: Command): boolean;
   /** Prints `data` as JSON with `--json`, otherwise what `human(data)` makes of it. */
@@ -36,6 +38,7 @@ export function createRuntime(out: Output, env: NodeJS.ProcessEnv): CommandRunti
         out.stderr(`keyholder: warning: ${error.message} (${error.code ?? 'no code'})\n`),
       );
     },
+    target: (command) => resolveTarget(globals(command).context, env),
     wantsJson: (command) => globals(command).json === true,
     print(command, data, human) {
       out.stdout(globals(command).json === true ? json(data) : human(data));

@@ -60,6 +60,55 @@ function parsed<T>(run: Run): T {
 
 beforeAll(() => ensureBuilt(['dist/src/cli.js']), 120_000);
 
+describe('the keyholder CLI, whatever the server', () => {
+  let home: string;
+  let keyholder: ReturnType<typeof keyholderIn>;
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'kh-cli-offline-'));
+    keyholder = keyholderIn(home);
+  });
+
+  afterAll(() => rm(home, { recursive: true, force: true }));
+
+  it('should exit 2 with what was wrong on usage errors, and never print a stack', async () => {
+    for (const args of [
+      ['grant', 'only-one-argument'],
+      ['identity', 'create', 'x', '--kind', 'ROBOT'],
+      ['identity', 'ls', '--first', 'many'],
+      ['no-such-command'],
+      ['identity'],
+      ['--context', 'nowhere', 'whoami'],
+    ]) {
+      const run = await keyholder(args);
+
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout, args.join(' ')).toBe('');
+      expect(run.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
+    expect((await keyholder(['identity', 'create', 'x', '--kind', 'ROBOT'])).stderr).toBe(
+      'keyholder: --kind must be one of USER, SERVICE, AGENT, not "ROBOT".\n',
+    );
+  });
+
+  it('should print --help for every command, and keep lint as it was', async () => {
+    for (const args of [
+      ['--help'],
+      ['audit', 'tail', '--help'],
+      ['check', '--help'],
+      ['login', '--help'],
+    ]) {
+      const run = await keyholder(args);
+
+      expect(run.code, args.join(' ')).toBe(0);
+      expect(run.stdout, args.join(' ')).toMatch(/^Usage: keyholder/);
+    }
+    expect((await keyholder(['check', '--help'])).stdout).toContain('--explain');
+    const lint = await keyholder(['lint', '--help']);
+    expect(lint.stdout).toMatch(/^Usage: keyholder lint \[options\]/);
+  });
+});
+
 describe.each(engines())('the keyholder CLI on %s', (engine) => {
   let server: TestServer;
   let home: string;
@@ -85,6 +134,9 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect((await stat(join(home, 'config/keyholder'))).mode & 0o777).toBe(0o700);
     const me = parsed<{ id: string; name: string }>(await keyholder(['whoami', '--json']));
     expect(me).toMatchObject({ id: server.adminId, name: 'bootstrap-admin' });
+    expect((await keyholder(['whoami'])).stdout).toContain(
+      `name:    bootstrap-admin\nkind:    USER\nstatus:  ACTIVE\nurl:     ${server.url}\ncontext: default\n`,
+    );
     const contexts = parsed<{ name: string; current: boolean; token: string }[]>(
       await keyholder(['context', 'ls', '--json']),
     );
@@ -433,26 +485,6 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect(wrong.stderr).toMatch(/\(UNAUTHENTICATED\)\n$/);
   });
 
-  it('should exit 2 with what was wrong on usage errors, and never print a stack', async () => {
-    for (const args of [
-      ['grant', 'only-one-argument'],
-      ['identity', 'create', 'x', '--kind', 'ROBOT'],
-      ['identity', 'ls', '--first', 'many'],
-      ['no-such-command'],
-      ['identity'],
-      ['--context', 'nowhere', 'whoami'],
-    ]) {
-      const run = await keyholder(args);
-
-      expect(run.code, args.join(' ')).toBe(2);
-      expect(run.stdout, args.join(' ')).toBe('');
-      expect(run.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
-    }
-    expect((await keyholder(['identity', 'create', 'x', '--kind', 'ROBOT'])).stderr).toBe(
-      'keyholder: --kind must be one of USER, SERVICE, AGENT, not "ROBOT".\n',
-    );
-  });
-
   it("should exit 1 with the server's message and code for a server error", async () => {
     const run = await keyholder([
       'revoke',
@@ -463,23 +495,6 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
 
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^keyholder: .+ \(NOT_FOUND\)\n$/);
-  });
-
-  it('should print --help for every command, and keep lint as it was', async () => {
-    for (const args of [
-      ['--help'],
-      ['audit', 'tail', '--help'],
-      ['check', '--help'],
-      ['login', '--help'],
-    ]) {
-      const run = await keyholder(args);
-
-      expect(run.code, args.join(' ')).toBe(0);
-      expect(run.stdout, args.join(' ')).toMatch(/^Usage: keyholder/);
-    }
-    expect((await keyholder(['check', '--help'])).stdout).toContain('--explain');
-    const lint = await keyholder(['lint', '--help']);
-    expect(lint.stdout).toMatch(/^Usage: keyholder lint \[options\]/);
   });
 
   it('should end audit tail --follow with exit 3 when its key loses audit:read', async () => {
