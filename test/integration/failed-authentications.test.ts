@@ -88,6 +88,20 @@ describe.each(engines())('failed authentications on %s', (engine) => {
     );
   });
 
+  it('should not advance the revision, so refused keys never make cached authentications miss', async () => {
+    const head = async () =>
+      (await server.database.query<{ v: string }>('select value::text as v from revision_head'))[0]
+        ?.v;
+    const before = await head();
+    expect((await gql(server.url, 'kh_77777777refused', '{ me { id } }')).status).toBe(401);
+    await expectEventually(
+      () => failedEvents(server),
+      (nodes) => nodes.some((n) => n.details.credential === 'kh_77777777'),
+      'the auth.failed event',
+    );
+    expect(await head()).toBe(before);
+  });
+
   it('should count every refusal by reason in /metrics', async () => {
     await gql(server.url, 'kh_99999999nope', '{ me { id } }');
     const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();

@@ -158,7 +158,10 @@ describe.each(engines())('audit subscriptions losing access on %s', (engine) => 
     await waitForSubject(recorder, later.id);
 
     expect(recorder.ending).toBeUndefined();
-    expect(eventsOf(recorder.sinceMark()).map((e) => e.action)).toEqual([
+    // The keys earlier specs revoked or let expire are refused meanwhile: their auth.failed
+    // events (written off the request path) may land in this window too.
+    const actions = eventsOf(recorder.sinceMark()).map((e) => e.action);
+    expect(actions.filter((action) => action !== 'auth.failed')).toEqual([
       'grant.revoked',
       'identity.created',
     ]);
