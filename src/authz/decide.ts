@@ -93,7 +93,7 @@ export function evaluateClause<G extends GrantLike>(
     readonly resource: string | null;
     readonly self: string | null;
     /** The resource's type and properties, when the clause names properties. */
-    readonly facts?: ResourceFacts;
+    readonly facts?: ResourceFacts | undefined;
   },
   now: number,
 ): ClauseOutcome<G> {

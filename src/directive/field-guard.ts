@@ -110,9 +110,10 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       const values = {
         resource: clause.resource === null ? null : readValuePath(clause.resource, parent, args),
         self: clause.orSelf === null ? null : readValuePath(clause.orSelf, parent, args),
-        ...(clause.properties === undefined
-          ? {}
-          : { facts: this.#facts(clause.properties, parent, args) }),
+        facts:
+          clause.properties === undefined
+            ? undefined
+            : this.#facts(clause.properties, parent, args),
       };
       const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
       if (!outcome.allowed) {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { isStorableValue } from '../../conditions/parse-json-object.js';
+import { isStorableValue, MAX_JSON_BYTES } from '../../conditions/parse-json-object.js';
 import { isStorableText } from '../../modules/shared/validate.js';
 import { badRequest } from './authzen-refusal.js';
 
@@ -7,7 +7,6 @@ import { badRequest } from './authzen-refusal.js';
 export const MAX_EVALUATIONS = 500;
 
 const MAX_ID_LENGTH = 512;
-const MAX_PROPERTIES_BYTES = 8_192;
 
 export interface AuthzenSubject {
   readonly type: string;
@@ -78,8 +77,8 @@ function textAt(value: unknown, where: string, required: boolean): string | null
 function jsonObjectAt(value: unknown, where: string): Json | null {
   const object = objectAt(value, where, false);
   if (object === null) return null;
-  if (JSON.stringify(object).length > MAX_PROPERTIES_BYTES) {
-    throw badRequest(`${where} is larger than ${MAX_PROPERTIES_BYTES} bytes.`);
+  if (JSON.stringify(object).length > MAX_JSON_BYTES) {
+    throw badRequest(`${where} is larger than ${MAX_JSON_BYTES} bytes.`);
   }
   if (!isStorableValue(object)) {
     throw badRequest(`${where} must not contain NUL characters or lone surrogates.`);

@@ -1,20 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
-import type { Services } from '../../context/services.js';
-import type { Database } from '../../db/client.js';
 import { isDatabaseUnavailable, isDomainError } from '../../errors.js';
 import { accessEventOf } from '../../modules/audit/access-event.js';
 import { accessEventDue } from '../../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../../modules/audit/access-record.js';
 import { callerHolds } from '../../modules/grants/caller-authority.js';
 import type { Authentication } from '../../modules/keys/authentication.js';
-import type { KeyUsageRecorder } from '../../modules/keys/key-usage-recorder.js';
-import type { AuthenticateBearer } from '../../modules/tokens/bearer-authenticator.js';
 import { requestIdOf } from '../../telemetry/request-id.js';
 import { ACCESS_LOG_UNAVAILABLE } from '../access-log-plugin.js';
 import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
-import type { DecisionCounts } from '../decision-tally.js';
-import type { BodyRead } from '../read-json-body.js';
+import { type EndpointOptions, originOf } from '../endpoint-options.js';
 import { AuthzenRefusal, badRequest } from './authzen-refusal.js';
 import {
   type AuthzenEvaluation,
@@ -29,16 +24,8 @@ import { decideEvaluation, type EvaluationOutcome } from './decide-evaluation.js
 import { ScopeAliasDirectory } from './scope-alias-directory.js';
 import { SubjectDirectory } from './subject-directory.js';
 
-export interface AuthzenOptions {
-  readonly database: Database;
-  readonly services: Services;
-  /** Where decisions are counted for `/metrics` (one per evaluation); absent counts nothing. */
-  readonly decisionCounts?: DecisionCounts;
-  readonly authenticate: AuthenticateBearer;
-  readonly keyUsage: KeyUsageRecorder;
-  readonly readBody: (req: IncomingMessage, res: ServerResponse) => Promise<BodyRead>;
-  readonly log: (message: string, error?: unknown) => void;
-}
+/** What the AuthZEN API is given by the server it is mounted on. */
+export type AuthzenOptions = EndpointOptions;
 
 /** The scope an enforcement point needs to ask. */
 export const DECISIONS_SCOPE = 'decisions:execute';
@@ -72,13 +59,6 @@ function sendJson(res: ServerResponse, body: unknown): void {
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
   res.end(JSON.stringify(body));
-}
-
-/** The PDP's base URL as the caller reached it (`https` behind a proxy that says so). */
-function baseUrlOf(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-proto'];
-  const scheme = forwarded === 'https' ? 'https' : 'http';
-  return `${scheme}://${req.headers.host ?? 'localhost'}`;
 }
 
 /** Whether `path` is one the AuthZEN API serves. */
@@ -133,7 +113,7 @@ export function authzenRoutes(options: AuthzenOptions) {
   const aliases = new ScopeAliasDirectory(options.database);
 
   const metadata = (req: IncomingMessage, res: ServerResponse): void => {
-    const base = baseUrlOf(req);
+    const base = originOf(req);
     res.statusCode = 200;
     res.setHeader('content-type', 'application/json; charset=utf-8');
     res.setHeader('cache-control', 'public, max-age=3600');

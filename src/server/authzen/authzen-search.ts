@@ -3,7 +3,13 @@ import type { Database } from '../../db/client.js';
 import { isDomainError } from '../../errors.js';
 import { whoCan } from '../../modules/grants/who-can.js';
 import { badRequest } from './authzen-refusal.js';
-import type { ActionSearch, ResourceSearch, SubjectSearch } from './authzen-request.js';
+import type {
+  ActionSearch,
+  AuthzenRequestContext,
+  AuthzenResource,
+  ResourceSearch,
+  SubjectSearch,
+} from './authzen-request.js';
 import { decideEvaluation } from './decide-evaluation.js';
 import type { ScopeAliasDirectory } from './scope-alias-directory.js';
 
@@ -87,6 +93,37 @@ export async function searchSubjects(
 }
 
 /**
+ * The candidates a full decision allows, in order: `question(candidate)` says what to decide for
+ * each (a search is not a use of the grants it reads).
+ */
+async function allowedAmong<T>(
+  ctx: KeyholderContext,
+  identityId: string,
+  candidates: readonly T[],
+  question: (candidate: T) => {
+    scope: string;
+    resource: AuthzenResource;
+    context: AuthzenRequestContext;
+  },
+): Promise<T[]> {
+  const allowed: T[] = [];
+  for (const candidate of candidates) {
+    const { scope, resource, context } = question(candidate);
+    const outcome = await decideEvaluation(ctx, {
+      identityId,
+      subjectId: identityId,
+      action: scope,
+      scope,
+      resource,
+      context,
+      countsAsUse: false,
+    });
+    if (outcome.decision) allowed.push(candidate);
+  }
+  return allowed;
+}
+
+/**
  * Which resources the subject may do the action on: the resource patterns of its live grants of
  * the scope (`*` for a grant on every resource, `x*` for every id starting with `x`, else the id),
  * each confirmed by a full decision, sorted.
@@ -101,19 +138,11 @@ export async function searchResources(
   const patterns = [
     ...new Set(grants.filter((g) => g.scope === scope).map((g) => g.resource ?? '*')),
   ].sort();
-  const allowed: string[] = [];
-  for (const pattern of patterns) {
-    const outcome = await decideEvaluation(ctx, {
-      identityId,
-      subjectId: identityId,
-      action: scope,
-      scope,
-      resource: { ...search.resource, id: pattern },
-      context: search.context,
-      countsAsUse: false,
-    });
-    if (outcome.decision) allowed.push(pattern);
-  }
+  const allowed = await allowedAmong(ctx, identityId, patterns, (pattern) => ({
+    scope,
+    resource: { ...search.resource, id: pattern },
+    context: search.context,
+  }));
   return pageOf(
     allowed.map((id) => ({ type: search.resource.type, id })),
     search.page,
@@ -133,19 +162,12 @@ export async function searchActions(
   await aliases.refresh(ctx.revisions.seen);
   const grants = await ctx.loaders.liveGrants.load(identityId);
   const scopes = [...new Set(grants.map((g) => g.scope))].sort();
-  const names: string[] = [];
-  for (const scope of scopes) {
-    const outcome = await decideEvaluation(ctx, {
-      identityId,
-      subjectId: identityId,
-      action: scope,
-      scope,
-      resource: search.resource,
-      context: search.context,
-      countsAsUse: false,
-    });
-    if (outcome.decision) names.push(scope, ...aliases.aliasesOf(scope));
-  }
+  const allowed = await allowedAmong(ctx, identityId, scopes, (scope) => ({
+    scope,
+    resource: search.resource,
+    context: search.context,
+  }));
+  const names = allowed.flatMap((scope) => [scope, ...aliases.aliasesOf(scope)]);
   return pageOf(
     names.map((name) => ({ name })),
     search.page,

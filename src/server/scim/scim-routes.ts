@@ -1,14 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Services } from '../../context/services.js';
-import type { Database } from '../../db/client.js';
 import { isDatabaseUnavailable } from '../../errors.js';
 import { callerHolds } from '../../modules/grants/caller-authority.js';
-import type { KeyUsageRecorder } from '../../modules/keys/key-usage-recorder.js';
-import type { AuthenticateBearer } from '../../modules/tokens/bearer-authenticator.js';
+import { requestIdOf } from '../../telemetry/request-id.js';
 import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
-import type { DecisionCounts } from '../decision-tally.js';
-import type { BodyRead } from '../read-json-body.js';
+import { type EndpointOptions, originOf } from '../endpoint-options.js';
 import { ScimDirectory } from './scim-directory.js';
 import { scimResourceTypes, scimSchemas, scimServiceProviderConfig } from './scim-discovery.js';
 import { invalidSyntax, ScimError, scimErrorOf, scimNotFound } from './scim-error.js';
@@ -26,16 +21,8 @@ export const SCIM_SCOPES = [
   'groups:write',
 ] as const;
 
-export interface ScimOptions {
-  readonly database: Database;
-  readonly services: Services;
-  readonly decisionCounts?: DecisionCounts;
-  readonly authenticate: AuthenticateBearer;
-  readonly keyUsage: KeyUsageRecorder;
-  /** Reads JSON bodies sent as `application/json` or `application/scim+json`. */
-  readonly readBody: (req: IncomingMessage, res: ServerResponse) => Promise<BodyRead>;
-  readonly log: (message: string, error?: unknown) => void;
-}
+/** What SCIM is given by the server it is mounted on (its body reader also takes `application/scim+json`). */
+export type ScimOptions = EndpointOptions;
 
 /** Whether `path` is under `/scim/v2`. */
 export function isScimPath(path: string): boolean {
@@ -44,8 +31,7 @@ export function isScimPath(path: string): boolean {
 
 /** `<scheme>://<host>/scim/v2` as the client reached it (`https` behind a proxy that says so). */
 function baseUrlOf(req: IncomingMessage): string {
-  const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
-  return `${scheme}://${req.headers.host ?? 'localhost'}${SCIM_BASE_PATH}`;
+  return `${originOf(req)}${SCIM_BASE_PATH}`;
 }
 
 function send(res: ServerResponse, response: ScimResponse): void {
@@ -175,7 +161,7 @@ export function scimRoutes(options: ScimOptions) {
       path: string,
       search: string,
     ): Promise<void> {
-      const requestId = randomUUID();
+      const requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       try {
         const segments = path
