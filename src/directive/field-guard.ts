@@ -80,7 +80,7 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       const outcome = evaluateStatically(clause, state.grants, now);
       if (outcome === 'per-value') perValue.push(clause);
       else if (!outcome.allowed) {
-        return new Denial(() => this.#denied(clause, null, state.grants));
+        return new Denial(() => this.#denied(clause, null, state.grants, outcome.missing));
       }
     }
     return perValue.length === 0 ? ALLOW : new PerValue(perValue);
@@ -117,7 +117,7 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       };
       const outcome = evaluateClause(clause, state.grants, state.principal, values, now);
       if (!outcome.allowed) {
-        const error = this.#denied(clause, values.resource, state.grants);
+        const error = this.#denied(clause, values.resource, state.grants, outcome.missing);
         recorder?.denied(this.coordinate, error);
         return error;
       }
@@ -145,7 +145,17 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
     return { type: this.coordinate.split('.')[0] ?? '', properties: read };
   }
 
-  #denied(clause: Clause, resource: string | null, grants: GrantSet<G>): GraphQLError {
+  /**
+   * The denial of `clause`. When no grant was held at all (not one refused by a condition), it
+   * carries `requestAccess`: the scope and resource to ask for with `requestAccess` (the first
+   * missing scope; a server may add the policy's TTL, see `RequestAccessHint`).
+   */
+  #denied(
+    clause: Clause,
+    resource: string | null,
+    grants: GrantSet<G>,
+    missing: readonly string[],
+  ): GraphQLError {
     const onResource =
       clause.resource === null
         ? ''
@@ -161,6 +171,14 @@ export class FieldGuard<G extends GrantLike = GrantLike> {
       }`,
       {
         ...(why === null ? {} : { conditions: why.details }),
+        ...(why !== null || missing[0] === undefined
+          ? {}
+          : {
+              requestAccess: {
+                scope: missing[0],
+                resource: clause.resource === null ? null : resource,
+              },
+            }),
         required: {
           allOf: clause.allOf,
           anyOf: clause.anyOf,

@@ -47,6 +47,7 @@ import { listCostPlugin } from './list-cost.js';
 import { createMetrics, type KeyholderMetrics, routeOf } from './metrics.js';
 import { PrefetchPlanner } from './prefetch.js';
 import { jsonBodyReader } from './read-json-body.js';
+import { useRequestAccessHints } from './request-access-plugin.js';
 import { useRevision } from './revision-plugin.js';
 import { isScimPath, scimRoutes } from './scim/scim-routes.js';
 import { sendError } from './send-json.js';
@@ -178,6 +179,7 @@ export async function startHttpServer(
       useRevision(),
       useGrantUsage(options.services.grantUsage),
       useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
+      useRequestAccessHints(options.database, options.log),
     ],
   });
   await apollo.start();

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import { isDatabaseUnavailable, isDomainError } from '../../errors.js';
+import { requestAccessHint } from '../../modules/access-requests/request-access-hint.js';
 import { accessEventOf } from '../../modules/audit/access-event.js';
 import { accessEventDue } from '../../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../../modules/audit/access-record.js';
@@ -198,6 +199,36 @@ export function authzenRoutes(options: AuthzenOptions) {
       ? { decision: true }
       : { decision: false, context: { reason_admin: { en: outcome.reason } } };
 
+  /**
+   * A single evaluation's denial for want of any grant also says how the subject could ask for it
+   * (`context.request_access`, the GraphQL `requestAccess` hint in AuthZEN's spelling).
+   */
+  const withRequestAccess = async (ctx: KeyholderContext, outcome: EvaluationOutcome) => {
+    const answer = answerOf(outcome);
+    const decided = outcome.decided;
+    if (outcome.decision || decided === null || decided.conditions.length > 0) return answer;
+    const hint = await requestAccessHint(
+      options.database,
+      decided.identityId,
+      await ctx.loaders.scope.load(decided.scope),
+      decided.resource,
+    );
+    if (hint === null || !('context' in answer)) return answer;
+    return {
+      ...answer,
+      context: {
+        ...answer.context,
+        request_access: {
+          scope: hint.scope,
+          resource: hint.resource,
+          ttl_seconds: hint.ttlSeconds,
+          requires_approval: hint.requiresApproval,
+          auto_approved: hint.autoApproved,
+        },
+      },
+    };
+  };
+
   /** Queues each subject's access event; a full queue that stays full refuses the answer. */
   const recordAccess = async (
     ctx: KeyholderContext,
@@ -259,7 +290,7 @@ export function authzenRoutes(options: AuthzenOptions) {
     let response: unknown;
     if (parsed.kind === 'evaluation') {
       const [outcome] = await evaluate(ctx, [parsed.evaluation], identityOf, records, null);
-      response = answerOf(outcome as EvaluationOutcome);
+      response = await withRequestAccess(ctx, outcome as EvaluationOutcome);
     } else if (parsed.kind === 'evaluations') {
       const stopWhen =
         parsed.semantic === 'deny_on_first_deny'

@@ -24,6 +24,7 @@ describe('@requires on mutations', () => {
     expect(errorAt(result, ['cancelOrder'])?.extensions).toEqual({
       code: 'FORBIDDEN',
       coordinate: 'Mutation.cancelOrder',
+      requestAccess: { scope: 'orders:write', resource: 'eu-1' },
       required: {
         allOf: ['orders:write'],
         anyOf: [],

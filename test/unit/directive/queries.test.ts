@@ -59,6 +59,7 @@ describe('@requires on queries', () => {
     expect(error?.extensions).toEqual({
       code: 'FORBIDDEN',
       coordinate: 'Order.internalNote',
+      requestAccess: { scope: 'orders.notes:read', resource: null },
       required: {
         allOf: ['orders.notes:read'],
         anyOf: [],

@@ -50,6 +50,7 @@ describe('@requires on subscriptions', () => {
     expect(result.errors?.[0]?.extensions).toMatchObject({
       code: 'FORBIDDEN',
       coordinate: 'Subscription.orderPlaced',
+      requestAccess: { scope: 'orders:read', resource: null },
     });
     expect(result.errors?.[0]?.path).toEqual(['orderPlaced']);
     expect(sample.calls.get('Subscription.orderPlaced')).toBeUndefined();
@@ -86,6 +87,7 @@ describe('@requires on subscriptions', () => {
       {
         code: 'FORBIDDEN',
         coordinate: 'Subscription.orderPlaced',
+        requestAccess: { scope: 'orders:read', resource: null },
         required: {
           allOf: ['orders:read'],
           anyOf: [],
