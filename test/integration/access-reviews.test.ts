@@ -581,7 +581,7 @@ describe.each(engines())('access reviews on %s', (engine) => {
       expectError(
         await decide(itemOf(r, agentGrant.id).id, 'KEEP', undefined, reviewer.key),
         'FORBIDDEN',
-        'your agent',
+        'one party with you',
       );
     });
 

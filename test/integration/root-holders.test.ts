@@ -119,6 +119,8 @@ describe.each(engines())('no lockout of any scope on %s', (engine) => {
       { scope: 'grants:write' },
       { scope: 'grants:read' },
     ]);
+    // Created before the scope: an owner is named only by someone holding all it holds.
+    const agent = await identityWithGrants(server, [], { kind: 'AGENT', ownerId: definer.id });
     const scope = await defineAs(definer.key);
     const root = (await grantsOf(definer.key)).find((g) => g.scope.name === scope)?.id;
     const before = await snapshot(server);
@@ -140,7 +142,6 @@ describe.each(engines())('no lockout of any scope on %s', (engine) => {
       );
     const conditional = await identityWithGrants(server, []);
     dataOf(await grantAs(conditional.id, { condition: 'request.hour >= 0' }));
-    const agent = await identityWithGrants(server, [], { kind: 'AGENT', ownerId: definer.id });
     dataOf(await grantAs(agent.id));
     expectError(
       await gql(server.url, definer.key, REVOKE, { id: root }),

@@ -131,7 +131,7 @@ export async function considerAutoApproval(
         )
       : pending(
           'TWO_PERSON_RULE',
-          `The auto-approval condition of scope "${scope.name}" matched, but its setter "${setter.name}" ${allowed.refusal === 'OWN_REQUEST' ? 'made the request' : 'would receive the grant'}, and nobody approves their own request; it waits for another person.`,
+          `The auto-approval condition of scope "${scope.name}" matched, but its setter "${setter.name}" ${allowed.refusal === 'OWN_REQUEST' ? 'made the request' : allowed.refusal === 'GRANTEE' ? 'would receive the grant' : 'is one party with the requester or grantee (by ownership)'}, and nobody approves their own request; it waits for another person.`,
           { seen },
         );
   }

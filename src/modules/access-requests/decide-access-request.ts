@@ -47,6 +47,10 @@ async function authorizeDecision(
       throw forbidden(
         `You cannot ${verb} access request ${id}: it asks for ${need.group === undefined ? 'a grant' : 'a membership'} to you; ${who} must decide it.`,
       );
+    case 'SAME_PARTY':
+      throw forbidden(
+        `You cannot ${verb} access request ${id}: you and the identity it is from or for are one party (one owns the other, or both have the same owner), and nobody approves their own request; ${who} outside it must decide it.`,
+      );
     case 'NO_AUTHORITY':
       throw forbidden(
         need.group === undefined

@@ -4,6 +4,7 @@ import type { Db, Tx } from '../../db/client.js';
 import { type AccessRequestRow, groups, type IdentityRow } from '../../db/tables.js';
 import { isUnconditional, loadAuthority } from '../grants/grant-authority.js';
 import { type ActiveGrant, loadLiveGrants } from '../grants/live-grants.js';
+import { inSameParty } from '../identities/party.js';
 
 /** Why an identity may not decide a request. */
 export type DecisionRefusal =
@@ -11,6 +12,11 @@ export type DecisionRefusal =
   | 'OWN_REQUEST'
   /** The request asks for a grant (or a membership) for it (two-person rule). */
   | 'GRANTEE'
+  /**
+   * The requester or grantee and the decider are one party: one owns the other (directly or
+   * through what it owns), or they have the same owner (see `partiesOf`).
+   */
+  | 'SAME_PARTY'
   /**
    * It does not hold what deciding needs (see `DecisionRequirement`) by a live grant without a
    * condition (an approval confers without one).
@@ -67,7 +73,8 @@ export function meetingRequirement(
 
 /**
  * Whether `decider` may decide `request` now, read inside the deciding transaction: never the
- * requester nor the identity that would hold the grant or membership, and only while holding
+ * requester nor the identity that would hold the grant or membership (nor anyone of their party:
+ * an owner, what they own, what their owner owns), and only while holding
  * what `DecisionRequirement` says (an owned agent's grants capped by its owner's; locked
  * `FOR SHARE`, see `loadLiveGrants`). One rule for people approving and for auto-approval
  * policies, which decide on their setter's authority.
@@ -85,6 +92,10 @@ export async function decisionAuthority(
   const need = await decisionRequirement(tx, request);
   if (request.requesterId === decider.id) return { refusal: 'OWN_REQUEST', need };
   if (request.identityId === decider.id) return { refusal: 'GRANTEE', need };
+  // What the decider owns, or whoever owns it, acts for the same someone: one party.
+  if (await inSameParty(tx, decider.id, [request.requesterId, request.identityId])) {
+    return { refusal: 'SAME_PARTY', need };
+  }
   // An approval confers without a condition: authority held only under a condition would hand
   // out more than it holds (see `carriesConditions`).
   const authority = need.grantable

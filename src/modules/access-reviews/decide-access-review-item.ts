@@ -13,6 +13,7 @@ import { assertMayRevoke } from '../grants/grant-authority.js';
 import { isLive } from '../grants/live-grants.js';
 import { revokeGrantsInTx } from '../grants/revoke-grant.js';
 import { groupsReachedBy } from '../groups/group-graph.js';
+import { inSameParty } from '../identities/party.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId } from '../shared/validate.js';
@@ -39,7 +40,7 @@ function alreadyDecided(item: AccessReviewItemRow): Error {
  * - unknown item: NOT_FOUND;
  * - the review closed, or past its `dueAt`, or the item already decided (also when two decide at
  *   once: exactly one wins): CONFLICT;
- * - the grant's holder, the owner of an AGENT holding it (an agent acts for its owner), or anyone who could not revoke the grant on their own
+ * - the grant's holder, anyone of one party with it (an owner, what it owns, what its owner owns: see `partiesOf`), or anyone who could not revoke the grant on their own
  *   (its grantor, or holding its scope grantable on its resource): FORBIDDEN;
  * - REVOKE of a grant that already ended (revoked or expired meanwhile) is recorded with outcome
  *   ALREADY_ENDED; REVOKE that would leave a scope without a root holder: CONFLICT.
@@ -108,12 +109,16 @@ export async function decideAccessReviewItem(
       grant.identityId === null
         ? []
         : await tx
-            .select({ name: identities.name, kind: identities.kind, ownerId: identities.ownerId })
+            .select({ name: identities.name })
             .from(identities)
             .where(eq(identities.id, grant.identityId));
-    if (holder?.kind === 'AGENT' && holder.ownerId === actor.identity.id) {
+    if (
+      grant.identityId !== null &&
+      holder !== undefined &&
+      (await inSameParty(tx, actor.identity.id, [grant.identityId]))
+    ) {
       throw forbidden(
-        `Grant ${grant.id} is held by your agent "${holder.name}", which acts for you; another reviewer must decide it.`,
+        `Grant ${grant.id} is held by "${holder.name}", which is one party with you (one owns the other, or both have the same owner); another reviewer must decide it.`,
       );
     }
     await assertMayRevoke(

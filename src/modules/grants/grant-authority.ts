@@ -215,6 +215,8 @@ export async function assertControlsScope(
 export interface Delegation extends ScopeOnResource {
   readonly condition: string | null;
   readonly expiresAt: Date | null;
+  /** See `Conferral.holdsNow`. */
+  readonly holdsNow?: Conferral['holdsNow'];
 }
 
 /**
@@ -233,6 +235,7 @@ export async function assertMayDelegate(
     lacking: (target) =>
       `Granting "${target.scope}" on ${describeResource(target.resource)} requires holding it with grantable: true, and you do not.`,
     outliving: 'This grant',
+    ...(delegation.holdsNow === undefined ? {} : { holdsNow: delegation.holdsNow }),
   });
 }
 
@@ -251,6 +254,29 @@ export interface Conferral {
   readonly lacking: (target: ScopeOnResource) => string;
   /** What would outlive the actor's authority, beginning that refusal's sentence: `This grant`. */
   readonly outliving: string;
+  /**
+   * Whether one of the actor's grants holds for the actor now, conditions evaluated in the actor's
+   * own request (its identity, usage, token). Needed to delegate under a condition that reads who
+   * holds it (`readsHolder`): such a condition means someone else for each holder, so it is
+   * handed on only while it holds for the one handing it on. Absent: never (fail closed).
+   */
+  readonly holdsNow?: (grant: ActiveGrant, resource: string | null) => boolean;
+}
+
+/** The variables whose meaning changes with the holder: who holds it, its use, their token. */
+const HOLDER_VARIABLES = new Set(['identity', 'usage', 'token']);
+
+/** Whether one of `conditions` reads a holder variable (one that no longer compiles counts). */
+export function readsHolder(conditions: readonly string[]): boolean {
+  return conditions.some((text) => {
+    try {
+      return compileCondition(text, 'grant').paths.some((path) =>
+        HOLDER_VARIABLES.has(path.keys[0] ?? ''),
+      );
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
@@ -291,14 +317,24 @@ export async function assertMayConfer(
         },
       );
     }
-    const latest = latestExpiry(carried);
+    const holding = carried.filter(
+      (g) => !readsHolder(conditionsOf(g)) || conferral.holdsNow?.(g, target.resource) === true,
+    );
+    if (holding.length === 0) {
+      const yours = conditionsOf(carried[0] as ActiveGrant);
+      throw forbidden(
+        `You hold "${target.scope}" under the condition \`${yours.join(' && ')}\`, which reads who holds it (identity, usage or token) and does not hold for you now; a condition like that means someone else for each holder, so you may hand it on only while it holds for you.`,
+        { required: { scope: target.scope, resource: target.resource, condition: yours } },
+      );
+    }
+    const latest = latestExpiry(holding);
     if (latest !== null && (until === null || until.getTime() > latest.getTime())) {
       throw forbidden(
         `${conferral.outliving} would outlive your own grant of "${target.scope}", which ends at ${latest.toISOString()}; give an expiry no later than that.`,
         { required: { expiresAtOrBefore: latest.toISOString() } },
       );
     }
-    for (const grant of carried) used.add(grant);
+    for (const grant of holding) used.add(grant);
   }
   return [...used];
 }

@@ -78,7 +78,10 @@ export const grantResolvers = {
   },
   Mutation: {
     grant: async (_: unknown, args: { input: GrantInput }, ctx: Ctx) => {
-      const made = await ctx.services.grants.grant(ctx.caller, args.input);
+      const gate = ctx.conditions.gate();
+      const made = await ctx.services.grants.grant(ctx.caller, args.input, (grant, resource) =>
+        gate.admits(grant, resource),
+      );
       if (made.scope !== null) noteSensitiveScope(ctx, made.scope);
       return made;
     },

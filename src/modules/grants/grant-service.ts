@@ -29,6 +29,7 @@ import {
   assertMayConfer,
   assertMayDelegate,
   assertMayRevoke,
+  type Conferral,
   conferredTargets,
 } from './grant-authority.js';
 import { grantCreated } from './grant-events.js';
@@ -113,7 +114,12 @@ export class GrantService {
    * resource), the scopes' policies (`assertConferrable`), and never to oneself (nor to a group
    * one belongs to: that would be a grant to oneself).
    */
-  async grant(actor: Caller, input: GrantInput): Promise<GrantRow> {
+  async grant(
+    actor: Caller,
+    input: GrantInput,
+    /** Whether one of the actor's grants holds for it now (see `Conferral.holdsNow`). */
+    holdsNow?: Conferral['holdsNow'],
+  ): Promise<GrantRow> {
     const holder = exactlyOne(['identityId', input.identityId], ['groupId', input.groupId]);
     const holderId = parseId(holder.value, holder.field === 'identityId' ? 'identity' : 'group');
     const what = exactlyOne(['scope', input.scope], ['role', input.role]);
@@ -150,11 +156,18 @@ export class GrantService {
       );
       const authority =
         role === null && scope !== null
-          ? await assertMayDelegate(tx, actor.identity, { scope, resource, condition, expiresAt })
+          ? await assertMayDelegate(tx, actor.identity, {
+              scope,
+              resource,
+              condition,
+              expiresAt,
+              ...(holdsNow === undefined ? {} : { holdsNow }),
+            })
           : await assertMayConfer(tx, actor.identity, {
               targets,
               condition,
               until: expiresAt,
+              ...(holdsNow === undefined ? {} : { holdsNow }),
               lacking: (target) =>
                 `Granting role "${role}" on ${describeResource(resource)} requires holding each of its scopes grantable, and you do not hold "${target.scope}" on ${describeResource(target.resource)}.`,
               outliving: 'This grant',

@@ -34,8 +34,9 @@ const uuidArray = (ids: readonly string[] = []) => `{${ids.join(',')}}`;
 /**
  * The scopes (built-in or not) that `without` would leave with no root holder, sorted; empty when
  * none. A root holder is an active identity, not an owned agent (whose authority is its owner's),
- * holding the scope grantable on every resource without a condition — directly, through any
- * group (nested), or through a role. A scope nobody held so before the change is not reported.
+ * holding the scope grantable on every resource without a condition and without an expiry (a
+ * grant about to end is no one's safety net) — directly, through any group (nested, permanent
+ * memberships), or through a role. A scope nobody held so before the change is not reported.
  * Serialised by an advisory lock so that two administrators cannot remove each other at once.
  */
 export async function orphanedScopes(tx: Tx, without: Removal): Promise<string[]> {
@@ -47,12 +48,14 @@ export async function orphanedScopes(tx: Tx, without: Removal): Promise<string[]
     with recursive m(identity_id, group_id, survives, depth) as (
       select gm.member_identity_id, gm.group_id, gm.id <> all(${memberships}::uuid[]), 1
       from group_members gm
-      where gm.member_identity_id is not null and ${sql.raw(liveMembershipSql('gm'))}
+      where gm.member_identity_id is not null and gm.expires_at is null
+        and ${sql.raw(liveMembershipSql('gm'))}
       union all
       select m.identity_id, gm.group_id, m.survives and gm.id <> all(${memberships}::uuid[]),
              m.depth + 1
       from m join group_members gm on gm.member_group_id = m.group_id
-      where ${sql.raw(liveMembershipSql('gm'))} and m.depth < ${MAX_GROUP_DEPTH}
+      where gm.expires_at is null and ${sql.raw(liveMembershipSql('gm'))}
+        and m.depth < ${MAX_GROUP_DEPTH}
     ), holders(identity_id, scope, survives) as (
       select coalesce(g.identity_id, m.identity_id), coalesce(rs.scope, g.scope),
              g.id <> all(${uuidArray(without.grantIds)}::uuid[])
@@ -61,7 +64,7 @@ export async function orphanedScopes(tx: Tx, without: Removal): Promise<string[]
       from grants g
       left join m on m.group_id = g.group_id
       left join role_scopes rs on rs.role = g.role
-      where g.grantable and g.resource is null and g.condition is null
+      where g.grantable and g.resource is null and g.condition is null and g.expires_at is null
         and ${sql.raw(liveGrantSql('g'))}
         and (g.identity_id is not null or m.identity_id is not null)
         and (g.role is null or (rs.id is not null and rs.resource is null))

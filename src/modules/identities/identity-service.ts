@@ -2,11 +2,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { and, asc, eq, ilike, isNull, or, type SQL } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
 import { apiKeys, grants, type IdentityRow, identities } from '../../db/tables.js';
-import { badUserInput, conflict, notFound } from '../../errors.js';
+import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
-import { assertMayConfer, conferredBy } from '../grants/grant-authority.js';
-import { liveGrant } from '../grants/live-grants.js';
+import { assertMayConfer, conferredBy, loadAuthority } from '../grants/grant-authority.js';
+import { liveGrant, loadLiveGrants } from '../grants/live-grants.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import { endMembershipsOf } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';
@@ -21,6 +21,8 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { optionalText, parseId, requireText } from '../shared/validate.js';
+import { assertMaySetAttributes } from './attribute-authority.js';
+import { inSameParty } from './party.js';
 import { requireAttributes } from './require-attributes.js';
 import { type RevokedOwnedAccess, revokeOwnedAccess } from './revoke-owned-access.js';
 
@@ -63,6 +65,9 @@ export class IdentityService {
     try {
       return await runChange(this.database, actor, async (tx) => {
         const ownerId = await chooseOwner(tx, actor, input.kind, requestedOwner);
+        if (Object.keys(attributes).length > 0) {
+          await assertMaySetAttributes(tx, actor, null, name);
+        }
         const [row] = await tx
           .insert(identities)
           .values({
@@ -228,6 +233,7 @@ export class IdentityService {
     return runChange(this.database, actor, async (tx) => {
       const current = await lockIdentity(tx, id);
       if (isDeepStrictEqual(current.attributes, attributes)) return current;
+      await assertMaySetAttributes(tx, actor, id, current.name);
       const [row] = await tx
         .update(identities)
         .set({ attributes })
@@ -237,7 +243,12 @@ export class IdentityService {
       await recordChange(tx, actor, {
         action: 'identity.attributes_changed',
         subjectId: id,
-        details: { before: { attributes: current.attributes }, after: { attributes } },
+        // Conditions read attributes: a change is authority changing hands, flagged for alerts.
+        details: {
+          before: { attributes: current.attributes },
+          after: { attributes },
+          sensitive: true,
+        },
       });
       return row;
     });
@@ -269,12 +280,6 @@ export class IdentityService {
   }
 }
 
-/**
- * The owner of a new identity. USER: none (giving one is BAD_USER_INPUT). SERVICE and AGENT: the
- * one asked for, else the caller, else (an agent creating) the caller's own owner. The owner must
- * exist (NOT_FOUND), be active, and not be an agent (BAD_USER_INPUT): an owned agent is capped by
- * its owner's grants, one level deep. Locked FOR SHARE so it cannot be disabled meanwhile.
- */
 /** The identity's row, locked `FOR UPDATE` until the transaction ends; `NOT_FOUND` when unknown. */
 async function lockIdentity(tx: Tx, id: string): Promise<IdentityRow> {
   const [current] = await tx.select().from(identities).where(eq(identities.id, id)).for('update');
@@ -282,6 +287,16 @@ async function lockIdentity(tx: Tx, id: string): Promise<IdentityRow> {
   return current;
 }
 
+/**
+ * The owner of a new identity. USER: none (giving one is BAD_USER_INPUT). SERVICE and AGENT: the
+ * one asked for, else the caller, else (an agent creating) the caller's own owner. The owner must
+ * exist (NOT_FOUND), be active, and not be an agent (BAD_USER_INPUT): an owned agent is capped by
+ * its owner's grants, one level deep. Locked FOR SHARE so it cannot be disabled meanwhile.
+ * Ownership is authority (an owner approves nothing of its own party's and caps its agents), so an
+ * owner outside the caller's own party needs the caller to hold grantable, unconditionally, all
+ * the owner holds (FORBIDDEN otherwise): nobody is made an owner without someone who could have
+ * given them everything they hold.
+ */
 async function chooseOwner(
   tx: Tx,
   actor: Caller,
@@ -319,6 +334,17 @@ async function chooseOwner(
     throw badUserInput(`Identity "${owner.name}" is disabled and cannot own identities.`, {
       field: 'ownerId',
     });
+  }
+  if (!(await inSameParty(tx, caller.id, [ownerId]))) {
+    const held = (await loadLiveGrants(tx, [ownerId], { lock: true })).grants.get(ownerId) ?? [];
+    const authority = await loadAuthority(tx, caller, [...new Set(held.map((g) => g.scope))]);
+    const beyond = held.filter((g) => authority.unconditionallyOver(g).length === 0);
+    if (beyond.length > 0) {
+      throw forbidden(
+        `Making "${owner.name}" the owner of a new ${kind} needs holding grantable, without a condition, everything "${owner.name}" holds, and you do not hold ${[...new Set(beyond.map((g) => `"${g.scope}"`))].join(', ')} so: ask "${owner.name}" to create it.`,
+        { field: 'ownerId' },
+      );
+    }
   }
   return ownerId;
 }

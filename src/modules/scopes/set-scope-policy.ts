@@ -1,7 +1,7 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
+import { conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { assertControlsScope } from '../grants/grant-authority.js';
 import { liveGrant } from '../grants/live-grants.js';
@@ -43,6 +43,9 @@ export async function grantsOutlivingPolicy(
     .orderBy(grants.createdAt, grants.id);
 }
 
+/** The scope that guards policies, its own included: a condition on it could lock everyone out. */
+const SELF_GUARDING_SCOPE = 'scopes:write';
+
 /**
  * Changes a scope's policy, with a `scope.policy_changed` event (before, after, and the ids of
  * active grants a new `maxTtlSeconds` does not cover) in the same transaction.
@@ -55,6 +58,8 @@ export async function grantsOutlivingPolicy(
  * - `condition` and `autoApprove` are checked when written (`BAD_USER_INPUT` with
  *   `extensions.position`); setting `autoApprove` records the actor as its setter, on whose
  *   authority matching requests are then approved (see `requestAccess`);
+ * - a `condition` on `scopes:write` itself is refused (`CONFLICT`): one that never held would
+ *   lock every policy, its own included;
  * - a change that changes nothing writes no event.
  */
 export async function setScopePolicy(
@@ -76,6 +81,16 @@ export async function setScopePolicy(
       `Changing the policy of "${name}"`,
     );
     if (samePolicy(before, after)) return current;
+    if (
+      name === SELF_GUARDING_SCOPE &&
+      after.condition !== null &&
+      after.condition !== before.condition
+    ) {
+      throw conflict(
+        `A policy condition on "${SELF_GUARDING_SCOPE}" would hold for every grant of it, so one that never holds would leave nobody able to change any policy again, this one included; put the condition on the grants of "${SELF_GUARDING_SCOPE}" instead (grant(input: { condition })), where a root holder without one remains.`,
+        { field: 'input.condition' },
+      );
+    }
     const [row] = await tx
       .update(scopes)
       .set(policyColumns(after))
