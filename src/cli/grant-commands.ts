@@ -134,20 +134,24 @@ export function registerGrantCommands(program: Command, runtime: CommandRuntime)
     .description('Revoke a grant: requests that start after this returns are denied')
     .argument('<grant-id>', 'the grant')
     .requiredOption('--reason <text>', 'why, recorded in the audit log')
-    .action(async (id: string, options: { reason: string }, command: Command) => {
-      const data = await runtime
-        .client(command)
-        .request<{ revokeGrant: Grant }>(
-          `mutation Revoke($id: ID!, $reason: String!) { revokeGrant(id: $id, reason: $reason) { ${GRANT} } }`,
-          { id, reason: options.reason },
+    .option('--cascade', 'also revoke what rested on it, transitively')
+    .option('--no-cascade', "only this grant, whatever the scope's policy says")
+    .action(
+      async (id: string, options: { reason: string; cascade?: boolean }, command: Command) => {
+        const data = await runtime
+          .client(command)
+          .request<{ revokeGrant: Grant }>(
+            `mutation Revoke($id: ID!, $reason: String!, $cascade: Boolean) { revokeGrant(id: $id, reason: $reason, cascade: $cascade) { ${GRANT} } }`,
+            { id, reason: options.reason, cascade: options.cascade ?? null },
+          );
+        runtime.print(command, data.revokeGrant, (g) =>
+          table(
+            ['id', 'holder', 'scope', 'revoked'],
+            [[g.id, holder(g), g.scope?.name ?? g.role?.name, g.revokedAt]],
+          ),
         );
-      runtime.print(command, data.revokeGrant, (g) =>
-        table(
-          ['id', 'holder', 'scope', 'revoked'],
-          [[g.id, holder(g), g.scope?.name ?? g.role?.name, g.revokedAt]],
-        ),
-      );
-    });
+      },
+    );
 
   program
     .command('check')

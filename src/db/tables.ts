@@ -100,6 +100,8 @@ export const scopes = pgTable(
     autoApproveCondition: text('auto_approve_condition'),
     /** Who set the auto-approval condition: policy approvals grant on their behalf. */
     autoApproveSetBy: uuid('auto_approve_set_by').references((): AnyPgColumn => identities.id),
+    /** Revoking a grant of this scope also revokes, by default, what it authorized (cascade). */
+    cascadeRevocation: boolean('cascade_revocation').notNull().default(false),
     /**
      * When a use of one of its grants was first recorded (by @requires, check, AuthZEN or a
      * remoteGrants report): until then nowhere that reports enforces it, and the reaper leaves its
@@ -268,6 +270,11 @@ export const grants = pgTable(
     expiryRecordedAt: at('expiry_recorded_at'),
     /** A CEL condition evaluated at every decision: the grant authorizes only while it holds. */
     condition: text('condition'),
+    /**
+     * The granter's grants this one rested on when it was made (the delegation or approval's
+     * authority): a cascading revocation of all of them revokes it too. Null for root grants.
+     */
+    authorizedBy: uuid('authorized_by').array(),
   },
   (t) => [
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
@@ -290,6 +297,10 @@ export const grants = pgTable(
     index('grants_live_role_holder_idx')
       .on(t.role, t.identityId, t.id)
       .where(sql`${t.revokedAt} is null and ${t.role} is not null and ${t.identityId} is not null`),
+    // Cascading revocation finds what live grants rested on the ones it revokes.
+    index('grants_live_authorized_by_idx')
+      .using('gin', t.authorizedBy)
+      .where(sql`${t.revokedAt} is null`),
     check('grants_reason_check', sql`length(btrim(${t.reason})) > 0`),
     check('grants_one_holder_check', sql`(${t.identityId} is null) <> (${t.groupId} is null)`),
     check('grants_scope_or_role_check', sql`(${t.scope} is null) <> (${t.role} is null)`),

@@ -56,6 +56,7 @@ export async function grantApproval(
       grantable: false,
       createdAt: plan.decidedAt,
       expiresAt: plan.expiresAt,
+      authorizedBy: approval.authority.map((g) => g.id),
     })
     .returning();
   if (grant === undefined) throw new Error('Insert returned no grant row.');

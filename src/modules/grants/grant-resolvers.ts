@@ -85,8 +85,11 @@ export const grantResolvers = {
       if (made.scope !== null) noteSensitiveScope(ctx, made.scope);
       return made;
     },
-    revokeGrant: (_: unknown, args: { id: string; reason: string }, ctx: Ctx) =>
-      ctx.services.grants.revoke(ctx.caller, args.id, args.reason),
+    revokeGrant: (
+      _: unknown,
+      args: { id: string; reason: string; cascade?: boolean | null },
+      ctx: Ctx,
+    ) => ctx.services.grants.revoke(ctx.caller, args.id, args.reason, args.cascade ?? null),
     revokeAllGrants: (_: unknown, args: { identityId: string; reason: string }, ctx: Ctx) =>
       ctx.services.grants.revokeAll(ctx.caller, args.identityId, args.reason),
   },
@@ -99,6 +102,8 @@ export const grantResolvers = {
       grant.scope === null ? null : ctx.loaders.scope.load(grant.scope),
     role: (grant: GrantRow, _: unknown, ctx: Ctx) =>
       grant.role === null ? null : ctx.loaders.teams.role.load(grant.role),
+    authorizedGrants: (grant: GrantRow, args: { active?: boolean | null }, ctx: Ctx) =>
+      ctx.services.grants.authorizedBy(grant.id, args.active ?? true),
     policyCondition: async (grant: GrantRow, _: unknown, ctx: Ctx) =>
       grant.scope === null
         ? null

@@ -1,7 +1,7 @@
-import { and, asc, eq, not, type SQL } from 'drizzle-orm';
+import { and, arrayContains, asc, eq, not, type SQL } from 'drizzle-orm';
 import { requireCondition } from '../../conditions/compile-condition.js';
 import type { Database, Tx } from '../../db/client.js';
-import { type GrantRow, grants, identities } from '../../db/tables.js';
+import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { groupToGrant } from '../groups/group-to-grant.js';
@@ -33,6 +33,7 @@ import {
   conferredTargets,
 } from './grant-authority.js';
 import { grantCreated } from './grant-events.js';
+import { grantsRestingOn } from './grants-resting-on.js';
 import { findLiveDuplicate, liveGrant } from './live-grants.js';
 import { lockIdentityGrants } from './lock-identity-grants.js';
 import { parseResourcePattern } from './resource-pattern.js';
@@ -95,6 +96,19 @@ export interface GrantFilter {
  * - nobody grants to themselves;
  * - revoking needs to be the grantor or to hold S grantable covering the grant's resource.
  */
+/** The most `Grant.authorizedGrants` lists (a delegator's direct delegations of one grant). */
+const MAX_AUTHORIZED_GRANTS = 1000;
+
+/** Whether the scope of `grant` makes revocation cascade by default (a role's never does). */
+async function cascadesByPolicy(tx: Tx, grant: GrantRow): Promise<boolean> {
+  if (grant.scope === null) return false;
+  const [row] = await tx
+    .select({ cascade: scopes.cascadeRevocation })
+    .from(scopes)
+    .where(eq(scopes.name, grant.scope));
+  return row?.cascade ?? false;
+}
+
 export class GrantService {
   constructor(private readonly database: Database) {}
 
@@ -195,6 +209,7 @@ export class GrantService {
           grantable,
           expiresAt,
           condition,
+          authorizedBy: authority.map((g) => g.id),
         })
         .returning();
       if (row === undefined) throw new Error('Insert returned no grant row.');
@@ -216,7 +231,13 @@ export class GrantService {
     });
   }
 
-  async revoke(actor: Caller, rawId: string, rawReason: string): Promise<GrantRow> {
+  async revoke(
+    actor: Caller,
+    rawId: string,
+    rawReason: string,
+    /** Also revoke what rested on it (see `grantsRestingOn`); `null`: as the scope's policy says. */
+    cascade: boolean | null = null,
+  ): Promise<GrantRow> {
     const id = parseId(rawId, 'grant');
     const reason = requireText(rawReason, 'reason', 1000);
     return runChange(this.database, actor, async (tx) => {
@@ -226,14 +247,38 @@ export class GrantService {
         throw conflict(`Grant ${id} was already revoked at ${current.revokedAt.toISOString()}.`);
       }
       await assertMayRevoke(tx, actor.identity, current, `Revoking grant ${id} requires`);
-      const [done] = await revokeGrantsInTx(tx, actor, [current], {
+      const now = new Date();
+      const cascading = cascade ?? (await cascadesByPolicy(tx, current));
+      // What rested on it lost its authority with it: revoked on that ground, not the actor's.
+      const resting = cascading ? await grantsRestingOn(tx, [id], now) : [];
+      const [done] = await revokeGrantsInTx(tx, actor, [current, ...resting], {
         reason,
+        at: now,
         lastHolder: 'refuse',
-        what: () => `Revoking grant ${id}`,
+        what: (grant) =>
+          grant.id === id
+            ? `Revoking grant ${id}`
+            : `Revoking grant ${id} with what rested on it (grant ${grant.id})`,
+        details: (grant) =>
+          grant.id === id
+            ? cascading
+              ? { cascade: true, cascadedGrantIds: resting.map((g) => g.id) }
+              : {}
+            : { cascadeOf: id },
       });
       invariant(done?.outcome === 'REVOKED', `grant ${id} was revoked or refused`);
       return done.grant;
     });
+  }
+
+  /** The grants made on the authority of `grantId` (live ones only when `active`), oldest first. */
+  authorizedBy(grantId: string, active: boolean): Promise<GrantRow[]> {
+    return this.database.db
+      .select()
+      .from(grants)
+      .where(and(arrayContains(grants.authorizedBy, [grantId]), active ? liveGrant() : undefined))
+      .orderBy(asc(grants.createdAt), asc(grants.id))
+      .limit(MAX_AUTHORIZED_GRANTS);
   }
 
   async list(

@@ -23,6 +23,8 @@ export interface ScopePolicy {
   readonly autoApprove: string | null;
   /** The id of who set `autoApprove`; `null` exactly when `autoApprove` is. */
   readonly autoApproveSetBy: string | null;
+  /** Revoking a grant of the scope also revokes what it authorized, unless `cascade: false`. */
+  readonly cascadeRevocation: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export interface ScopePolicyInput {
   readonly sensitive?: boolean | null;
   readonly condition?: string | null;
   readonly autoApprove?: string | null;
+  readonly cascadeRevocation?: boolean | null;
 }
 
 export const NO_POLICY: ScopePolicy = {
@@ -45,6 +48,7 @@ export const NO_POLICY: ScopePolicy = {
   condition: null,
   autoApprove: null,
   autoApproveSetBy: null,
+  cascadeRevocation: false,
 };
 
 type PolicyColumns = Pick<
@@ -55,6 +59,7 @@ type PolicyColumns = Pick<
   | 'condition'
   | 'autoApproveCondition'
   | 'autoApproveSetBy'
+  | 'cascadeRevocation'
 >;
 
 export function policyOf(row: PolicyColumns): ScopePolicy {
@@ -65,6 +70,7 @@ export function policyOf(row: PolicyColumns): ScopePolicy {
     condition: row.condition,
     autoApprove: row.autoApproveCondition,
     autoApproveSetBy: row.autoApproveSetBy,
+    cascadeRevocation: row.cascadeRevocation,
   };
 }
 
@@ -77,6 +83,7 @@ export function policyColumns(policy: ScopePolicy): PolicyColumns {
     condition: policy.condition,
     autoApproveCondition: policy.autoApprove,
     autoApproveSetBy: policy.autoApproveSetBy,
+    cascadeRevocation: policy.cascadeRevocation,
   };
 }
 
@@ -88,7 +95,8 @@ export function samePolicy(a: ScopePolicy, b: ScopePolicy): boolean {
     a.sensitive === b.sensitive &&
     a.condition === b.condition &&
     a.autoApprove === b.autoApprove &&
-    a.autoApproveSetBy === b.autoApproveSetBy
+    a.autoApproveSetBy === b.autoApproveSetBy &&
+    a.cascadeRevocation === b.cascadeRevocation
   );
 }
 
@@ -104,7 +112,7 @@ export function applyPolicyInput(
   input: ScopePolicyInput,
   setterId: string,
 ): ScopePolicy {
-  const { maxTtlSeconds, requiresApproval, sensitive } = input;
+  const { maxTtlSeconds, requiresApproval, sensitive, cascadeRevocation } = input;
   if (
     maxTtlSeconds !== undefined &&
     maxTtlSeconds !== null &&
@@ -118,6 +126,11 @@ export function applyPolicyInput(
   if (requiresApproval === null) {
     throw badUserInput('requiresApproval must be true or false; omit it to leave it as it is.', {
       field: 'requiresApproval',
+    });
+  }
+  if (cascadeRevocation === null) {
+    throw badUserInput('cascadeRevocation must be true or false; omit it to leave it as it is.', {
+      field: 'cascadeRevocation',
     });
   }
   if (sensitive === null) {
@@ -146,6 +159,7 @@ export function applyPolicyInput(
     condition,
     autoApprove,
     autoApproveSetBy,
+    cascadeRevocation: cascadeRevocation ?? current.cascadeRevocation,
   };
 }
 
