@@ -32,7 +32,9 @@ export function guardEvents<T>(
     finished = true;
     clearTimeout(timer);
     interrupt?.();
-    await iterator.return?.();
+    // Not awaited: an async generator's return() waits for a next() in flight, which a quiet
+    // source may never settle; the stream ends now either way.
+    Promise.resolve(iterator.return?.()).catch(() => undefined);
   };
 
   const next = async (): Promise<IteratorResult<T | SubscriptionDenied>> => {

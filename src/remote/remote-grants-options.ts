@@ -24,6 +24,15 @@ export interface RemoteGrantsOptions<TContext = unknown> {
    */
   timeoutMs?: number;
   /**
+   * How old the grants a long-lived context reuses may be, in milliseconds. A request's context
+   * is fetched once; a subscription's lives as long as the subscription, and the directive asks
+   * again before each event: grants older than this are fetched again (one fetch per subscriber
+   * at most this often, however many events), so a revocation in Keyholder ends the stream with
+   * `FORBIDDEN` at the first event after at most this long. Pair it with `requiresDirective`'s
+   * `subscriptionRecheckMs` so a quiet stream is re-checked too. @default 1000
+   */
+  maxAgeMs?: number;
+  /**
    * Hears every fetch that gave the caller nothing, once per request, with why
    * (`error.reason`): Keyholder unreachable, too slow, a non-2xx status, GraphQL errors, an
    * unexpected body, or the caller's key refused. Not called for anonymous callers. Use it to log

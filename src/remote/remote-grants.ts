@@ -13,8 +13,8 @@ import { UsageReporter } from './usage-reporter.js';
 
 /**
  * The `grants` and `principal` options of `requiresDirective`, answered by a Keyholder server.
- * Both read one fetch per context object, so contexts must be per request: a graphql-ws context
- * lives as long as its subscription, whose re-checks would reuse the grants of its start.
+ * Both read one fetch per context object, at most `maxAgeMs` old: a graphql-ws context lives as
+ * long as its subscription, whose re-checks before each event fetch again once that has passed.
  */
 export interface RemoteGrants<TContext = unknown> {
   /**
@@ -40,6 +40,7 @@ export interface RemoteGrants<TContext = unknown> {
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_MAX_AGE_MS = 1000;
 
 /**
  * Enforce `@requires` in your own server against the grants a Keyholder server holds: the
@@ -67,6 +68,12 @@ export function remoteGrants<TContext = unknown>(
       'remoteGrants: apiKey must be a function reading the caller’s key from the context.',
     );
   }
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+  if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) {
+    throw new RangeError(
+      `remoteGrants: maxAgeMs must be zero or a positive number of milliseconds, got ${String(maxAgeMs)}.`,
+    );
+  }
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const conditionsOf = options.conditions;
   const usage = new UsageWindows();
@@ -82,8 +89,8 @@ export function remoteGrants<TContext = unknown>(
         });
   // Contexts whose operation evaluates conditions: only they receive conditional grants.
   const gated = new WeakSet<object>();
-  // One fetch per context object: grants, principal and anything else asking share it.
-  const callers = new WeakMap<object, Promise<RemoteCaller>>();
+  // One fetch per context object (per `maxAgeMs`): grants, principal and anything else share it.
+  const callers = new WeakMap<object, { caller: Promise<RemoteCaller>; at: number }>();
 
   const load = (context: TContext): Promise<RemoteCaller> => {
     if (context === null || typeof context !== 'object') {
@@ -91,11 +98,11 @@ export function remoteGrants<TContext = unknown>(
         new TypeError('remoteGrants needs an object as the GraphQL context, one per request.'),
       );
     }
-    let caller = callers.get(context);
-    if (caller === undefined) {
-      caller = fetchCaller(context);
-      callers.set(context, caller);
-    }
+    const now = performance.now();
+    const cached = callers.get(context);
+    if (cached !== undefined && now - cached.at <= maxAgeMs) return cached.caller;
+    const caller = fetchCaller(context);
+    callers.set(context, { caller, at: now });
     return caller;
   };
 
