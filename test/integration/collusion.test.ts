@@ -93,6 +93,30 @@ describe.each(engines())('collusion and side doors on %s', (engine) => {
     });
   });
 
+  describe('agents cannot launder what their owner loses', () => {
+    it('should let an agent create only agents, owned by its owner', async () => {
+      const owner = await identityWithGrants(server, ['identities:write', 'identities:read']);
+      const agent = await identityWithGrants(server, ['identities:write', 'identities:read'], {
+        kind: 'AGENT',
+        ownerId: owner.id,
+      });
+      const before = await snapshot(server);
+
+      for (const kind of ['SERVICE', 'USER']) {
+        expectError(
+          await gql(server.url, agent.key, CREATE, { input: { name: unique('made'), kind } }),
+          'FORBIDDEN',
+          'An agent creates only agents',
+        );
+      }
+      expect(await snapshot(server)).toEqual(before);
+      const made = dataOf(
+        await gql(server.url, agent.key, CREATE, { input: { name: unique('sub'), kind: 'AGENT' } }),
+      ).createIdentity as { owner: { id: string } | null };
+      expect(made.owner).toEqual({ id: owner.id });
+    });
+  });
+
   describe('attributes are authority', () => {
     /** A scope whose auto-approval reads the requester's attributes, set by the admin. */
     async function attributeApproved(): Promise<string> {

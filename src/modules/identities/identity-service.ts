@@ -295,7 +295,7 @@ async function lockIdentity(tx: Tx, id: string): Promise<IdentityRow> {
  * Ownership is authority (an owner approves nothing of its own party's and caps its agents), so an
  * owner outside the caller's own party needs the caller to hold grantable, unconditionally, all
  * the owner holds (FORBIDDEN otherwise): nobody is made an owner without someone who could have
- * given them everything they hold.
+ * given them everything they hold. An agent creates only agents (FORBIDDEN otherwise).
  */
 async function chooseOwner(
   tx: Tx,
@@ -303,6 +303,13 @@ async function chooseOwner(
   kind: IdentityKind,
   requested: string | null,
 ): Promise<string | null> {
+  if (actor.identity.kind === 'AGENT' && kind !== 'AGENT') {
+    // What it handed a service would outlive its owner's loss of it; agents it makes stay capped.
+    throw forbidden(
+      `An agent creates only agents (owned, like it, by its owner, and capped by what the owner holds); a ${kind} it created would keep what it was given after the owner lost it.`,
+      { field: 'kind' },
+    );
+  }
   if (kind === 'USER') {
     if (requested !== null) {
       throw badUserInput('A USER identity has no owner; ownerId is for SERVICE and AGENT.', {
