@@ -288,6 +288,10 @@ export const grants = pgTable(
       ),
     index('grants_identity_created_idx').on(t.identityId, t.createdAt),
     index('grants_created_at_id_idx').on(t.createdAt, t.id),
+    // unusedGrants reads never-used live grants oldest first.
+    index('grants_live_created_idx')
+      .on(t.createdAt, t.id)
+      .where(sql`${t.revokedAt} is null`),
     // grants(filter: { scope }) reads a scope's grants in page order.
     index('grants_scope_created_idx').on(t.scope, t.createdAt, t.id),
     // whoCan reads the live direct grants of a scope, and of the roles bundling it, in holder order.
@@ -311,13 +315,18 @@ export const grants = pgTable(
  * When each grant last authorized something and how often, written in batches off the request
  * path. Kept apart from `grants` so the rows decisions read are not rewritten by every use.
  */
-export const grantUsage = pgTable('grant_usage', {
-  grantId: uuid('grant_id')
-    .primaryKey()
-    .references(() => grants.id),
-  lastUsedAt: at('last_used_at').notNull(),
-  useCount: bigint('use_count', { mode: 'number' }).notNull().default(0),
-});
+export const grantUsage = pgTable(
+  'grant_usage',
+  {
+    grantId: uuid('grant_id')
+      .primaryKey()
+      .references(() => grants.id),
+    lastUsedAt: at('last_used_at').notNull(),
+    useCount: bigint('use_count', { mode: 'number' }).notNull().default(0),
+  },
+  // unusedGrants reads used grants least recently used first.
+  (t) => [index('grant_usage_last_used_idx').on(t.lastUsedAt, t.grantId)],
+);
 
 export const accessRequestStatus = pgEnum('access_request_status', [
   'PENDING',
