@@ -289,9 +289,7 @@ export const grants = pgTable(
     index('grants_identity_created_idx').on(t.identityId, t.createdAt),
     index('grants_created_at_id_idx').on(t.createdAt, t.id),
     // unusedGrants reads never-used live grants oldest first.
-    index('grants_live_created_idx')
-      .on(t.createdAt, t.id)
-      .where(sql`${t.revokedAt} is null`),
+    index('grants_live_created_idx').on(t.createdAt, t.id).where(sql`${t.revokedAt} is null`),
     // grants(filter: { scope }) reads a scope's grants in page order.
     index('grants_scope_created_idx').on(t.scope, t.createdAt, t.id),
     // whoCan reads the live direct grants of a scope, and of the roles bundling it, in holder order.
