@@ -42,7 +42,7 @@ describe('the stitching gateway (examples/gateway), three processes', () => {
     expect(dataOf(response)).toEqual({
       me: { name: 'ada' },
       myOrders: [
-        { id: 'ord-1', item: 'Keyboard', owner: { id: ada.id, name: 'ada', kind: 'SERVICE' } },
+        { id: 'ord-1', item: 'Keyboard', owner: { id: ada.id, name: 'ada', kind: 'USER' } },
       ],
     });
   });
