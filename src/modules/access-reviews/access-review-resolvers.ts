@@ -11,6 +11,7 @@ import type { StartAccessReviewInput } from './start-access-review.js';
 type Ctx = KeyholderContext;
 
 async function grantOf(item: AccessReviewItemRow, ctx: Ctx) {
+  invariant(item.grantId !== null, `access review item ${item.id} is of a grant`);
   const grant = await ctx.loaders.accessReviews.grant.load(item.grantId);
   invariant(grant !== null, `grant ${item.grantId} of access review item ${item.id} exists`);
   return grant;

@@ -88,7 +88,9 @@ export async function decideAccessReviewItem(
       .for('update');
     invariant(item !== undefined, `access review item ${itemId} still exists`);
     if (item.decision !== null) throw alreadyDecided(item);
-    const [grant] = await tx.select().from(grants).where(eq(grants.id, item.grantId)).for('update');
+    const grantId = item.grantId;
+    invariant(grantId !== null, `access review item ${itemId} is of a grant`);
+    const [grant] = await tx.select().from(grants).where(eq(grants.id, grantId)).for('update');
     invariant(grant !== undefined, `grant ${item.grantId} under review exists`);
 
     if (grant.identityId === actor.identity.id) {

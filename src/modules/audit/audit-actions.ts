@@ -20,6 +20,8 @@ export const AUDIT_ACTIONS = [
   'group.deleted',
   'group.member_added',
   'group.member_removed',
+  'group.member_renewed',
+  'group.token_feed_changed',
   'role.defined',
   'role.scopes_changed',
   'role.deleted',

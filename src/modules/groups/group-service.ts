@@ -33,7 +33,13 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { isUuid, optionalText, parseId, requireText, resolveExpiry } from '../shared/validate.js';
-import { groupCreated, groupDeleted, memberAdded, memberRemoved } from './group-events.js';
+import {
+  groupCreated,
+  groupDeleted,
+  memberAdded,
+  memberRemoved,
+  tokenFeedChanged,
+} from './group-events.js';
 import { groupsReachedBy, nestedDepthBelow } from './group-graph.js';
 
 /** The most members one call adds or removes (all or nothing). */
@@ -382,6 +388,59 @@ export class GroupService {
     });
   }
 
+  /**
+   * Lets the OIDC issuer `issuer` feed the group from its tokens' groups claim (see
+   * `reconcileTokenMemberships`), or stops it (`issuer` null), all in the actor's name:
+   * - the group needs an `externalId` (what the claim names); `BAD_USER_INPUT` otherwise;
+   * - the actor must be able to add members now (hold grantable everything the group confers, as
+   *   `addMembers`), checked for a token of one second: each token's own lifetime is checked at
+   *   sign-in against the scopes' `maxTtlSeconds`. A group conferring a `requiresApproval` scope is
+   *   refused: a token never stands in for an approved request;
+   * - stopping, or changing the issuer, ends the group's live TOKEN memberships.
+   */
+  async setTokenIssuer(
+    actor: Caller,
+    rawId: string,
+    rawIssuer: string | null,
+    rawReason: string,
+  ): Promise<GroupRow> {
+    const id = parseId(rawId, 'group');
+    const issuer = rawIssuer === null ? null : requireText(rawIssuer, 'issuer', 500);
+    const reason = requireText(rawReason, 'reason', 1000);
+    return runChange(this.database, actor, async (tx) => {
+      const group = await lockLiveGroup(tx, id);
+      if (issuer !== null && group.externalId === null) {
+        throw badUserInput(
+          `Group "${group.name}" has no externalId; a token's groups claim names groups by it.`,
+          { field: 'groupId' },
+        );
+      }
+      if (group.tokenIssuer === issuer) return group;
+      if (issuer !== null) {
+        const now = Date.now();
+        await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'issuer');
+      }
+      if (group.tokenIssuer !== null) {
+        const fed = await tx
+          .select()
+          .from(groupMembers)
+          .where(
+            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
+          )
+          .for('update');
+        await endMemberships(tx, actor, group, fed, reason, { tokenFeedEnded: true });
+      }
+      const [row] = await tx
+        .update(groups)
+        .set({ tokenIssuer: issuer, tokenFedBy: issuer === null ? null : actor.identity.id })
+        .where(eq(groups.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no group row.');
+      await recordChange(tx, actor, tokenFeedChanged(group, row, reason));
+      return row;
+    });
+  }
+
   async list(
     first: number | null | undefined,
     after: string | null | undefined,
@@ -527,7 +586,7 @@ async function assertNestable(tx: Tx, group: GroupRow, groupIds: readonly string
  * grants of `group` and of every group above it confer, under their conditions, until the
  * membership (and the path above) ends, within the scopes' policies.
  */
-async function assertMayConferGroup(
+export async function assertMayConferGroup(
   tx: Tx,
   actor: Caller | Pick<Caller, 'identity'>,
   group: GroupRow,
