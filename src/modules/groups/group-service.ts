@@ -658,6 +658,8 @@ export async function endMemberships(
   memberships: readonly GroupMemberRow[],
   reason: string,
   more: Record<string, unknown> = {},
+  /** The instant the memberships end (an access review records the same one). */
+  at: Date = new Date(),
 ): Promise<void> {
   if (memberships.length === 0) return;
   await keepRootHolders(
@@ -667,7 +669,7 @@ export async function endMemberships(
   );
   await tx
     .update(groupMembers)
-    .set({ removedAt: new Date(), removedBy: actor?.identity.id ?? null, removeReason: reason })
+    .set({ removedAt: at, removedBy: actor?.identity.id ?? null, removeReason: reason })
     .where(
       inArray(
         groupMembers.id,
