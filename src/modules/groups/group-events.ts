@@ -55,6 +55,18 @@ export function memberRemoved(
   };
 }
 
+/** A group's name or externalId changed (SCIM renames). */
+export function groupRenamed(before: GroupRow, after: GroupRow): ChangeEvent {
+  return {
+    action: 'group.renamed',
+    subjectId: after.id,
+    details: {
+      before: { name: before.name, externalId: before.externalId },
+      after: { name: after.name, externalId: after.externalId },
+    },
+  };
+}
+
 /** A TOKEN membership's expiry moved to a newer token's `exp`. */
 export function memberRenewed(
   group: Pick<GroupRow, 'id' | 'name'>,

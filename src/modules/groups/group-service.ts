@@ -36,6 +36,7 @@ import { isUuid, optionalText, parseId, requireText, resolveExpiry } from '../sh
 import {
   groupCreated,
   groupDeleted,
+  groupRenamed,
   memberAdded,
   memberRemoved,
   tokenFeedChanged,
@@ -384,6 +385,77 @@ export class GroupService {
         .returning();
       if (row === undefined) throw new Error('Update returned no group row.');
       await recordChange(tx, actor, groupDeleted(row, reason));
+      return row;
+    });
+  }
+
+  /**
+   * Renames a group and/or changes its `externalId` (SCIM's `displayName` and `externalId`), with a
+   * `group.renamed` event holding before and after; what is not given stays. The caller checks
+   * that the actor manages the group under its current name and under the new one (`groups:write`
+   * names groups, so a rename moves who manages it).
+   * - a name or externalId another live group has is `CONFLICT` (SCIM 409 `uniqueness`); an
+   *   invalid name `BAD_USER_INPUT`;
+   * - a group fed by tokens that changes `externalId` is fed anew in the actor's name: the actor
+   *   must be able to add members as `setTokenIssuer` requires, and the TOKEN memberships of the
+   *   old id end.
+   */
+  async rename(
+    actor: Caller,
+    rawId: string,
+    change: { readonly name?: string; readonly externalId?: string },
+  ): Promise<GroupRow> {
+    const id = parseId(rawId, 'group');
+    const name = change.name === undefined ? undefined : requireGroupName(change.name);
+    const externalId =
+      change.externalId === undefined
+        ? undefined
+        : requireText(change.externalId, 'externalId', 200);
+    return runChange(this.database, actor, async (tx) => {
+      const group = await lockLiveGroup(tx, id);
+      const after = { name: name ?? group.name, externalId: externalId ?? group.externalId };
+      if (after.name === group.name && after.externalId === group.externalId) return group;
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`group-name:${after.name}`}))`);
+      const [taken] = await tx
+        .select({ id: groups.id, name: groups.name })
+        .from(groups)
+        .where(
+          and(
+            isNull(groups.deletedAt),
+            sql`${groups.id} <> ${id}`,
+            after.externalId === null
+              ? eq(groups.name, after.name)
+              : or(eq(groups.name, after.name), eq(groups.externalId, after.externalId)),
+          ),
+        );
+      if (taken !== undefined) {
+        throw conflict(
+          taken.name === after.name
+            ? `A group named "${after.name}" already exists.`
+            : `A group with externalId "${after.externalId}" already exists.`,
+          { existingId: taken.id },
+        );
+      }
+      const refed = group.tokenIssuer !== null && after.externalId !== group.externalId;
+      if (refed) {
+        const now = Date.now();
+        await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'externalId');
+        const fed = await tx
+          .select()
+          .from(groupMembers)
+          .where(
+            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
+          )
+          .for('update');
+        await endMemberships(tx, actor, group, fed, "The group's externalId changed.");
+      }
+      const [row] = await tx
+        .update(groups)
+        .set({ ...after, ...(refed ? { tokenFedBy: actor.identity.id } : {}) })
+        .where(eq(groups.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no group row.');
+      await recordChange(tx, actor, groupRenamed(group, row));
       return row;
     });
   }
