@@ -72,6 +72,11 @@ export const MAX_GROUP_DEPTH = 8;
  * (membership ids, the identity's own first). A group reached by several paths counts once, by
  * the path that lasts longest (then the shortest). Rows of grants with a `filter` (SQL over `gr`)
  * only.
+ *
+ * Each step up the nesting looks up the parents of every group reached so far through
+ * `group_members_group_idx` (`offset 0` keeps the planner from flattening it into a join that
+ * rescans every nested membership for each row: for a member of 50 groups nested 3 deep, that step
+ * took 0.44 ms of the statement's 0.73 ms; looked up, 0.09 ms).
  */
 export function effectiveGrantsSql(identity: string, filter = 'true'): string {
   return `(
@@ -80,9 +85,13 @@ export function effectiveGrantsSql(identity: string, filter = 'true'): string {
     from group_members gm
     where gm.member_identity_id = ${identity} and ${liveMembershipSql('gm')}
     union all
-    select gm.group_id, m.path || gm.id, least(m.expires_at, gm.expires_at), m.depth + 1
-    from m join group_members gm on gm.member_group_id = m.group_id
-    where ${liveMembershipSql('gm')} and m.depth < ${MAX_GROUP_DEPTH}
+    select up.group_id, m.path || up.id, least(m.expires_at, up.expires_at), m.depth + 1
+    from m cross join lateral (
+      select gm.id, gm.group_id, gm.expires_at from group_members gm
+      where gm.member_group_id = m.group_id and ${liveMembershipSql('gm')}
+      offset 0
+    ) up
+    where m.depth < ${MAX_GROUP_DEPTH}
   ), reached as (
     select distinct on (group_id) group_id, path, expires_at
     from m order by group_id, expires_at desc nulls first, depth
@@ -98,7 +107,7 @@ export function effectiveGrantsSql(identity: string, filter = 'true'): string {
     where ${liveGrantSql('gr')} and ${filter}
   )
   select h.id, coalesce(rs.scope, h.scope) as scope, h.resource, rs.resource as role_resource,
-         h.expires_at, h.grantable, h.condition, h.role, h.via_group, h.via_path
+         h.expires_at, h.grantable, h.condition, h.role, h.via_group, h.via_path::text as via_path
   from held h left join role_scopes rs on rs.role = h.role
   where h.role is null or rs.id is not null
 )`;
@@ -216,8 +225,16 @@ type EffectiveColumns = readonly [
   viaPath: readonly string[] | string | null,
 ];
 
-/** The effective grant in `columns` (`null`: no grant, or a role's scope outside the grant's resource). */
-function readEffective(identityId: string, columns: EffectiveColumns): ActiveGrant | null {
+/**
+ * The effective grant in `columns` (`null`: no grant, or a role's scope outside the grant's
+ * resource). `paths` shares one `via` among the rows of one statement that reach a group by the
+ * same path (every scope of a role granted to a group).
+ */
+function readEffective(
+  identityId: string,
+  columns: EffectiveColumns,
+  paths: Map<string, GrantPath>,
+): ActiveGrant | null {
   const [
     id,
     scope,
@@ -242,11 +259,25 @@ function readEffective(identityId: string, columns: EffectiveColumns): ActiveGra
     grantable: grantable === true,
     condition,
     ...(role === null ? {} : { role }),
-    ...(viaGroup === null ? {} : { via: { groupId: viaGroup, membershipIds: readUuids(viaPath) } }),
+    ...(viaGroup === null ? {} : { via: pathOf(viaGroup, viaPath, paths) }),
   };
 }
 
-/** A `uuid[]` column: an array from PGlite, the array literal text from postgres.js. */
+/** The `via` of a grant reached through `groupId` by `path`, shared through `paths`. */
+function pathOf(
+  groupId: string,
+  path: readonly string[] | string | null,
+  paths: Map<string, GrantPath>,
+): GrantPath {
+  const key = typeof path === 'string' ? `${groupId}${path}` : null;
+  const known = key === null ? undefined : paths.get(key);
+  if (known !== undefined) return known;
+  const via = { groupId, membershipIds: readUuids(path) };
+  if (key !== null) paths.set(key, via);
+  return via;
+}
+
+/** A `uuid[]` column: an array, or the array literal's text (`{a,b}`). */
 export function readUuids(value: readonly string[] | string | null): string[] {
   if (value === null) return [];
   if (typeof value !== 'string') return [...value];
@@ -318,23 +349,28 @@ async function readHoldingsOf(
     ),
   );
   const found: Holdings = { identities: new Map(), held: new Map() };
+  const paths = new Map<string, GrantPath>();
   for (const row of rows) {
     if (!found.identities.has(row.i_id)) {
       found.identities.set(row.i_id, readIdentity(row));
       found.held.set(row.i_id, []);
     }
-    const grant = readEffective(row.i_id, [
-      row.id,
-      row.scope,
-      row.resource,
-      row.role_resource,
-      row.expires_at,
-      row.grantable,
-      row.condition,
-      row.role,
-      row.via_group,
-      row.via_path,
-    ]);
+    const grant = readEffective(
+      row.i_id,
+      [
+        row.id,
+        row.scope,
+        row.resource,
+        row.role_resource,
+        row.expires_at,
+        row.grantable,
+        row.condition,
+        row.role,
+        row.via_group,
+        row.via_path,
+      ],
+      paths,
+    );
     if (grant !== null) found.held.get(row.i_id)?.push(grant);
   }
   if (options.lock === true) await lockHoldings(db as Tx, found);
@@ -540,6 +576,7 @@ function readAttributes(value: Record<string, unknown> | string | null): Record<
 export function readHoldingsRows(rows: readonly HoldingsRow[]): Holdings {
   const held = new Map<string, ActiveGrant[]>();
   const identityRows = new Map<string, IdentityRow>();
+  const paths = new Map<string, GrantPath>();
   for (const row of rows) {
     const identityId = row[6];
     if (!identityRows.has(identityId)) {
@@ -558,18 +595,11 @@ export function readHoldingsRows(rows: readonly HoldingsRow[]): Holdings {
       });
       held.set(identityId, []);
     }
-    const grant = readEffective(identityId, [
-      row[15],
-      row[16],
-      row[17],
-      row[26],
-      row[18],
-      row[19],
-      row[24],
-      row[27],
-      row[28],
-      row[29],
-    ]);
+    const grant = readEffective(
+      identityId,
+      [row[15], row[16], row[17], row[26], row[18], row[19], row[24], row[27], row[28], row[29]],
+      paths,
+    );
     if (grant !== null) held.get(identityId)?.push(grant);
   }
   return { identities: identityRows, held };
