@@ -539,10 +539,11 @@ export async function loadLiveGrants(
 
 /**
  * A statement whose rows `readHoldingsRows` reads: `callerColumns` (six), then one row per
- * (identity, effective live grant: see `effectiveGrantsSql`) of the caller (`callerId`, an expression over `from`) and the prefetched
- * identities ($2), which prefetched scopes exist ($3), the owner and the revision, all in one
- * snapshot. One round trip, one flat join (no CTE, no UNION, no JSON): measured with pgbench, this
- * costs PostgreSQL about 40 % less than a CTE with one UNION branch per kind of row.
+ * (identity, effective live grant: see `effectiveGrantsSql`; a role grant is one row, its scopes
+ * in JSON) of the caller (`callerId`, an expression over `from`) and the prefetched identities
+ * ($2), which prefetched scopes exist ($3), the owner and the revision, all in one snapshot. One
+ * round trip, one flat join of the identities with their effective grants: measured with
+ * pgbench, this costs PostgreSQL about 40 % less than a CTE with one UNION branch per kind of row.
  */
 export function holdingsStatement(
   callerColumns: string,
