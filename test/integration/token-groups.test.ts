@@ -373,6 +373,52 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
     expect(events.map((e) => e.action)).toContain('group.token_feed_changed');
   });
 
+  it('should keep a token membership that is the last path to a root holder until it expires, and still sign in', async () => {
+    // The group holds its scope grantable on every resource; once the admin's own grant of it is
+    // revoked, the token member is the scope's only root holder.
+    const externalId = unique('idp-roots');
+    const group = dataOf(
+      await gql(server.url, server.adminKey, CREATE_GROUP, {
+        input: { name: unique('roots'), externalId },
+      }),
+    ).createGroup as { id: string; name: string };
+    const scope = await defineScope(server);
+    dataOf(
+      await gql(
+        server.url,
+        server.adminKey,
+        'mutation($input: GrantInput!) { grant(input: $input) { id } }',
+        { input: { groupId: group.id, scope, grantable: true, reason: 'Owns it.' } },
+      ),
+    );
+    dataOf(await gql(server.url, server.adminKey, FEED, { groupId: group.id, issuer: CORP }));
+    const root = await person();
+    await groupsOf(await tokenOf(root.sub, { groups: [externalId] }));
+    const own = dataOf(
+      await gql(
+        server.url,
+        server.adminKey,
+        'query($scope: String!) { grants(first: 5, filter: { scope: $scope }) { nodes { id identity { id } } } }',
+        { scope },
+      ),
+    ).grants as { nodes: { id: string; identity: { id: string } | null }[] };
+    for (const g of own.nodes.filter((n) => n.identity !== null)) {
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'mutation($id: ID!) { revokeGrant(id: $id, reason: "Handed over.") { id } }',
+          { id: g.id },
+        ),
+      );
+    }
+
+    const after = await groupsOf(await tokenOf(root.sub, { groups: [] }));
+
+    expect(after.me.groups.map((g) => [g.name, g.source])).toEqual([[group.name, 'TOKEN']]);
+    expect(await allowed(root.id, scope)).toBe(true);
+  });
+
   it('should add the memberships of a subject seen for the first time on that very request', async () => {
     const group = await fedGroup(OTHER);
     const token = await tokenOf(unique('newcomer'), { roles: [group.externalId] }, OTHER);

@@ -31,7 +31,10 @@ export interface TokenMembershipChanges {
   readonly added: number;
   readonly renewed: number;
   readonly removed: number;
-  /** Groups named and fed by the issuer that the feeding manager may no longer hand out. */
+  /**
+   * Groups named and fed by the issuer that the feeding manager may no longer hand out, and TOKEN
+   * memberships kept until they expire because leaving would leave a scope without a root holder.
+   */
   readonly refused: readonly { readonly group: string; readonly why: string }[];
 }
 
@@ -46,8 +49,9 @@ export interface TokenMembershipChanges {
  *   confers until then, within the scopes' policies: a group conferring a `requiresApproval`
  *   scope is never joined by token. A refused group is reported, not joined;
  * - one already there is renewed to the later `exp` (same checks), one in a group the claim no
- *   longer names is removed; MANUAL and SCIM memberships are never touched (a member already in by
- *   them gets no TOKEN membership beside it);
+ *   longer names is removed (unless it is the last path to a scope's root holder: then it ends
+ *   at its expiry); MANUAL and SCIM memberships are never touched (a member already in by them
+ *   gets no TOKEN membership beside it);
  * - each change is an audit event carrying `details.token`; a disabled identity is left alone.
  */
 export async function reconcileTokenMemberships(
@@ -99,8 +103,15 @@ export async function reconcileTokenMemberships(
         (h.group.tokenIssuer === null || h.group.tokenIssuer === token.issuer),
     );
     for (const { membership, group } of leaving) {
-      await endTokenMembership(tx, group, membership, token, tokenFacts);
-      counts.removed += 1;
+      try {
+        await endTokenMembership(tx, group, membership, token, tokenFacts);
+        counts.removed += 1;
+      } catch (error) {
+        // The last path to a scope's root holder (keepRootHolders refuses before writing): it is
+        // kept until its token's exp, when it ends by itself.
+        if (!isDomainError(error) || error.code !== 'CONFLICT') throw error;
+        refused.push({ group: group.name, why: `not left: ${error.message}` });
+      }
     }
 
     const now = Date.now();
@@ -110,7 +121,7 @@ export async function reconcileTokenMemberships(
       if (current?.expiresAt && current.expiresAt.getTime() >= token.expiresAt.getTime()) continue;
       const why = await refusal(tx, group, token.expiresAt, now);
       if (why !== null) {
-        refused.push({ group: group.name, why });
+        refused.push({ group: group.name, why: `not joined: ${why}` });
         continue;
       }
       if (current === undefined) {

@@ -15,7 +15,8 @@ const DEFAULT_MAX_SUBJECTS = 10_000;
  *   what differs from what is stored;
  * - concurrent first requests with one token share one reconciliation;
  * - at most `maxSubjects` remembered, the least recently reconciled first out;
- * - a refused group (its manager can no longer hand it out) is logged, once per token.
+ * - a group not joined (its manager can no longer hand it out) or not left (the last path to a
+ *   root holder) is logged, once per token.
  */
 export class TokenGroupFeed {
   readonly #seen = new Map<string, string>();
@@ -64,7 +65,7 @@ export class TokenGroupFeed {
     });
     if (changes.absent) return false;
     for (const { group, why } of changes.refused) {
-      this.log(`Token of ${externalId} names group "${group}", not joined: ${why}`);
+      this.log(`The groups claim of the token of ${externalId}, group "${group}": ${why}`);
     }
     this.#seen.delete(externalId);
     this.#seen.set(externalId, digest);
