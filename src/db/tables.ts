@@ -136,7 +136,8 @@ export const scopeAliases = pgTable(
 
 /**
  * Teams: a named set of identities and of other groups (nested up to 8 deep), fed by people, by the
- * identity provider (SCIM) or by a token's `groups` claim (never stored). Grants to a group reach
+ * identity provider (SCIM) or by one issuer's tokens' groups claim (TOKEN memberships, each
+ * lasting until its token's `exp`). Grants to a group reach
  * every member while both the grant and the memberships are live. Deleted groups are kept (their
  * history stays readable) and lose their grants and memberships.
  */
@@ -148,6 +149,13 @@ export const groups = pgTable(
     description: text('description').notNull().default(''),
     /** The identity provider's id of the group (SCIM `externalId`, a token's `groups` value). */
     externalId: text('external_id'),
+    /**
+     * The OIDC issuer whose tokens' groups claim feeds this group (`source: TOKEN` memberships);
+     * null: no token makes anyone a member.
+     */
+    tokenIssuer: text('token_issuer'),
+    /** The manager who let `tokenIssuer` feed the group: token memberships are added in their name. */
+    tokenFedBy: uuid('token_fed_by').references((): AnyPgColumn => identities.id),
     createdAt: createdAt(),
     createdBy: uuid('created_by').references((): AnyPgColumn => identities.id),
     deletedAt: at('deleted_at'),
@@ -155,6 +163,10 @@ export const groups = pgTable(
   },
   (t) => [
     uniqueIndex('groups_live_name_key').on(t.name).where(sql`${t.deletedAt} is null`),
+    check(
+      'groups_token_feed_check',
+      sql`(${t.tokenIssuer} is null) = (${t.tokenFedBy} is null) and (${t.tokenIssuer} is null or ${t.externalId} is not null)`,
+    ),
     uniqueIndex('groups_live_external_id_key')
       .on(t.externalId)
       .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
@@ -410,7 +422,10 @@ export const accessReviews = pgTable(
   ],
 );
 
-/** One grant under review: kept or revoked by a reviewer, or revoked when the review falls due. */
+/**
+ * One grant or one group membership (`grantId` xor `membershipId`) under review: kept or revoked
+ * (removed) by a reviewer, or revoked when the review falls due.
+ */
 export const accessReviewItems = pgTable(
   'access_review_items',
   {
@@ -418,16 +433,24 @@ export const accessReviewItems = pgTable(
     reviewId: uuid('review_id')
       .notNull()
       .references(() => accessReviews.id),
-    grantId: uuid('grant_id')
-      .notNull()
-      .references(() => grants.id),
+    grantId: uuid('grant_id').references(() => grants.id),
+    membershipId: uuid('membership_id').references(() => groupMembers.id),
     decision: accessReviewDecision('decision'),
     decidedAt: at('decided_at'),
     /** Null when the review's due time decided it. */
     decidedBy: uuid('decided_by').references(() => identities.id),
     note: text('note'),
   },
-  (t) => [uniqueIndex('access_review_items_review_grant_key').on(t.reviewId, t.grantId)],
+  (t) => [
+    uniqueIndex('access_review_items_review_grant_key').on(t.reviewId, t.grantId),
+    uniqueIndex('access_review_items_review_membership_key')
+      .on(t.reviewId, t.membershipId)
+      .where(sql`${t.membershipId} is not null`),
+    check(
+      'access_review_items_one_subject_check',
+      sql`(${t.grantId} is null) <> (${t.membershipId} is null)`,
+    ),
+  ],
 );
 
 /**

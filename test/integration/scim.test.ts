@@ -564,7 +564,6 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       [patchOp({ op: 'replace', path: 'emails[type eq', value: 'x' }), 'invalidPath'],
       [patchOp({ op: 'remove' }), 'noTarget'],
       [patchOp({ op: 'replace', path: 'active', value: 'perhaps' }), 'invalidValue'],
-      [patchOp({ op: 'replace', path: 'userName', value: unique('renamed') }), 'mutability'],
       ['not json', 'invalidSyntax'],
     ];
     for (const [body, scimType] of patches) {
@@ -660,6 +659,208 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
       patchOp({ op: 'add', path: 'members', value: [{ value: user.json.id }] }),
     );
     expect(allowed.status, allowed.text).toBe(204);
+  });
+
+  describe('renames', () => {
+    const identityOf = async (id: string) =>
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'query($id: ID!) { identity(id: $id) { id name externalId status } }',
+          { id },
+        ),
+      ).identity as { id: string; name: string; externalId: string | null; status: string };
+
+    const renameEvents = async (subjectId: string, action: string) =>
+      (
+        dataOf(
+          await gql(
+            server.url,
+            server.adminKey,
+            `query($filter: AuditFilter) { auditEvents(first: 10, filter: $filter) { nodes { action actor { id } details } } }`,
+            { filter: { subjectId, action } },
+          ),
+        ).auditEvents as { nodes: { details: Record<string, unknown> }[] }
+      ).nodes;
+
+    it("should rename a user and a group in place, as Okta's PUT and PATCH send it", async () => {
+      const before = `${unique('dan')}@example.com`;
+      const after = `${unique('daniel')}@example.com`;
+      const created = await scim(server.url, idp.key, 'POST', '/Users', {
+        schemas: [USER_SCHEMA],
+        userName: before,
+        externalId: unique('00u'),
+        name: { givenName: 'Dan', familyName: 'Doe' },
+        emails: [{ primary: true, value: before, type: 'work' }],
+        active: true,
+      });
+      const id = created.json.id as string;
+      const key = await createKey(server, id);
+      // Okta: a profile update is a PUT of the whole user, with the new userName.
+      const put = await scim(server.url, idp.key, 'PUT', `/Users/${id}`, {
+        schemas: [USER_SCHEMA],
+        id,
+        userName: after,
+        externalId: created.json.externalId,
+        name: { givenName: 'Daniel', familyName: 'Doe' },
+        emails: [{ primary: true, value: after, type: 'work' }],
+        active: true,
+      });
+
+      expect(put.status, put.text).toBe(200);
+      expect(put.json).toMatchObject({ id, userName: after, name: { givenName: 'Daniel' } });
+      expect((await identityOf(id)).name).toBe(after);
+      const me = await gql(server.url, key.secret, '{ me { id name } }');
+      expect(dataOf(me).me).toEqual({ id, name: after });
+      const [renamed] = await renameEvents(id, 'identity.renamed');
+      expect(renamed?.details).toMatchObject({
+        before: { name: before, externalId: created.json.externalId },
+        after: { name: after, externalId: created.json.externalId },
+      });
+      const found = await scim(
+        server.url,
+        idp.key,
+        'GET',
+        `/Users?${filter(`userName eq "${after}"`)}`,
+      );
+      expect(found.json.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
+
+      // Okta renames a group with a replace whose value carries id and displayName.
+      const group = await scim(server.url, idp.key, 'POST', '/Groups', {
+        schemas: [GROUP_SCHEMA],
+        displayName: unique('Sales'),
+        members: [{ value: id }],
+      });
+      const groupId = group.json.id as string;
+      const newName = unique('Sales EMEA');
+      const patched = await scim(
+        server.url,
+        idp.key,
+        'PATCH',
+        `/Groups/${groupId}`,
+        patchOp({ op: 'replace', value: { id: groupId, displayName: newName } }),
+      );
+
+      expect(patched.status, patched.text).toBe(200);
+      expect(patched.json).toMatchObject({ id: groupId, displayName: newName });
+      expect(patched.json.members.map((m: { value: string }) => m.value)).toEqual([id]);
+      const [groupEvent] = await renameEvents(groupId, 'group.renamed');
+      expect(groupEvent?.details).toMatchObject({
+        before: { name: group.json.displayName },
+        after: { name: newName },
+      });
+    });
+
+    it("should rename as Microsoft Entra's PATCH Replace of userName, externalId and displayName sends it", async () => {
+      const userName = `${unique('erin')}@contoso.com`;
+      const created = await scim(server.url, idp.key, 'POST', '/Users', {
+        schemas: [USER_SCHEMA],
+        userName,
+        externalId: unique('erin'),
+        active: 'True',
+      });
+      const id = created.json.id as string;
+      const newUserName = `${unique('erin.smith')}@contoso.com`;
+      const newExternalId = unique('erin-smith');
+
+      const patched = await scim(
+        server.url,
+        idp.key,
+        'PATCH',
+        `/Users/${id}`,
+        patchOp(
+          { op: 'Replace', path: 'userName', value: newUserName },
+          { op: 'Replace', path: 'externalId', value: newExternalId },
+        ),
+      );
+
+      expect(patched.status, patched.text).toBe(200);
+      expect(patched.json).toMatchObject({ id, userName: newUserName, externalId: newExternalId });
+      expect(await identityOf(id)).toMatchObject({ name: newUserName, externalId: newExternalId });
+
+      const group = await scim(server.url, idp.key, 'POST', '/Groups', {
+        schemas: [GROUP_SCHEMA],
+        externalId: unique('entra-group'),
+        displayName: unique('Finance'),
+      });
+      const renamed = unique('Finance and Legal');
+      const groupPatch = await scim(
+        server.url,
+        idp.key,
+        'PATCH',
+        `/Groups/${group.json.id}`,
+        patchOp({ op: 'Replace', path: 'displayName', value: renamed }),
+      );
+      expect(groupPatch.status, groupPatch.text).toBe(200);
+      const read = await scim(server.url, idp.key, 'GET', `/Groups/${group.json.id}`);
+      expect(read.json.displayName).toBe(renamed);
+    });
+
+    it('should refuse a taken userName, displayName or externalId with 409 uniqueness, changing nothing', async () => {
+      const [a, b] = await Promise.all(
+        ['ann', 'ben'].map((n) =>
+          scim(server.url, idp.key, 'POST', '/Users', {
+            schemas: [USER_SCHEMA],
+            userName: unique(n),
+            externalId: unique(`${n}-ext`),
+          }),
+        ),
+      );
+      const attempts = [
+        patchOp({ op: 'Replace', path: 'userName', value: b?.json.userName }),
+        patchOp({ op: 'Replace', path: 'externalId', value: b?.json.externalId }),
+      ];
+      for (const body of attempts) {
+        const answer = await scim(server.url, idp.key, 'PATCH', `/Users/${a?.json.id}`, body);
+        expect(answer.status, answer.text).toBe(409);
+        expect(answer.json.scimType).toBe('uniqueness');
+      }
+      expect(await identityOf(a?.json.id)).toMatchObject({
+        name: a?.json.userName,
+        externalId: a?.json.externalId,
+      });
+      const [g1, g2] = await Promise.all(
+        ['g1', 'g2'].map((n) =>
+          scim(server.url, idp.key, 'POST', '/Groups', {
+            schemas: [GROUP_SCHEMA],
+            displayName: unique(n),
+            externalId: unique(`${n}-ext`),
+          }),
+        ),
+      );
+      for (const body of [
+        patchOp({ op: 'Replace', path: 'displayName', value: g2?.json.displayName }),
+        patchOp({ op: 'Replace', path: 'externalId', value: g2?.json.externalId }),
+      ]) {
+        const answer = await scim(server.url, idp.key, 'PATCH', `/Groups/${g1?.json.id}`, body);
+        expect(answer.status, answer.text).toBe(409);
+        expect(answer.json.scimType).toBe('uniqueness');
+      }
+    });
+
+    it('should refuse a new externalId that would hand over grants the client does not hold grantable', async () => {
+      const scope = uniqueScope('read');
+      await defineScope(server, { name: scope });
+      const created = await scim(server.url, idp.key, 'POST', '/Users', {
+        schemas: [USER_SCHEMA],
+        userName: unique('treasurer'),
+        externalId: unique('treasurer'),
+      });
+      const id = created.json.id as string;
+      await grant(server, id, { scope });
+      const takeover = patchOp({ op: 'Replace', path: 'externalId', value: unique('mallory') });
+
+      const refused = await scim(server.url, idp.key, 'PATCH', `/Users/${id}`, takeover);
+
+      expect(refused.status, refused.text).toBe(403);
+      expect(refused.json.detail).toContain(scope);
+      expect((await identityOf(id)).externalId).toBe(created.json.externalId);
+      // A client that may hand out the same grant may move it.
+      await grant(server, idp.id, { scope, grantable: true });
+      const moved = await scim(server.url, idp.key, 'PATCH', `/Users/${id}`, takeover);
+      expect(moved.status, moved.text).toBe(200);
+    });
   });
 
   it('should serve ServiceProviderConfig, ResourceTypes and Schemas', async () => {

@@ -1,4 +1,10 @@
-import type { AccessReviewItemRow, AccessReviewRow, GrantRow } from '../../db/tables.js';
+import type {
+  AccessReviewItemRow,
+  AccessReviewRow,
+  GrantRow,
+  GroupMemberRow,
+  GroupRow,
+} from '../../db/tables.js';
 import type { ChangeEvent } from '../audit/record-change.js';
 import { eventScopes, grantFacts } from '../grants/grant-events.js';
 import type { AccessReviewOutcome } from './item-outcome.js';
@@ -52,6 +58,36 @@ export function itemDecided(
       accessReviewName: review.name,
       grantId: grant.id,
       grant: grantFacts(grant),
+      decision: item.decision,
+      outcome,
+      note: item.note,
+    },
+  };
+}
+
+/** The audit event of one membership item's decision, by a reviewer or (actor null) by the due time. */
+export function membershipItemDecided(
+  review: Pick<AccessReviewRow, 'id' | 'name'>,
+  item: Pick<AccessReviewItemRow, 'id' | 'decision' | 'note'>,
+  group: Pick<GroupRow, 'id' | 'name'>,
+  membership: Pick<GroupMemberRow, 'id' | 'memberIdentityId' | 'memberGroupId' | 'source'>,
+  outcome: AccessReviewOutcome,
+): ChangeEvent {
+  return {
+    action: 'accessreview.item_decided',
+    subjectId: item.id,
+    details: {
+      accessReviewId: review.id,
+      accessReviewName: review.name,
+      membershipId: membership.id,
+      membership: {
+        groupId: group.id,
+        groupName: group.name,
+        ...(membership.memberIdentityId === null
+          ? { memberGroupId: membership.memberGroupId }
+          : { memberIdentityId: membership.memberIdentityId }),
+        source: membership.source,
+      },
       decision: item.decision,
       outcome,
       note: item.note,

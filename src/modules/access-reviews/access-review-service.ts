@@ -1,6 +1,14 @@
 import { and, asc, eq, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { type AccessReviewItemRow, type AccessReviewRow, accessReviews } from '../../db/tables.js';
+import {
+  type AccessReviewItemRow,
+  type AccessReviewRow,
+  accessReviewItems,
+  accessReviews,
+  type GroupRow,
+  groupMembers,
+  groups,
+} from '../../db/tables.js';
 import type { Caller } from '../keys/authentication.js';
 import {
   afterCursor,
@@ -10,12 +18,14 @@ import {
   pageSize,
   toPage,
 } from '../shared/pagination.js';
+import { isUuid } from '../shared/validate.js';
 import { type AccessReviewDecision, decideAccessReviewItem } from './decide-access-review-item.js';
 import { type StartAccessReviewInput, startAccessReview } from './start-access-review.js';
 
 /**
- * Access reviews: campaigns over the grants matching a filter, each kept or revoked by a reviewer
- * who could revoke it on their own, the rest revoked at the due time (`AccessReviewCloser`).
+ * Access reviews: campaigns over the grants matching a filter (or one group's memberships), each
+ * kept or revoked by a reviewer who could revoke it on their own (a manager of the group, for a
+ * membership), the rest revoked at the due time (`AccessReviewCloser`).
  */
 export class AccessReviewService {
   constructor(private readonly database: Database) {}
@@ -33,6 +43,18 @@ export class AccessReviewService {
     note: string | null | undefined,
   ): Promise<AccessReviewItemRow> {
     return decideAccessReviewItem(this.database, actor, itemId, decision, note);
+  }
+
+  /** The group whose membership item `itemId` is; null for a grant's item or no item at all. */
+  async groupOfItem(itemId: string): Promise<GroupRow | null> {
+    if (!isUuid(itemId)) return null;
+    const [row] = await this.database.db
+      .select({ group: groups })
+      .from(accessReviewItems)
+      .innerJoin(groupMembers, eq(groupMembers.id, accessReviewItems.membershipId))
+      .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+      .where(eq(accessReviewItems.id, itemId));
+    return row?.group ?? null;
   }
 
   /** Reviews oldest first, optionally of one status. */

@@ -6,13 +6,24 @@ import {
   accessReviewItems,
   accessReviews,
   type GrantRow,
+  type GroupMemberRow,
+  type GroupRow,
   grants,
+  groupMembers,
+  groups,
 } from '../../db/tables.js';
 import { recordChange } from '../audit/record-change.js';
-import { isLive } from '../grants/live-grants.js';
+import { isLive, isUnexpired } from '../grants/live-grants.js';
 import { revokeGrantsInTx } from '../grants/revoke-grant.js';
+import { orphanedScopes } from '../grants/root-holders.js';
+import { endMemberships } from '../groups/group-service.js';
 import { runChange } from '../revision/run-change.js';
-import { itemDecided, type ReviewTally, reviewClosed } from './access-review-events.js';
+import {
+  itemDecided,
+  membershipItemDecided,
+  type ReviewTally,
+  reviewClosed,
+} from './access-review-events.js';
 
 /** Held (per transaction) by the instance closing due reviews; the others skip that run. */
 const CLOSER_LOCK = 7_291_014;
@@ -41,14 +52,16 @@ async function tallyOf(
       select count(*)::int as "total",
         count(*) filter (where i.decision = 'KEEP' and i.decided_by is not null)::int as "kept",
         count(*) filter (where i.decision = 'REVOKE' and i.decided_by is not null
-                         and g.revoked_at = i.decided_at)::int as "revoked",
+                         and coalesce(g.revoked_at, gm.removed_at) = i.decided_at)::int as "revoked",
         count(*) filter (where i.decision = 'REVOKE' and i.decided_by is null
-                         and g.revoked_at = i.decided_at)::int as "revokedAtDue",
+                         and coalesce(g.revoked_at, gm.removed_at) = i.decided_at)::int as "revokedAtDue",
         count(*) filter (where i.decision = 'REVOKE'
-                         and g.revoked_at is distinct from i.decided_at)::int as "alreadyEnded",
+                         and coalesce(g.revoked_at, gm.removed_at) is distinct from i.decided_at)::int as "alreadyEnded",
         count(*) filter (where i.decision = 'KEEP' and i.decided_by is null)::int as "keptAsLastRootHolder",
-        coalesce(array_agg(distinct g.scope), '{}')::text[] as "scopes"
-      from access_review_items i join grants g on g.id = i.grant_id
+        coalesce(array_agg(distinct g.scope) filter (where g.scope is not null), '{}')::text[] as "scopes"
+      from access_review_items i
+      left join grants g on g.id = i.grant_id
+      left join group_members gm on gm.id = i.membership_id
       where i.review_id = ${reviewId}`),
   );
   if (row === undefined) throw new Error(`No tally for access review ${reviewId}.`);
@@ -112,6 +125,19 @@ export async function closeDueReviews(
     if (pending.length > 0) {
       await decideAtDue(tx, review, pending, log);
       if (pending.length === batchSize) return 'more';
+    }
+    const memberships = await tx
+      .select({ itemId: accessReviewItems.id, membership: groupMembers, group: groups })
+      .from(accessReviewItems)
+      .innerJoin(groupMembers, eq(groupMembers.id, accessReviewItems.membershipId))
+      .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+      .where(and(eq(accessReviewItems.reviewId, review.id), isNull(accessReviewItems.decision)))
+      .orderBy(asc(accessReviewItems.id))
+      .limit(batchSize)
+      .for('update', { of: [accessReviewItems, groupMembers] });
+    if (memberships.length > 0) {
+      await decideMembershipsAtDue(tx, review, memberships, log);
+      if (memberships.length === batchSize) return 'more';
     }
 
     const { tally, scopes } = await tallyOf(tx, review.id);
@@ -177,5 +203,60 @@ async function decideAtDue(
       .where(
         and(inArray(accessReviewItems.id, decided), isNull(accessReviewItems.decision)) as SQL,
       );
+  }
+}
+
+/**
+ * The due time's decision on undecided membership items: each live membership ends (actor null,
+ * the due reason, `group.member_removed` with the review's id), unless that would leave a scope
+ * without a root holder: then it is KEPT with a note saying so. One already ended is recorded.
+ */
+async function decideMembershipsAtDue(
+  tx: Tx,
+  review: AccessReviewRow,
+  pending: readonly { itemId: string; membership: GroupMemberRow; group: GroupRow }[],
+  log: (message: string, error?: unknown) => void,
+): Promise<void> {
+  const now = new Date();
+  for (const { itemId, membership, group } of pending) {
+    const live = membership.removedAt === null && isUnexpired(membership, now.getTime());
+    const orphaned = live ? await orphanedScopes(tx, { membershipIds: [membership.id] }) : [];
+    if (orphaned.length > 0) {
+      const note = `Kept at the due time: ending it would leave nobody holding ${orphaned.map((s) => `"${s}"`).join(', ')} grantable on every resource.`;
+      await tx
+        .update(accessReviewItems)
+        .set({ decision: 'KEEP', decidedAt: now, decidedBy: null, note })
+        .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)));
+      await recordChange(
+        tx,
+        null,
+        membershipItemDecided(
+          review,
+          { id: itemId, decision: 'KEEP', note },
+          group,
+          membership,
+          'KEPT_AS_LAST_ROOT_HOLDER',
+        ),
+      );
+      log(
+        `Access review "${review.name}" (${review.id}) kept membership ${membership.id}: ${note}`,
+      );
+      continue;
+    }
+    if (live) {
+      await endMemberships(
+        tx,
+        null,
+        group,
+        [membership],
+        dueRevokeReason(review),
+        { accessReviewId: review.id, accessReviewItemId: itemId, automatic: true },
+        now,
+      );
+    }
+    await tx
+      .update(accessReviewItems)
+      .set({ decision: 'REVOKE', decidedAt: now, decidedBy: null })
+      .where(and(eq(accessReviewItems.id, itemId), isNull(accessReviewItems.decision)));
   }
 }

@@ -1,23 +1,27 @@
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Tx } from '../../db/client.js';
 import {
   type AccessReviewItemRow,
+  type AccessReviewRow,
   accessReviewItems,
   accessReviews,
   grants,
+  groupMembers,
+  groups,
   identities,
 } from '../../db/tables.js';
 import { conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { assertMayRevoke } from '../grants/grant-authority.js';
-import { isLive } from '../grants/live-grants.js';
+import { isLive, isUnexpired } from '../grants/live-grants.js';
 import { revokeGrantsInTx } from '../grants/revoke-grant.js';
 import { groupsReachedBy } from '../groups/group-graph.js';
+import { endMemberships } from '../groups/group-service.js';
 import { inSameParty } from '../identities/party.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { optionalText, parseId } from '../shared/validate.js';
-import { itemDecided } from './access-review-events.js';
+import { itemDecided, membershipItemDecided } from './access-review-events.js';
 
 export type AccessReviewDecision = 'KEEP' | 'REVOKE';
 
@@ -45,6 +49,7 @@ function alreadyDecided(item: AccessReviewItemRow): Error {
  * - REVOKE of a grant that already ended (revoked or expired meanwhile) is recorded with outcome
  *   ALREADY_ENDED; REVOKE that would leave a scope without a root holder: CONFLICT.
  * Locks in the order the closer takes them (review, item, grant), so the two never deadlock.
+ * An item of a group membership follows the same rules (`decideMembershipItem`).
  */
 export async function decideAccessReviewItem(
   database: Database,
@@ -89,7 +94,12 @@ export async function decideAccessReviewItem(
       .for('update');
     invariant(item !== undefined, `access review item ${itemId} still exists`);
     if (item.decision !== null) throw alreadyDecided(item);
-    const [grant] = await tx.select().from(grants).where(eq(grants.id, item.grantId)).for('update');
+    if (item.membershipId !== null) {
+      return decideMembershipItem(tx, actor, review, item, item.membershipId, decision, note);
+    }
+    const grantId = item.grantId;
+    invariant(grantId !== null, `access review item ${itemId} is of a grant`);
+    const [grant] = await tx.select().from(grants).where(eq(grants.id, grantId)).for('update');
     invariant(grant !== undefined, `grant ${item.grantId} under review exists`);
 
     if (grant.identityId === actor.identity.id) {
@@ -149,4 +159,87 @@ export async function decideAccessReviewItem(
     await recordChange(tx, actor, itemDecided(review, decided, grant, outcome));
     return decided;
   });
+}
+
+/**
+ * `decideAccessReviewItem` for an item of a group membership (the resolver has checked that the
+ * actor manages the group, `groups:write` on it):
+ * - nobody decides their own membership, one of a group they belong to (directly or nested), nor
+ *   that of anyone of their party (see `partiesOf`): FORBIDDEN;
+ * - REVOKE ends a live membership in the same transaction (`group.member_removed`, with the
+ *   review's id), refused with CONFLICT when that would leave a scope without a root holder; a
+ *   membership that already ended is recorded ALREADY_ENDED.
+ */
+async function decideMembershipItem(
+  tx: Tx,
+  actor: Caller,
+  review: Pick<AccessReviewRow, 'id' | 'name'>,
+  item: AccessReviewItemRow,
+  membershipId: string,
+  decision: AccessReviewDecision,
+  note: string | null,
+): Promise<AccessReviewItemRow> {
+  const [membership] = await tx
+    .select()
+    .from(groupMembers)
+    .where(eq(groupMembers.id, membershipId))
+    .for('update');
+  invariant(membership !== undefined, `membership ${membershipId} under review exists`);
+  const [group] = await tx.select().from(groups).where(eq(groups.id, membership.groupId));
+  invariant(
+    group !== undefined,
+    `group ${membership.groupId} of membership ${membershipId} exists`,
+  );
+  if (membership.memberIdentityId === actor.identity.id) {
+    throw forbidden(
+      `Nobody reviews their own membership: membership ${membershipId} in group "${group.name}" is yours; another reviewer must decide it.`,
+    );
+  }
+  if (membership.memberGroupId !== null) {
+    const reached = await groupsReachedBy(tx, { identityId: actor.identity.id });
+    if (reached.some((r) => r.groupId === membership.memberGroupId)) {
+      throw forbidden(
+        `Nobody reviews their own membership: membership ${membershipId} is of a group you belong to; another reviewer must decide it.`,
+      );
+    }
+  }
+  if (membership.memberIdentityId !== null) {
+    const [member] = await tx
+      .select({ name: identities.name })
+      .from(identities)
+      .where(eq(identities.id, membership.memberIdentityId));
+    if (
+      member !== undefined &&
+      (await inSameParty(tx, actor.identity.id, [membership.memberIdentityId]))
+    ) {
+      throw forbidden(
+        `Membership ${membershipId} is of "${member.name}", which is one party with you (one owns the other, or both have the same owner); another reviewer must decide it.`,
+      );
+    }
+  }
+  const now = new Date();
+  const revoking =
+    decision === 'REVOKE' &&
+    membership.removedAt === null &&
+    isUnexpired(membership, now.getTime());
+  if (revoking) {
+    await endMemberships(
+      tx,
+      actor,
+      group,
+      [membership],
+      reviewRevokeReason(review.name, note),
+      { accessReviewId: review.id, accessReviewItemId: item.id },
+      now,
+    );
+  }
+  const [decided] = await tx
+    .update(accessReviewItems)
+    .set({ decision, decidedAt: now, decidedBy: actor.identity.id, note })
+    .where(and(eq(accessReviewItems.id, item.id), isNull(accessReviewItems.decision)))
+    .returning();
+  if (decided === undefined) throw alreadyDecided(item);
+  const outcome = decision === 'KEEP' ? 'KEPT' : revoking ? 'REVOKED' : 'ALREADY_ENDED';
+  await recordChange(tx, actor, membershipItemDecided(review, decided, group, membership, outcome));
+  return decided;
 }

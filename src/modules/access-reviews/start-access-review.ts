@@ -1,10 +1,12 @@
-import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import { and, asc, eq, getTableColumns, inArray, isNull, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
 import {
   type AccessReviewRow,
   accessReviewItems,
   accessReviews,
   grants,
+  groupMembers,
+  groups,
   identities,
   scopes,
 } from '../../db/tables.js';
@@ -12,14 +14,18 @@ import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { beyondRevocationAuthority, conferredBy } from '../grants/grant-authority.js';
+import { liveGrant } from '../grants/live-grants.js';
+import { groupsReachedBy } from '../groups/group-graph.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireText } from '../shared/validate.js';
 import { reviewStarted } from './access-review-events.js';
 import {
+  type AccessReviewCriteria,
   type AccessReviewFilterInput,
   parseReviewFilter,
   reviewedGrantsCondition,
+  reviewedMembershipsCondition,
 } from './access-review-filter.js';
 
 /** The most grants one review may cover: a larger campaign is a filter that needs narrowing. */
@@ -37,8 +43,10 @@ export interface StartAccessReviewInput {
 }
 
 /**
- * Starts a review: snapshots the active grants matching the filter into its items, in one
- * transaction with its `accessreview.started` event.
+ * Starts a review: snapshots the active grants matching the filter (or, with `filter.groupId`, the
+ * group's live direct memberships) into its items, in one transaction with its
+ * `accessreview.started` event. A review of a group's memberships is started only by a manager of
+ * the group (`groups:write` on it: checked by the resolver, with the caller's conditions).
  * - `name` 1–200 characters; `dueAt` in the future and at most a year away: else BAD_USER_INPUT;
  * - an unknown scope or identity in the filter: NOT_FOUND; no grant matches, or more than
  *   MAX_REVIEW_ITEMS: BAD_USER_INPUT;
@@ -79,6 +87,10 @@ export async function startAccessReview(
         .from(identities)
         .where(eq(identities.id, criteria.identityId));
       if (identity === undefined) throw notFound(`Identity ${criteria.identityId} does not exist.`);
+    }
+    const { groupId } = criteria;
+    if (groupId !== null && groupId !== undefined) {
+      return startMembershipReview(tx, actor, name, input.dueAt, { ...criteria, groupId });
     }
     const matched = await tx
       .select(getTableColumns(grants))
@@ -135,4 +147,58 @@ export async function startAccessReview(
     await tx.execute(sql`select pg_notify(${REVIEW_STARTED_CHANNEL}, ${review.id})`);
     return review;
   });
+}
+
+/** `startAccessReview` of the memberships of group `criteria.groupId`. */
+async function startMembershipReview(
+  tx: Tx,
+  actor: Caller,
+  name: string,
+  dueAt: Date,
+  criteria: AccessReviewCriteria & { readonly groupId: string },
+): Promise<AccessReviewRow> {
+  const [group] = await tx
+    .select()
+    .from(groups)
+    .where(and(eq(groups.id, criteria.groupId), isNull(groups.deletedAt)));
+  if (group === undefined) throw notFound(`Group ${criteria.groupId} does not exist.`);
+  const matched = await tx
+    .select({ id: groupMembers.id })
+    .from(groupMembers)
+    .leftJoin(identities, eq(identities.id, groupMembers.memberIdentityId))
+    .where(reviewedMembershipsCondition(criteria))
+    .orderBy(asc(groupMembers.addedAt), asc(groupMembers.id))
+    .limit(MAX_REVIEW_ITEMS + 1);
+  if (matched.length === 0) {
+    throw badUserInput(
+      `Group "${group.name}" has no live membership matching the filter; there is nothing to review.`,
+      { field: 'filter' },
+    );
+  }
+  if (matched.length > MAX_REVIEW_ITEMS) {
+    throw badUserInput(
+      `More than ${MAX_REVIEW_ITEMS} memberships of group "${group.name}" match the filter; narrow it (by identity or age).`,
+      { field: 'filter' },
+    );
+  }
+  const [review] = await tx
+    .insert(accessReviews)
+    .values({ name, filter: criteria, dueAt, createdBy: actor.identity.id })
+    .returning();
+  if (review === undefined) throw new Error('Insert returned no access review row.');
+  await tx
+    .insert(accessReviewItems)
+    .values(matched.map((m) => ({ reviewId: review.id, membershipId: m.id })));
+  // What the members hold through the group (and the groups above it): the scopes it is about.
+  const above = await groupsReachedBy(tx, { groupId: group.id });
+  const conferring = await tx
+    .select()
+    .from(grants)
+    .where(and(inArray(grants.groupId, [group.id, ...above.map((r) => r.groupId)]), liveGrant()));
+  const conferred = [
+    ...new Set([...(await conferredBy(tx, conferring)).values()].flat().map((t) => t.scope)),
+  ].sort();
+  await recordChange(tx, actor, reviewStarted(review, conferred, matched.length));
+  await tx.execute(sql`select pg_notify(${REVIEW_STARTED_CHANNEL}, ${review.id})`);
+  return review;
 }

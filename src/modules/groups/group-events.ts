@@ -55,6 +55,49 @@ export function memberRemoved(
   };
 }
 
+/** A group's name or externalId changed (SCIM renames). */
+export function groupRenamed(before: GroupRow, after: GroupRow): ChangeEvent {
+  return {
+    action: 'group.renamed',
+    subjectId: after.id,
+    details: {
+      before: { name: before.name, externalId: before.externalId },
+      after: { name: after.name, externalId: after.externalId },
+    },
+  };
+}
+
+/** A TOKEN membership's expiry moved to a newer token's `exp`. */
+export function memberRenewed(
+  group: Pick<GroupRow, 'id' | 'name'>,
+  membership: GroupMemberRow,
+  expiresAt: Date,
+  more: Record<string, unknown> = {},
+): ChangeEvent {
+  return {
+    action: 'group.member_renewed',
+    subjectId: membership.id,
+    details: {
+      before: membershipFacts(group, membership),
+      after: membershipFacts(group, { ...membership, expiresAt }),
+      ...more,
+    },
+  };
+}
+
+/** Which issuer's tokens feed the group, before and after. */
+export function tokenFeedChanged(before: GroupRow, after: GroupRow, reason: string): ChangeEvent {
+  const feed = (group: GroupRow) => ({
+    tokenIssuer: group.tokenIssuer,
+    tokenFedBy: group.tokenFedBy,
+  });
+  return {
+    action: 'group.token_feed_changed',
+    subjectId: after.id,
+    details: { groupName: after.name, before: feed(before), after: feed(after), reason },
+  };
+}
+
 export function groupDeleted(group: GroupRow, reason: string): ChangeEvent {
   return {
     action: 'group.deleted',

@@ -44,10 +44,25 @@ export const groupResolvers = {
       await managedGroup(ctx, args.id, 'Deleting');
       return ctx.services.groups.delete(ctx.caller, args.id, args.reason);
     },
+    setGroupTokenIssuer: async (
+      _: unknown,
+      args: { groupId: string; issuer?: string | null; reason: string },
+      ctx: Ctx,
+    ) => {
+      await managedGroup(ctx, args.groupId, 'Feeding from tokens');
+      return ctx.services.groups.setTokenIssuer(
+        ctx.caller,
+        args.groupId,
+        args.issuer ?? null,
+        args.reason,
+      );
+    },
   },
   Group: {
     createdBy: (group: GroupRow, _: unknown, ctx: Ctx) =>
       group.createdBy === null ? null : ctx.loaders.identity.load(group.createdBy),
+    tokenFedBy: (group: GroupRow, _: unknown, ctx: Ctx) =>
+      group.tokenFedBy === null ? null : ctx.loaders.identity.load(group.tokenFedBy),
     members: (group: GroupRow, args: { first?: number | null; after?: string | null }, ctx: Ctx) =>
       ctx.services.groups.members(group.id, args.first, args.after),
     grants: (group: GroupRow, args: { active: boolean | null }, ctx: Ctx) =>

@@ -33,7 +33,14 @@ import {
   toPage,
 } from '../shared/pagination.js';
 import { isUuid, optionalText, parseId, requireText, resolveExpiry } from '../shared/validate.js';
-import { groupCreated, groupDeleted, memberAdded, memberRemoved } from './group-events.js';
+import {
+  groupCreated,
+  groupDeleted,
+  groupRenamed,
+  memberAdded,
+  memberRemoved,
+  tokenFeedChanged,
+} from './group-events.js';
 import { groupsReachedBy, nestedDepthBelow } from './group-graph.js';
 
 /** The most members one call adds or removes (all or nothing). */
@@ -382,6 +389,130 @@ export class GroupService {
     });
   }
 
+  /**
+   * Renames a group and/or changes its `externalId` (SCIM's `displayName` and `externalId`), with a
+   * `group.renamed` event holding before and after; what is not given stays. The caller checks
+   * that the actor manages the group under its current name and under the new one (`groups:write`
+   * names groups, so a rename moves who manages it).
+   * - a name or externalId another live group has is `CONFLICT` (SCIM 409 `uniqueness`); an
+   *   invalid name `BAD_USER_INPUT`;
+   * - a group fed by tokens that changes `externalId` is fed anew in the actor's name: the actor
+   *   must be able to add members as `setTokenIssuer` requires, and the TOKEN memberships of the
+   *   old id end.
+   */
+  async rename(
+    actor: Caller,
+    rawId: string,
+    change: { readonly name?: string; readonly externalId?: string },
+  ): Promise<GroupRow> {
+    const id = parseId(rawId, 'group');
+    const name = change.name === undefined ? undefined : requireGroupName(change.name);
+    const externalId =
+      change.externalId === undefined
+        ? undefined
+        : requireText(change.externalId, 'externalId', 200);
+    return runChange(this.database, actor, async (tx) => {
+      const group = await lockLiveGroup(tx, id);
+      const after = { name: name ?? group.name, externalId: externalId ?? group.externalId };
+      if (after.name === group.name && after.externalId === group.externalId) return group;
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`group-name:${after.name}`}))`);
+      const [taken] = await tx
+        .select({ id: groups.id, name: groups.name })
+        .from(groups)
+        .where(
+          and(
+            isNull(groups.deletedAt),
+            sql`${groups.id} <> ${id}`,
+            after.externalId === null
+              ? eq(groups.name, after.name)
+              : or(eq(groups.name, after.name), eq(groups.externalId, after.externalId)),
+          ),
+        );
+      if (taken !== undefined) {
+        throw conflict(
+          taken.name === after.name
+            ? `A group named "${after.name}" already exists.`
+            : `A group with externalId "${after.externalId}" already exists.`,
+          { existingId: taken.id },
+        );
+      }
+      const refed = group.tokenIssuer !== null && after.externalId !== group.externalId;
+      if (refed) {
+        const now = Date.now();
+        await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'externalId');
+        const fed = await tx
+          .select()
+          .from(groupMembers)
+          .where(
+            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
+          )
+          .for('update');
+        await endMemberships(tx, actor, group, fed, "The group's externalId changed.");
+      }
+      const [row] = await tx
+        .update(groups)
+        .set({ ...after, ...(refed ? { tokenFedBy: actor.identity.id } : {}) })
+        .where(eq(groups.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no group row.');
+      await recordChange(tx, actor, groupRenamed(group, row));
+      return row;
+    });
+  }
+
+  /**
+   * Lets the OIDC issuer `issuer` feed the group from its tokens' groups claim (see
+   * `reconcileTokenMemberships`), or stops it (`issuer` null), all in the actor's name:
+   * - the group needs an `externalId` (what the claim names); `BAD_USER_INPUT` otherwise;
+   * - the actor must be able to add members now (hold grantable everything the group confers, as
+   *   `addMembers`), checked for a token of one second: each token's own lifetime is checked at
+   *   sign-in against the scopes' `maxTtlSeconds`. A group conferring a `requiresApproval` scope is
+   *   refused: a token never stands in for an approved request;
+   * - stopping, or changing the issuer, ends the group's live TOKEN memberships.
+   */
+  async setTokenIssuer(
+    actor: Caller,
+    rawId: string,
+    rawIssuer: string | null,
+    rawReason: string,
+  ): Promise<GroupRow> {
+    const id = parseId(rawId, 'group');
+    const issuer = rawIssuer === null ? null : requireText(rawIssuer, 'issuer', 500);
+    const reason = requireText(rawReason, 'reason', 1000);
+    return runChange(this.database, actor, async (tx) => {
+      const group = await lockLiveGroup(tx, id);
+      if (issuer !== null && group.externalId === null) {
+        throw badUserInput(
+          `Group "${group.name}" has no externalId; a token's groups claim names groups by it.`,
+          { field: 'groupId' },
+        );
+      }
+      if (group.tokenIssuer === issuer) return group;
+      if (issuer !== null) {
+        const now = Date.now();
+        await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'issuer');
+      }
+      if (group.tokenIssuer !== null) {
+        const fed = await tx
+          .select()
+          .from(groupMembers)
+          .where(
+            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
+          )
+          .for('update');
+        await endMemberships(tx, actor, group, fed, reason, { tokenFeedEnded: true });
+      }
+      const [row] = await tx
+        .update(groups)
+        .set({ tokenIssuer: issuer, tokenFedBy: issuer === null ? null : actor.identity.id })
+        .where(eq(groups.id, id))
+        .returning();
+      if (row === undefined) throw new Error('Update returned no group row.');
+      await recordChange(tx, actor, tokenFeedChanged(group, row, reason));
+      return row;
+    });
+  }
+
   async list(
     first: number | null | undefined,
     after: string | null | undefined,
@@ -527,7 +658,7 @@ async function assertNestable(tx: Tx, group: GroupRow, groupIds: readonly string
  * grants of `group` and of every group above it confer, under their conditions, until the
  * membership (and the path above) ends, within the scopes' policies.
  */
-async function assertMayConferGroup(
+export async function assertMayConferGroup(
   tx: Tx,
   actor: Caller | Pick<Caller, 'identity'>,
   group: GroupRow,
@@ -599,6 +730,8 @@ export async function endMemberships(
   memberships: readonly GroupMemberRow[],
   reason: string,
   more: Record<string, unknown> = {},
+  /** The instant the memberships end (an access review records the same one). */
+  at: Date = new Date(),
 ): Promise<void> {
   if (memberships.length === 0) return;
   await keepRootHolders(
@@ -608,7 +741,7 @@ export async function endMemberships(
   );
   await tx
     .update(groupMembers)
-    .set({ removedAt: new Date(), removedBy: actor?.identity.id ?? null, removeReason: reason })
+    .set({ removedAt: at, removedBy: actor?.identity.id ?? null, removeReason: reason })
     .where(
       inArray(
         groupMembers.id,

@@ -1,14 +1,23 @@
 import { isDeepStrictEqual } from 'node:util';
-import { and, asc, eq, ilike, isNull, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, ilike, inArray, isNull, or, type SQL } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { apiKeys, grants, type IdentityRow, identities } from '../../db/tables.js';
+import {
+  apiKeys,
+  type GrantRow,
+  grants,
+  groupMembers,
+  groups,
+  type IdentityRow,
+  identities,
+} from '../../db/tables.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { assertMayConfer, conferredBy, loadAuthority } from '../grants/grant-authority.js';
-import { liveGrant, loadLiveGrants } from '../grants/live-grants.js';
+import { liveGrant, liveMembership, loadLiveGrants } from '../grants/live-grants.js';
 import { keepRootHolders } from '../grants/root-holders.js';
-import { endMembershipsOf } from '../groups/group-service.js';
+import { groupsReachedBy } from '../groups/group-graph.js';
+import { endMemberships, endMembershipsOf } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { sqlState, UNIQUE_VIOLATION } from '../shared/db-errors.js';
@@ -96,24 +105,28 @@ export class IdentityService {
         return row;
       });
     } catch (error) {
-      if (sqlState(error) === UNIQUE_VIOLATION) {
-        const existing = await this.database.db
-          .select({ id: identities.id, name: identities.name })
-          .from(identities)
-          .where(
-            externalId === null
-              ? eq(identities.name, name)
-              : or(eq(identities.name, name), eq(identities.externalId, externalId)),
-          );
-        const byName = existing.find((e) => e.name === name);
-        throw byName
-          ? conflict(`An identity named "${name}" already exists.`, { existingId: byName.id })
-          : conflict(`An identity with externalId "${externalId}" already exists.`, {
-              existingId: existing[0]?.id,
-            });
-      }
+      if (sqlState(error) === UNIQUE_VIOLATION) throw await this.#taken(name, externalId);
       throw error;
     }
+  }
+
+  /** The `CONFLICT` of a name or externalId another identity has (after a unique violation). */
+  async #taken(name: string, externalId: string | null, except?: string): Promise<Error> {
+    const found = await this.database.db
+      .select({ id: identities.id, name: identities.name })
+      .from(identities)
+      .where(
+        externalId === null
+          ? eq(identities.name, name)
+          : or(eq(identities.name, name), eq(identities.externalId, externalId)),
+      );
+    const existing = found.filter((e) => e.id !== except);
+    const byName = existing.find((e) => e.name === name);
+    return byName
+      ? conflict(`An identity named "${name}" already exists.`, { existingId: byName.id })
+      : conflict(`An identity with externalId "${externalId}" already exists.`, {
+          existingId: existing[0]?.id,
+        });
   }
 
   /** Every active grant and live key of the identities `actor` owns (see `revokeOwnedAccess`). */
@@ -169,22 +182,15 @@ export class IdentityService {
     return runChange(this.database, actor, async (tx) => {
       const current = await lockIdentity(tx, id);
       if (current.status === 'ACTIVE') return current;
-      const dormant = await tx
-        .select()
-        .from(grants)
-        .where(and(eq(grants.identityId, id), liveGrant()))
-        .for('share');
-      const conferred = await conferredBy(tx, dormant);
-      for (const grant of dormant) {
-        await assertMayConfer(tx, actor.identity, {
-          targets: conferred.get(grant.id) ?? [],
-          condition: grant.condition,
-          until: grant.expiresAt,
-          lacking: (target) =>
-            `Enabling "${current.name}" would give back its grant ${grant.id} of "${target.scope}" on ${describeResource(target.resource)}, which you do not hold grantable; revoke it first, or ask an identity that holds it.`,
-          outliving: `Enabling "${current.name}" with its grant ${grant.id}`,
-        });
-      }
+      await assertMayHandOver(
+        tx,
+        actor,
+        id,
+        false,
+        (grant, target) =>
+          `Enabling "${current.name}" would give back its grant ${grant.id} of "${target.scope}" on ${describeResource(target.resource)}, which you do not hold grantable; revoke it first, or ask an identity that holds it.`,
+        (grant) => `Enabling "${current.name}" with its grant ${grant.id}`,
+      );
       const keys = await tx
         .update(apiKeys)
         .set({ revokedAt: new Date(), revokedBy: actor.identity.id })
@@ -219,6 +225,84 @@ export class IdentityService {
       });
       return row;
     });
+  }
+
+  /**
+   * Renames an identity and/or changes its `externalId` (what SCIM's `userName` and `externalId`
+   * are), with an `identity.renamed` event holding before and after; what is not given stays.
+   * - a name taken by another identity, or an externalId, is `CONFLICT` (SCIM 409 `uniqueness`);
+   *   an invalid one `BAD_USER_INPUT`;
+   * - a new non-null `externalId` changes who signs in as the identity with an identity-provider
+   *   token, handing them everything it holds (directly and through its groups): so `actor` must
+   *   be able to hand out each of those grants now (`assertMayConfer`), else `FORBIDDEN` naming
+   *   one. Its TOKEN memberships end (the new subject's next token brings its own).
+   * Changing nothing changes nothing and writes no event.
+   */
+  async rename(
+    actor: Caller,
+    rawId: string,
+    change: { readonly name?: string; readonly externalId?: string | null },
+  ): Promise<IdentityRow> {
+    const id = parseId(rawId, 'identity');
+    const name =
+      change.name === undefined ? undefined : requireText(change.name, 'Identity name', 200);
+    const externalId =
+      change.externalId === undefined
+        ? undefined
+        : optionalText(change.externalId, 'externalId', 512);
+    try {
+      return await runChange(this.database, actor, async (tx) => {
+        const current = await lockIdentity(tx, id);
+        const after = {
+          name: name ?? current.name,
+          externalId: externalId === undefined ? current.externalId : externalId,
+        };
+        if (after.name === current.name && after.externalId === current.externalId) return current;
+        if (after.externalId !== current.externalId && after.externalId !== null) {
+          await assertMayHandOver(
+            tx,
+            actor,
+            id,
+            true,
+            (grant, target) =>
+              `Changing the externalId of "${current.name}" hands what it holds to whoever signs in as "${after.externalId}", and you do not hold "${target.scope}" on ${describeResource(target.resource)} grantable (grant ${grant.id}).`,
+            () => `Changing the externalId of "${current.name}"`,
+          );
+        }
+        if (after.externalId !== current.externalId) {
+          await endTokenMembershipsOf(tx, actor, id, "The identity's externalId changed.");
+        }
+        const [row] = await tx
+          .update(identities)
+          .set(after)
+          .where(eq(identities.id, id))
+          .returning();
+        if (row === undefined) throw new Error('Update returned no identity row.');
+        await recordChange(tx, actor, {
+          action: 'identity.renamed',
+          subjectId: id,
+          details: {
+            before: { name: current.name, externalId: current.externalId },
+            after,
+          },
+        });
+        return row;
+      });
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION) {
+        const current = await this.database.db
+          .select({ name: identities.name, externalId: identities.externalId })
+          .from(identities)
+          .where(eq(identities.id, id));
+        const before = current[0];
+        throw await this.#taken(
+          name ?? before?.name ?? '',
+          (externalId === undefined ? before?.externalId : externalId) ?? null,
+          id,
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -277,6 +361,63 @@ export class IdentityService {
       .orderBy(asc(identities.createdAt), asc(identities.id))
       .limit(size + 1);
     return toPage(rows, size, encodeCursor);
+  }
+}
+
+/**
+ * Refuses (`FORBIDDEN`, `lacking` naming one) unless `actor` could hand out now every live grant
+ * identity `id` holds directly and, with `throughGroups`, through the groups it belongs to (until
+ * the membership path ends): what giving the identity to someone else, or back, hands over.
+ */
+async function assertMayHandOver(
+  tx: Tx,
+  actor: Caller,
+  id: string,
+  throughGroups: boolean,
+  lacking: (grant: GrantRow, target: { scope: string; resource: string | null }) => string,
+  outliving: (grant: GrantRow) => string,
+): Promise<void> {
+  const paths = throughGroups ? await groupsReachedBy(tx, { identityId: id }) : [];
+  const held = await tx
+    .select()
+    .from(grants)
+    .where(
+      and(
+        paths.length === 0
+          ? eq(grants.identityId, id)
+          : or(
+              eq(grants.identityId, id),
+              inArray(
+                grants.groupId,
+                paths.map((p) => p.groupId),
+              ),
+            ),
+        liveGrant(),
+      ),
+    )
+    .for('share');
+  const conferred = await conferredBy(tx, held);
+  for (const grant of held) {
+    const pathEnd =
+      grant.groupId === null
+        ? null
+        : paths
+            .filter((p) => p.groupId === grant.groupId)
+            .map((p) => p.expiresAt)
+            .reduce<Date | null>((a, b) => (a === null || (b !== null && b < a) ? b : a), null);
+    const until =
+      pathEnd === null
+        ? grant.expiresAt
+        : grant.expiresAt === null || pathEnd < grant.expiresAt
+          ? pathEnd
+          : grant.expiresAt;
+    await assertMayConfer(tx, actor.identity, {
+      targets: conferred.get(grant.id) ?? [],
+      condition: grant.condition,
+      until,
+      lacking: (target) => lacking(grant, target),
+      outliving: outliving(grant),
+    });
   }
 }
 
@@ -354,4 +495,28 @@ async function chooseOwner(
     }
   }
   return ownerId;
+}
+
+/** Ends the identity's live TOKEN memberships (its token subject changed), one event each. */
+async function endTokenMembershipsOf(
+  tx: Tx,
+  actor: Caller,
+  identityId: string,
+  reason: string,
+): Promise<void> {
+  const rows = await tx
+    .select({ membership: groupMembers, group: { id: groups.id, name: groups.name } })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(
+      and(
+        eq(groupMembers.memberIdentityId, identityId),
+        eq(groupMembers.source, 'TOKEN'),
+        liveMembership(),
+      ),
+    )
+    .for('update', { of: groupMembers });
+  for (const { membership, group } of rows) {
+    await endMemberships(tx, actor, group, [membership], reason);
+  }
 }

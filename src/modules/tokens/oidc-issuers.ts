@@ -46,6 +46,13 @@ export interface OidcIssuer {
   readonly createIdentities: boolean;
   /** Claims exposed as `token.claims` besides `amr`, `acr` and `groups`. @default [] */
   readonly claimsForConditions: readonly string[];
+  /**
+   * The claim whose values (a list of strings, or one string) make the subject a member, until the
+   * token's `exp`, of the groups whose `externalId` they are and that a manager let this issuer feed
+   * (`setGroupTokenIssuer`); other values are ignored, and no group is ever created from a token.
+   * `null`: tokens of this issuer feed no group. @default "groups"
+   */
+  readonly groupsClaim: string | null;
   /** Leeway for `exp`, `nbf` and `iat`, in seconds (0–300). @default 30 */
   readonly clockToleranceSeconds: number;
   /** JWKS fetch timeout in milliseconds (100–60000). @default 5000 */
@@ -73,6 +80,7 @@ const FIELDS = new Set([
   'externalIdFormat',
   'createIdentities',
   'claimsForConditions',
+  'groupsClaim',
   'clockToleranceSeconds',
   'jwksTimeoutMs',
   'jwksCooldownMs',
@@ -206,6 +214,10 @@ function issuerOf(raw: unknown, index: number): OidcIssuer {
   ) {
     throw new OidcIssuersError(`${where}: "claimsForConditions" must be an array of claim names.`);
   }
+  const groupsClaim = entry.groupsClaim === undefined ? 'groups' : entry.groupsClaim;
+  if (groupsClaim !== null && (typeof groupsClaim !== 'string' || groupsClaim.trim() === '')) {
+    throw new OidcIssuersError(`${where}: "groupsClaim" must be a claim name, or null for none.`);
+  }
   return {
     issuer,
     audience,
@@ -214,6 +226,7 @@ function issuerOf(raw: unknown, index: number): OidcIssuer {
     externalIdFormat,
     createIdentities,
     claimsForConditions: claims as string[],
+    groupsClaim,
     clockToleranceSeconds: whole(entry, 'clockToleranceSeconds', where, 30, 0, 300),
     jwksTimeoutMs: whole(entry, 'jwksTimeoutMs', where, 5000, 100, 60_000),
     jwksCooldownMs: whole(entry, 'jwksCooldownMs', where, 30_000, 0, 600_000),

@@ -5,7 +5,9 @@ import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import { authenticateSubject } from './authenticate-subject.js';
 import type { CallerToken } from './caller-token.js';
 import { createTokenIdentity } from './create-token-identity.js';
+import { groupsClaimValues } from './groups-claim.js';
 import { externalIdOf, type OidcIssuer } from './oidc-issuers.js';
+import { TokenGroupFeed } from './token-group-feed.js';
 import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
 
 /**
@@ -17,10 +19,14 @@ import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
  * - a disabled identity: `UNAUTHENTICATED`;
  * - with a `cache`, the identity's authentication still current at `revision_head` is reused
  *   (keyed by externalId and prefetch); the token itself is verified on every request and is the
- *   caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a cached one.
+ *   caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a cached one;
+ * - before the caller's grants are loaded, the issuer's groups claim (`groupsClaim`) is reconciled
+ *   with the identity's TOKEN memberships, once per token (`TokenGroupFeed`); a malformed or
+ *   oversized claim refuses the token.
  */
 export class TokenAuthenticator {
   readonly #verifier: TokenVerifier;
+  readonly #groups: TokenGroupFeed;
 
   constructor(
     private readonly database: Database,
@@ -29,6 +35,7 @@ export class TokenAuthenticator {
     private readonly cache?: AuthenticationCache,
   ) {
     this.#verifier = new TokenVerifier(issuers, log);
+    this.#groups = new TokenGroupFeed(database, log);
   }
 
   async authenticate(
@@ -39,9 +46,22 @@ export class TokenAuthenticator {
     const verified = await this.#verifier.verify(token);
     const { trustedIssuer, payload: _payload, ...callerToken } = verified;
     const externalId = externalIdOf(trustedIssuer, verified.subject);
+    const groupIds =
+      trustedIssuer.groupsClaim === null
+        ? null
+        : groupsClaimValues(trustedIssuer, verified.payload);
+    const feed = () =>
+      groupIds === null
+        ? Promise.resolve(true)
+        : this.#groups.reconcile(externalId, verified, groupIds);
+    const known = await feed();
     const load = () => this.#load(verified, externalId, callerToken, prefetch, request);
-    if (this.cache === undefined) return load();
-    const auth = await this.cache.authenticate({ externalId }, prefetch, load);
+    const cached = () =>
+      this.cache === undefined ? load() : this.cache.authenticate({ externalId }, prefetch, load);
+    let auth = await cached();
+    // Created by this request: its memberships are added now, and read by a second load.
+    if (!known && (await feed())) auth = await cached();
+    if (this.cache === undefined) return auth;
     return {
       ...auth,
       caller: { ...auth.caller, token: callerToken, keyExpiresAt: callerToken.expiresAt },

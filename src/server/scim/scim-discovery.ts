@@ -48,9 +48,8 @@ const SCHEMAS = [
     name: 'User',
     description: 'A person: a Keyholder USER identity.',
     attributes: [
-      attribute('userName', 'The identity name (made a valid name); cannot change.', {
+      attribute('userName', 'The identity name (made a valid name); a change renames it.', {
         required: true,
-        mutability: 'immutable',
         uniqueness: 'server',
       }),
       attribute('name', 'The parts of the person\'s name, kept in the "scim" attribute.', {
@@ -81,9 +80,8 @@ const SCHEMAS = [
     name: 'Group',
     description: 'A Keyholder group; memberships made through SCIM have source SCIM.',
     attributes: [
-      attribute('displayName', 'The group name; cannot change.', {
+      attribute('displayName', 'The group name; a change renames it.', {
         required: true,
-        mutability: 'immutable',
         uniqueness: 'server',
       }),
       attribute('members', 'The direct members: users and groups.', {

@@ -25,8 +25,9 @@ import { applyScimPatch } from './scim-patch.js';
  *   `id eq`; `excludedAttributes=members`) or reads;
  * - `PATCH` applies `members` add, remove (also `members[value eq "…"]`) and replace (a PATCH that
  *   only adds and removes listed members answers 204 without reading the others); `PUT` sets
- *   the members listed (leaves them when `members` is absent); `displayName` and `externalId`
- *   cannot change (400 `mutability`);
+ *   the members listed (leaves them when `members` is absent); a new `displayName` or
+ *   `externalId` renames the group (`GroupService.rename`: the client must manage it under both
+ *   names; 409 `uniqueness` when taken);
  * - `DELETE` deletes the group: its grants are revoked and its memberships end.
  */
 export async function serveGroups(request: ScimRequest): Promise<ScimResponse> {
@@ -127,19 +128,36 @@ async function updateGroup(
   current: readonly ScimMember[],
   input: ScimGroupInput,
 ): Promise<ScimResponse> {
-  if (input.displayName !== group.name) {
-    throw new ScimError(
-      400,
-      `Group ${group.id} is "${group.name}"; Keyholder does not rename groups, so "displayName" cannot change.`,
-      'mutability',
-    );
-  }
-  if (input.externalId !== null && input.externalId !== group.externalId) {
-    throw new ScimError(400, `The externalId of group ${group.id} cannot change.`, 'mutability');
-  }
+  const renamed = await renameGroup(request, group, input);
   const members =
-    input.memberIds === null ? current : await setMembers(request, group, current, input.memberIds);
-  return { status: 200, body: scimGroupOf(group, members, request.baseUrl) };
+    input.memberIds === null
+      ? current
+      : await setMembers(request, renamed, current, input.memberIds);
+  return { status: 200, body: scimGroupOf(renamed, members, request.baseUrl) };
+}
+
+/**
+ * The group with the `displayName` and `externalId` of `input` (an absent externalId keeps it),
+ * renamed through the group service when they differ. A rename moves who manages the group
+ * (`groups:write` names it), so the client must manage it under both names.
+ */
+async function renameGroup(
+  request: ScimRequest,
+  group: GroupRow,
+  input: ScimGroupInput,
+): Promise<GroupRow> {
+  const change: { name?: string; externalId?: string } = {};
+  if (input.displayName !== group.name) change.name = input.displayName;
+  if (input.externalId !== null && input.externalId !== group.externalId) {
+    change.externalId = input.externalId;
+  }
+  if (Object.keys(change).length === 0) return group;
+  const { ctx } = request;
+  assertManagesGroup(ctx, group, `Renaming group "${group.name}"`);
+  if (change.name !== undefined) {
+    assertManagesGroup(ctx, { name: change.name }, `Renaming group "${group.name}" to`);
+  }
+  return ctx.services.groups.rename(ctx.caller, group.id, change);
 }
 
 /** `ids` split into identities and groups; 400 `invalidValue` for one that is neither. */

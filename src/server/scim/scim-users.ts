@@ -28,7 +28,9 @@ import {
  * - `GET` lists (`filter` `userName eq`, `externalId eq` or `id eq`; `startIndex`, `count`) or reads;
  * - `PUT` and `PATCH`: the new profile, and `active` false disables the identity (its keys deny
  *   from the next request on), `active` true re-enables it (`enableIdentity`: old keys stay
- *   revoked); `userName` and `externalId` cannot change (400 `mutability`);
+ *   revoked); a new `userName` or `externalId` renames the identity (`IdentityService.rename`:
+ *   409 `uniqueness` when taken, 403 when a new externalId would hand over what the client does
+ *   not hold grantable);
  * - `DELETE`: disables the identity and stops serving it (404 from then on); its history stays,
  *   and a `POST` of the same `userName` and `externalId` brings it back (`reviveUser`).
  */
@@ -134,26 +136,20 @@ async function updateUser(
   input: ScimUserInput,
   replacing: boolean,
 ): Promise<ScimResponse> {
-  if (input.name.toLowerCase() !== current.name.toLowerCase()) {
-    throw new ScimError(
-      400,
-      `User ${current.id} is "${current.name}"; Keyholder does not rename identities, so "userName" cannot change.`,
-      'mutability',
-    );
-  }
-  const externalId = replacing && input.externalId === null ? current.externalId : input.externalId;
-  if (externalId !== current.externalId) {
-    throw new ScimError(400, `The externalId of user ${current.id} cannot change.`, 'mutability');
-  }
   const { identities } = request.ctx.services;
   const actor = request.ctx.caller;
-  const attributes = { ...current.attributes, [SCIM_PROFILE_ATTRIBUTE]: input.profile };
-  let row = current;
+  const rename: { name?: string; externalId?: string | null } = {};
+  if (input.name.toLowerCase() !== current.name.toLowerCase()) rename.name = input.name;
+  const externalId = replacing && input.externalId === null ? current.externalId : input.externalId;
+  if (externalId !== current.externalId) rename.externalId = externalId;
+  let row =
+    Object.keys(rename).length === 0 ? current : await identities.rename(actor, current.id, rename);
+  const attributes = { ...row.attributes, [SCIM_PROFILE_ATTRIBUTE]: input.profile };
   // Not saying `active` keeps it: a PUT that leaves it out never re-enables someone offboarded.
   if (input.active === true && current.status !== 'ACTIVE') {
     row = await identities.enable(actor, current.id, SCIM_REASON);
   }
-  if (!isDeepStrictEqual(current.attributes, attributes)) {
+  if (!isDeepStrictEqual(row.attributes, attributes)) {
     row = await identities.setAttributes(actor, current.id, attributes);
   }
   if (input.active === false && current.status === 'ACTIVE') {

@@ -50,6 +50,7 @@ describe('OIDC_ISSUERS', () => {
       externalIdFormat: '{iss}|{sub}',
       createIdentities: false,
       claimsForConditions: [],
+      groupsClaim: 'groups',
       clockToleranceSeconds: 30,
       jwksTimeoutMs: 5000,
       jwksCooldownMs: 30_000,
@@ -139,6 +140,11 @@ describe('OIDC_ISSUERS', () => {
       'keys[0]: is not a usable public key',
     ],
     ['a misspelt field', issuers({ ...BASE, audiance: 'x' }), 'unknown field "audiance".'],
+    [
+      'an empty groupsClaim',
+      issuers({ ...BASE, groupsClaim: ' ' }),
+      '"groupsClaim" must be a claim name, or null for none.',
+    ],
     [
       'an externalIdFormat without {sub}',
       issuers({ ...BASE, externalIdFormat: '{iss}' }),
