@@ -1,0 +1,204 @@
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import { Nav } from './components/nav';
+import { ErrorList, Loading } from './components/ui';
+import { graphql } from './gql';
+import { execute, liveClient } from './lib/api';
+import type { ApiError } from './lib/errors';
+import { BASE, navigate, pageOf, useLocation } from './lib/router';
+import { forgetKey, storedKey, storeKey } from './lib/session';
+import { type Session, SessionContext } from './lib/session-context';
+import { ApprovalsPage } from './pages/approvals';
+import { AuditPage } from './pages/audit';
+import { CheckPage } from './pages/check';
+import { Home } from './pages/home';
+import { IdentitiesPage } from './pages/identities';
+import { IdentityPage } from './pages/identity';
+import { ReviewsPage } from './pages/reviews';
+import { ScopesPage } from './pages/scopes';
+import { SignIn } from './pages/sign-in';
+import { WhoCanPage } from './pages/who-can';
+
+const GraphiqlPage = lazy(() =>
+  import('./pages/graphiql').then((module) => ({ default: module.GraphiqlPage })),
+);
+
+const WhoAmI = graphql(`
+  query WhoAmI {
+    me {
+      id
+      name
+      kind
+    }
+  }
+`);
+
+const Capabilities = graphql(`
+  query Capabilities($id: ID!) {
+    auditRead: check(identityId: $id, scope: "audit:read") {
+      allowed
+      reason
+    }
+    grantsRead: check(identityId: $id, scope: "grants:read") {
+      allowed
+      reason
+    }
+    grantsWrite: check(identityId: $id, scope: "grants:write") {
+      allowed
+      reason
+    }
+    identitiesRead: check(identityId: $id, scope: "identities:read") {
+      allowed
+      reason
+    }
+    identitiesWrite: check(identityId: $id, scope: "identities:write") {
+      allowed
+      reason
+    }
+    scopesRead: check(identityId: $id, scope: "scopes:read") {
+      allowed
+      reason
+    }
+  }
+`);
+
+const UNKNOWN = { allowed: false, reason: 'Keyholder did not say.' };
+
+/** Signs `key` in: who it is and what it may do, or the errors that refused it. */
+async function openSession(
+  key: string,
+  signOut: () => void,
+): Promise<{ session: Session } | { errors: readonly ApiError[] }> {
+  const who = await execute(key, WhoAmI, {});
+  if (!who.data?.me) return { errors: who.errors };
+  const me = who.data.me;
+  const caps = await execute(key, Capabilities, { id: me.id });
+  const can = {
+    auditRead: caps.data?.auditRead ?? UNKNOWN,
+    grantsRead: caps.data?.grantsRead ?? UNKNOWN,
+    grantsWrite: caps.data?.grantsWrite ?? UNKNOWN,
+    identitiesRead: caps.data?.identitiesRead ?? UNKNOWN,
+    identitiesWrite: caps.data?.identitiesWrite ?? UNKNOWN,
+    scopesRead: caps.data?.scopesRead ?? UNKNOWN,
+  };
+  return { session: { key, me, can, live: liveClient(key), signOut } };
+}
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [errors, setErrors] = useState<readonly ApiError[]>([]);
+  const [restoring, setRestoring] = useState(() => storedKey() !== null);
+  const location = useLocation();
+
+  const signOut = useCallback(() => {
+    forgetKey();
+    setSession((current) => {
+      void current?.live.dispose();
+      return null;
+    });
+  }, []);
+
+  const signIn = useCallback(
+    async (key: string) => {
+      const opened = await openSession(key, signOut);
+      if ('errors' in opened) {
+        forgetKey();
+        setErrors(opened.errors);
+        return;
+      }
+      storeKey(key);
+      setErrors([]);
+      setSession(opened.session);
+    },
+    [signOut],
+  );
+
+  useEffect(() => {
+    const key = storedKey();
+    if (key === null) return;
+    void signIn(key).finally(() => setRestoring(false));
+  }, [signIn]);
+
+  const { page, rest } = pageOf(location.path);
+  useEffect(() => {
+    document.title = `${TITLES[page] ?? 'Not found'} · Keyholder console`;
+  }, [page]);
+
+  const content = useMemo(() => {
+    switch (page) {
+      case '':
+        return <Home />;
+      case 'audit':
+        return <AuditPage />;
+      case 'approvals':
+        return <ApprovalsPage />;
+      case 'identities':
+        return rest[0] ? <IdentityPage id={rest[0]} /> : <IdentitiesPage />;
+      case 'check':
+        return <CheckPage />;
+      case 'who-can':
+        return <WhoCanPage />;
+      case 'reviews':
+        return <ReviewsPage />;
+      case 'scopes':
+        return <ScopesPage />;
+      case 'graphiql':
+        return (
+          <Suspense fallback={<Loading what="GraphiQL" />}>
+            <GraphiqlPage />
+          </Suspense>
+        );
+      default:
+        return (
+          <section>
+            <h1>Not found</h1>
+            <p>
+              The console has no page at {location.path}.{' '}
+              <a
+                href={BASE}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate(BASE);
+                }}
+              >
+                Go to the start page
+              </a>
+              .
+            </p>
+          </section>
+        );
+    }
+  }, [page, rest[0], location.path]);
+
+  if (restoring && session === null) return <Loading what="your session" />;
+  if (session === null) {
+    return (
+      <main id="main">
+        <SignIn onSignIn={signIn} />
+        <ErrorList errors={errors} />
+      </main>
+    );
+  }
+  return (
+    <SessionContext.Provider value={session}>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <Nav current={page} />
+      <main id="main" className={page === 'graphiql' ? 'wide' : undefined}>
+        {content}
+      </main>
+    </SessionContext.Provider>
+  );
+}
+
+const TITLES: Record<string, string> = {
+  '': 'Home',
+  audit: 'Live audit',
+  approvals: 'Approvals',
+  identities: 'Identities',
+  check: 'Check',
+  'who-can': 'Who can',
+  reviews: 'Access reviews',
+  scopes: 'Scopes and policies',
+  graphiql: 'GraphiQL',
+};
