@@ -211,3 +211,13 @@ export function Field({
     </div>
   );
 }
+
+/** A table that scrolls sideways on its own (keyboard-reachable) rather than widening the page. */
+export function ScrollTable({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard.
+    <section className="table-scroll" aria-label={label} tabIndex={0}>
+      <table>{children}</table>
+    </section>
+  );
+}

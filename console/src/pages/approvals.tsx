@@ -189,7 +189,7 @@ function RequestCard({
           <>
             <dt>Policy</dt>
             <dd>
-              {request.scope.policy.requiresApproval ? 'approval required' : 'grantable directly'}
+              {request.scope.policy.requiresApproval ? 'approval required' : 'no approval required'}
               {request.scope.policy.sensitive ? ', sensitive' : ''}
               {request.scope.policy.maxTtlSeconds
                 ? `, at most ${duration(request.scope.policy.maxTtlSeconds)}`

@@ -1,5 +1,5 @@
 import { Link } from '../components/nav';
-import { Empty, ErrorList, Loading, Time } from '../components/ui';
+import { Empty, ErrorList, Loading, ScrollTable, Time } from '../components/ui';
 import { graphql } from '../gql';
 import { BASE } from '../lib/router';
 import { useQuery, useSession } from '../lib/session-context';
@@ -43,7 +43,7 @@ export function Home() {
       <ErrorList errors={mine.errors} />
       {mine.data?.effectivePermissions?.length === 0 ? <Empty>You hold nothing.</Empty> : null}
       {mine.data?.effectivePermissions?.length ? (
-        <table>
+        <ScrollTable label="Your permissions">
           <thead>
             <tr>
               <th scope="col">Scope</th>
@@ -62,7 +62,7 @@ export function Home() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </ScrollTable>
       ) : null}
       <h2>Your access requests</h2>
       {mine.data?.myAccessRequests.length === 0 ? <Empty>You have asked for nothing.</Empty> : null}

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link } from '../components/nav';
-import { Empty, ErrorList, Field, Loading, Time } from '../components/ui';
+import { Empty, ErrorList, Field, Loading, ScrollTable, Time } from '../components/ui';
 import { graphql } from '../gql';
 import { BASE, navigate, useLocation } from '../lib/router';
 import { useQuery } from '../lib/session-context';
@@ -49,7 +49,7 @@ export function IdentitiesPage() {
       <ErrorList errors={found.errors} />
       {found.data && nodes.length === 0 ? <Empty>No identity matches.</Empty> : null}
       {nodes.length > 0 ? (
-        <table>
+        <ScrollTable label="Identities found">
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -76,7 +76,7 @@ export function IdentitiesPage() {
               ) : null,
             )}
           </tbody>
-        </table>
+        </ScrollTable>
       ) : null}
       {found.data?.identities?.pageInfo.hasNextPage ? (
         <p className="muted">Only the first 50 are shown: narrow the search.</p>

@@ -1,6 +1,14 @@
 import { useId, useState } from 'react';
 import { Link } from '../components/nav';
-import { Empty, ErrorList, Field, Loading, ReasonAction, Time } from '../components/ui';
+import {
+  Empty,
+  ErrorList,
+  Field,
+  Loading,
+  ReasonAction,
+  ScrollTable,
+  Time,
+} from '../components/ui';
 import { graphql } from '../gql';
 import type { IdentityPageQuery } from '../gql/graphql';
 import { execute } from '../lib/api';
@@ -213,6 +221,7 @@ export function IdentityPage({ id }: { id: string }) {
 
       <h2>Grants</h2>
       <Grants identity={identity} paths={paths} onChange={detail.reload} />
+      <h3>Grant a scope</h3>
       <GrantForm identityId={identity.id} onGranted={detail.reload} />
 
       <h2>Effective permissions</h2>
@@ -277,7 +286,7 @@ function Grants({
   const grants = (identity.grants ?? []).filter((g) => g !== null);
   if (grants.length === 0) return <Empty>No active grant.</Empty>;
   return (
-    <table>
+    <ScrollTable label="Grants">
       <thead>
         <tr>
           <th scope="col">Scope or role</th>
@@ -328,7 +337,7 @@ function Grants({
           );
         })}
       </tbody>
-    </table>
+    </ScrollTable>
   );
 }
 

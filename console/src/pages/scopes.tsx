@@ -1,5 +1,5 @@
 import { Link } from '../components/nav';
-import { Empty, ErrorList, Loading } from '../components/ui';
+import { Empty, ErrorList, Loading, ScrollTable } from '../components/ui';
 import { graphql } from '../gql';
 import { BASE } from '../lib/router';
 import { useQuery } from '../lib/session-context';
@@ -39,7 +39,7 @@ export function ScopesPage() {
       <ErrorList errors={scopes.errors} />
       {scopes.data && list.length === 0 ? <Empty>No scope is defined.</Empty> : null}
       {list.length ? (
-        <table>
+        <ScrollTable label="Scopes">
           <thead>
             <tr>
               <th scope="col">Scope</th>
@@ -83,7 +83,7 @@ export function ScopesPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </ScrollTable>
       ) : null}
     </section>
   );

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link } from '../components/nav';
-import { Empty, ErrorList, Field, Loading, Time } from '../components/ui';
+import { Empty, ErrorList, Field, Loading, ScrollTable, Time } from '../components/ui';
 import { graphql } from '../gql';
 import { BASE, navigate, useLocation } from '../lib/router';
 import { useQuery } from '../lib/session-context';
@@ -82,7 +82,7 @@ export function WhoCanPage() {
         </p>
       ) : null}
       {page?.nodes.length ? (
-        <table>
+        <ScrollTable label="Holders">
           <thead>
             <tr>
               <th scope="col">Identity</th>
@@ -113,7 +113,7 @@ export function WhoCanPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </ScrollTable>
       ) : null}
       {page?.pageInfo.hasNextPage ? (
         <Link
