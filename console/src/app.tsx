@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Nav } from './components/nav';
 import { ErrorList, Loading } from './components/ui';
 import { graphql } from './gql';
@@ -122,6 +122,20 @@ export function App() {
   useEffect(() => {
     document.title = `${TITLES[page] ?? 'Not found'} · Keyholder console`;
   }, [page]);
+
+  // After moving to another page, keyboard and screen reader users start at its heading.
+  const firstPath = useRef(location.path);
+  useEffect(() => {
+    if (location.path === firstPath.current) return;
+    firstPath.current = '';
+    const frame = requestAnimationFrame(() => {
+      const heading = document.querySelector<HTMLElement>('main h1');
+      if (heading === null) return;
+      heading.tabIndex = -1;
+      heading.focus();
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [location.path]);
 
   const content = useMemo(() => {
     switch (page) {

@@ -28,6 +28,8 @@ describe.skipIf(missing !== null)(
 
     const open = async (viewport?: { width: number; height: number }) => {
       const page = await browser.newPage(viewport);
+      // Under the test's own 30 s, so a wait that fails names its locator.
+      page.setDefaultTimeout(20_000);
       page.on('console', (message) => {
         if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
           cspViolations.push(message.text());
@@ -99,6 +101,39 @@ describe.skipIf(missing !== null)(
       await event.locator('summary').click();
       await event.locator('pre').getByText(reason).waitFor();
       await screenshot(page, 'audit');
+    });
+
+    it('should hold events while paused and show them on resume; search the past and verify the chain', async () => {
+      const page = await open();
+      await signIn(page, server.url, server.adminKey, '/console/audit?action=identity.created');
+      await page.getByRole('status').getByText('Live').waitFor();
+      await page.getByRole('button', { name: 'Pause' }).click();
+      const held = await createIdentity(server);
+      await page.getByRole('status').getByText('Paused: 1 new while paused').waitFor();
+      const feed = page.getByRole('list', { name: 'Live audit events' });
+      expect(await feed.getByText(held.id).count()).toBe(0);
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await feed.getByText(held.id).waitFor();
+
+      await page.getByRole('button', { name: 'Search with these filters' }).click();
+      await page.getByRole('list', { name: 'Past audit events' }).getByText(held.id).waitFor();
+      await page.getByRole('button', { name: 'Verify the audit log' }).click();
+      await page
+        .getByRole('status')
+        .getByText(/The chain is intact: \d+ events verified/)
+        .waitFor();
+    });
+
+    it('should keep the audit filters in the address', async () => {
+      const page = await open();
+      await signIn(page, server.url, server.adminKey, '/console/audit');
+      await page.getByLabel('Scope').fill('grants:read');
+      await page.getByLabel('Decision').selectOption('DENIED');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(/\/console\/audit\?scope=grants%3Aread&decision=DENIED$/);
+      await page.reload();
+      expect(await page.getByLabel('Scope').inputValue()).toBe('grants:read');
+      expect(await page.getByLabel('Decision').inputValue()).toBe('DENIED');
     });
 
     it("should approve an access request by clicking, after which the requester's check is allowed", async () => {
@@ -216,11 +251,82 @@ describe.skipIf(missing !== null)(
       await screenshot(page, 'identity-read-only');
     });
 
+    it('should explain a check, and list who can use a scope and how', async () => {
+      const scope = await defineScope(server);
+      const holder = await identityWithGrants(server, [scope]);
+      const page = await open();
+      await signIn(page, server.url, server.adminKey, '/console/check');
+      await page.getByLabel('Identity id').fill(holder.id);
+      await page.getByLabel('Scope').fill(scope);
+      await page.getByRole('button', { name: 'Check', exact: true }).click();
+      await page.locator('.decision.allowed').getByText('Allowed').waitFor();
+
+      await page.getByLabel('Scope').fill('identities:write');
+      await page.getByRole('button', { name: 'Check', exact: true }).click();
+      await page.locator('.decision.denied').getByText('Denied').waitFor();
+      await screenshot(page, 'check');
+
+      await page.goto(`${server.url}/console/who-can?scope=${encodeURIComponent(scope)}`);
+      const holders = page.getByRole('region', { name: 'Holders' });
+      await holders.getByRole('link', { name: holder.name }).waitFor();
+      await holders.getByText('directly').first().waitFor();
+      await screenshot(page, 'who-can');
+    });
+
+    it('should show an open review with its progress, and keep an item by clicking', async () => {
+      const scope = await defineScope(server);
+      const holder = await identityWithGrants(server, [scope]);
+      const name = unique('review');
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'mutation($input: StartAccessReviewInput!) { startAccessReview(input: $input) { id } }',
+          {
+            input: {
+              name,
+              filter: { scope, identityId: holder.id },
+              dueAt: new Date(Date.now() + 3_600_000).toISOString(),
+            },
+          },
+        ),
+      );
+      const page = await open();
+      await signIn(page, server.url, server.adminKey, '/console/reviews');
+      const review = page.getByRole('article').filter({ hasText: name });
+      await review.getByText('0 of 1 decided').waitFor();
+      const items = review.getByRole('list', { name: `Items of ${name} to decide` });
+      await items.getByText(holder.name, { exact: true }).waitFor();
+      await screenshot(page, 'reviews');
+      await items.getByRole('button', { name: `Keep ${scope} of ${holder.name}` }).click();
+      await items.getByLabel('Note').fill('Still on the team.');
+      await items.getByRole('button', { name: `Confirm: keep ${scope} of ${holder.name}` }).click();
+      await review.getByText('1 of 1 decided (1 kept, 0 revoked)').waitFor();
+    });
+
+    it('should work from the keyboard: a link reached with Tab opens its page, focus on its heading', async () => {
+      const page = await open();
+      await signIn(page, server.url, server.adminKey);
+      const approvals = page.getByRole('link', { name: 'Approvals' });
+      for (
+        let i = 0;
+        i < 20 && !(await approvals.evaluate((a) => a === document.activeElement));
+        i += 1
+      ) {
+        await page.keyboard.press('Tab');
+      }
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/console\/approvals$/);
+      await page.locator('h1:focus').getByText('Approvals').waitFor();
+    });
+
     it("should open GraphiQL at /graphql with the session's Authorization and run a query", async () => {
       const page = await open();
       await signIn(page, server.url, server.adminKey);
       await page.goto(`${server.url}/graphql`);
       await page.getByText('Signed in as').waitFor();
+      // GraphiQL runs nothing until its query editor holds the query.
+      await page.locator('.graphiql-query-editor .CodeMirror-code').getByText('name').waitFor();
       await page.getByRole('button', { name: /Execute query/ }).click();
       await page.locator('.graphiql-response').getByText(server.adminId).waitFor();
       await screenshot(page, 'graphiql');

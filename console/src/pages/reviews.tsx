@@ -82,7 +82,7 @@ export function ReviewsPage() {
             <ul className="plain" aria-label={`Items of ${review.name} to decide`}>
               {review.items.nodes.map((item) => {
                 const grant = item.grant;
-                const what = grant?.scope?.name ?? `role ${grant?.role?.name ?? '?'}`;
+                const what = `${grant?.scope?.name ?? `role ${grant?.role?.name ?? '?'}`} of ${grant?.identity?.name ?? 'a group'}`;
                 const decide = (decision: 'KEEP' | 'REVOKE') => async (note: string) => {
                   const result = await execute(session.key, Decide, {
                     itemId: item.id,
@@ -94,7 +94,8 @@ export function ReviewsPage() {
                 };
                 return (
                   <li key={item.id}>
-                    <strong>{grant?.identity?.name ?? 'a group'}</strong>: {what} on{' '}
+                    <strong>{grant?.identity?.name ?? 'a group'}</strong>:{' '}
+                    {grant?.scope?.name ?? `role ${grant?.role?.name ?? '?'}`} on{' '}
                     {grant?.resource ?? 'every resource'} ({grant?.reason}){' '}
                     <ReasonAction
                       label={`Keep ${what}`}
