@@ -217,6 +217,17 @@ describe.skipIf(missing !== null)(
       );
     });
 
+    it('should disable an identity after a confirmation, after which its key no longer authenticates', async () => {
+      const target = await identityWithGrants(server, []);
+      dataOf(await gql(server.url, target.key, '{ me { id } }'));
+      const page = await open();
+      await signIn(page, server.url, server.adminKey, `/console/identities/${target.id}`);
+      await page.getByRole('button', { name: 'Disable identity' }).click();
+      await page.getByRole('button', { name: 'Confirm: disable identity' }).click();
+      await page.getByRole('heading', { level: 1 }).getByText('(service, disabled)').waitFor();
+      expectError(await gql(server.url, target.key, '{ me { id } }'), 'UNAUTHENTICATED');
+    });
+
     it('should create a key on an identity page and forget its secret once dismissed', async () => {
       const target = await createIdentity(server);
       const page = await open();

@@ -115,30 +115,23 @@ export function ReasonAction({
   onSubmit,
   reasonRequired = true,
   reasonLabel = 'Reason',
+  askReason = true,
 }: {
   label: string;
   capability?: Capability;
   onSubmit: (reason: string) => Promise<readonly ApiError[]>;
   reasonRequired?: boolean;
   reasonLabel?: string;
+  /** False for a mutation that records no reason: the form only asks to confirm. */
+  askReason?: boolean;
 }) {
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState('');
   const [running, setRunning] = useState(false);
   const [errors, setErrors] = useState<readonly ApiError[]>([]);
   const id = useId();
-  if (capability && !capability.allowed) {
-    return (
-      <span className="disabled-action">
-        <button type="button" disabled aria-describedby={`${id}-why`}>
-          {label}
-        </button>
-        <small id={`${id}-why`} className="muted">
-          {capability.reason}
-        </small>
-      </span>
-    );
-  }
+  if (capability && !capability.allowed)
+    return <DisabledAction label={label} reason={capability.reason} />;
   if (!open) {
     return (
       <button type="button" onClick={() => setOpen(true)}>
@@ -162,13 +155,17 @@ export function ReasonAction({
         }
       }}
     >
-      <label htmlFor={id}>{reasonLabel}</label>
-      <input
-        id={id}
-        required={reasonRequired}
-        value={reason}
-        onChange={(e) => setReason(e.target.value)}
-      />
+      {askReason ? (
+        <>
+          <label htmlFor={id}>{reasonLabel}</label>
+          <input
+            id={id}
+            required={reasonRequired}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+          />
+        </>
+      ) : null}
       <button type="submit" disabled={running}>
         Confirm: {label.toLowerCase()}
       </button>
@@ -219,5 +216,20 @@ export function ScrollTable({ label, children }: { label: string; children: Reac
     <section className="table-scroll" aria-label={label} tabIndex={0}>
       <table>{children}</table>
     </section>
+  );
+}
+
+/** An action the person may not take: disabled, with Keyholder's reason beside it. */
+export function DisabledAction({ label, reason }: { label: string; reason: string }) {
+  const id = useId();
+  return (
+    <span className="disabled-action">
+      <button type="button" disabled aria-describedby={id}>
+        {label}
+      </button>
+      <small id={id} className="muted">
+        {reason}
+      </small>
+    </span>
   );
 }

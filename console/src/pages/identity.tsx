@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { Link } from '../components/nav';
 import {
+  DisabledAction,
   Empty,
   ErrorList,
   Field,
@@ -209,8 +210,7 @@ export function IdentityPage({ id }: { id: string }) {
         <ReasonAction
           label="Disable identity"
           capability={mayChange}
-          reasonRequired={false}
-          reasonLabel="Note (not recorded: disableIdentity takes none)"
+          askReason={false}
           onSubmit={async () => {
             const result = await execute(session.key, DisableIdentity, { id: identity.id });
             if (result.errors.length === 0) detail.reload();
@@ -352,14 +352,7 @@ function GrantForm({ identityId, onGranted }: { identityId: string; onGranted: (
   const [done, setDone] = useState<string | null>(null);
   const grantableId = useId();
   if (!session.can.grantsWrite.allowed) {
-    return (
-      <p className="muted">
-        <button type="button" disabled aria-describedby={`${grantableId}-why`}>
-          Grant
-        </button>{' '}
-        <span id={`${grantableId}-why`}>{session.can.grantsWrite.reason}</span>
-      </p>
-    );
+    return <DisabledAction label="Grant" reason={session.can.grantsWrite.reason} />;
   }
   return (
     <form
@@ -433,8 +426,7 @@ function Keys({ identity, onChange }: { identity: Detail; onChange: () => void }
               <ReasonAction
                 label={`Revoke key ${key.prefix}`}
                 capability={may}
-                reasonRequired={false}
-                reasonLabel="Note (not recorded: revokeApiKey takes none)"
+                askReason={false}
                 onSubmit={async () => {
                   const result = await execute(session.key, RevokeKey, { id: key.id });
                   if (result.errors.length === 0) onChange();
@@ -485,12 +477,7 @@ function Keys({ identity, onChange }: { identity: Detail; onChange: () => void }
           <ErrorList errors={errors} />
         </form>
       ) : (
-        <p className="muted">
-          <button type="button" disabled>
-            Create key
-          </button>{' '}
-          {may.reason}
-        </p>
+        <DisabledAction label="Create key" reason={may.reason} />
       )}
     </>
   );
