@@ -63,6 +63,15 @@ const Capabilities = graphql(`
 
 const UNKNOWN = { allowed: false, reason: 'Keyholder did not say.' };
 
+const SCOPES = {
+  auditRead: 'audit:read',
+  grantsRead: 'grants:read',
+  grantsWrite: 'grants:write',
+  identitiesRead: 'identities:read',
+  identitiesWrite: 'identities:write',
+  scopesRead: 'scopes:read',
+} as const;
+
 /** Signs `key` in: who it is and what it may do, or the errors that refused it. */
 async function openSession(
   key: string,
@@ -72,14 +81,12 @@ async function openSession(
   if (!who.data?.me) return { errors: who.errors };
   const me = who.data.me;
   const caps = await execute(key, Capabilities, { id: me.id });
-  const can = {
-    auditRead: caps.data?.auditRead ?? UNKNOWN,
-    grantsRead: caps.data?.grantsRead ?? UNKNOWN,
-    grantsWrite: caps.data?.grantsWrite ?? UNKNOWN,
-    identitiesRead: caps.data?.identitiesRead ?? UNKNOWN,
-    identitiesWrite: caps.data?.identitiesWrite ?? UNKNOWN,
-    scopesRead: caps.data?.scopesRead ?? UNKNOWN,
-  };
+  const can = Object.fromEntries(
+    Object.entries(SCOPES).map(([name, scope]) => [
+      name,
+      { scope, ...(caps.data?.[name as keyof typeof SCOPES] ?? UNKNOWN) },
+    ]),
+  ) as Session['can'];
   return { session: { key, me, can, live: liveClient(key), signOut } };
 }
 

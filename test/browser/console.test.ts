@@ -175,10 +175,7 @@ describe.skipIf(missing !== null)(
     it('should show a request made while the approvals page is open, live', async () => {
       const page = await open();
       await signIn(page, server.url, server.adminKey, '/console/approvals');
-      await page
-        .getByText(/Nothing awaits your decision|Requests awaiting/)
-        .first()
-        .waitFor();
+      await page.getByRole('status').getByText(/^Live/).waitFor();
       const scope = await defineScope(server);
       const requester = await identityWithGrants(server, []);
       dataOf(
@@ -247,7 +244,7 @@ describe.skipIf(missing !== null)(
       ).not.toContain(shown);
     });
 
-    it("should show what the person may not do disabled, with Keyholder's reason", async () => {
+    it("should show what the person may not do disabled, with Keyholder's reason and a way to ask", async () => {
       const reader = await identityWithGrants(server, ['identities:read', 'grants:read']);
       const other = await createIdentity(server);
       const page = await open();
@@ -260,6 +257,25 @@ describe.skipIf(missing !== null)(
         .first()
         .waitFor();
       await screenshot(page, 'identity-read-only');
+
+      // The way in: a request for the missing scope, with a reason.
+      await page.getByRole('button', { name: 'Request access to grants:write' }).click();
+      await page.getByLabel(/Why do you need grants:write/).fill('Covering for the on-call admin.');
+      await page.getByRole('button', { name: 'Send request' }).click();
+      await page
+        .getByRole('status')
+        .getByText(/^Request \S+ is pending\.$/)
+        .waitFor();
+      const mine = dataOf(
+        await gql(server.url, reader.key, '{ myAccessRequests { status reason scope { name } } }'),
+      ).myAccessRequests;
+      expect(mine).toEqual([
+        {
+          status: 'PENDING',
+          reason: 'Covering for the on-call admin.',
+          scope: { name: 'grants:write' },
+        },
+      ]);
     });
 
     it('should explain a check, and list who can use a scope and how', async () => {

@@ -131,7 +131,7 @@ export function ReasonAction({
   const [errors, setErrors] = useState<readonly ApiError[]>([]);
   const id = useId();
   if (capability && !capability.allowed)
-    return <DisabledAction label={label} reason={capability.reason} />;
+    return <DisabledAction label={label} capability={capability} />;
   if (!open) {
     return (
       <button type="button" onClick={() => setOpen(true)}>
@@ -219,8 +219,11 @@ export function ScrollTable({ label, children }: { label: string; children: Reac
   );
 }
 
-/** An action the person may not take: disabled, with Keyholder's reason beside it. */
-export function DisabledAction({ label, reason }: { label: string; reason: string }) {
+/**
+ * An action the person may not take: disabled, with Keyholder's reason beside it, and the way in
+ * (a request for the missing scope).
+ */
+export function DisabledAction({ label, capability }: { label: string; capability: Capability }) {
   const id = useId();
   return (
     <span className="disabled-action">
@@ -228,8 +231,11 @@ export function DisabledAction({ label, reason }: { label: string; reason: strin
         {label}
       </button>
       <small id={id} className="muted">
-        {reason}
+        {capability.reason}
       </small>
+      <RequestAccessButton
+        hint={{ scope: capability.scope, resource: null, ttlSeconds: null, autoApproved: false }}
+      />
     </span>
   );
 }

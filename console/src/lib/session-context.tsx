@@ -6,6 +6,8 @@ import type { ApiError } from './errors';
 
 /** A built-in scope's answer for the signed-in person: may they, and Keyholder's reason. */
 export interface Capability {
+  /** The built-in scope asked about (`grants:write`). */
+  readonly scope: string;
   readonly allowed: boolean;
   readonly reason: string;
 }

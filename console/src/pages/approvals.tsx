@@ -99,32 +99,39 @@ export function ApprovalsPage() {
   const awaiting = useQuery(Awaiting, {});
   const [requests, setRequests] = useState<AccessRequestFieldsFragment[]>([]);
   const [liveErrors, setLiveErrors] = useState<readonly ApiError[]>([]);
+  const [connected, setConnected] = useState(false);
 
   useEffect(() => {
     if (awaiting.data) setRequests([...awaiting.data.accessRequestsAwaitingMyApproval]);
   }, [awaiting.data]);
 
-  useEffect(
-    () =>
-      subscribe(
-        session.live,
-        LiveRequests,
-        {},
-        (data) => {
-          const request = data.accessRequests;
-          setRequests((current) => {
-            const others = current.filter((r) => r.id !== request.id);
-            return request.status === 'PENDING' ? [...others, request] : others;
-          });
-        },
-        setLiveErrors,
-      ),
-    [session.live],
-  );
+  useEffect(() => {
+    const offConnected = session.live.on('connected', () => setConnected(true));
+    const stop = subscribe(
+      session.live,
+      LiveRequests,
+      {},
+      (data) => {
+        const request = data.accessRequests;
+        setRequests((current) => {
+          const others = current.filter((r) => r.id !== request.id);
+          return request.status === 'PENDING' ? [...others, request] : others;
+        });
+      },
+      setLiveErrors,
+    );
+    return () => {
+      offConnected();
+      stop();
+    };
+  }, [session.live]);
 
   return (
     <section>
       <h1>Approvals</h1>
+      <p role="status" className={connected ? 'live-on' : 'muted'}>
+        {connected ? 'Live: new requests appear here as they are made' : 'Connecting…'}
+      </p>
       {awaiting.loading && !awaiting.data ? <Loading what="requests awaiting you" /> : null}
       <ErrorList errors={awaiting.errors} />
       <ErrorList errors={liveErrors} />

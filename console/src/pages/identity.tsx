@@ -352,7 +352,7 @@ function GrantForm({ identityId, onGranted }: { identityId: string; onGranted: (
   const [done, setDone] = useState<string | null>(null);
   const grantableId = useId();
   if (!session.can.grantsWrite.allowed) {
-    return <DisabledAction label="Grant" reason={session.can.grantsWrite.reason} />;
+    return <DisabledAction label="Grant" capability={session.can.grantsWrite} />;
   }
   return (
     <form
@@ -477,7 +477,7 @@ function Keys({ identity, onChange }: { identity: Detail; onChange: () => void }
           <ErrorList errors={errors} />
         </form>
       ) : (
-        <DisabledAction label="Create key" reason={may.reason} />
+        <DisabledAction label="Create key" capability={may} />
       )}
     </>
   );
