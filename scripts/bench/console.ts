@@ -53,6 +53,9 @@ async function assetSizes(): Promise<{ all: number; withoutGraphiql: number }> {
 
 async function firstPaint(page: Page): Promise<number> {
   await page.getByLabel('API key').waitFor();
+  await page.waitForFunction(
+    () => performance.getEntriesByName('first-contentful-paint').length > 0,
+  );
   return page.evaluate(
     () => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? Number.NaN,
   );
