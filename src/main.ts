@@ -176,6 +176,9 @@ export async function startKeyholder(
                   : {
                       directory: join(packageRoot(), 'dist', 'console'),
                       graphiql: config.graphiql ?? !config.production,
+                      signIn: (config.oidcIssuers ?? []).flatMap(({ issuer, console: client }) =>
+                        client === null ? [] : [{ issuer, client }],
+                      ),
                     },
               maxBodyBytes: config.maxBodyBytes,
               oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),

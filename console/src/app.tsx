@@ -3,7 +3,8 @@ import { Nav } from './components/nav';
 import { ErrorList, Loading } from './components/ui';
 import { graphql } from './gql';
 import { execute, liveClient } from './lib/api';
-import type { ApiError } from './lib/errors';
+import { type ApiError, apiErrorOf } from './lib/errors';
+import { finishSignIn } from './lib/oidc';
 import { BASE, navigate, pageOf, useLocation } from './lib/router';
 import { forgetKey, storedKey, storeKey } from './lib/session';
 import { type Session, SessionContext } from './lib/session-context';
@@ -93,7 +94,9 @@ async function openSession(
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [errors, setErrors] = useState<readonly ApiError[]>([]);
-  const [restoring, setRestoring] = useState(() => storedKey() !== null);
+  const [restoring, setRestoring] = useState(
+    () => storedKey() !== null || /[?&](code|error)=/.test(window.location.search),
+  );
   const location = useLocation();
 
   const signOut = useCallback(() => {
@@ -120,9 +123,29 @@ export function App() {
   );
 
   useEffect(() => {
-    const key = storedKey();
-    if (key === null) return;
-    void signIn(key).finally(() => setRestoring(false));
+    let current = true;
+    void (async () => {
+      // Coming back from the identity provider: exchange the code, then go where the person was.
+      const answer = await finishSignIn(
+        window.location.search,
+        sessionStorage,
+        window.fetch.bind(window),
+      );
+      if (!current) return;
+      if (answer !== null) {
+        navigate('returnTo' in answer ? answer.returnTo : BASE, true);
+        if ('token' in answer) await signIn(answer.token);
+        else setErrors([apiErrorOf({ message: answer.error })]);
+        setRestoring(false);
+        return;
+      }
+      const key = storedKey();
+      if (key !== null) await signIn(key);
+      setRestoring(false);
+    })();
+    return () => {
+      current = false;
+    };
   }, [signIn]);
 
   const { page, rest } = pageOf(location.path);

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import type { OidcConsoleClient } from '../modules/tokens/oidc-issuers.js';
 import { sendError } from './send-json.js';
 
 /** What `consoleRoutes` serves, and from where. */
@@ -12,6 +13,11 @@ export interface ConsoleRoutesOptions {
    * accepts `text/html` and carries no query). Off, both pages say GraphiQL is off.
    */
   readonly graphiql: boolean;
+  /**
+   * Identity providers people may sign in with (`OIDC_ISSUERS` entries with `console`): offered on
+   * the sign-in page, their token endpoints added to `connect-src`. @default []
+   */
+  readonly signIn?: readonly { readonly issuer: string; readonly client: OidcConsoleClient }[];
 }
 
 export interface ConsoleRoutes {
@@ -45,15 +51,19 @@ const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
  * Self only: scripts, styles, images and fonts from this origin; connections to this origin over
  * HTTP(S) and graphql-ws; no frames, no plugins, no foreign form targets.
  */
-export function contentSecurityPolicy(host: string | undefined): string {
+export function contentSecurityPolicy(
+  host: string | undefined,
+  tokenEndpoints: readonly string[] = [],
+): string {
   const sockets = host !== undefined && SAFE_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
+  const providers = tokenEndpoints.map((endpoint) => ` ${new URL(endpoint).origin}`).join('');
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self' data:",
-    `connect-src 'self'${sockets}`,
+    `connect-src 'self'${sockets}${providers}`,
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -70,21 +80,43 @@ export function acceptsHtml(req: IncomingMessage): boolean {
 /** The console's pages and assets, and GraphiQL for browsers: see `ConsoleRoutes`. */
 export function consoleRoutes(options: ConsoleRoutesOptions): ConsoleRoutes {
   const assets = join(options.directory, 'assets');
+  const signIn = options.signIn ?? [];
+  const tokenEndpoints = signIn.map(({ client }) => client.tokenEndpoint);
+  const providers = escapeAttribute(
+    JSON.stringify(
+      signIn.map(({ issuer, client }) => ({
+        issuer,
+        clientId: client.clientId,
+        authorizationEndpoint: client.authorizationEndpoint,
+        tokenEndpoint: client.tokenEndpoint,
+        scope: client.scope,
+        token: client.token,
+      })),
+    ),
+  );
   let index: Promise<string | null> | undefined;
   const indexHtml = () => {
     index ??= readFile(join(options.directory, 'index.html'), 'utf8').then(
       (html) =>
-        html.replace(
-          '<meta name="keyholder-graphiql" content="off" />',
-          `<meta name="keyholder-graphiql" content="${options.graphiql ? 'on' : 'off'}" />`,
-        ),
+        html
+          .replace(
+            '<meta name="keyholder-graphiql" content="off" />',
+            `<meta name="keyholder-graphiql" content="${options.graphiql ? 'on' : 'off'}" />`,
+          )
+          .replace(
+            '<meta name="keyholder-oidc" content="[]" />',
+            `<meta name="keyholder-oidc" content="${providers}" />`,
+          ),
       () => null,
     );
     return index;
   };
 
   const securityHeaders = (req: IncomingMessage, res: ServerResponse) => {
-    res.setHeader('content-security-policy', contentSecurityPolicy(req.headers.host));
+    res.setHeader(
+      'content-security-policy',
+      contentSecurityPolicy(req.headers.host, tokenEndpoints),
+    );
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
   };
@@ -170,4 +202,12 @@ function decodedOrEmpty(encoded: string): string {
 
 function hasQuery(search: string): boolean {
   return new URLSearchParams(search).has('query');
+}
+
+function escapeAttribute(value: string): string {
+  return value
+    .replaceAll('&', '&amp;')
+    .replaceAll('"', '&quot;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;');
 }

@@ -1,4 +1,5 @@
 import { useId, useState } from 'react';
+import { beginSignIn, providerName, signInProviders } from '../lib/oidc';
 
 /** Sign in with an API key; it is kept in this tab's sessionStorage only. */
 export function SignIn({ onSignIn }: { onSignIn: (key: string) => Promise<void> }) {
@@ -30,9 +31,25 @@ export function SignIn({ onSignIn }: { onSignIn: (key: string) => Promise<void> 
           Sign in
         </button>
       </form>
+      {signInProviders(document).map((provider) => (
+        <p key={provider.issuer}>
+          <button
+            type="button"
+            onClick={async () => {
+              const here = window.location.pathname + window.location.search;
+              window.location.assign(
+                await beginSignIn(provider, window.location.origin, here, sessionStorage),
+              );
+            }}
+          >
+            Sign in with {providerName(provider.issuer)}
+          </button>
+        </p>
+      ))}
       <p className="muted">
-        Your key stays in this browser tab (sessionStorage) and is sent only to this Keyholder, as
-        the Authorization header. Closing the tab or signing out forgets it.
+        Your key (or your identity provider's token) stays in this browser tab (sessionStorage) and
+        is sent only to this Keyholder, as the Authorization header. Closing the tab or signing out
+        forgets it.
       </p>
     </section>
   );

@@ -35,6 +35,14 @@ describe('the console content security policy', () => {
     expect(contentSecurityPolicy('[::1]:4000')).toContain('ws://[::1]:4000 wss://[::1]:4000');
   });
 
+  it("should let the console reach the identity providers' token endpoints, and nothing else of theirs", () => {
+    const policy = contentSecurityPolicy('kh.example', ['https://login.example.com/oauth2/token']);
+    expect(policy).toContain(
+      "connect-src 'self' ws://kh.example wss://kh.example https://login.example.com;",
+    );
+    expect(policy).toContain("script-src 'self';");
+  });
+
   it('should never write a Host header that could add a source into the policy', () => {
     for (const host of ['evil.example; script-src *', 'a b', "x'y", undefined]) {
       expect(contentSecurityPolicy(host)).toContain("connect-src 'self';");
