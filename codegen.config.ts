@@ -1,6 +1,8 @@
 /**
- * Resolver types generated from the SDL (`npm run codegen`, part of `build` and `lint`): a schema
- * change that a resolver misses fails the type check. The output is not committed.
+ * Generated from the SDL (`npm run codegen`, part of `build` and `lint`), never committed:
+ * - resolver types: a schema change that a resolver misses fails the type check;
+ * - the console's typed operations (graphql-codegen's client preset, over the `graphql(…)` calls
+ *   in console/src): a schema change that the console misses fails its type check.
  */
 import type { CodegenConfig } from '@graphql-codegen/cli';
 import { requiresTypeDefs } from './src/directive/type-defs.js';
@@ -24,6 +26,23 @@ const config: CodegenConfig = {
         immutableTypes: true,
         avoidOptionals: false,
         useIndexSignature: false,
+      },
+    },
+    'console/src/gql/': {
+      documents: ['console/src/**/*.{ts,tsx}', '!console/src/gql/**'],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: {
+        documentMode: 'string',
+        useTypeImports: true,
+        enumsAsTypes: true,
+        scalars: {
+          ID: 'string',
+          DateTime: 'string',
+          JSON: 'unknown',
+          Revision: 'string',
+          SafeInt: 'number',
+        },
       },
     },
   },

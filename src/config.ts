@@ -33,8 +33,15 @@ export interface Config {
   readonly dataDir: string;
   /** `BOOTSTRAP_ADMIN_KEY`: the root admin's key on first start (at least 32 characters). */
   readonly bootstrapAdminKey: string | undefined;
-  /** `NODE_ENV === 'production'`: no landing page. */
+  /** `NODE_ENV === 'production'`: GraphiQL off unless `GRAPHIQL=on`, masked errors. */
   readonly production: boolean;
+  /** `CONSOLE=off` serves no console (nothing under `/console`, no redirect from `/`). @default on */
+  readonly console?: boolean;
+  /**
+   * `GRAPHIQL`: GraphiQL at `/console/graphiql` and `GET /graphql` for browsers (needs the console).
+   * @default on, off when `NODE_ENV=production`
+   */
+  readonly graphiql?: boolean;
   /**
    * `DATABASE_TIMEOUT_MS`: the longest one PostgreSQL statement (lock waits included) or an idle
    * transaction may take before PostgreSQL ends it; the request then answers `SERVICE_UNAVAILABLE`
@@ -248,6 +255,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (accessLog !== 'on' && accessLog !== 'off') {
     throw new ConfigError(`ACCESS_LOG must be "on" or "off"; got "${accessLog}".`);
   }
+  const consoleSetting = env.CONSOLE || 'on';
+  if (consoleSetting !== 'on' && consoleSetting !== 'off') {
+    throw new ConfigError(`CONSOLE must be "on" or "off"; got "${consoleSetting}".`);
+  }
+  const production = env.NODE_ENV === 'production';
+  const graphiql = env.GRAPHIQL || (production ? 'off' : 'on');
+  if (graphiql !== 'on' && graphiql !== 'off') {
+    throw new ConfigError(`GRAPHIQL must be "on" or "off"; got "${graphiql}".`);
+  }
   const federation = env.FEDERATION || 'off';
   if (federation !== 'off' && federation !== 'subgraph') {
     throw new ConfigError(`FEDERATION must be "off" or "subgraph"; got "${federation}".`);
@@ -292,7 +308,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     dataDir: env.DATA_DIR || './.keyholder',
     bootstrapAdminKey,
-    production: env.NODE_ENV === 'production',
+    production,
+    console: consoleSetting === 'on',
+    graphiql: graphiql === 'on',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 15_000, 100, 600_000),
     accessLog: accessLog === 'on',

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   type ConditionSettings,
@@ -16,6 +17,7 @@ import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import type { OidcIssuer } from './modules/tokens/oidc-issuers.js';
 import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
+import { packageRoot } from './package-root.js';
 import { type RunningHttpServer, startHttpServer } from './server/http-server.js';
 import { buildKeyholderSchema } from './server/schema.js';
 import { buildKeyholderSubgraphSchema } from './server/subgraph-schema.js';
@@ -168,6 +170,16 @@ export async function startKeyholder(
               webhooks: () => webhookDispatcher.stats(),
               metricsPort: config.metricsPort ?? null,
               production: config.production,
+              console:
+                config.console === false
+                  ? null
+                  : {
+                      directory: join(packageRoot(), 'dist', 'console'),
+                      graphiql: config.graphiql ?? !config.production,
+                      signIn: (config.oidcIssuers ?? []).flatMap(({ issuer, console: client }) =>
+                        client === null ? [] : [{ issuer, client }],
+                      ),
+                    },
               maxBodyBytes: config.maxBodyBytes,
               oidcIssuers: offeringClaim(config.oidcIssuers ?? [], conditions.deviceClaim),
               ...(config.authenticationCacheSize === undefined

@@ -38,6 +38,7 @@ import { endRequestSpan, startRequestSpan, traced } from '../telemetry/tracing.j
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
 import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
+import { type ConsoleRoutesOptions, consoleRoutes } from './console-routes.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
 import type { DecisionCounts } from './decision-tally.js';
 import { createFormatError } from './format-error.js';
@@ -79,6 +80,8 @@ export interface HttpServerOptions {
    * without credentials, for scrapers on a private network; `null` opens none. @default null
    */
   readonly metricsPort?: number | null;
+  /** The console at `/console` and GraphiQL (`consoleRoutes`); `null` serves neither. @default null */
+  readonly console?: ConsoleRoutesOptions | null;
 }
 
 export interface RunningHttpServer {
@@ -175,7 +178,8 @@ export async function startHttpServer(
       ApolloServerPluginCacheControlDisabled(),
       // As a federation subgraph: no per-field timing traces (ftv1) for whoever asks for them.
       ApolloServerPluginInlineTraceDisabled(),
-      ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // No Apollo Sandbox (it loads from a CDN): browsers get the console's GraphiQL instead.
+      ApolloServerPluginLandingPageDisabled(),
       useRevision(),
       useGrantUsage(options.services.grantUsage),
       useAccessLog(options.services.accessLog, options.services.accessLogMode, options.log),
@@ -305,8 +309,10 @@ export async function startHttpServer(
     log: options.log,
   });
 
-  const route = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const web = options.console ? consoleRoutes(options.console) : null;
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { path, search } = splitUrl(req.url);
+    if (web !== null && (await web.serve(req, res, path, search))) return;
     if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
     if (isAuthzenPath(path)) return authzen.serve(req, res, path);
     if (isScimPath(path)) return scim.serve(req, res, path, search);

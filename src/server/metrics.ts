@@ -19,6 +19,7 @@ const ROUTES = [
   '/access/v1/search/action',
   '/.well-known/authzen-configuration',
   '/scim/v2',
+  '/console',
 ] as const;
 export type MetricsRoute = (typeof ROUTES)[number] | 'other';
 
@@ -27,6 +28,8 @@ export function routeOf(path: string): MetricsRoute {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   // SCIM paths carry resource ids: one label for all of them.
   if (trimmed === '/scim/v2' || trimmed.startsWith('/scim/v2/')) return '/scim/v2';
+  // The console's pages and assets: one label.
+  if (trimmed === '/console' || trimmed.startsWith('/console/')) return '/console';
   return (ROUTES as readonly string[]).includes(trimmed) ? (trimmed as MetricsRoute) : 'other';
 }
 

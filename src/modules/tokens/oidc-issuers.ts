@@ -64,6 +64,26 @@ export interface OidcIssuer {
    * provider removed is trusted at most this long after. @default 600000
    */
   readonly jwksCacheMaxAgeMs: number;
+  /**
+   * `console`: people sign in to the console with this provider (OAuth 2.0 authorization code
+   * with PKCE, a public client); the token it returns is sent as the bearer. Null: API keys only.
+   * @default null
+   */
+  readonly console: OidcConsoleClient | null;
+}
+
+/** How the console signs people in with an issuer (`OidcIssuer.console`). */
+export interface OidcConsoleClient {
+  /** The console's client id at the provider (a public client: no secret). */
+  readonly clientId: string;
+  /** Where the browser is sent to sign in (https, or http on localhost). */
+  readonly authorizationEndpoint: string;
+  /** Where the console exchanges the code (https, or http on localhost; must allow CORS). */
+  readonly tokenEndpoint: string;
+  /** Scopes asked for. @default "openid" */
+  readonly scope: string;
+  /** Which token of the answer is the bearer: `access_token` or `id_token`. @default "access_token" */
+  readonly token: 'access_token' | 'id_token';
 }
 
 /** A malformed `OIDC_ISSUERS`; the message says which entry and field. */
@@ -85,6 +105,14 @@ const FIELDS = new Set([
   'jwksTimeoutMs',
   'jwksCooldownMs',
   'jwksCacheMaxAgeMs',
+  'console',
+]);
+const CONSOLE_FIELDS = new Set([
+  'clientId',
+  'authorizationEndpoint',
+  'tokenEndpoint',
+  'scope',
+  'token',
 ]);
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -114,19 +142,47 @@ function whole(
   return value;
 }
 
-function jwksUrlOf(raw: string, where: string): URL {
+function jwksUrlOf(raw: string, where: string, field = 'jwksUrl'): URL {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new OidcIssuersError(`${where}: "jwksUrl" is not a URL.`);
+    throw new OidcIssuersError(`${where}: "${field}" is not a URL.`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
     throw new OidcIssuersError(
-      `${where}: "jwksUrl" must be an https URL (http is allowed only on localhost).`,
+      `${where}: "${field}" must be an https URL (http is allowed only on localhost).`,
     );
   }
   return url;
+}
+
+function consoleClientOf(raw: unknown, where: string): OidcConsoleClient | null {
+  if (raw === undefined || raw === null) return null;
+  const at = `${where}, console`;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new OidcIssuersError(`${at}: must be an object.`);
+  }
+  const entry = raw as Record<string, unknown>;
+  const unknown = Object.keys(entry).filter((field) => !CONSOLE_FIELDS.has(field));
+  if (unknown.length > 0) {
+    throw new OidcIssuersError(`${at}: unknown field ${unknown.map((f) => `"${f}"`).join(', ')}.`);
+  }
+  const token = entry.token ?? 'access_token';
+  if (token !== 'access_token' && token !== 'id_token') {
+    throw new OidcIssuersError(`${at}: "token" must be "access_token" or "id_token".`);
+  }
+  return {
+    clientId: text(entry, 'clientId', at),
+    authorizationEndpoint: jwksUrlOf(
+      text(entry, 'authorizationEndpoint', at),
+      at,
+      'authorizationEndpoint',
+    ).href,
+    tokenEndpoint: jwksUrlOf(text(entry, 'tokenEndpoint', at), at, 'tokenEndpoint').href,
+    scope: entry.scope === undefined ? 'openid' : text(entry, 'scope', at),
+    token,
+  };
 }
 
 function staticKeysOf(raw: unknown, where: string): OidcIssuer['keySource'] {
@@ -231,6 +287,7 @@ function issuerOf(raw: unknown, index: number): OidcIssuer {
     jwksTimeoutMs: whole(entry, 'jwksTimeoutMs', where, 5000, 100, 60_000),
     jwksCooldownMs: whole(entry, 'jwksCooldownMs', where, 30_000, 0, 600_000),
     jwksCacheMaxAgeMs: whole(entry, 'jwksCacheMaxAgeMs', where, 600_000, 1000, 86_400_000),
+    console: consoleClientOf(entry.console, where),
   };
 }
 

@@ -55,6 +55,27 @@ describe('OIDC_ISSUERS', () => {
       jwksTimeoutMs: 5000,
       jwksCooldownMs: 30_000,
       jwksCacheMaxAgeMs: 600_000,
+      console: null,
+    });
+  });
+
+  it('should read how the console signs people in, with its defaults', () => {
+    const [issuer] = parseOidcIssuers(
+      issuers({
+        ...BASE,
+        console: {
+          clientId: 'keyholder-console',
+          authorizationEndpoint: 'https://idp.example.com/authorize',
+          tokenEndpoint: 'https://idp.example.com/token',
+        },
+      }),
+    );
+    expect(issuer?.console).toEqual({
+      clientId: 'keyholder-console',
+      authorizationEndpoint: 'https://idp.example.com/authorize',
+      tokenEndpoint: 'https://idp.example.com/token',
+      scope: 'openid',
+      token: 'access_token',
     });
   });
 
@@ -144,6 +165,39 @@ describe('OIDC_ISSUERS', () => {
       'an empty groupsClaim',
       issuers({ ...BASE, groupsClaim: ' ' }),
       '"groupsClaim" must be a claim name, or null for none.',
+    ],
+    [
+      'a console sign-in without a client id',
+      issuers({
+        ...BASE,
+        console: { authorizationEndpoint: 'https://a/', tokenEndpoint: 'https://a/t' },
+      }),
+      'console: "clientId" must be a non-empty string.',
+    ],
+    [
+      'a console token endpoint over http off localhost',
+      issuers({
+        ...BASE,
+        console: {
+          clientId: 'c',
+          authorizationEndpoint: 'https://a/',
+          tokenEndpoint: 'http://a/t',
+        },
+      }),
+      '"tokenEndpoint" must be an https URL (http is allowed only on localhost).',
+    ],
+    [
+      'a console token that is neither access_token nor id_token',
+      issuers({
+        ...BASE,
+        console: {
+          clientId: 'c',
+          authorizationEndpoint: 'https://a/',
+          tokenEndpoint: 'https://a/t',
+          token: 'refresh_token',
+        },
+      }),
+      '"token" must be "access_token" or "id_token".',
     ],
     [
       'an externalIdFormat without {sub}',
