@@ -41,6 +41,12 @@ export const identities = pgTable(
     ownerId: uuid('owner_id').references((): AnyPgColumn => identities.id),
     /** Free-form attributes (department, team, clearance…), seen by conditions as `identity.attributes`. */
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
     uniqueIndex('identities_name_key').on(t.name),
@@ -66,6 +72,12 @@ export const apiKeys = pgTable(
     revokedAt: at('revoked_at'),
     revokedBy: uuid('revoked_by'),
     lastUsedAt: at('last_used_at'),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
     uniqueIndex('api_keys_secret_hash_key').on(t.secretHash),
@@ -185,6 +197,12 @@ export const groupMembers = pgTable(
     removedAt: at('removed_at'),
     removedBy: uuid('removed_by').references(() => identities.id),
     removeReason: text('remove_reason'),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
     check(
@@ -268,6 +286,12 @@ export const grants = pgTable(
     expiryRecordedAt: at('expiry_recorded_at'),
     /** A CEL condition evaluated at every decision: the grant authorizes only while it holds. */
     condition: text('condition'),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
@@ -477,6 +501,33 @@ export const auditEventScopes = pgTable(
     index('audit_event_scopes_scope_action_seq_idx').on(t.scope, t.action, t.seq),
   ],
 );
+
+/**
+ * Keyholder's seal on each audit event: HMAC-SHA-256, with a key the database never holds (`keyId`
+ * names it), over the event's hash as Keyholder computes it (`audit-chain.ts`). Written by the
+ * writer of the event in the event's own transaction, so an event inserted behind Keyholder's back
+ * has none, and one edited or re-hashed with database rights alone no longer matches its seal.
+ */
+export const auditSeals = pgTable('audit_seals', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  keyId: text('key_id').notNull(),
+  mac: text('mac').notNull(),
+});
+
+/**
+ * Signed checkpoints of the chain's head (Ed25519; `payload` is the exact JSON signed): every N
+ * events or T seconds, also written to the outside sink. Verification checks the chain against
+ * the latest one, so a shortened or rewritten chain is found.
+ */
+export const auditCheckpoints = pgTable('audit_checkpoints', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  hash: text('hash').notNull(),
+  count: bigint('count', { mode: 'number' }).notNull(),
+  signedAt: timestamp('signed_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+  keyId: text('key_id').notNull(),
+  payload: text('payload').notNull(),
+  signature: text('signature').notNull(),
+});
 
 export const webhookDeliveryStatus = pgEnum('webhook_delivery_status', [
   'PENDING',

@@ -18,6 +18,7 @@ const ROUTES = [
   '/access/v1/search/resource',
   '/access/v1/search/action',
   '/.well-known/authzen-configuration',
+  '/.well-known/keyholder-audit-keys',
   '/scim/v2',
 ] as const;
 export type MetricsRoute = (typeof ROUTES)[number] | 'other';
