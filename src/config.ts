@@ -313,9 +313,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
     audit: {
-      hmacKey: env.AUDIT_HMAC_KEY?.trim() || undefined,
+      // Unset keys are left out (not `undefined`), so defaults given elsewhere still apply.
+      ...(env.AUDIT_HMAC_KEY?.trim() ? { hmacKey: env.AUDIT_HMAC_KEY.trim() } : {}),
+      ...(env.AUDIT_SIGNING_KEY?.trim() ? { signingKey: env.AUDIT_SIGNING_KEY.trim() } : {}),
       hmacPreviousKeys: listOf(env.AUDIT_HMAC_PREVIOUS_KEYS),
-      signingKey: env.AUDIT_SIGNING_KEY?.trim() || undefined,
       signingPreviousKeys: listOf(env.AUDIT_SIGNING_PREVIOUS_KEYS),
       checkpointEvents: integer(env, 'AUDIT_CHECKPOINT_EVENTS', 1000, 1, 1_000_000),
       checkpointSeconds: integer(env, 'AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400),

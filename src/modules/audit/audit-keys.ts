@@ -195,6 +195,16 @@ export class AuditKeys {
   }
 }
 
+/** Sealing keys by id, from their configured text (the CLI's offline verification). */
+export function hmacKeyring(texts: readonly string[]): Map<string, Buffer> {
+  return new Map(
+    texts.map((text) => {
+      const key = hmacKeyOf('AUDIT_HMAC_KEY', text);
+      return [hmacKeyId(key), key];
+    }),
+  );
+}
+
 /** Where the audit keys came from, for the start-up log. */
 export type AuditKeySource = 'configured' | 'generated' | 'data-dir' | 'process';
 

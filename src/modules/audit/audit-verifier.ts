@@ -62,6 +62,14 @@ export interface AuditVerificationRun {
   readonly error: string | null;
 }
 
+/** One entry of `auditChain`. */
+export type ChainEntry = ChainedEvent &
+  Record<string, unknown> & {
+    readonly id: string;
+    readonly sealKeyId: string | null;
+    readonly seal: string | null;
+  };
+
 /** Checkpoint settings (`Config.audit`). */
 export interface CheckpointSettings {
   /** Sign once this many events follow the last checkpoint. @default 1000 */
@@ -235,6 +243,21 @@ export class AuditVerifier {
       if (newest !== null) this.checkpoints.noteSeen(newest);
     }
     return this.#result('INCREMENTAL', base.seq, outcome, newest, await this.#unrecorded(false));
+  }
+
+  /** The chain in order after `afterSeq`, with seals: what an export needs (`auditChain`). */
+  async chain(afterSeq: number, first: number): Promise<ChainEntry[]> {
+    return this.database.query<ChainEntry>(
+      `select e.id::text as id, ${CHAINED_COLUMNS}, s.key_id as "sealKeyId", s.mac as seal
+       from audit_events e left join audit_seals s on s.seq = e.seq
+       where e.seq > $1 order by e.seq, e.id limit $2`,
+      [afterSeq, first],
+    );
+  }
+
+  /** The stored checkpoints, newest first (`auditCheckpoints`), each verified. */
+  async storedCheckpoints(first: number): Promise<SignedCheckpoint[]> {
+    return (await this.checkpoints.stored(0, Number.MAX_SAFE_INTEGER, first)).checkpoints;
   }
 
   /** The full re-verification, if one ran or runs in this process. */
