@@ -10,6 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
 import {
   CONNECTIONS,
   gql,
@@ -170,6 +171,7 @@ try {
       DATABASE_URL: benchUrl.href,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
     },
     /listening on (\S+\/graphql)/,
   );
@@ -181,6 +183,7 @@ try {
       PORT: '0',
       DATABASE_URL: benchUrl.href,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
       AUTHENTICATION_CACHE_SIZE: '0',
     },
     /listening on (\S+\/graphql)/,
