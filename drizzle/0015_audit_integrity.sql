@@ -18,6 +18,12 @@ ALTER TABLE "api_keys" ADD COLUMN "audit_seq" bigint;--> statement-breakpoint
 ALTER TABLE "grants" ADD COLUMN "audit_seq" bigint;--> statement-breakpoint
 ALTER TABLE "group_members" ADD COLUMN "audit_seq" bigint;--> statement-breakpoint
 ALTER TABLE "identities" ADD COLUMN "audit_seq" bigint;--> statement-breakpoint
+CREATE INDEX "api_keys_unrecorded_idx" ON "api_keys" USING btree ("id") WHERE "api_keys"."audit_seq" is null;--> statement-breakpoint
+CREATE INDEX "audit_event_scopes_seq_idx" ON "audit_event_scopes" USING btree ("seq");--> statement-breakpoint
+CREATE INDEX "grants_unrecorded_idx" ON "grants" USING btree ("id") WHERE "grants"."audit_seq" is null;--> statement-breakpoint
+CREATE INDEX "group_members_unrecorded_idx" ON "group_members" USING btree ("id") WHERE "group_members"."audit_seq" is null;--> statement-breakpoint
+CREATE INDEX "identities_unrecorded_idx" ON "identities" USING btree ("id") WHERE "identities"."audit_seq" is null;
+--> statement-breakpoint
 -- Seals and checkpoints are append-only, like the log they prove.
 CREATE TRIGGER audit_seals_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_seals
   FOR EACH ROW EXECUTE FUNCTION keyholder_audit_refuse_change();

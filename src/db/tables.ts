@@ -49,6 +49,8 @@ export const identities = pgTable(
     auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('identities_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     uniqueIndex('identities_name_key').on(t.name),
     index('identities_owner_id_idx').on(t.ownerId).where(sql`${t.ownerId} is not null`),
     uniqueIndex('identities_external_id_key').on(t.externalId),
@@ -80,6 +82,8 @@ export const apiKeys = pgTable(
     auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('api_keys_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     uniqueIndex('api_keys_secret_hash_key').on(t.secretHash),
     index('api_keys_identity_id_idx').on(t.identityId),
     uniqueIndex('api_keys_identity_live_name_key')
@@ -205,6 +209,8 @@ export const groupMembers = pgTable(
     auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('group_members_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     check(
       'group_members_one_member_check',
       sql`(${t.memberIdentityId} is null) <> (${t.memberGroupId} is null)`,
@@ -294,6 +300,8 @@ export const grants = pgTable(
     auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('grants_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
     index('grants_live_group_idx')
       .on(t.groupId)
@@ -499,6 +507,8 @@ export const auditEventScopes = pgTable(
   (t) => [
     primaryKey({ columns: [t.scope, t.seq] }),
     index('audit_event_scopes_scope_action_seq_idx').on(t.scope, t.action, t.seq),
+    // Verification reads a range of seq's index rows with the events it walks.
+    index('audit_event_scopes_seq_idx').on(t.seq),
   ],
 );
 

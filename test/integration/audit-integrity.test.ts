@@ -628,3 +628,65 @@ describe('audit keys at start', () => {
     }
   });
 });
+
+// PostgreSQL only: PGlite has one role, so there is no second role to run as.
+describe.skipIf(!engines().includes('postgres'))(
+  'two roles on PostgreSQL: an owner that migrates, a runtime role that cannot touch the triggers',
+  () => {
+    let scratch: ScratchDatabase;
+    let server: TestServer | undefined;
+    const role = `kh_runtime_${randomBytes(4).toString('hex')}`;
+
+    beforeAll(async () => {
+      scratch = await createScratchDatabase();
+      const owner = await startTestServer('postgres', { databaseUrl: scratch.url });
+      await owner.database.query(`create role ${role} login`);
+      for (const statement of [
+        `grant select, insert, update, delete on all tables in schema public to ${role}`,
+        `grant usage, select on all sequences in schema public to ${role}`,
+        `grant usage on schema drizzle to ${role}`,
+        `grant select on all tables in schema drizzle to ${role}`,
+      ]) {
+        await owner.database.query(statement);
+      }
+      await owner.stop();
+      const runtime = new URL(scratch.url);
+      runtime.username = role;
+      server = await startTestServer('postgres', { databaseUrl: runtime.href });
+    });
+
+    afterAll(async () => {
+      await server?.stop();
+      await scratch?.drop();
+      const { default: postgres } = await import('postgres');
+      const sql = postgres(process.env.DATABASE_URL as string, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`drop role if exists ${role}`);
+      await sql.end({ timeout: 5 });
+    });
+
+    it('should start and serve as the runtime role once the owner has migrated', async () => {
+      const runtime = server as TestServer;
+      await seedChanges(runtime);
+
+      expect(await verify(runtime)).toMatchObject({ ok: true });
+    });
+
+    it('should refuse the runtime role what would hide tampering', async () => {
+      const runtime = server as TestServer;
+      for (const statement of [
+        'alter table audit_events disable trigger user',
+        'update audit_events set details = details where seq = 1',
+        'delete from audit_events where seq = 1',
+        'truncate audit_seals',
+        `create or replace function keyholder_audit_hash(
+           p_seq bigint, p_prev_hash text, p_at timestamptz, p_action text, p_actor uuid,
+           p_subject text, p_details jsonb
+         ) returns text language sql immutable as $f$ select '' $f$`,
+      ]) {
+        await expect(runtime.database.query(statement), statement).rejects.toThrow(
+          /owner|append-only|permission denied/,
+        );
+      }
+    });
+  },
+);

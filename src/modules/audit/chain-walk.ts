@@ -58,7 +58,8 @@ type WalkRow = ChainedEvent &
   };
 
 const SELECT_BATCH = `select e.id::text as id, ${CHAINED_COLUMNS}, s.key_id as "keyId", s.mac
-  from audit_events e left join audit_seals s on s.seq = e.seq
+  from audit_events e
+  left join audit_seals s on s.seq = e.seq and s.seq >= $1 and s.seq <= $2
   where e.seq >= $1 and e.seq <= $2 order by e.seq, e.id limit $3`;
 
 const SELECT_SCOPES = `select seq::text as seq, scope, action from audit_event_scopes
