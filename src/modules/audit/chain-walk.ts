@@ -50,47 +50,52 @@ export interface WalkOptions {
   readonly onProgress?: (checked: number) => void;
 }
 
-type WalkRow = ChainedEvent &
-  Record<string, unknown> & {
-    readonly id: string;
-    readonly keyId: string | null;
-    readonly mac: string | null;
-  };
+/** One row of `SELECT_BATCH`, in column order. */
+type WalkRow = readonly [
+  id: string,
+  seq: string,
+  prevHash: string,
+  hash: string,
+  atUs: string,
+  action: string,
+  actorId: string | null,
+  subjectId: string | null,
+  details: string,
+  keyId: string | null,
+  mac: string | null,
+];
 
-const SELECT_BATCH = `select e.id::text as id, ${CHAINED_COLUMNS}, s.key_id as "keyId", s.mac
+const SELECT_BATCH = `select e.id::text, e.seq::text, e.prev_hash, e.hash,
+    ((extract(epoch from e.at) * 1000000)::bigint)::text, e.action, e.actor_id::text, e.subject_id,
+    e.details::text, s.key_id, s.mac
   from audit_events e
   left join audit_seals s on s.seq = e.seq and s.seq >= $1 and s.seq <= $2
   where e.seq >= $1 and e.seq <= $2 order by e.seq, e.id limit $3`;
 
-const SELECT_SCOPES = `select seq::text as seq, scope, action from audit_event_scopes
-  where seq >= $1 and seq <= $2`;
-
 /**
- * The scope rows an event must have in `audit_event_scopes` (`details.scopes`), and those it may
- * have besides: events written before `details.scopes` existed were indexed from their grant's
- * scope or, for `scope.defined`, their subject (drizzle/0003_audit_search.sql).
+ * The scope index rows of seqs \`[$1, $2]\` that differ from what the events there name: a row an
+ * event's \`details.scopes\` names but the index lacks (\`missing\`), or an index row no event
+ * names (\`forged\`). Events written before \`details.scopes\` existed were indexed from their
+ * grant's scope or, for \`scope.defined\`, their subject (drizzle/0003_audit_search.sql): such rows
+ * are not forged. Compared in the database (built-in jsonb functions only), a batch at a time.
  */
-function scopesOf(event: ChainedEvent): { required: Set<string>; allowed: Set<string> } {
-  const required = new Set<string>();
-  const allowed = new Set<string>();
-  if (!event.details.includes('"scopes"') && !event.action.startsWith('grant.')) {
-    if (event.action === 'scope.defined' && event.subjectId !== null) allowed.add(event.subjectId);
-    return { required, allowed };
-  }
-  const details = JSON.parse(event.details) as {
-    scopes?: unknown;
-    after?: { scope?: unknown };
-    before?: { scope?: unknown };
-  };
-  if (Array.isArray(details.scopes)) {
-    for (const scope of details.scopes) if (typeof scope === 'string') required.add(scope);
-  }
-  for (const side of [details.after, details.before]) {
-    if (typeof side?.scope === 'string') allowed.add(side.scope);
-  }
-  if (event.action === 'scope.defined' && event.subjectId !== null) allowed.add(event.subjectId);
-  return { required, allowed };
-}
+const SCOPE_MISMATCHES = `with ev as (
+    select seq, action, subject_id, details from audit_events where seq >= $1 and seq <= $2
+  ), expected as (
+    select distinct ev.seq, ev.action, s.scope
+    from ev, jsonb_array_elements_text(ev.details -> 'scopes') as s(scope)
+    where jsonb_typeof(ev.details -> 'scopes') = 'array'
+  ), actual as (
+    select seq, action, scope from audit_event_scopes where seq >= $1 and seq <= $2
+  )
+  select coalesce(x.seq, a.seq)::text as seq, coalesce(x.scope, a.scope) as scope,
+         (x.seq is null) as forged
+  from expected x full join actual a on a.seq = x.seq and a.scope = x.scope and a.action = x.action
+  where x.seq is null or a.seq is null
+  except
+  select a.seq::text, a.scope, true from actual a join ev on ev.seq = a.seq and ev.action = a.action
+  where (ev.action like 'grant.%' and a.scope in (ev.details -> 'after' ->> 'scope', ev.details -> 'before' ->> 'scope'))
+     or (ev.action = 'scope.defined' and a.scope = ev.subject_id)`;
 
 /**
  * Walks the chain after `from` in `seq` order, in batches, trusting nothing the database computes:
@@ -113,112 +118,135 @@ export async function walkChain(
   let expectedSeq = from.seq + 1;
   let previousHash = from.hash;
   let checked = 0;
+  const reached = (): ChainPoint => ({ seq: expectedSeq - 1, hash: previousHash });
+  type Mismatch = { seq: string; scope: string; forged: boolean };
+  const mismatchesIn = (lower: number, upper: number) =>
+    database.query<Mismatch>(SCOPE_MISMATCHES, [lower, upper]);
+  // A batch and its scope check are read together, the check bounded by where the batch ends
+  // when the chain has no gap (read again with the real bound when it does, or at the end).
+  const read = (lower: number) => {
+    const guess = lower < 1 ? null : lower + batchSize - 1;
+    const scopes = guess === null ? null : mismatchesIn(lower, guess);
+    scopes?.catch(() => {});
+    return {
+      rows: database.queryArrays<WalkRow>(SELECT_BATCH, [lower, until, batchSize]),
+      guess,
+      scopes,
+    };
+  };
   // From the genesis, rows forged with seq 0 or below are read too.
   let lowerBound = from.seq === 0 ? Number.MIN_SAFE_INTEGER : expectedSeq;
-  const reached = (): ChainPoint => ({ seq: expectedSeq - 1, hash: previousHash });
+  let next = read(lowerBound);
+  let pending = next.rows;
   for (;;) {
-    const rows = await database.query<WalkRow>(SELECT_BATCH, [lowerBound, until, batchSize]);
+    const current = next;
+    const rows = await current.rows;
     const last = rows.at(-1);
-    const scopeRows =
+    // The next batch is read while this one is hashed (a broken batch discards it).
+    if (last !== undefined && rows.length === batchSize) {
+      next = read(Number(last[1]) + 1);
+      pending = next.rows;
+    }
+    const mismatches =
       last === undefined
         ? []
-        : await database.query<{ seq: string; scope: string; action: string }>(SELECT_SCOPES, [
-            lowerBound,
-            Number(last.seq),
-          ]);
-    const scopesBySeq = new Map<string, { scope: string; action: string }[]>();
-    for (const row of scopeRows) {
-      const list = scopesBySeq.get(row.seq);
-      if (list === undefined) scopesBySeq.set(row.seq, [row]);
-      else list.push(row);
-    }
+        : rows.length === batchSize && current.scopes !== null && Number(last[1]) === current.guess
+          ? await current.scopes
+          : await mismatchesIn(lowerBound, Number(last[1]));
+    const mismatchAt = new Map<string, { scope: string; forged: boolean }>();
+    for (const m of mismatches) if (!mismatchAt.has(m.seq)) mismatchAt.set(m.seq, m);
     for (const row of rows) {
-      const seq = Number(row.seq);
-      const broken = (problem: AuditProblem, reason: string, missing?: ChainBreak['missing']) => ({
-        checked,
-        reached: reached(),
-        broken: { problem, eventId: row.id, reason, ...(missing ? { missing } : {}) },
-      });
+      const [
+        id,
+        seqText,
+        prevHash,
+        storedHash,
+        atUs,
+        action,
+        actorId,
+        subjectId,
+        details,
+        keyId,
+        mac,
+      ] = row;
+      const seq = Number(seqText);
+      const broken = (problem: AuditProblem, reason: string, missing?: ChainBreak['missing']) => {
+        pending.catch(() => {});
+        return {
+          checked,
+          reached: reached(),
+          broken: { problem, eventId: id, reason, ...(missing ? { missing } : {}) },
+        };
+      };
       if (seq !== expectedSeq) {
         return seq > expectedSeq
           ? broken(
               expectedSeq === 1 ? 'TRUNCATED_HEAD' : 'MISSING',
-              `Entry ${row.id} has seq ${seq} where ${expectedSeq} was expected: ${seq - expectedSeq} entries are missing.`,
+              `Entry ${id} has seq ${seq} where ${expectedSeq} was expected: ${seq - expectedSeq} entries are missing.`,
               { from: expectedSeq, to: seq - 1 },
             )
           : broken(
               'INSERTED',
-              `Entry ${row.id} repeats seq ${seq}: an entry was inserted outside the chain.`,
+              `Entry ${id} repeats seq ${seq}: an entry was inserted outside the chain.`,
             );
       }
-      if (row.prevHash !== previousHash) {
+      if (prevHash !== previousHash) {
         return broken(
           'INSERTED',
-          `Entry ${row.id} (seq ${seq}) does not link to the hash of the entry before it: an entry was inserted, removed or reordered.`,
+          `Entry ${id} (seq ${seq}) does not link to the hash of the entry before it: an entry was inserted, removed or reordered.`,
         );
       }
-      const hash = chainHash(row);
-      if (row.keyId === null || row.mac === null) {
+      const hash = chainHash({ seq: seqText, prevHash, atUs, action, actorId, subjectId, details });
+      if (keyId === null || mac === null) {
         return broken(
           'UNSEALED',
-          `Entry ${row.id} (seq ${seq}) carries no seal: it was written behind Keyholder's back.`,
+          `Entry ${id} (seq ${seq}) carries no seal: it was written behind Keyholder's back.`,
         );
       }
-      if (!keys.knowsSealKey(row.keyId)) {
+      if (!keys.knowsSealKey(keyId)) {
         return broken(
           'UNSEALED',
-          `Entry ${row.id} (seq ${seq}) is sealed with key "${row.keyId}", which is not configured (AUDIT_HMAC_PREVIOUS_KEYS).`,
+          `Entry ${id} (seq ${seq}) is sealed with key "${keyId}", which is not configured (AUDIT_HMAC_PREVIOUS_KEYS).`,
         );
       }
-      if (!keys.sealMatches(row.keyId, hash, row.mac)) {
+      if (!keys.sealMatches(keyId, hash, mac)) {
         return broken(
-          hash === row.hash ? 'REHASHED' : 'EDITED',
-          hash === row.hash
-            ? `Entry ${row.id} (seq ${seq}) matches its hash but not Keyholder's seal: the chain was rewritten and re-hashed without the key.`
-            : `Entry ${row.id} (seq ${seq}) no longer matches its hash or its seal: its content was changed.`,
+          hash === storedHash ? 'REHASHED' : 'EDITED',
+          hash === storedHash
+            ? `Entry ${id} (seq ${seq}) matches its hash but not Keyholder's seal: the chain was rewritten and re-hashed without the key.`
+            : `Entry ${id} (seq ${seq}) no longer matches its hash or its seal: its content was changed.`,
         );
       }
-      if (hash !== row.hash) {
+      if (hash !== storedHash) {
         return broken(
           'EDITED',
-          `Entry ${row.id} (seq ${seq}) has a stored hash that is not the hash of its content: the hash was changed.`,
+          `Entry ${id} (seq ${seq}) has a stored hash that is not the hash of its content: the hash was changed.`,
         );
       }
       const signed = options.expected?.get(seq);
       if (signed !== undefined && signed !== hash) {
         return broken(
           'REHASHED',
-          `Entry ${row.id} (seq ${seq}) does not have the hash the signed checkpoint at seq ${seq} recorded: the chain was rewritten.`,
+          `Entry ${id} (seq ${seq}) does not have the hash the signed checkpoint at seq ${seq} recorded: the chain was rewritten.`,
         );
       }
-      const indexed = scopesBySeq.get(row.seq) ?? [];
-      scopesBySeq.delete(row.seq);
-      const { required, allowed } = scopesOf(row);
-      for (const entry of indexed) {
-        if (
-          entry.action !== row.action ||
-          !(required.has(entry.scope) || allowed.has(entry.scope))
-        ) {
-          return broken(
-            'SCOPE_INDEX',
-            `Entry ${row.id} (seq ${seq}) is indexed under scope "${entry.scope}" (${entry.action}), which it does not name: the scope index was forged.`,
-          );
-        }
-        required.delete(entry.scope);
-      }
-      const [absent] = required;
-      if (absent !== undefined) {
+      const mismatch = mismatchAt.get(seqText);
+      if (mismatch !== undefined) {
         return broken(
           'SCOPE_INDEX',
-          `Entry ${row.id} (seq ${seq}) is missing from the scope index under "${absent}": scope searches no longer find it.`,
+          mismatch.forged
+            ? `Entry ${id} (seq ${seq}) is indexed under scope "${mismatch.scope}", which it does not name: the scope index was forged.`
+            : `Entry ${id} (seq ${seq}) is missing from the scope index under "${mismatch.scope}": scope searches no longer find it.`,
         );
       }
       checked += 1;
       expectedSeq = seq + 1;
       previousHash = hash;
     }
-    const [orphan] = scopesBySeq.keys();
+    // Every event of the batch verified, so a mismatch left names a seq with no event.
+    const [orphan] = mismatchAt.keys();
     if (orphan !== undefined) {
+      pending.catch(() => {});
       return {
         checked,
         reached: reached(),
