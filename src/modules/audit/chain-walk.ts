@@ -1,5 +1,5 @@
 import type { Database } from '../../db/client.js';
-import { CHAINED_COLUMNS, type ChainedEvent, chainHash, GENESIS_HASH } from './audit-chain.js';
+import { chainHash, GENESIS_HASH } from './audit-chain.js';
 import type { AuditKeys } from './audit-keys.js';
 
 /** What kind of break verification found first. */
