@@ -310,6 +310,27 @@ describe.each(engines())('audit integrity on %s', (engine: Engine) => {
       ]);
     });
 
+    it('should treat an identity row inserted with no event as disabled, whatever keys it is given', async () => {
+      const [row] = await server.database.query<{ id: string }>(
+        `insert into identities (name, kind) values ('inserted-behind-the-api', 'SERVICE')
+         returning id::text as id`,
+      );
+      const { createApiKey } = dataOf(
+        await gql<{ createApiKey: { secret: string } }>(
+          server.url,
+          server.adminKey,
+          `mutation($id: ID!) { createApiKey(input: { identityId: $id, name: "k" }) { secret } }`,
+          { id: row?.id },
+        ),
+      );
+
+      expectUnauthenticated(
+        await gql(server.url, createApiKey.secret, '{ me { id } }'),
+        'disabled',
+      );
+      expect((await verify(server)).unrecorded).toEqual([{ table: 'identities', id: row?.id }]);
+    });
+
     it('should find, in a full verification, a grant row pointed at another grant’s event', async () => {
       const scope = await defineScope(server);
       const holder = await identityWithGrants(server, [scope]);
