@@ -104,9 +104,18 @@ async function fullVerification(
   while (run.status === 'RUNNING') {
     if (!quiet) runtime.out.stderr(`verified ${run.checked} of ${run.total}\n`);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    run = (
-      await client.request<{ auditVerificationRun: Run }>(`{ auditVerificationRun { ${RUN} } }`)
+    const polled = (
+      await client.request<{ auditVerificationRun: Run | null }>(
+        `{ auditVerificationRun { ${RUN} } }`,
+      )
     ).auditVerificationRun;
+    if (polled === null || polled.id !== run.id) {
+      throw new CliError(
+        ExitCode.SERVER_ERROR,
+        'Another Keyholder instance answered: a full verification runs on the instance that started it. Point KEYHOLDER_URL at one instance.',
+      );
+    }
+    run = polled;
   }
   if (run.status === 'FAILED' || run.result === null) {
     throw new CliError(

@@ -116,6 +116,9 @@ export class AuditCheckpoints {
       signature: keys.sign(text),
     };
     const checkpoint = openCheckpoint(keys, file);
+    // The sink first: a checkpoint the database holds is then always in the sink too (a failed
+    // write fails the job, which retries), never the other way round.
+    if (this.dir !== null) await this.#writeFile(file, checkpoint.seq);
     // Another instance may have signed the same head first: its checkpoint stands.
     await this.database.query(
       `insert into audit_checkpoints (seq, hash, count, signed_at, key_id, payload, signature)
@@ -130,7 +133,6 @@ export class AuditCheckpoints {
         file.signature,
       ],
     );
-    if (this.dir !== null) await this.#writeFile(file, checkpoint.seq);
     this.noteSeen(checkpoint);
     return checkpoint;
   }
