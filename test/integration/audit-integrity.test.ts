@@ -411,9 +411,15 @@ describe.each(engines())('audit integrity on %s', (engine: Engine) => {
         signature: string;
       };
       const payload = JSON.parse(file.payload) as { seq: number; hash: string; count: number };
-      const [stored] = await server.database.query<{ hash: string; signature: string }>(
-        'select hash, signature from audit_checkpoints where seq = $1',
-        [payload.seq],
+      // The file is written first, then the row: wait for both.
+      const [stored] = await expectEventually(
+        () =>
+          server.database.query<{ hash: string; signature: string }>(
+            'select hash, signature from audit_checkpoints where seq = $1',
+            [payload.seq],
+          ),
+        (rows) => rows.length === 1,
+        'the stored checkpoint',
       );
       const [event] = await server.database.query<{ hash: string }>(
         'select hash from audit_events where seq = $1',
