@@ -331,6 +331,42 @@ describe.each(engines())('audit integrity on %s', (engine: Engine) => {
       expect((await verify(server)).unrecorded).toEqual([{ table: 'identities', id: row?.id }]);
     });
 
+    it('should give nothing through a group membership inserted with no event', async () => {
+      const scope = await defineScope(server);
+      const { createGroup } = dataOf(
+        await gql<{ createGroup: { id: string } }>(
+          server.url,
+          server.adminKey,
+          'mutation($input: CreateGroupInput!) { createGroup(input: $input) { id } }',
+          { input: { name: `team-${randomBytes(4).toString('hex')}` } },
+        ),
+      );
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'mutation($input: GrantInput!) { grant(input: $input) { id } }',
+          { input: { groupId: createGroup.id, scope, reason: 'The team holds it.' } },
+        ),
+      );
+      const outsider = await createIdentity(server);
+      const [row] = await server.database.query<{ id: string }>(
+        `insert into group_members (group_id, member_identity_id, reason)
+         values ($1, $2, 'Inserted behind the API.') returning id::text as id`,
+        [createGroup.id, outsider.id],
+      );
+
+      const checked = dataOf(
+        await gql<{ check: { allowed: boolean } }>(server.url, server.adminKey, CHECK, {
+          identityId: outsider.id,
+          scope,
+        }),
+      ).check;
+
+      expect(checked.allowed).toBe(false);
+      expect((await verify(server)).unrecorded).toEqual([{ table: 'group_members', id: row?.id }]);
+    });
+
     it('should find, in a full verification, a grant row pointed at another grant’s event', async () => {
       const scope = await defineScope(server);
       const holder = await identityWithGrants(server, [scope]);
