@@ -132,6 +132,8 @@ export interface AuditSettings extends AuditKeySettings {
   readonly checkpointSeconds?: number;
   /** `AUDIT_CHECKPOINT_DIR`: the outside sink, one JSON file per checkpoint, never overwritten. */
   readonly checkpointDir?: string | null;
+  /** `AUDIT_FULL_VERIFY_HOURS`: a full re-verification this often on each instance; 0: never. @default 24 */
+  readonly fullVerifyHours?: number;
 }
 
 export class ConfigError extends Error {
@@ -321,6 +323,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkpointEvents: integer(env, 'AUDIT_CHECKPOINT_EVENTS', 1000, 1, 1_000_000),
       checkpointSeconds: integer(env, 'AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400),
       checkpointDir: env.AUDIT_CHECKPOINT_DIR?.trim() || null,
+      fullVerifyHours: integer(env, 'AUDIT_FULL_VERIFY_HOURS', 24, 0, 480),
     },
     databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 15_000, 100, 600_000),
     accessLog: accessLog === 'on',

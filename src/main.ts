@@ -127,6 +127,9 @@ export async function startKeyholder(
     services.grantUsage.job(),
     services.accessLog.job(),
     services.auditVerifier.job(),
+    (auditSettings.fullVerifyHours ?? 24) > 0
+      ? services.auditVerifier.fullJob((auditSettings.fullVerifyHours ?? 24) * 3_600_000)
+      : undefined,
     keyUsage.job(),
   ]) {
     if (job !== undefined) scheduler.add(job);

@@ -120,6 +120,7 @@ export class AuditVerifier {
   /** The highest seq this process ever verified: a log that goes back below it lost its tail. */
   #highest: number | null = null;
   #run: AuditVerificationRun | null = null;
+  #running: Promise<void> | null = null;
   #runs = 0;
   #settings: CheckpointSettings = { events: 1000, seconds: 60, dir: null };
   readonly #startedAt = Date.now();
@@ -277,8 +278,43 @@ export class AuditVerifier {
       error: null,
     };
     this.#run = started;
-    void this.#full(started);
+    this.#running = this.#full(started);
     return started;
+  }
+
+  /** Runs a full re-verification (or joins the one running) to its end. */
+  async runFull(): Promise<AuditVerificationRun> {
+    await this.startFull();
+    await this.#running;
+    return this.#run as AuditVerificationRun;
+  }
+
+  /**
+   * The periodic full re-verification, every `intervalMs`: what finds a deletion in the middle of
+   * history already verified. A log that does not verify fails the job (logged, and again at each
+   * retry until it verifies), like any background job's failure.
+   */
+  fullJob(intervalMs: number): JobDefinition {
+    return {
+      name: 'audit-full-verification',
+      intervalMs,
+      firstRunMs: intervalMs,
+      retryBaseMs: 60_000,
+      retryMaxMs: intervalMs,
+      failure: 'The audit log does not verify',
+      recovery: 'The audit log verifies again',
+      run: async () => {
+        const run = await this.runFull();
+        if (run.status !== 'DONE' || run.result?.ok !== true) {
+          throw new Error(
+            run.result === null
+              ? `The full verification failed: ${run.error}`
+              : `${run.result.problem}: ${run.result.reason}`,
+          );
+        }
+        return intervalMs;
+      },
+    };
   }
 
   /** Runs a full verification to its end (the CLI's offline path and tests). */
