@@ -4,6 +4,7 @@ import {
   DEFAULT_CONDITION_SETTINGS,
 } from './conditions/condition-settings.js';
 import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
+import type { AuditKeySettings } from './modules/audit/audit-keys.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import { DEFAULT_AUTHENTICATION_CACHE_SIZE } from './modules/keys/authentication-cache.js';
 import {
@@ -50,6 +51,13 @@ export interface Config {
   readonly databaseTimeoutMs?: number;
   /** `MAX_BODY_BYTES`: largest accepted request body. @default 102400 */
   readonly maxBodyBytes: number;
+  /**
+   * The audit log's keys and checkpoints (docs/operations/audit-keys.md): `AUDIT_HMAC_KEY`,
+   * `AUDIT_HMAC_PREVIOUS_KEYS`, `AUDIT_SIGNING_KEY`, `AUDIT_SIGNING_PREVIOUS_KEYS`,
+   * `AUDIT_CHECKPOINT_EVENTS`, `AUDIT_CHECKPOINT_SECONDS`, `AUDIT_CHECKPOINT_DIR`. Without keys,
+   * production refuses to start; elsewhere they are generated into `DATA_DIR`.
+   */
+  readonly audit?: AuditSettings;
   /** `ACCESS_LOG=off` switches off access events (change events are always written). @default on */
   readonly accessLog: boolean;
   /**
@@ -121,6 +129,18 @@ export interface Config {
    * @default unset
    */
   readonly otlpEndpoint?: string | null;
+}
+
+/** `Config.audit`. */
+export interface AuditSettings extends AuditKeySettings {
+  /** `AUDIT_CHECKPOINT_EVENTS`: a checkpoint is signed once this many events follow the last. @default 1000 */
+  readonly checkpointEvents?: number;
+  /** `AUDIT_CHECKPOINT_SECONDS`: …or once this long has passed with any event after it. @default 60 */
+  readonly checkpointSeconds?: number;
+  /** `AUDIT_CHECKPOINT_DIR`: the outside sink, one JSON file per checkpoint, never overwritten. */
+  readonly checkpointDir?: string | null;
+  /** `AUDIT_FULL_VERIFY_HOURS`: a full re-verification this often on each instance; 0: never. @default 24 */
+  readonly fullVerifyHours?: number;
 }
 
 export class ConfigError extends Error {
@@ -312,6 +332,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     console: consoleSetting === 'on',
     graphiql: graphiql === 'on',
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
+    audit: {
+      // Unset keys are left out (not `undefined`), so defaults given elsewhere still apply.
+      ...(env.AUDIT_HMAC_KEY?.trim() ? { hmacKey: env.AUDIT_HMAC_KEY.trim() } : {}),
+      ...(env.AUDIT_SIGNING_KEY?.trim() ? { signingKey: env.AUDIT_SIGNING_KEY.trim() } : {}),
+      hmacPreviousKeys: listOf(env.AUDIT_HMAC_PREVIOUS_KEYS),
+      signingPreviousKeys: listOf(env.AUDIT_SIGNING_PREVIOUS_KEYS),
+      checkpointEvents: integer(env, 'AUDIT_CHECKPOINT_EVENTS', 1000, 1, 1_000_000),
+      checkpointSeconds: integer(env, 'AUDIT_CHECKPOINT_SECONDS', 60, 1, 86_400),
+      checkpointDir: env.AUDIT_CHECKPOINT_DIR?.trim() || null,
+      fullVerifyHours: integer(env, 'AUDIT_FULL_VERIFY_HOURS', 24, 0, 480),
+    },
     databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 15_000, 100, 600_000),
     accessLog: accessLog === 'on',
     accessRequestTtlSeconds: integer(env, 'ACCESS_REQUEST_TTL_SECONDS', 86_400, 60, 2_592_000),

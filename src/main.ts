@@ -11,6 +11,9 @@ import { runMigrations } from './db/migrate.js';
 import { invariant } from './errors.js';
 import { AccessReviewCloser } from './modules/access-reviews/access-review-closer.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
+import { adoptUnsealedEvents } from './modules/audit/adopt-unsealed.js';
+import { useAuditKeys } from './modules/audit/audit-chain.js';
+import { loadAuditKeys } from './modules/audit/audit-keys.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
@@ -68,6 +71,21 @@ export async function startKeyholder(
   const schema = traceRootFields(
     config.federation === 'subgraph' ? buildKeyholderSubgraphSchema() : buildKeyholderSchema(),
   );
+  const auditSettings = config.audit ?? {};
+  const { keys: auditKeySet, source: auditKeySource } = await loadAuditKeys(
+    auditSettings,
+    config.dataDir,
+    config.production,
+  );
+  useAuditKeys(auditKeySet);
+  if (auditKeySource !== 'configured') {
+    logger.warn(
+      { source: auditKeySource, dataDir: config.dataDir },
+      auditKeySource === 'process'
+        ? 'AUDIT_HMAC_KEY and AUDIT_SIGNING_KEY are not set: this process made up audit keys that die with it, so its audit log cannot be verified after a restart. Set both (docs/operations/audit-keys.md).'
+        : `AUDIT_HMAC_KEY and AUDIT_SIGNING_KEY are not set: the audit keys are kept in ${config.dataDir}/audit-keys.json, beside the data they protect. Set both outside development (docs/operations/audit-keys.md).`,
+    );
+  }
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -87,6 +105,11 @@ export async function startKeyholder(
     conditions,
     config.webhooks?.allowedNetworks ?? [],
   );
+  services.auditVerifier.configure({
+    events: auditSettings.checkpointEvents ?? 1000,
+    seconds: auditSettings.checkpointSeconds ?? 60,
+    dir: auditSettings.checkpointDir ?? null,
+  });
   const keyUsage = new KeyUsageRecorder(database);
   const scheduler = new Scheduler(database, log);
   const expirySweeper =
@@ -105,6 +128,10 @@ export async function startKeyholder(
     webhookDispatcher.resumeJob(),
     services.grantUsage.job(),
     services.accessLog.job(),
+    services.auditVerifier.job(),
+    (auditSettings.fullVerifyHours ?? 24) > 0
+      ? services.auditVerifier.fullJob((auditSettings.fullVerifyHours ?? 24) * 3_600_000)
+      : undefined,
     keyUsage.job(),
   ]) {
     if (job !== undefined) scheduler.add(job);
@@ -124,6 +151,16 @@ export async function startKeyholder(
         name: 'migrations and bootstrap',
         start: async () => {
           await runMigrations(database, config.databaseUrl);
+          const adopted = await adoptUnsealedEvents(database).catch((error: unknown) => {
+            log('The audit log written before sealing does not verify; it is left unsealed', error);
+            return null;
+          });
+          if (adopted !== null) {
+            logger.warn(
+              { sealed: adopted },
+              `Keyholder sealed the ${adopted} audit events written before this version (their chain verified).`,
+            );
+          }
           boot = await bootstrap(database, config.bootstrapAdminKey);
           for (const made of boot.upgradeGrants) {
             logger.info(

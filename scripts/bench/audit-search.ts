@@ -121,12 +121,8 @@ try {
     console.log(
       `  inserted ${generated.inserted} events in ${generated.seconds.toFixed(1)} s (${(generated.inserted / generated.seconds).toFixed(0)} rows/s through the chain trigger, ANALYZE included)`,
     );
-    const started = performance.now();
-    const verification = await audit.verify();
-    console.log(
-      `  verify: ok ${verification.ok}, checked ${verification.checked} in ${((performance.now() - started) / 1000).toFixed(1)} s${verification.reason ? ` (${verification.reason})` : ''}`,
-    );
-    if (!verification.ok) throw new Error('The generated chain does not verify.');
+    // Generated through the chain trigger, so unsealed: Keyholder seals them at its first start
+    // (as for an upgrade), after checking their chain with its own hash.
   } else {
     console.log(`  found ${generated.rows} events: generation skipped (REGENERATE=1 to redo it)`);
   }

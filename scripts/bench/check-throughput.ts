@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
 import {
   CONNECTIONS,
   gql,
@@ -44,6 +45,7 @@ try {
       DATABASE_URL: benchUrl.href,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
     },
     /listening on (\S+\/graphql)/,
   );
@@ -114,7 +116,7 @@ try {
     throw new Error('Keyholder did not allow the benchmark check.');
 
   const baselineOf = (env: Record<string, string>) =>
-    startChild(baseline, { NODE_ENV: 'production', ...env }, /ready (\S+)/);
+    startChild(baseline, { NODE_ENV: 'production', ...BENCH_AUDIT_ENV, ...env }, /ready (\S+)/);
   const standalone = await baselineOf({
     BASELINE: 'postgres',
     BASELINE_HTTP: 'standalone',
@@ -125,7 +127,13 @@ try {
   // The same Keyholder with access events switched off: what writing one per check costs.
   const unlogged = await startChild(
     main,
-    { PORT: '0', DATABASE_URL: benchUrl.href, NODE_ENV: 'production', ACCESS_LOG: 'off' },
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
+      ACCESS_LOG: 'off',
+    },
     /listening on (\S+\/graphql)/,
   );
   children.push(standalone.child, withExpress.child, noDb.child, unlogged.child);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
 
 /** A Keyholder started from `dist/src/main.js` as a child process. */
 export interface KeyholderProcess {
@@ -25,6 +26,7 @@ export async function startKeyholderProcess(
       DATABASE_URL: databaseUrl,
       BOOTSTRAP_ADMIN_KEY: adminKey,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

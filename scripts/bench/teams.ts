@@ -10,6 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
 import {
   CONNECTIONS,
   gql,
@@ -113,11 +114,11 @@ async function whoCanAtScale(url: string) {
     const addMembers = async (from: number, to: number) => {
       await db`
         with people as (
-          insert into identities (kind, name)
-          select 'USER', 'bench-m-' || lpad(n::text, 6, '0') from generate_series(${from}::int, ${to - 1}::int) n
+          insert into identities (kind, name, audit_seq)
+          select 'USER', 'bench-m-' || lpad(n::text, 6, '0'), 0 from generate_series(${from}::int, ${to - 1}::int) n
           returning id)
-        insert into group_members (group_id, member_identity_id, reason, added_by)
-        select ${group}::uuid, id, 'bench', ${adminRow?.id ?? null}::uuid from people`;
+        insert into group_members (group_id, member_identity_id, reason, added_by, audit_seq)
+        select ${group}::uuid, id, 'bench', ${adminRow?.id ?? null}::uuid, 0 from people`;
       await db`analyze`;
     };
     const query = `{ whoCan(scope: "bench.s00:read", first: 50) { nodes { identityId path { role } } } }`;
@@ -170,6 +171,7 @@ try {
       DATABASE_URL: benchUrl.href,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
     },
     /listening on (\S+\/graphql)/,
   );
@@ -181,6 +183,7 @@ try {
       PORT: '0',
       DATABASE_URL: benchUrl.href,
       NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
       AUTHENTICATION_CACHE_SIZE: '0',
     },
     /listening on (\S+\/graphql)/,

@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
 import type { FormattedExecutionResult } from 'graphql-ws';
+import type { CheckpointFile } from '../modules/audit/audit-checkpoints.js';
+import { hmacKeyring } from '../modules/audit/audit-keys.js';
+import {
+  type AuditJwks,
+  checkpointSignatureValid,
+  type ExportLine,
+  readCheckpointDir,
+  verifyExport,
+} from './audit-offline.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { errorFromGraphQL, type GraphQLClient } from './graphql-client.js';
 import { cell, fields, nextPageHint, table } from './output.js';
@@ -26,6 +35,148 @@ interface FilterOptions {
 }
 
 const EVENT = 'id seq at action actorId subjectId details';
+
+const VERIFICATION = `ok checked walked firstBrokenId reason lastSeq lastHash problem mode verifiedFrom
+  checkpoint { seq signedAt } missingEvents missingFromSeq missingToSeq unrecorded { table id }`;
+
+interface Verification {
+  readonly ok: boolean;
+  readonly checked: number;
+  readonly walked: number;
+  readonly firstBrokenId: string | null;
+  readonly reason: string | null;
+  readonly lastSeq: string | null;
+  readonly lastHash: string | null;
+  readonly problem: string | null;
+  readonly mode: string;
+  readonly verifiedFrom: string;
+  readonly checkpoint: { readonly seq: string; readonly signedAt: string } | null;
+  readonly missingEvents: number;
+  readonly missingFromSeq: string | null;
+  readonly missingToSeq: string | null;
+  readonly unrecorded: readonly { readonly table: string; readonly id: string }[];
+}
+
+interface ChainEntryOut {
+  readonly seq: string;
+  readonly [field: string]: unknown;
+}
+
+/** The checkpoint signing keys: from `file` (a JWK Set pinned by the auditor), else the server's. */
+async function keysOf(url: string, file: string | undefined): Promise<AuditJwks> {
+  try {
+    if (file !== undefined) {
+      const { readFile } = await import('node:fs/promises');
+      return JSON.parse(await readFile(file, 'utf8')) as AuditJwks;
+    }
+    const response = await fetch(`${url}/.well-known/keyholder-audit-keys`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return (await response.json()) as AuditJwks;
+  } catch (error) {
+    throw new CliError(
+      ExitCode.SERVER_ERROR,
+      `Cannot read the audit signing keys from ${file ?? `${url}/.well-known/keyholder-audit-keys`}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Starts a full re-verification and polls it (progress on stderr) until it ends. */
+async function fullVerification(
+  runtime: CommandRuntime,
+  command: Command,
+  client: GraphQLClient,
+): Promise<Verification> {
+  const RUN = `id status checked total error result { ${VERIFICATION} }`;
+  interface Run {
+    id: string;
+    status: string;
+    checked: number;
+    total: number;
+    error: string | null;
+    result: Verification | null;
+  }
+  let run = (
+    await client.request<{ startAuditVerification: Run }>(
+      `mutation { startAuditVerification { ${RUN} } }`,
+    )
+  ).startAuditVerification;
+  const quiet = runtime.wantsJson(command);
+  while (run.status === 'RUNNING') {
+    if (!quiet) runtime.out.stderr(`verified ${run.checked} of ${run.total}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const polled = (
+      await client.request<{ auditVerificationRun: Run | null }>(
+        `{ auditVerificationRun { ${RUN} } }`,
+      )
+    ).auditVerificationRun;
+    if (polled === null || polled.id !== run.id) {
+      throw new CliError(
+        ExitCode.SERVER_ERROR,
+        'Another Keyholder instance answered: a full verification runs on the instance that started it. Point KEYHOLDER_URL at one instance.',
+      );
+    }
+    run = polled;
+  }
+  if (run.status === 'FAILED' || run.result === null) {
+    throw new CliError(
+      ExitCode.SERVER_ERROR,
+      `The full verification failed: ${run.error ?? 'no result'}`,
+    );
+  }
+  return run.result;
+}
+
+/** `audit verify --file`: an export verified offline. */
+async function verifyFile(
+  runtime: CommandRuntime,
+  command: Command,
+  path: string,
+  keysFile: string | undefined,
+  checkpointDir: string | undefined,
+): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  let lines: ExportLine[];
+  try {
+    lines = (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as ExportLine);
+  } catch (error) {
+    throw new CliError(
+      ExitCode.USAGE,
+      `Cannot read the export ${path}: ${(error as Error).message}`,
+    );
+  }
+  const header = lines[0];
+  if (header?.type !== 'keyholder-audit-export') {
+    throw new CliError(ExitCode.USAGE, `${path} is not a Keyholder audit export.`);
+  }
+  let jwks: AuditJwks = header.keys;
+  if (keysFile !== undefined) jwks = JSON.parse(await readFile(keysFile, 'utf8')) as AuditJwks;
+  if (checkpointDir !== undefined) {
+    for (const { text } of await readCheckpointDir(checkpointDir)) {
+      lines.push({ type: 'checkpoint', ...(JSON.parse(text) as CheckpointFile) });
+    }
+  }
+  const texts = [
+    process.env.AUDIT_HMAC_KEY,
+    ...(process.env.AUDIT_HMAC_PREVIOUS_KEYS ?? '').split(','),
+  ]
+    .map((k) => k?.trim() ?? '')
+    .filter((k) => k !== '');
+  const v = verifyExport(lines, jwks, texts.length === 0 ? null : hmacKeyring(texts));
+  runtime.print(command, v, () =>
+    fields([
+      ['ok', v.ok],
+      ['checked', v.checked],
+      ['checkpoints', v.checkpoints],
+      ['seals checked', v.sealsChecked],
+      ['reason', v.reason],
+      ['last seq', v.lastSeq],
+    ]),
+  );
+  if (!v.ok) throw new CliError(ExitCode.SERVER_ERROR, `The export does not verify: ${v.reason}`);
+}
 const COLUMNS = ['seq', 'at', 'action', 'actor', 'subject', 'details'];
 
 /** Details as one line, cut at 80 characters (`--json` has them whole). */
@@ -168,9 +319,11 @@ async function follow(
   });
 }
 
-/** `audit search|verify|tail`. */
+/** `audit search|verify|export|tail`. */
 export function registerAuditCommands(program: Command, runtime: CommandRuntime): void {
-  const audit = program.command('audit').description('Search, verify and follow the audit log');
+  const audit = program
+    .command('audit')
+    .description('Search, verify, export and follow the audit log');
 
   withFilters(
     audit.command('search').description('Search the audit log, newest first, a page at a time'),
@@ -191,33 +344,144 @@ export function registerAuditCommands(program: Command, runtime: CommandRuntime)
 
   audit
     .command('verify')
-    .description("Recompute every entry's hash and link; exit 1 when the chain is broken")
-    .action(async (_options: unknown, command: Command) => {
-      const data = await runtime.client(command).request<{
-        verifyAuditLog: {
-          ok: boolean;
-          checked: number;
-          firstBrokenId: string | null;
-          reason: string | null;
-          lastSeq: string | null;
-          lastHash: string | null;
-        };
-      }>('{ verifyAuditLog { ok checked firstBrokenId reason lastSeq lastHash } }');
-      const v = data.verifyAuditLog;
-      runtime.print(command, v, () =>
-        fields([
-          ['ok', v.ok],
-          ['checked', v.checked],
-          ['first broken', v.firstBrokenId],
-          ['reason', v.reason],
-          ['last seq', v.lastSeq],
-          ['last hash', v.lastHash],
-        ]),
+    .description(
+      'Verify the audit chain (incrementally, or --full); exit 1 when it is broken or shortened',
+    )
+    .option('--full', 're-verify the whole chain in the background and follow its progress', false)
+    .option(
+      '--checkpoints <dir>',
+      'also check the chain against the signed checkpoint files in this directory',
+    )
+    .option(
+      '--keys <file>',
+      'the JWK Set that signs checkpoints (default: the server publishes it)',
+    )
+    .option(
+      '--file <export>',
+      'verify an export (keyholder audit export) offline, without a server; seals too with AUDIT_HMAC_KEY',
+    )
+    .action(
+      async (
+        options: { full: boolean; checkpoints?: string; keys?: string; file?: string },
+        command: Command,
+      ) => {
+        if (options.file !== undefined) {
+          await verifyFile(runtime, command, options.file, options.keys, options.checkpoints);
+          return;
+        }
+        const client = runtime.client(command);
+        let checkpoints: string[] | undefined;
+        if (options.checkpoints !== undefined) {
+          const jwks = await keysOf(client.url, options.keys);
+          const files = await readCheckpointDir(options.checkpoints);
+          for (const { name, text } of files) {
+            let file: CheckpointFile;
+            try {
+              file = JSON.parse(text) as CheckpointFile;
+            } catch {
+              throw new CliError(ExitCode.SERVER_ERROR, `Checkpoint file ${name} is not JSON.`);
+            }
+            if (!checkpointSignatureValid(file, jwks)) {
+              throw new CliError(
+                ExitCode.SERVER_ERROR,
+                `Checkpoint file ${name} is not signed by a key of the audit key set: it cannot be trusted.`,
+              );
+            }
+          }
+          checkpoints = files.map((f) => f.text);
+        }
+        const v = options.full
+          ? await fullVerification(runtime, command, client)
+          : (
+              await client.request<{ verifyAuditLog: Verification }>(
+                `query Verify($checkpoints: [String!]) { verifyAuditLog(checkpoints: $checkpoints) { ${VERIFICATION} } }`,
+                checkpoints === undefined ? {} : { checkpoints },
+              )
+            ).verifyAuditLog;
+        runtime.print(command, v, () =>
+          fields([
+            ['ok', v.ok],
+            ['mode', v.mode],
+            ['checked', v.checked],
+            ['re-hashed', v.walked],
+            ['verified from seq', v.verifiedFrom],
+            [
+              'checkpoint',
+              v.checkpoint === null ? null : `seq ${v.checkpoint.seq} (${v.checkpoint.signedAt})`,
+            ],
+            ['checkpoint files', checkpoints?.length ?? null],
+            ['problem', v.problem],
+            ['first broken', v.firstBrokenId],
+            ['reason', v.reason],
+            [
+              'missing',
+              v.missingEvents === 0
+                ? null
+                : `${v.missingEvents}${v.missingFromSeq === null ? '' : ` (seq ${v.missingFromSeq}–${v.missingToSeq})`}`,
+            ],
+            [
+              'unrecorded rows',
+              v.unrecorded.length === 0
+                ? null
+                : v.unrecorded.map((r) => `${r.table} ${r.id}`).join(', '),
+            ],
+            ['last seq', v.lastSeq],
+            ['last hash', v.lastHash],
+          ]),
+        );
+        if (!v.ok) {
+          throw new CliError(
+            ExitCode.SERVER_ERROR,
+            `The audit log does not verify (${v.problem}): ${v.reason}`,
+          );
+        }
+      },
+    );
+
+  audit
+    .command('export')
+    .description(
+      'Write the audit chain as JSON Lines (entries with hashes and seals, checkpoints, public keys)',
+    )
+    .option('--after-seq <seq>', 'start after this seq (default: the first entry)', '0')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(async (options: { afterSeq: string; out?: string }, command: Command) => {
+      const client = runtime.client(command);
+      const lines: string[] = [];
+      const write =
+        options.out === undefined
+          ? (line: string) => runtime.out.stdout(line)
+          : (line: string) => lines.push(line);
+      const keys = await keysOf(client.url, undefined);
+      write(
+        `${JSON.stringify({ type: 'keyholder-audit-export', v: 1, exportedAt: new Date().toISOString(), keys })}\n`,
       );
-      if (!v.ok) {
-        throw new CliError(
-          ExitCode.SERVER_ERROR,
-          `The audit chain is broken at entry ${v.firstBrokenId}: ${v.reason}`,
+      let after = options.afterSeq;
+      let count = 0;
+      for (;;) {
+        const { auditChain } = await client.request<{ auditChain: ChainEntryOut[] }>(
+          `query Chain($after: ID, $first: Int) { auditChain(afterSeq: $after, first: $first) { id seq prevHash hash atMicros action actorId subjectId details sealKeyId seal } }`,
+          { after, first: 5000 },
+        );
+        for (const entry of auditChain) write(`${JSON.stringify({ type: 'event', ...entry })}\n`);
+        count += auditChain.length;
+        const last = auditChain.at(-1);
+        if (last === undefined || auditChain.length < 5000) break;
+        after = last.seq;
+      }
+      const { auditCheckpoints } = await client.request<{
+        auditCheckpoints: { keyId: string; payload: string; signature: string }[];
+      }>('{ auditCheckpoints(first: 1000) { keyId payload signature } }');
+      for (const c of [...auditCheckpoints].reverse()) {
+        write(
+          `${JSON.stringify({ type: 'checkpoint', keyId: c.keyId, payload: c.payload, signature: c.signature })}\n`,
+        );
+      }
+      if (options.out !== undefined) {
+        const { writeFile } = await import('node:fs/promises');
+        await writeFile(options.out, lines.join(''));
+        runtime.out.stderr(
+          `Exported ${count} entries and ${auditCheckpoints.length} checkpoints to ${options.out}.\n`,
         );
       }
     });

@@ -11,8 +11,10 @@ import {
 import { AccessReviewService } from '../modules/access-reviews/access-review-service.js';
 import { AccessLog, type AccessLogOptions } from '../modules/audit/access-log.js';
 import type { AccessLogMode } from '../modules/audit/access-log-mode.js';
+import { auditKeys } from '../modules/audit/audit-chain.js';
 import { AuditFeed } from '../modules/audit/audit-feed.js';
 import { AuditService } from '../modules/audit/audit-service.js';
+import { AuditVerifier } from '../modules/audit/audit-verifier.js';
 import { GrantService } from '../modules/grants/grant-service.js';
 import { GroupService } from '../modules/groups/group-service.js';
 import { IdentityService } from '../modules/identities/identity-service.js';
@@ -36,6 +38,8 @@ export interface Services {
   readonly scopes: ScopeService;
   readonly grants: GrantService;
   readonly audit: AuditService;
+  /** Verification of the audit log, and its signed checkpoints. */
+  readonly auditVerifier: AuditVerifier;
   readonly webhooks: WebhookService;
   readonly accessRequests: AccessRequestService;
   readonly revisions: RevisionService;
@@ -80,6 +84,7 @@ export function createServices(
     scopes: new ScopeService(database),
     grants: new GrantService(database),
     audit: new AuditService(database),
+    auditVerifier: new AuditVerifier(database, auditKeys),
     webhooks: new WebhookService(database, new WebhookTargets(webhookAllowedNetworks)),
     accessRequests: new AccessRequestService(database, auditFeed, accessRequests),
     revisions: new RevisionService(database),

@@ -41,8 +41,16 @@ export const identities = pgTable(
     ownerId: uuid('owner_id').references((): AnyPgColumn => identities.id),
     /** Free-form attributes (department, team, clearance…), seen by conditions as `identity.attributes`. */
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('identities_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     uniqueIndex('identities_name_key').on(t.name),
     index('identities_owner_id_idx').on(t.ownerId).where(sql`${t.ownerId} is not null`),
     uniqueIndex('identities_external_id_key').on(t.externalId),
@@ -66,8 +74,16 @@ export const apiKeys = pgTable(
     revokedAt: at('revoked_at'),
     revokedBy: uuid('revoked_by'),
     lastUsedAt: at('last_used_at'),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('api_keys_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     uniqueIndex('api_keys_secret_hash_key').on(t.secretHash),
     index('api_keys_identity_id_idx').on(t.identityId),
     uniqueIndex('api_keys_identity_live_name_key')
@@ -199,8 +215,16 @@ export const groupMembers = pgTable(
     removedAt: at('removed_at'),
     removedBy: uuid('removed_by').references(() => identities.id),
     removeReason: text('remove_reason'),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('group_members_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     check(
       'group_members_one_member_check',
       sql`(${t.memberIdentityId} is null) <> (${t.memberGroupId} is null)`,
@@ -287,8 +311,16 @@ export const grants = pgTable(
      * authority): a cascading revocation of all of them revokes it too. Null for root grants.
      */
     authorizedBy: uuid('authorized_by').array(),
+    /**
+     * The `seq` of the audit event that created this row, set by `recordChange` in the same
+     * transaction. A row without one was written behind the API: it authorizes nothing, and
+     * verification reports it (docs/concepts/audit.md, reconciliation).
+     */
+    auditSeq: bigint('audit_seq', { mode: 'number' }),
   },
   (t) => [
+    // Verification lists live rows no event created; healthy tables have none to read.
+    index('grants_unrecorded_idx').on(t.id).where(sql`${t.auditSeq} is null`),
     index('grants_live_identity_idx').on(t.identityId).where(sql`${t.revokedAt} is null`),
     index('grants_live_group_idx')
       .on(t.groupId)
@@ -516,8 +548,37 @@ export const auditEventScopes = pgTable(
   (t) => [
     primaryKey({ columns: [t.scope, t.seq] }),
     index('audit_event_scopes_scope_action_seq_idx').on(t.scope, t.action, t.seq),
+    // Verification reads a range of seq's index rows with the events it walks.
+    index('audit_event_scopes_seq_idx').on(t.seq),
   ],
 );
+
+/**
+ * Keyholder's seal on each audit event: HMAC-SHA-256, with a key the database never holds (`keyId`
+ * names it), over the event's hash as Keyholder computes it (`audit-chain.ts`). Written by the
+ * writer of the event in the event's own transaction, so an event inserted behind Keyholder's back
+ * has none, and one edited or re-hashed with database rights alone no longer matches its seal.
+ */
+export const auditSeals = pgTable('audit_seals', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  keyId: text('key_id').notNull(),
+  mac: text('mac').notNull(),
+});
+
+/**
+ * Signed checkpoints of the chain's head (Ed25519; `payload` is the exact JSON signed): every N
+ * events or T seconds, also written to the outside sink. Verification checks the chain against
+ * the latest one, so a shortened or rewritten chain is found.
+ */
+export const auditCheckpoints = pgTable('audit_checkpoints', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  hash: text('hash').notNull(),
+  count: bigint('count', { mode: 'number' }).notNull(),
+  signedAt: timestamp('signed_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+  keyId: text('key_id').notNull(),
+  payload: text('payload').notNull(),
+  signature: text('signature').notNull(),
+});
 
 export const webhookDeliveryStatus = pgEnum('webhook_delivery_status', [
   'PENDING',

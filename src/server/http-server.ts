@@ -37,6 +37,7 @@ import { requestIdOf, traceparentOf } from '../telemetry/request-id.js';
 import { endRequestSpan, startRequestSpan, traced } from '../telemetry/tracing.js';
 import { useAccessLog } from './access-log-plugin.js';
 import { apolloRequestHandler } from './apollo-request-handler.js';
+import { AUDIT_KEYS_PATH, serveAuditKeys } from './audit-keys-route.js';
 import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
 import { type ConsoleRoutesOptions, consoleRoutes } from './console-routes.js';
 import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
@@ -316,6 +317,7 @@ export async function startHttpServer(
     if (path === '/graphql' || path === '/graphql/') return serveGraphql(req, res, search);
     if (isAuthzenPath(path)) return authzen.serve(req, res, path);
     if (isScimPath(path)) return scim.serve(req, res, path, search);
+    if (path === AUDIT_KEYS_PATH) return serveAuditKeys(req, res);
     return serveOperational(routes.public, path, req, res);
   };
   server.on('request', handler(route, metrics, options.log, options.logger));
@@ -388,7 +390,8 @@ function serveOperational(
   return Promise.resolve();
 }
 
-const NOT_FOUND_PATHS = '/graphql, /access/v1, /scim/v2, /healthz, /livez, /readyz and /metrics';
+const NOT_FOUND_PATHS =
+  '/graphql, /access/v1, /scim/v2, /healthz, /livez, /readyz, /metrics and /.well-known/keyholder-audit-keys';
 
 /** Probes and scrapes: their access lines are written at `debug`, not to drown the others. */
 const OPERATIONAL_ROUTES: ReadonlySet<string> = new Set([

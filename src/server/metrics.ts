@@ -18,6 +18,7 @@ const ROUTES = [
   '/access/v1/search/resource',
   '/access/v1/search/action',
   '/.well-known/authzen-configuration',
+  '/.well-known/keyholder-audit-keys',
   '/scim/v2',
   '/console',
 ] as const;

@@ -341,7 +341,7 @@ describe.each(engines())('hostile requests on %s', (engine) => {
         errors: [
           {
             message:
-              'Not found: Keyholder serves /graphql, /access/v1, /scim/v2, /healthz, /livez, /readyz and /metrics.',
+              'Not found: Keyholder serves /graphql, /access/v1, /scim/v2, /healthz, /livez, /readyz, /metrics and /.well-known/keyholder-audit-keys.',
             extensions: { code: 'NOT_FOUND' },
           },
         ],

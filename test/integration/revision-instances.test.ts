@@ -74,8 +74,9 @@ describe.each(engines())('verifiable revocation across instances on %s', (engine
     const holderIds = Array.from({ length: RACES }, (_, i) => holders[i % HOLDERS]?.id as string);
     const resources = Array.from({ length: RACES }, (_, i) => `${unique('r')}-${i}`);
     const rows = await a.database.query<{ id: string; identity_id: string; resource: string }>(
-      `insert into grants (identity_id, scope, resource, reason, granted_by)
-         select h, $3, r, 'Race seed.', $4 from unnest($1::uuid[], $2::text[]) as seed(h, r)
+      // Seeded behind the API, so stamped by hand (audit_seq 0): a row without it is not live.
+      `insert into grants (identity_id, scope, resource, reason, granted_by, audit_seq)
+         select h, $3, r, 'Race seed.', $4, 0 from unnest($1::uuid[], $2::text[]) as seed(h, r)
        returning id, identity_id, resource`,
       [holderIds, resources, scope, a.adminId],
     );

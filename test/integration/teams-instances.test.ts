@@ -78,14 +78,15 @@ describe.each(engines())('teams across instances on %s', (engine) => {
       (_, i) => `${unique('m')}-${i}`,
     );
     const identities = await a.database.query<{ id: string }>(
-      `insert into identities (name, kind, created_by) select n, 'SERVICE', $2 from unnest($1::text[]) as n
+      // Seeded behind the API, so stamped by hand (audit_seq 0): a row without it is not live.
+      `insert into identities (name, kind, created_by, audit_seq) select n, 'SERVICE', $2, 0 from unnest($1::text[]) as n
        returning id`,
       [names, a.adminId],
     );
     members = identities.slice(0, MEMBER_RACES).map((r) => r.id);
     await a.database.query(
-      `insert into group_members (group_id, member_identity_id, reason, added_by)
-       select $1, m, 'Race seed.', $3 from unnest($2::uuid[]) as m`,
+      `insert into group_members (group_id, member_identity_id, reason, added_by, audit_seq)
+       select $1, m, 'Race seed.', $3, 0 from unnest($2::uuid[]) as m`,
       [groupId, members, a.adminId],
     );
     roleHolders = identities.slice(MEMBER_RACES).map((r, i) => ({
@@ -101,8 +102,8 @@ describe.each(engines())('teams across instances on %s', (engine) => {
       [roleHolders.map((h) => h.role), scope],
     );
     await a.database.query(
-      `insert into grants (identity_id, role, reason, granted_by)
-       select h, r, 'Race seed.', $3 from unnest($1::uuid[], $2::text[]) as seed(h, r)`,
+      `insert into grants (identity_id, role, reason, granted_by, audit_seq)
+       select h, r, 'Race seed.', $3, 0 from unnest($1::uuid[], $2::text[]) as seed(h, r)`,
       [roleHolders.map((h) => h.identityId), roleHolders.map((h) => h.role), a.adminId],
     );
   }, 120_000);

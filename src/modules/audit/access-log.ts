@@ -1,6 +1,9 @@
+import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/rows-of.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
 import type { AuditAction } from './audit-actions.js';
+import { CHAINED_COLUMNS, type ChainedEvent, sealEvents } from './audit-chain.js';
 
 /** One access event, as it is queued for the audit log. */
 export interface AccessEvent {
@@ -43,11 +46,14 @@ interface Waiter {
 
 const MAX_RETRY_MS = 5000;
 
-/** Appends a batch, in order, through the chain trigger: `$1` is a JSON array of `{ a, u, s, d }`. */
-const INSERT_BATCH = `insert into audit_events (action, actor_id, subject_id, details)
-  select e ->> 'a', (e ->> 'u')::uuid, e ->> 's', e -> 'd'
-  from jsonb_array_elements($1::jsonb) with ordinality as batch(e, n)
-  order by n`;
+/** Appends a batch, in order, through the chain trigger: `rows` is a JSON array of `{ a, u, s, d }`. */
+function insertBatch(rows: string): SQL {
+  return sql`insert into audit_events as e (action, actor_id, subject_id, details)
+  select b ->> 'a', (b ->> 'u')::uuid, b ->> 's', b -> 'd'
+  from jsonb_array_elements(${rows}::jsonb) with ordinality as batch(b, n)
+  order by n
+  returning ${sql.raw(CHAINED_COLUMNS)}`;
+}
 
 /**
  * An event as one element of `INSERT_BATCH`'s array, serialized when it is queued: the queue holds
@@ -216,8 +222,14 @@ export class AccessLog {
   async #writeBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.#batchSize);
     try {
-      // One statement text whatever the batch size (one prepared statement), one parameter.
-      await this.#database.query(INSERT_BATCH, [`[${batch.join(',')}]`]);
+      // One statement text whatever the batch size (one prepared statement), one parameter; the
+      // batch's seals in a second statement of the same transaction.
+      await this.#database.db.transaction(async (tx) => {
+        await sealEvents(
+          tx,
+          rowsOf<ChainedEvent>(await tx.execute(insertBatch(`[${batch.join(',')}]`))),
+        );
+      });
     } catch (error) {
       // Logged by the scheduler (or by `close`), once until writes recover.
       this.#failingSince ??= new Date();

@@ -6,27 +6,6 @@ import type { Page } from '../shared/pagination.js';
 import { pageSize, toPage } from '../shared/pagination.js';
 import { type AuditFilter, parseAuditFilter } from './audit-filter.js';
 
-/** The outcome of walking the chain. */
-export interface AuditVerification {
-  readonly ok: boolean;
-  readonly checked: number;
-  readonly firstBrokenId: string | null;
-  readonly reason: string | null;
-  readonly lastSeq: string | null;
-  readonly lastHash: string | null;
-}
-
-interface ChainRow extends Record<string, unknown> {
-  id: string;
-  seq_text: string;
-  prev_hash: string;
-  hash: string;
-  computed: string;
-}
-
-const GENESIS = '0'.repeat(64);
-const VERIFY_BATCH = 5000;
-
 function encodeSeq(seq: number): string {
   return Buffer.from(`seq:${seq}`).toString('base64url');
 }
@@ -39,7 +18,10 @@ function decodeSeq(after: string | null | undefined): number | null {
   return Number(match[1]);
 }
 
-/** Search and verification of the audit log. Writing is `recordChange`'s job, in each change's transaction. */
+/**
+ * Search of the audit log. Writing is `recordChange`'s job, in each change's transaction;
+ * verification is `AuditVerifier`'s.
+ */
 export class AuditService {
   constructor(private readonly database: Database) {}
 
@@ -101,68 +83,5 @@ export class AuditService {
             .orderBy(desc(auditEventScopes.seq))
             .limit(size + 1);
     return toPage(rows, size, (row) => encodeSeq(row.seq));
-  }
-
-  /**
-   * Walks the chain in `seq` order, recomputing each hash in the database with the same function
-   * the insert trigger uses. The first entry that does not follow from its predecessor is broken:
-   * a gap or repeat in `seq` (deletion, insertion), a `prev_hash` that is not the previous `hash`
-   * (insertion, reordering), or content that no longer matches its `hash` (edit).
-   */
-  async verify(): Promise<AuditVerification> {
-    let expectedSeq = 1;
-    let previousHash = GENESIS;
-    let checked = 0;
-    // The first batch has no lower bound, so rows forged with seq 0 or below are read too.
-    let lowerBound = Number.MIN_SAFE_INTEGER;
-    for (;;) {
-      const rows = await this.database.query<ChainRow>(
-        `select a.id::text as id, a.seq::text as seq_text, a.prev_hash, a.hash,
-                keyholder_audit_hash(a.seq, a.prev_hash, a.at, a.action, a.actor_id, a.subject_id, a.details) as computed
-         from audit_events a where a.seq >= $1 order by a.seq, a.id limit $2`,
-        [lowerBound, VERIFY_BATCH],
-      );
-      for (const row of rows) {
-        const seq = Number(row.seq_text);
-        const broken = (reason: string): AuditVerification => ({
-          ok: false,
-          checked,
-          firstBrokenId: row.id,
-          reason,
-          lastSeq: null,
-          lastHash: null,
-        });
-        if (seq !== expectedSeq) {
-          return broken(
-            seq > expectedSeq
-              ? `Entry ${row.id} has seq ${seq} where ${expectedSeq} was expected: entries are missing.`
-              : `Entry ${row.id} repeats seq ${seq}: an entry was inserted outside the chain.`,
-          );
-        }
-        if (row.prev_hash !== previousHash) {
-          return broken(
-            `Entry ${row.id} (seq ${seq}) does not link to the hash of the entry before it.`,
-          );
-        }
-        if (row.computed !== row.hash) {
-          return broken(
-            `Entry ${row.id} (seq ${seq}) no longer matches its hash: its content was changed.`,
-          );
-        }
-        checked += 1;
-        expectedSeq = seq + 1;
-        previousHash = row.hash;
-      }
-      lowerBound = expectedSeq;
-      if (rows.length < VERIFY_BATCH) break;
-    }
-    return {
-      ok: true,
-      checked,
-      firstBrokenId: null,
-      reason: null,
-      lastSeq: checked === 0 ? null : String(expectedSeq - 1),
-      lastHash: checked === 0 ? null : previousHash,
-    };
   }
 }

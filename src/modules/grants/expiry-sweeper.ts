@@ -1,5 +1,8 @@
+import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/rows-of.js';
 import type { Job, JobDefinition, RunResult } from '../../workers/scheduler.js';
+import { CHAINED_COLUMNS, type ChainedEvent, sealEvents } from '../audit/audit-chain.js';
 import { dueExpirySql, unrecordedExpirySql } from './live-grants.js';
 
 /** How the sweeper paces itself. Every field has a default (`DEFAULT_EXPIRY_SWEEP`). */
@@ -92,7 +95,7 @@ with lock as materialized (
   where g.id = due.id and ${unrecordedExpirySql('g')}
   returning g.id, g.identity_id, g.group_id, g.scope, g.role, g.resource, g.expires_at
 ), written as (
-  insert into audit_events (action, actor_id, subject_id, details)
+  insert into audit_events as e (action, actor_id, subject_id, details)
   select 'grant.expired', null, m.id::text, jsonb_build_object(
     'before', jsonb_build_object(
       'resource', m.resource,
@@ -110,10 +113,11 @@ with lock as materialized (
   )
   from marked m
   order by m.expires_at, m.id
-  returning 1
+  returning ${CHAINED_COLUMNS}
 )
 select (select held from lock) as held,
        (select count(*) from written)::int as recorded,
+       (select coalesce(json_agg(w order by w.seq::bigint), '[]'::json)::text from written w) as events,
        (select (extract(epoch from (min(expires_at) - now())) * 1000)::float8
         from grants
         where ${unrecordedExpirySql()}
@@ -191,11 +195,17 @@ export class ExpirySweeper {
   /** One look (a sweep of whatever is due): when to look next, or `busy`. */
   async sweep(): Promise<RunResult> {
     const { batchSize, minGapMs } = this.#options;
-    const [row] = await this.#database.query<{
-      held: boolean;
-      recorded: number;
-      next_due_in_ms: number | null;
-    }>(SWEEP_SQL, [batchSize]);
+    // The statement and the seals of the events it wrote, in one transaction.
+    const row = await this.#database.db.transaction(async (tx) => {
+      const [swept] = rowsOf<{
+        held: boolean;
+        recorded: number;
+        events: string | null;
+        next_due_in_ms: number | null;
+      }>(await tx.execute(sql`${sql.raw(SWEEP_SQL.replace('$1', String(Math.trunc(batchSize))))}`));
+      await sealEvents(tx, JSON.parse(swept?.events ?? '[]') as ChainedEvent[]);
+      return swept;
+    });
     if (row?.held !== true) return 'busy';
     const recorded = Number(row.recorded);
     this.#recorded += recorded;

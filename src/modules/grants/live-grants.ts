@@ -37,11 +37,12 @@ export interface GrantPath {
 }
 
 /**
- * The one definition of a live grant, as SQL over `grants` (or the alias given): not revoked, and
- * not past its expiry by the database's clock. Every statement that reads live grants uses it.
+ * The one definition of a live grant, as SQL over `grants` (or the alias given): recorded (its
+ * `grant.created` event stamped it, so a row inserted behind the API is never live), not revoked,
+ * and not past its expiry by the database's clock. Every statement that reads live grants uses it.
  */
 export function liveGrantSql(alias = 'grants'): string {
-  return `(${alias}.revoked_at is null and (${alias}.expires_at is null or ${alias}.expires_at > now()))`;
+  return `(${alias}.revoked_at is null and (${alias}.expires_at is null or ${alias}.expires_at > now()) and ${alias}.audit_seq is not null)`;
 }
 
 /** `liveGrantSql` for the query builder. */
@@ -49,9 +50,12 @@ export function liveGrant(alias?: string): SQL {
   return sql.raw(liveGrantSql(alias));
 }
 
-/** The one definition of a live group membership, like `liveGrantSql`: not removed, not expired. */
+/**
+ * The one definition of a live group membership, like `liveGrantSql`: recorded, not removed, not
+ * expired.
+ */
 export function liveMembershipSql(alias = 'group_members'): string {
-  return `(${alias}.removed_at is null and (${alias}.expires_at is null or ${alias}.expires_at > now()))`;
+  return `(${alias}.removed_at is null and (${alias}.expires_at is null or ${alias}.expires_at > now()) and ${alias}.audit_seq is not null)`;
 }
 
 /** `liveMembershipSql` for the query builder. */
@@ -335,7 +339,9 @@ interface EffectiveRow {
   readonly i_kind: string;
   readonly i_name: string;
   readonly i_external_id: string | null;
+  /** `DISABLED` for an identity with no `identity.created` event behind it (reconciliation). */
   readonly i_status: string;
+  readonly i_audit_seq: number | null;
   readonly i_created_at: Date | string;
   readonly i_created_by: string | null;
   readonly i_disabled_at: Date | string | null;
@@ -367,6 +373,7 @@ function readIdentity(row: EffectiveRow): IdentityRow {
     disabledBy: row.i_disabled_by,
     ownerId: row.i_owner_id,
     attributes: readAttributes(row.i_attributes),
+    auditSeq: row.i_audit_seq === null ? null : Number(row.i_audit_seq),
   };
 }
 
@@ -381,7 +388,9 @@ async function readHoldingsOf(
   const rows = rowsOf<EffectiveRow>(
     await db.execute(
       sql`select i.id as i_id, i.kind::text as i_kind, i.name as i_name,
-            i.external_id as i_external_id, i.status::text as i_status,
+            i.external_id as i_external_id,
+            case when i.audit_seq is null then 'DISABLED' else i.status::text end as i_status,
+            i.audit_seq::float8 as i_audit_seq,
             i.created_at as i_created_at, i.created_by as i_created_by,
             i.disabled_at as i_disabled_at, i.disabled_by as i_disabled_by,
             i.owner_id as i_owner_id, i.attributes as i_attributes, g.*
@@ -554,7 +563,7 @@ export function holdingsStatement(
   return `
 select ${callerColumns},
        i.id, i.created_by, i.name, i.kind::text, i.external_id, i.created_at, i.disabled_at,
-       i.status = 'ACTIVE', i.disabled_by,
+       i.status = 'ACTIVE' and i.audit_seq is not null, i.disabled_by,
        g.id, g.scope, g.resource, g.expires_at, g.grantable,
        array(select s.name from scopes s where s.name = any($3::text[])),
        i.owner_id,
@@ -639,6 +648,8 @@ export function readHoldingsRows(rows: readonly HoldingsRow[]): Holdings {
         disabledBy: row[14],
         ownerId: row[21],
         attributes: readAttributes(row[23]),
+        // Not read here: `status` already counts an identity no event created as disabled.
+        auditSeq: null,
       });
       held.set(identityId, list);
     }

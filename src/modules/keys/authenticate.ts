@@ -12,7 +12,8 @@ const AUTHENTICATE_SQL = holdingsStatement(
   'k.id, k.prefix, k.expires_at, k.revoked_at, k.identity_id, k.expires_at <= now()',
   'api_keys k',
   'k.identity_id',
-  'k.secret_hash = $1',
+  // A key row with no `apikey.created` event behind it (written behind the API) is unknown.
+  'k.secret_hash = $1 and k.audit_seq is not null',
 );
 
 /**

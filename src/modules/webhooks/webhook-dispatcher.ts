@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries } from '../../db/tables.js';
 import type { Job, JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
+import { CHAINED_COLUMNS, runSealed } from '../audit/audit-chain.js';
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
 import { webhookOwnerRights } from './webhook-owner-rights.js';
 import { signStandardWebhook, signWebhook } from './webhook-signature.js';
@@ -122,10 +123,11 @@ with paused as (
   update webhook_deliveries set attempts = attempts - 1, next_attempt_at = now()
   where id = any($3::uuid[])
 )
-insert into audit_events (action, actor_id, subject_id, details)
+insert into audit_events as e (action, actor_id, subject_id, details)
 select 'webhook.paused', null, p.id::text, jsonb_build_object(
   'reason', $2::text, 'ownerId', p.owner_id, 'sensitive', true)
-from paused p`;
+from paused p
+returning ${CHAINED_COLUMNS}`;
 
 // Resumes a paused webhook whose owner holds the rights again, and records it.
 const RESUME_SQL = `
@@ -134,10 +136,11 @@ with resumed as (
   where id = any($1::uuid[]) and paused_at is not null
   returning id, coalesce(owner_id, created_by) as owner_id
 )
-insert into audit_events (action, actor_id, subject_id, details)
+insert into audit_events as e (action, actor_id, subject_id, details)
 select 'webhook.resumed', null, r.id::text, jsonb_build_object(
   'ownerId', r.owner_id, 'sensitive', true)
-from resumed r`;
+from resumed r
+returning ${CHAINED_COLUMNS}`;
 
 const PAUSED_SQL = `
 select id::text as id, coalesce(owner_id, created_by)::text as owner_id
@@ -308,7 +311,11 @@ export class WebhookDispatcher {
       lacking.set(delivery.webhook_id, entry);
     }
     for (const [webhookId, { why, ids }] of lacking) {
-      await this.database.query(PAUSE_SQL, [webhookId, `Paused: ${why}.`, `{${ids.join(',')}}`]);
+      await runSealed(this.database, PAUSE_SQL, [
+        webhookId,
+        `Paused: ${why}.`,
+        `{${ids.join(',')}}`,
+      ]);
       this.log(`Webhook ${webhookId} paused: ${why}`);
     }
     return allowed;
@@ -327,7 +334,7 @@ export class WebhookDispatcher {
       .filter((w) => w.owner_id !== null && rights.get(w.owner_id)?.ok === true)
       .map((w) => w.id);
     if (regained.length === 0) return false;
-    await this.database.query(RESUME_SQL, [`{${regained.join(',')}}`]);
+    await runSealed(this.database, RESUME_SQL, [`{${regained.join(',')}}`]);
     this.log(`Webhooks resumed, their owners hold the rights again: ${regained.join(', ')}`);
     return true;
   }
