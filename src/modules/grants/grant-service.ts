@@ -26,6 +26,7 @@ import {
 } from '../shared/validate.js';
 import { describeResource } from './describe-resource.js';
 import {
+  actorOf,
   assertMayConfer,
   assertMayDelegate,
   assertMayRevoke,
@@ -150,8 +151,8 @@ export class GrantService {
       );
       const authority =
         role === null && scope !== null
-          ? await assertMayDelegate(tx, actor.identity, { scope, resource, condition, expiresAt })
-          : await assertMayConfer(tx, actor.identity, {
+          ? await assertMayDelegate(tx, actorOf(actor), { scope, resource, condition, expiresAt })
+          : await assertMayConfer(tx, actorOf(actor), {
               targets,
               condition,
               until: expiresAt,
@@ -212,7 +213,7 @@ export class GrantService {
       if (current.revokedAt !== null) {
         throw conflict(`Grant ${id} was already revoked at ${current.revokedAt.toISOString()}.`);
       }
-      await assertMayRevoke(tx, actor.identity, current, `Revoking grant ${id} requires`);
+      await assertMayRevoke(tx, actorOf(actor), current, `Revoking grant ${id} requires`);
       const [done] = await revokeGrantsInTx(tx, actor, [current], {
         reason,
         lastHolder: 'refuse',

@@ -5,7 +5,7 @@ import { apiKeys, grants, type IdentityRow, identities } from '../../db/tables.j
 import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
-import { assertMayConfer, conferredBy } from '../grants/grant-authority.js';
+import { actorOf, assertMayConfer, conferredBy } from '../grants/grant-authority.js';
 import { liveGrant } from '../grants/live-grants.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import { endMembershipsOf } from '../groups/group-service.js';
@@ -171,7 +171,7 @@ export class IdentityService {
         .for('share');
       const conferred = await conferredBy(tx, dormant);
       for (const grant of dormant) {
-        await assertMayConfer(tx, actor.identity, {
+        await assertMayConfer(tx, actorOf(actor), {
           targets: conferred.get(grant.id) ?? [],
           condition: grant.condition,
           until: grant.expiresAt,

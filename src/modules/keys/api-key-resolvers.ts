@@ -1,14 +1,28 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ApiKeyRow } from '../../db/tables.js';
 import type { Resolvers } from '../../generated/resolvers.js';
+import { assertCallerHolds } from '../grants/caller-authority.js';
 import type { CreateApiKeyInput } from './api-key-service.js';
 
 type Ctx = KeyholderContext;
 
 export const apiKeyResolvers = {
   Mutation: {
-    createApiKey: (_: unknown, args: { input: CreateApiKeyInput }, ctx: Ctx) =>
-      ctx.services.apiKeys.create(ctx.caller, args.input),
+    createApiKey: (_: unknown, args: { input: CreateApiKeyInput }, ctx: Ctx) => {
+      // `orSelf` lets anyone create a key for themselves; only a scoped one needs nothing more.
+      const { input } = args;
+      if (input.scopes === null || input.scopes === undefined) {
+        for (const scope of ['identities:write', 'identities:read']) {
+          assertCallerHolds(
+            ctx,
+            scope,
+            null,
+            `Creating an API key without scopes requires scopes "identities:write", "identities:read"; a key for yourself that names its scopes needs neither.`,
+          );
+        }
+      }
+      return ctx.services.apiKeys.create(ctx.caller, input);
+    },
     revokeApiKey: (_: unknown, args: { id: string }, ctx: Ctx) =>
       ctx.services.apiKeys.revoke(ctx.caller, args.id),
   },

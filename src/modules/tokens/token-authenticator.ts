@@ -44,7 +44,12 @@ export class TokenAuthenticator {
     const auth = await this.cache.authenticate({ externalId }, prefetch, load);
     return {
       ...auth,
-      caller: { ...auth.caller, token: callerToken, keyExpiresAt: callerToken.expiresAt },
+      caller: {
+        ...auth.caller,
+        token: callerToken,
+        keyExpiresAt: callerToken.expiresAt,
+        keyJkt: callerToken.jkt,
+      },
     };
   }
 

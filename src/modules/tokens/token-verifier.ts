@@ -26,6 +26,18 @@ export function looksLikeJwt(credential: string): boolean {
   return !credential.startsWith('kh_') && JWT_SHAPE.test(credential);
 }
 
+/** The thumbprint of a token's `cnf` claim (`{ jkt }`), `null` when it has none. */
+function confirmationOf(cnf: unknown): string | null {
+  if (cnf === undefined || cnf === null) return null;
+  const jkt = (cnf as { jkt?: unknown }).jkt;
+  if (typeof cnf !== 'object' || typeof jkt !== 'string' || jkt === '') {
+    throw reject(
+      'The token\'s "cnf" claim has no "jkt" thumbprint; only DPoP binding is supported.',
+    );
+  }
+  return jkt;
+}
+
 /** A value from a token quoted for a message: JSON, at most 100 characters. */
 function quoted(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);
@@ -111,6 +123,7 @@ export class TokenVerifier {
         subject: payload.sub as string,
         expiresAt: new Date((payload.exp as number) * 1000),
         claims,
+        jkt: confirmationOf(payload.cnf),
         trustedIssuer: issuer,
         payload,
       };
