@@ -9,9 +9,32 @@ interface ApiKey {
   readonly active: boolean;
   readonly expiresAt: string | null;
   readonly revokedAt: string | null;
+  readonly scopes: readonly { readonly scope: string; readonly resource: string | null }[] | null;
+  readonly jkt: string | null;
 }
 
-const API_KEY = 'id name prefix active expiresAt revokedAt';
+const API_KEY = 'id name prefix active expiresAt revokedAt scopes { scope resource } jkt';
+
+/** `--scope s[=resource]`, repeatable: the key's scope entries in the order given. */
+function collectScope(
+  value: string,
+  previous: { scope: string; resource?: string }[] = [],
+): { scope: string; resource?: string }[] {
+  const mark = value.indexOf('=');
+  return [
+    ...previous,
+    mark === -1
+      ? { scope: value }
+      : { scope: value.slice(0, mark), resource: value.slice(mark + 1) },
+  ];
+}
+
+/** A key's scopes as one line: `every scope its identity holds`, or `a:read, b:read=eu-*`. */
+function describeScopes(scopes: ApiKey['scopes']): string {
+  if (scopes === null) return 'everything its identity holds';
+  if (scopes.length === 0) return 'none';
+  return scopes.map((s) => (s.resource === null ? s.scope : `${s.scope}=${s.resource}`)).join(', ');
+}
 
 /** `key create|revoke`. */
 export function registerKeyCommands(program: Command, runtime: CommandRuntime): void {
@@ -23,9 +46,30 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
     .argument('<identity-id>', 'the identity the key authenticates as')
     .requiredOption('--name <name>', 'what the key is for')
     .option('--ttl <seconds>', 'lifetime in seconds (default: no expiry)', integer('--ttl'))
+    .option(
+      '--scope <scope[=resource]>',
+      'the most the key may act with, repeatable (resource: an id, or a prefix ending in *)',
+      collectScope,
+    )
+    .option('--jkt <thumbprint>', 'bind the key to a DPoP key (its JWK SHA-256 thumbprint)')
     .action(
-      async (identityId: string, options: { name: string; ttl?: number }, command: Command) => {
-        const input = defined({ identityId, name: options.name, ttlSeconds: options.ttl });
+      async (
+        identityId: string,
+        options: {
+          name: string;
+          ttl?: number;
+          scope?: { scope: string; resource?: string }[];
+          jkt?: string;
+        },
+        command: Command,
+      ) => {
+        const input = defined({
+          identityId,
+          name: options.name,
+          ttlSeconds: options.ttl,
+          scopes: options.scope,
+          jkt: options.jkt,
+        });
         const data = await runtime.client(command).request<{
           createApiKey: { secret: string; apiKey: ApiKey };
         }>(
@@ -40,6 +84,8 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
               ['id', apiKey.id],
               ['name', apiKey.name],
               ['expires', apiKey.expiresAt ?? 'never'],
+              ['scopes', describeScopes(apiKey.scopes)],
+              ...(apiKey.jkt === null ? [] : [['bound to', apiKey.jkt] as [string, string]]),
               ['secret', secret],
             ])}The secret is shown this once: store it now.\n`,
         );

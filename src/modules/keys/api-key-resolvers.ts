@@ -1,7 +1,8 @@
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ApiKeyRow } from '../../db/tables.js';
+import { forbidden } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
-import { assertCallerHolds } from '../grants/caller-authority.js';
+import { callerHolds } from '../grants/caller-authority.js';
 import type { CreateApiKeyInput } from './api-key-service.js';
 
 type Ctx = KeyholderContext;
@@ -11,15 +12,15 @@ export const apiKeyResolvers = {
     createApiKey: (_: unknown, args: { input: CreateApiKeyInput }, ctx: Ctx) => {
       // `orSelf` lets anyone create a key for themselves; only a scoped one needs nothing more.
       const { input } = args;
-      if (input.scopes === null || input.scopes === undefined) {
-        for (const scope of ['identities:write', 'identities:read']) {
-          assertCallerHolds(
-            ctx,
-            scope,
-            null,
-            `Creating an API key without scopes requires scopes "identities:write", "identities:read"; a key for yourself that names its scopes needs neither.`,
-          );
-        }
+      const required = ['identities:write', 'identities:read'];
+      if (
+        (input.scopes === null || input.scopes === undefined) &&
+        !required.every((scope) => callerHolds(ctx, scope, null))
+      ) {
+        throw forbidden(
+          'Access to "Mutation.createApiKey" requires scopes "identities:write", "identities:read". A key for yourself that names its scopes needs neither.',
+          { required: { allOf: required } },
+        );
       }
       return ctx.services.apiKeys.create(ctx.caller, input);
     },

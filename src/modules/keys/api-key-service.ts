@@ -62,18 +62,6 @@ export class ApiKeyService {
     }
     const asked = parseKeyScopes(input.scopes);
     const jkt = parseThumbprint(input.jkt);
-    if (self && asked !== null) {
-      const held = new GrantSet(actor.grants);
-      const missing = asked.find(
-        (entry) => held.coveringAll(entry.scope, entry.resource, now).length === 0,
-      );
-      if (missing !== undefined) {
-        throw forbidden(
-          `A key for yourself can name only what you hold; you do not hold "${missing.scope}" on ${describeResource(missing.resource)}.`,
-          { required: { scope: missing.scope, resource: missing.resource } },
-        );
-      }
-    }
     const secret = generateSecret();
     try {
       return await runChange(this.database, actor, async (tx) => {
@@ -82,6 +70,18 @@ export class ApiKeyService {
         if (target.status === 'DISABLED')
           throw conflict(`Identity "${target.name}" is disabled; it cannot get API keys.`);
         if (asked !== null) await assertDefined(tx, asked);
+        if (self && asked !== null) {
+          const held = new GrantSet(actor.grants);
+          const missing = asked.find(
+            (entry) => held.coveringAll(entry.scope, entry.resource, now).length === 0,
+          );
+          if (missing !== undefined) {
+            throw forbidden(
+              `A key for yourself can name only what you hold; you do not hold "${missing.scope}" on ${describeResource(missing.resource)}.`,
+              { required: { scope: missing.scope, resource: missing.resource } },
+            );
+          }
+        }
         let scopes: readonly KeyScope[] | null = asked ?? (self ? actor.keyScopes : null);
         if (!self) {
           const authority = (await loadAuthority(tx, actorOf(actor))).grants.filter(
