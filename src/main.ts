@@ -12,6 +12,7 @@ import { AccessReviewCloser } from './modules/access-reviews/access-review-close
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
+import { DpopReplayCache } from './modules/keys/dpop-replay-cache.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import type { OidcIssuer } from './modules/tokens/oidc-issuers.js';
 import { GrantReaper } from './modules/usage/grant-reaper.js';
@@ -104,6 +105,7 @@ export async function startKeyholder(
     services.grantUsage.job(),
     services.accessLog.job(),
     keyUsage.job(),
+    new DpopReplayCache(database).job(),
   ]) {
     if (job !== undefined) scheduler.add(job);
   }
