@@ -213,9 +213,9 @@ export async function startHttpServer(
     authenticationCache,
   );
   const failures = new FailedAuthentications(options.services.accessLog, options.log);
-  const authenticate: AuthenticateBearer = (credential, prefetch, request) =>
+  const authenticate: AuthenticateBearer = (credential, prefetch, request, possession) =>
     traced('keyholder.authenticate', {}, () =>
-      authenticateBearer(credential, prefetch, request).catch((error: unknown) => {
+      authenticateBearer(credential, prefetch, request, possession).catch((error: unknown) => {
         failures.note(error, credential, request);
         throw error;
       }),
