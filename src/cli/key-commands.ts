@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { DpopSigner } from './dpop-signer.js';
+import { usageError } from './exit-codes.js';
 import { fields, table } from './output.js';
 import { type CommandRuntime, defined, integer } from './runtime.js';
 
@@ -52,6 +54,10 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
       collectScope,
     )
     .option('--jkt <thumbprint>', 'bind the key to a DPoP key (its JWK SHA-256 thumbprint)')
+    .option(
+      '--dpop-key <file>',
+      'bind the key to the DPoP key in this JWK file (see dpop-key create)',
+    )
     .action(
       async (
         identityId: string,
@@ -60,6 +66,7 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
           ttl?: number;
           scope?: { scope: string; resource?: string }[];
           jkt?: string;
+          dpopKey?: string;
         },
         command: Command,
       ) => {
@@ -68,7 +75,10 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
           name: options.name,
           ttlSeconds: options.ttl,
           scopes: options.scope,
-          jkt: options.jkt,
+          jkt:
+            options.dpopKey === undefined
+              ? options.jkt
+              : await (await DpopSigner.fromFile(options.dpopKey)).thumbprint(),
         });
         const data = await runtime.client(command).request<{
           createApiKey: { secret: string; apiKey: ApiKey };
@@ -91,6 +101,31 @@ export function registerKeyCommands(program: Command, runtime: CommandRuntime): 
         );
       },
     );
+
+  program
+    .command('dpop-key')
+    .description('Make DPoP keys: a bound API key is useless without its private key')
+    .command('create')
+    .description('Write a new P-256 private key (JWK, mode 0600) and print its thumbprint')
+    .argument('<file>', 'where to write it (must not exist)')
+    .action(async (file: string, _options: unknown, command: Command) => {
+      let signer: DpopSigner;
+      try {
+        signer = await DpopSigner.create(file);
+      } catch (error) {
+        throw usageError(`Cannot write ${file}: ${(error as Error).message}`);
+      }
+      const jkt = await signer.thumbprint();
+      runtime.print(
+        command,
+        { file, jkt },
+        () =>
+          `${fields([
+            ['file', file],
+            ['jkt', jkt],
+          ])}Bind a key to it with "keyholder key create <identity> --name … --dpop-key ${file}".\n`,
+      );
+    });
 
   key
     .command('revoke')
