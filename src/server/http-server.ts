@@ -112,7 +112,7 @@ function presentedCredential(header: string | undefined): PresentedCredential {
   const credential = refusal === null ? credentialOf(header) : null;
   if (refusal === null && credential === null) {
     refusal = unauthenticated(
-      'The Authorization header must be "Bearer <api key>" (or "DPoP <api key>" with a DPoP proof).',
+      'The Authorization header must be "Bearer <api key>". A DPoP-bound key is sent as "DPoP <api key>" with a DPoP proof.',
     );
   }
   if (refusal !== null) {

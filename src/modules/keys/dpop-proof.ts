@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  EmbeddedJWK,
-  errors,
-  type JWK,
-  jwtVerify,
-} from 'jose';
+import { decodeProtectedHeader, errors, importJWK, type JWK, jwtVerify } from 'jose';
 import { type DomainError, unauthenticated } from '../../errors.js';
 
 /** The JWS algorithms a DPoP proof may be signed with (asymmetric only; never `none` or HS*). */
@@ -85,9 +78,11 @@ export async function verifyDpopProof(
   now = Date.now(),
 ): Promise<VerifiedProof> {
   let jwk: JWK | undefined;
+  let alg: string | undefined;
   try {
     const header = decodeProtectedHeader(proof);
     jwk = header.jwk;
+    alg = header.alg;
     if (header.typ !== 'dpop+jwt') {
       throw invalidDpopProof('The DPoP proof\'s "typ" header must be "dpop+jwt".');
     }
@@ -101,9 +96,16 @@ export async function verifyDpopProof(
   if ('d' in jwk || 'p' in jwk || 'k' in jwk) {
     throw invalidDpopProof('The DPoP proof\'s "jwk" must be a public key.');
   }
+  if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw invalidDpopProof(
+      `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
+    );
+  }
+  const jkt = thumbprintOf(jwk);
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+    const key = await publicKeyOf(alg, jkt, jwk);
+    ({ payload } = await jwtVerify(proof, key, {
       typ: 'dpop+jwt',
       algorithms: [...DPOP_ALGORITHMS],
       maxTokenAge: DPOP_MAX_AGE_SECONDS,
@@ -135,12 +137,67 @@ export async function verifyDpopProof(
     );
   }
   return {
-    jkt: await calculateJwkThumbprint(jwk, 'sha256'),
+    jkt,
     jti,
     forgetAt: new Date(
       ((iat as number) + DPOP_MAX_AGE_SECONDS + 2 * DPOP_CLOCK_SKEW_SECONDS) * 1000,
     ),
   };
+}
+
+/** The members RFC 7638 hashes, in its (lexicographic) order, by key type. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public JWK (base64url), computed synchronously: the
+ * required members, in order, as JSON without whitespace.
+ */
+export function thumbprintOf(jwk: JWK): string {
+  const members = typeof jwk.kty === 'string' ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
+  if (members === undefined) {
+    throw invalidDpopProof('The DPoP proof\'s "jwk" is not an EC, OKP or RSA public key.');
+  }
+  const canonical: Record<string, string> = {};
+  for (const name of members) {
+    const value = (jwk as Record<string, unknown>)[name];
+    if (typeof value !== 'string' || value === '') {
+      throw invalidDpopProof(`The DPoP proof's "jwk" has no "${name}".`);
+    }
+    canonical[name] = value;
+  }
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
+}
+
+/** Imported public keys, by algorithm and thumbprint (the same thumbprint is the same key). */
+const importedKeys = new Map<string, Promise<Awaited<ReturnType<typeof importJWK>>>>();
+const MAX_IMPORTED_KEYS = 10_000;
+
+/**
+ * The proof's public key, imported once per algorithm and thumbprint (importing costs several
+ * times the signature check); at most `MAX_IMPORTED_KEYS`, the oldest forgotten first.
+ */
+function publicKeyOf(alg: string, jkt: string, jwk: JWK): ReturnType<typeof importJWK> {
+  const id = `${alg}:${jkt}`;
+  const known = importedKeys.get(id);
+  if (known !== undefined) return known;
+  // The public members only (a `d` was refused already; `ext`, `key_ops`, `use` are ignored).
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string] ?? [];
+  const publicJwk = Object.fromEntries(
+    members.map((name) => [name, (jwk as Record<string, unknown>)[name]]),
+  ) as JWK;
+  const imported = importJWK(publicJwk, alg);
+  // A key that does not import is not kept: the next proof tries again (and fails again).
+  imported.catch(() => importedKeys.delete(id));
+  importedKeys.set(id, imported);
+  if (importedKeys.size > MAX_IMPORTED_KEYS) {
+    const oldest = importedKeys.keys().next().value;
+    if (oldest !== undefined) importedKeys.delete(oldest);
+  }
+  return imported;
 }
 
 function explain(error: unknown): DomainError {

@@ -5,6 +5,7 @@ import {
   decodeProtectedHeader,
   errors,
   type JSONWebKeySet,
+  type JWTPayload,
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
@@ -106,30 +107,31 @@ export class TokenVerifier {
         `The token's algorithm ${quoted(alg)} is not allowed for issuer "${issuer.issuer}" (allowed: ${issuer.algorithms.join(', ')}).`,
       );
     }
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      ({ payload } = await jwtVerify(token, keys, {
         issuer: issuer.issuer,
         audience: issuer.audience,
         algorithms: [...issuer.algorithms],
         clockTolerance: issuer.clockToleranceSeconds,
         requiredClaims: ['sub', 'exp'],
-      });
-      const claims: Record<string, unknown> = {};
-      for (const name of [...STANDARD_CONDITION_CLAIMS, ...issuer.claimsForConditions]) {
-        if (payload[name] !== undefined) claims[name] = payload[name];
-      }
-      return {
-        issuer: issuer.issuer,
-        subject: payload.sub as string,
-        expiresAt: new Date((payload.exp as number) * 1000),
-        claims,
-        jkt: confirmationOf(payload.cnf),
-        trustedIssuer: issuer,
-        payload,
-      };
+      }));
     } catch (error) {
       throw this.#explain(error, issuer);
     }
+    const claims: Record<string, unknown> = {};
+    for (const name of [...STANDARD_CONDITION_CLAIMS, ...issuer.claimsForConditions]) {
+      if (payload[name] !== undefined) claims[name] = payload[name];
+    }
+    return {
+      issuer: issuer.issuer,
+      subject: payload.sub as string,
+      expiresAt: new Date((payload.exp as number) * 1000),
+      claims,
+      jkt: confirmationOf(payload.cnf),
+      trustedIssuer: issuer,
+      payload,
+    };
   }
 
   #explain(error: unknown, issuer: OidcIssuer): DomainError {
