@@ -29,8 +29,11 @@ export class DpopSigner {
         `${path} is not a private P-256 JWK; make one with "keyholder dpop-key create ${path}".`,
       );
     }
-    const { d: _private, ...publicJwk } = jwk;
-    const privateKey = await crypto.subtle.importKey('jwk', jwk, P256, false, ['sign']);
+    const { kty, crv, x, y, d } = jwk as Required<Pick<JWK, 'kty' | 'crv' | 'x' | 'y' | 'd'>>;
+    const publicJwk = { kty, crv, x, y };
+    const privateKey = await crypto.subtle.importKey('jwk', { kty, crv, x, y, d }, P256, false, [
+      'sign',
+    ]);
     const publicKey = await crypto.subtle.importKey('jwk', publicJwk, P256, true, ['verify']);
     return new DpopSigner({ privateKey, publicKey });
   }

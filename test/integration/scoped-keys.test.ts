@@ -76,7 +76,10 @@ describe.each(engines())('scoped API keys on %s', (engine) => {
       expect(apiKey.scopes).toEqual([{ scope: orders, resource: 'eu-*' }]);
       expect((await check(secret, holder.id, orders, 'eu-1')).allowed).toBe(true);
       expect((await check(secret, holder.id, orders, 'us-1')).allowed).toBe(false);
-      expect((await check(secret, holder.id, ordersWrite, 'eu-1')).allowed).toBe(false);
+      expect(await check(secret, holder.id, ordersWrite, 'eu-1')).toEqual({
+        allowed: false,
+        reason: `Identity "${holder.name}" holds a grant of "${ordersWrite}" covering resource "eu-1", but the API key in use is scoped and does not cover it.`,
+      });
       // The identity itself still holds all of it: asked through its unscoped key.
       expect((await check(holder.key, holder.id, ordersWrite, 'eu-1')).allowed).toBe(true);
       // @requires sees the key's scopes: identities:read is held but not covered.

@@ -180,6 +180,14 @@ export async function decideAccess(
   }
   const capped = await explainOwnerCap(ctx, identity, scope, resource, decidedAt.getTime());
   if (capped !== null) return { ...base, allowed: false, grant: null, reason: capped };
+  if (grants !== held && new GrantSet(held).covering(scope, resource, decidedAt.getTime())) {
+    return {
+      ...base,
+      allowed: false,
+      grant: null,
+      reason: `Identity "${identity.name}" holds a grant of "${scope}" covering ${describeResource(resource)}, but the API key in use is scoped and does not cover it.`,
+    };
+  }
   return {
     ...base,
     allowed: false,
