@@ -232,9 +232,9 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
 
   it('should create a scoped, DPoP-bound key and prove possession with its key file', async () => {
     const carol = parsed<{ id: string }>(
-      await keyholder(['identity', 'create', 'cli-carol', '--json']),
+      await keyholder(['identity', 'create', 'cli-dpop-dana', '--json']),
     );
-    const keyFile = join(home, 'carol.jwk');
+    const keyFile = join(home, 'dana.jwk');
     const made = parsed<{ jkt: string }>(
       await keyholder(['dpop-key', 'create', keyFile, '--json']),
     );
@@ -274,6 +274,7 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect(stolen.code).toBe(3);
     expect(stolen.stderr).toMatch(/bound to a DPoP key.*\(UNAUTHENTICATED\)\n$/);
   });
+
   it('should grant, explain, list holders and revoke, and find both in the audit log', async () => {
     parsed(await keyholder(['scope', 'define', 'reports:read', '--json']));
     const carol = parsed<{ id: string }>(
