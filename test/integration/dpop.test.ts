@@ -203,6 +203,18 @@ describe.each(engines())('DPoP-bound credentials on %s', (engine) => {
     expect((await within(bearer.closed, 5000, 'the close')).code).toBe(4403);
   });
 
+  it('should refuse a bound key used as a bearer at SCIM with the DPoP challenge', async () => {
+    const { secret } = await boundKey(server);
+
+    const refused = await fetch(`${server.url}/scim/v2/Users`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof"/);
+    expect(await refused.text()).toContain('is bound to a DPoP key');
+  });
+
   it('should check the proof of the caller of AuthZEN', async () => {
     const { pair, secret } = await boundKey(server);
     const url = `${server.url}/access/v1/evaluation`;

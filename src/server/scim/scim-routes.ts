@@ -39,7 +39,7 @@ function send(res: ServerResponse, response: ScimResponse): void {
   res.statusCode = response.status;
   res.setHeader('cache-control', 'no-store');
   if (response.location !== undefined) res.setHeader('location', response.location);
-  if (response.status === 401) res.setHeader('www-authenticate', 'Bearer');
+  if (response.status === 401) res.setHeader('www-authenticate', response.challenge ?? 'Bearer');
   if (response.body === undefined) {
     res.end();
     return;
@@ -57,7 +57,11 @@ function decodeSegment(segment: string): string {
   }
 }
 
-const fail = (error: ScimError): ScimResponse => ({ status: error.status, body: error.body() });
+const fail = (error: ScimError): ScimResponse => ({
+  status: error.status,
+  body: error.body(),
+  ...(error.challenge === undefined ? {} : { challenge: error.challenge }),
+});
 
 /**
  * SCIM 2.0 (RFC 7643, 7644) at `/scim/v2`, for identity providers (Okta, Microsoft Entra) that
