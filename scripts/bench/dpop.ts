@@ -9,9 +9,11 @@
  *   `AuthenticationCache`: a hit reads `revision_head` only);
  * - `dpop`: the bound key authenticated with a fresh proof: verification, the same cache hit, and
  *   the replay cache's insert.
- * Proofs (ES256, the `dpop` package) are made before each round, outside the timings.
+ * Proofs (ES256, or Ed25519 with `--ed25519`; the `dpop` package) are made before each round,
+ * outside the timings.
  *
- * Run with `npm run build && npm run bench:dpop` (options: `--rounds N`, `--iterations N`).
+ * Run with `npm run build && npm run bench:dpop` (options: `--rounds N`, `--iterations N`,
+ * `--ed25519`).
  */
 import { performance } from 'node:perf_hooks';
 import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
@@ -46,7 +48,8 @@ async function main(): Promise<void> {
   const database = await openDatabase({ dataDir: 'memory://' });
   await runMigrations(database);
   await bootstrap(database, ADMIN_KEY);
-  const pair = await generateKeyPair('ES256');
+  const alg = process.argv.includes('--ed25519') ? 'Ed25519' : 'ES256';
+  const pair = await generateKeyPair(alg);
   const jkt = await calculateThumbprint(pair.publicKey);
   const bound = generateSecret();
   await database.query(
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
   const verify = median(perRound.verify);
   const bearer = median(perRound.bearer);
   const dpop = median(perRound.dpop);
-  console.log(`DPoP proofs, ES256, ${rounds} rounds x ${iterations} (median of round means)`);
+  console.log(`DPoP proofs, ${alg}, ${rounds} rounds x ${iterations} (median of round means)`);
   console.log(`  proof verification alone      ${verify.toFixed(1)} µs`);
   console.log(`  bearer authentication (hit)   ${bearer.toFixed(1)} µs`);
   console.log(`  DPoP authentication (hit)     ${dpop.toFixed(1)} µs`);
