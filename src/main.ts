@@ -16,6 +16,7 @@ import { useAuditKeys } from './modules/audit/audit-chain.js';
 import { loadAuditKeys } from './modules/audit/audit-keys.js';
 import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
+import { DpopReplayCache } from './modules/keys/dpop-replay-cache.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
 import type { OidcIssuer } from './modules/tokens/oidc-issuers.js';
 import { GrantReaper } from './modules/usage/grant-reaper.js';
@@ -133,6 +134,7 @@ export async function startKeyholder(
       ? services.auditVerifier.fullJob((auditSettings.fullVerifyHours ?? 24) * 3_600_000)
       : undefined,
     keyUsage.job(),
+    new DpopReplayCache(database).job(),
   ]) {
     if (job !== undefined) scheduler.add(job);
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   type CliConfig,
@@ -7,6 +8,7 @@ import {
   readCliConfig,
   writeCliConfig,
 } from './contexts.js';
+import { DpopSigner } from './dpop-signer.js';
 import { usageError } from './exit-codes.js';
 import { GraphQLClient } from './graphql-client.js';
 import { fields, table } from './output.js';
@@ -26,6 +28,7 @@ interface LoginOptions {
   readonly token?: string;
   readonly tokenStdin?: boolean;
   readonly name: string;
+  readonly dpopKey?: string;
 }
 
 /** The contexts with the credential reduced to its visible prefix. */
@@ -47,6 +50,10 @@ export function registerContextCommands(program: Command, runtime: CommandRuntim
     .option('--token <key>', 'the API key (default: KEYHOLDER_TOKEN)')
     .option('--token-stdin', 'read the API key from standard input (keeps it out of history)')
     .option('--name <context>', 'the context to store it as', 'default')
+    .option(
+      '--dpop-key <file>',
+      'prove possession of this private JWK on every request (a DPoP-bound key)',
+    )
     .action(async (options: LoginOptions, command: Command) => {
       const url = (options.url ?? runtime.env.KEYHOLDER_URL ?? DEFAULT_URL).replace(/\/+$/, '');
       if (!/^https?:\/\/[^/]/.test(url))
@@ -59,11 +66,24 @@ export function registerContextCommands(program: Command, runtime: CommandRuntim
       if (token === '') {
         throw usageError('Give the API key with --token, --token-stdin or KEYHOLDER_TOKEN.');
       }
-      const { me } = await new GraphQLClient(url, token).request<{ me: Me }>(ME);
+      const dpopKey = options.dpopKey === undefined ? undefined : resolve(options.dpopKey);
+      const signer = dpopKey === undefined ? undefined : await DpopSigner.fromFile(dpopKey);
+      const { me } = await new GraphQLClient(
+        url,
+        token,
+        undefined,
+        signer === undefined ? undefined : async () => signer,
+      ).request<{ me: Me }>(ME);
       const config = readCliConfig(configPath(runtime.env));
       const path = configPath(runtime.env);
       writeCliConfig(
-        { current: options.name, contexts: { ...config.contexts, [options.name]: { url, token } } },
+        {
+          current: options.name,
+          contexts: {
+            ...config.contexts,
+            [options.name]: { url, token, ...(dpopKey === undefined ? {} : { dpopKey }) },
+          },
+        },
         path,
       );
       runtime.print(

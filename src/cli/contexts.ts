@@ -7,6 +7,8 @@ import { CliError, ExitCode } from './exit-codes.js';
 export interface Context {
   readonly url: string;
   readonly token: string;
+  /** The private JWK file proving possession of a DPoP-bound key; absent: a bearer key. */
+  readonly dpopKey?: string;
 }
 
 /** `config.json`: the named contexts and which one commands use when none is named. */
@@ -96,5 +98,11 @@ export function resolveTarget(
     );
   }
   const fromContext = !env.KEYHOLDER_URL || !env.KEYHOLDER_TOKEN;
-  return { url: url.replace(/\/+$/, ''), token, context: fromContext ? config.current : null };
+  const dpopKey = env.KEYHOLDER_DPOP_KEY || (env.KEYHOLDER_TOKEN ? undefined : current?.dpopKey);
+  return {
+    url: url.replace(/\/+$/, ''),
+    token,
+    context: fromContext ? config.current : null,
+    ...(dpopKey ? { dpopKey } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import type { DpopSigner } from './dpop-signer.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** One GraphQL error as Keyholder sends it. */
@@ -27,16 +28,25 @@ export class GraphQLClient {
   readonly url: string;
   readonly #token: string;
   readonly #onPartial: ((error: CliError) => void) | undefined;
+  readonly #signer: (() => Promise<DpopSigner>) | undefined;
 
   /**
    * @param onPartial told of each error below a root field that did answer (a nested field the
    *   credential may not read, nulled with FORBIDDEN): the rest of the answer stands. Without it,
    *   those errors reject too.
+   * @param signer the DPoP key proving possession (`Authorization: DPoP`, a fresh proof per
+   *   request); absent, the credential is sent as a bearer.
    */
-  constructor(url: string, token: string, onPartial?: (error: CliError) => void) {
+  constructor(
+    url: string,
+    token: string,
+    onPartial?: (error: CliError) => void,
+    signer?: () => Promise<DpopSigner>,
+  ) {
     this.url = url;
     this.#token = token;
     this.#onPartial = onPartial;
+    this.#signer = signer;
   }
 
   /** `ws://…/graphql` for graphql-ws. */
@@ -55,13 +65,22 @@ export class GraphQLClient {
    */
   async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     let response: Response;
+    const endpoint = `${this.url}/graphql`;
+    const signer = this.#signer === undefined ? null : await this.#signer();
+    const credential: Record<string, string> =
+      signer === null
+        ? { authorization: `Bearer ${this.#token}` }
+        : {
+            authorization: `DPoP ${this.#token}`,
+            dpop: await signer.proof(endpoint, 'POST', this.#token),
+          };
     try {
-      response = await fetch(`${this.url}/graphql`, {
+      response = await fetch(endpoint, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          authorization: `Bearer ${this.#token}`,
+          ...credential,
         },
         body: JSON.stringify({ query, variables }),
       });

@@ -23,6 +23,7 @@ Exit codes:
 
 Credentials: --context NAME, else KEYHOLDER_URL and KEYHOLDER_TOKEN over the current context
 (see "keyholder login"). Contexts live in $XDG_CONFIG_HOME/keyholder/config.json (mode 0600).
+A DPoP-bound key needs its private key: KEYHOLDER_DPOP_KEY=FILE, or "login --dpop-key FILE".
 `;
 
 /** The `keyholder` command tree. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveTarget, type Target } from './contexts.js';
+import { DpopSigner } from './dpop-signer.js';
 import { usageError } from './exit-codes.js';
 import { GraphQLClient } from './graphql-client.js';
 import { json, type Output } from './output.js';
@@ -34,8 +35,13 @@ export function createRuntime(out: Output, env: NodeJS.ProcessEnv): CommandRunti
     env,
     client(command) {
       const target = resolveTarget(globals(command).context, env);
-      return new GraphQLClient(target.url, target.token, (error) =>
-        out.stderr(`keyholder: warning: ${error.message} (${error.code ?? 'no code'})\n`),
+      const { dpopKey } = target;
+      return new GraphQLClient(
+        target.url,
+        target.token,
+        (error) =>
+          out.stderr(`keyholder: warning: ${error.message} (${error.code ?? 'no code'})\n`),
+        dpopKey === undefined ? undefined : once(() => DpopSigner.fromFile(dpopKey)),
       );
     },
     target: (command) => resolveTarget(globals(command).context, env),
@@ -68,4 +74,13 @@ export function oneOf(flag: string, choices: readonly string[]): (value: string)
 /** `{ key: value }` without the keys whose value is undefined (GraphQL input objects). */
 export function defined(values: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+/** `load`, called at most once (its promise shared). */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
+  };
 }

@@ -80,6 +80,13 @@ export const apiKeys = pgTable(
      * verification reports it (docs/concepts/audit.md, reconciliation).
      */
     auditSeq: bigint('audit_seq', { mode: 'number' }),
+    /**
+     * The scopes (and resources) the key may act with, at most: intersected with its identity's
+     * live grants on every request. `null`: everything the identity holds.
+     */
+    scopes: jsonb('scopes').$type<{ scope: string; resource: string | null }[]>(),
+    /** RFC 9449 JWK SHA-256 thumbprint the key is bound to: every request must prove it. */
+    jkt: text('jkt'),
   },
   (t) => [
     // Verification lists live rows no event created; healthy tables have none to read.
@@ -90,6 +97,20 @@ export const apiKeys = pgTable(
       .on(t.identityId, t.name)
       .where(sql`${t.revokedAt} is null`),
   ],
+);
+
+/**
+ * DPoP proof ids (`jti`) seen, shared by every instance: inserting one that is already there fails,
+ * so a proof authenticates once. Rows are purged by the scheduler once `expires_at` has passed
+ * (a proof that old is refused by its `iat` anyway).
+ */
+export const dpopProofs = pgTable(
+  'dpop_proofs',
+  {
+    jti: text('jti').primaryKey(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [index('dpop_proofs_expires_at_idx').on(t.expiresAt)],
 );
 
 export const scopes = pgTable(

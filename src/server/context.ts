@@ -16,15 +16,48 @@ import { recordsAccess } from '../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../modules/audit/access-record.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { Authentication, Prefetch, RequestMeta } from '../modules/keys/authentication.js';
+import { proofUrl } from '../modules/keys/dpop-proof.js';
+import { BEARER, type Possession } from '../modules/keys/proof-of-possession.js';
 import { GrantUseRecord } from '../modules/usage/grant-use-record.js';
 import { type DecisionCounts, DecisionTally } from './decision-tally.js';
+import { originOf } from './endpoint-options.js';
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const AUTHORIZATION = /^(Bearer|DPoP)\s+(\S+)\s*$/i;
 
-/** The key in `Bearer <key>`, or `null` when the value is anything else. */
-export function bearerSecretOf(header: unknown): string | null {
-  const match = typeof header === 'string' ? BEARER.exec(header) : null;
-  return match === null ? null : (match[1] as string);
+/** A credential as an `Authorization` value presents it: `Bearer <key>` or `DPoP <key>`. */
+export interface PresentedCredential {
+  readonly secret: string;
+  /** `DPoP`: the request must carry a proof (RFC 9449); `Bearer`: it must not need one. */
+  readonly scheme: 'Bearer' | 'DPoP';
+}
+
+/** The credential in `Bearer <key>` or `DPoP <key>` (schemes case-insensitive), else `null`. */
+export function credentialOf(header: unknown): PresentedCredential | null {
+  const match = typeof header === 'string' ? AUTHORIZATION.exec(header) : null;
+  if (match === null) return null;
+  const scheme = (match[1] as string).toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+  return { secret: match[2] as string, scheme };
+}
+
+/**
+ * How `req` presents `credential` for proof of possession: with the `DPoP` scheme, its `DPoP`
+ * header and the `htm` and `htu` a proof must name: the request's method (`GET` for a WebSocket
+ * upgrade) and `originOf(req)` (the `Host` header, `https` when `X-Forwarded-Proto` says so)
+ * followed by the path, without query. The proof is the `DPoP` header's, unless given (a
+ * WebSocket's comes in its `connection_init` payload, `dpop`).
+ */
+export function possessionOf(
+  req: IncomingMessage,
+  credential: PresentedCredential,
+  proof: unknown = req.headers.dpop,
+): Possession {
+  if (credential.scheme === 'Bearer') return BEARER;
+  return {
+    kind: 'proof',
+    proof: typeof proof === 'string' && proof !== '' ? proof : null,
+    method: req.method ?? 'GET',
+    url: `${originOf(req)}${proofUrl(req.url ?? '/')}`,
+  };
 }
 
 const MAX_HEADER_VALUE = 1_000;

@@ -14,6 +14,7 @@ import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
 import {
+  type DomainError,
   databaseUnavailable,
   isDatabaseUnavailable,
   isDomainError,
@@ -25,8 +26,10 @@ import {
   AuthenticationCache,
   DEFAULT_AUTHENTICATION_CACHE_SIZE,
 } from '../modules/keys/authentication-cache.js';
+import { authenticateChallenge } from '../modules/keys/dpop-proof.js';
 import { FailedAuthentications } from '../modules/keys/failed-authentications.js';
 import type { KeyUsageRecorder } from '../modules/keys/key-usage-recorder.js';
+import { provenBy } from '../modules/keys/proof-of-possession.js';
 import {
   type AuthenticateBearer,
   bearerAuthenticator,
@@ -40,7 +43,13 @@ import { apolloRequestHandler } from './apollo-request-handler.js';
 import { AUDIT_KEYS_PATH, serveAuditKeys } from './audit-keys-route.js';
 import { authzenRoutes, isAuthzenPath } from './authzen/authzen-routes.js';
 import { type ConsoleRoutesOptions, consoleRoutes } from './console-routes.js';
-import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
+import {
+  createContext,
+  credentialOf,
+  type PresentedCredential,
+  possessionOf,
+  requestMetaOf,
+} from './context.js';
 import type { DecisionCounts } from './decision-tally.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
@@ -93,19 +102,29 @@ export interface RunningHttpServer {
   stop(): Promise<void>;
 }
 
-function bearerSecret(header: string | undefined): string {
+/** The `http` extension of a refusal before execution: its status, and a 401's challenge. */
+function httpOf(error: DomainError): { status: number; headers?: Map<string, string> } {
+  const status = error.httpStatus;
+  if (status !== 401) return { status };
+  return { status, headers: new Map([['www-authenticate', authenticateChallenge(error)]]) };
+}
+
+function presentedCredential(header: string | undefined): PresentedCredential {
+  let refusal: DomainError | null = null;
   if (header === undefined || header === '') {
-    throw unauthenticated('Authentication required: send "Authorization: Bearer <api key>".', {
-      http: { status: 401 },
-    });
+    refusal = unauthenticated('Authentication required: send "Authorization: Bearer <api key>".');
   }
-  const secret = bearerSecretOf(header);
-  if (secret === null) {
-    throw unauthenticated('The Authorization header must be "Bearer <api key>".', {
-      http: { status: 401 },
-    });
+  const credential = refusal === null ? credentialOf(header) : null;
+  if (refusal === null && credential === null) {
+    refusal = unauthenticated(
+      'The Authorization header must be "Bearer <api key>". A DPoP-bound key is sent as "DPoP <api key>" with a DPoP proof.',
+    );
   }
-  return secret;
+  if (refusal !== null) {
+    refusal.extensions.http = httpOf(refusal);
+    throw refusal;
+  }
+  return credential as PresentedCredential;
 }
 
 /** The request's path and query string (`''` or starting with `?`). */
@@ -201,9 +220,9 @@ export async function startHttpServer(
     authenticationCache,
   );
   const failures = new FailedAuthentications(options.services.accessLog, options.log);
-  const authenticate: AuthenticateBearer = (credential, prefetch, request) =>
+  const authenticate: AuthenticateBearer = (credential, prefetch, request, possession) =>
     traced('keyholder.authenticate', {}, () =>
-      authenticateBearer(credential, prefetch, request).catch((error: unknown) => {
+      authenticateBearer(credential, prefetch, request, possession).catch((error: unknown) => {
         failures.note(error, credential, request);
         throw error;
       }),
@@ -232,9 +251,14 @@ export async function startHttpServer(
       authenticationCache: authenticationCache.stats(),
     }),
     grantsOf: async (req) => {
-      const secret = bearerSecret(req.headers.authorization);
+      const credential = presentedCredential(req.headers.authorization);
       const request = requestMetaOf(req, requestIdOf(req), options.services.conditionSettings);
-      const auth = await authenticate(secret, NO_PREFETCH, request);
+      const auth = await authenticate(
+        credential.secret,
+        NO_PREFETCH,
+        request,
+        possessionOf(req, credential),
+      );
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
       return auth.caller.grants;
     },
@@ -245,7 +269,8 @@ export async function startHttpServer(
     async ({ req, res, body, search }): Promise<KeyholderContext> => {
       const requestId = requestIdOf(req);
       res.setHeader('cache-control', 'no-store');
-      const secret = bearerSecret(req.headers.authorization);
+      const credential = presentedCredential(req.headers.authorization);
+      const { secret } = credential;
       const source =
         req.method === 'GET'
           ? Object.fromEntries(new URLSearchParams(search))
@@ -263,9 +288,10 @@ export async function startHttpServer(
         secret,
         prefetch.plan(source?.query, variables),
         request,
+        possessionOf(req, credential),
       ).catch((error: unknown) => {
         // Refused before execution: answer with the error's own HTTP status (401), not 500.
-        if (isDomainError(error)) error.extensions.http = { status: error.httpStatus };
+        if (isDomainError(error)) error.extensions.http = httpOf(error);
         if (isDatabaseUnavailable(error)) {
           const reference = Math.random().toString(36).slice(2, 10);
           options.log(`Database unavailable ${reference}`, error);
@@ -274,8 +300,9 @@ export async function startHttpServer(
         throw error;
       });
       if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
+      // A re-read within this request rests on the proof already verified (a proof is single-use).
       return createContext(contextDeps, auth, request, (again) =>
-        authenticate(secret, again, request),
+        authenticate(secret, again, request, provenBy(auth)),
       );
     },
   );

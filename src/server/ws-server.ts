@@ -20,9 +20,10 @@ import { ErrorCode, isDomainError } from '../errors.js';
 import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
 import { accessEventDue } from '../modules/audit/access-log-mode.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
+import { type Possession, provenBy } from '../modules/keys/proof-of-possession.js';
 import type { AuthenticateBearer } from '../modules/tokens/bearer-authenticator.js';
 import { ACCESS_LOG_UNAVAILABLE } from './access-log-plugin.js';
-import { bearerSecretOf, createContext, requestMetaOf } from './context.js';
+import { createContext, credentialOf, possessionOf, requestMetaOf } from './context.js';
 import type { DecisionCounts } from './decision-tally.js';
 import { publicInternalError } from './format-error.js';
 import { listCostProblem } from './list-cost.js';
@@ -58,6 +59,8 @@ interface RunningOperation {
 
 interface Extra extends Record<PropertyKey, unknown> {
   secret?: string;
+  /** What `connection_init` proved of the credential's DPoP binding. */
+  possession?: Possession;
   operations?: Map<string, RunningOperation>;
 }
 
@@ -67,7 +70,9 @@ const clientError = (code: string, message: string) =>
 /**
  * graphql-ws on the HTTP server's `/graphql`, with the protections Apollo gives HTTP:
  * - `connection_init` must carry `{ authorization: "Bearer <key or token>" }` for a valid API key
- *   or identity-provider token, else 4403;
+ *   or identity-provider token, else 4403; a DPoP-bound one `{ authorization: "DPoP <key or
+ *   token>", dpop: "<proof>" }`, the proof naming `htm` `GET` and as `htu` the socket's URL with
+ *   `http(s)` for `ws(s)` (checked once, here; the socket's operations rest on it);
  * - a socket that sends no `connection_init` within 3 s is closed (4408), a silent one is dropped at
  *   the next heartbeat, messages over 64 KiB close it (1009);
  * - every operation is re-authenticated, parsed with the token limit, validated with the same
@@ -137,18 +142,21 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
       schema: options.schema,
       connectionInitWaitTimeout: 3000,
       onConnect: async (ctx) => {
-        const secret = bearerSecretOf(ctx.connectionParams?.authorization);
-        if (secret === null) return false;
+        const credential = credentialOf(ctx.connectionParams?.authorization);
+        if (credential === null) return false;
         try {
-          await options.authenticate(
-            secret,
+          const auth = await options.authenticate(
+            credential.secret,
             undefined,
             requestMetaOf(ctx.extra.request, randomUUID(), options.services.conditionSettings),
+            possessionOf(ctx.extra.request, credential, ctx.connectionParams?.dpop),
           );
+          // Possession is proven once, here: the socket's operations rest on it.
+          ctx.extra.possession = provenBy(auth);
         } catch {
           return false;
         }
-        ctx.extra.secret = secret;
+        ctx.extra.secret = credential.secret;
         return true;
       },
       onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -162,6 +170,7 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
           ];
         }
         const secret = ctx.extra.secret as string;
+        const possession = ctx.extra.possession ?? { kind: 'bearer' };
         let document: ReturnType<typeof parse>;
         try {
           document = parse(payload.query, { maxTokens: MAX_TOKENS });
@@ -188,7 +197,7 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
             randomUUID(),
             options.services.conditionSettings,
           );
-          const auth = await options.authenticate(secret, undefined, request);
+          const auth = await options.authenticate(secret, undefined, request, possession);
           // The operation starts with the grants just loaded; every later event re-authenticates.
           let fresh: readonly ActiveGrant[] | null = auth.caller.grants;
           const reloadGrants = async (): Promise<readonly ActiveGrant[]> => {
@@ -198,7 +207,7 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
               return grants;
             }
             try {
-              const again = await options.authenticate(secret);
+              const again = await options.authenticate(secret, undefined, undefined, possession);
               if (contextValue !== undefined) {
                 contextValue.conditions.scopeConditions = again.scopeConditions;
               }
@@ -213,7 +222,7 @@ export function startWsServer(options: WsServerOptions): { close(): Promise<void
             options,
             auth,
             request,
-            (again) => options.authenticate(secret, again, request),
+            (again) => options.authenticate(secret, again, request, possession),
             reloadGrants,
           );
         } catch (error) {

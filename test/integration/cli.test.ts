@@ -230,6 +230,51 @@ describe.each(engines())('the keyholder CLI on %s', (engine) => {
     expect(refused.stderr).toMatch(/\(UNAUTHENTICATED\)\n$/);
   });
 
+  it('should create a scoped, DPoP-bound key and prove possession with its key file', async () => {
+    const carol = parsed<{ id: string }>(
+      await keyholder(['identity', 'create', 'cli-dpop-dana', '--json']),
+    );
+    const keyFile = join(home, 'dana.jwk');
+    const made = parsed<{ jkt: string }>(
+      await keyholder(['dpop-key', 'create', keyFile, '--json']),
+    );
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const key = parsed<{
+      secret: string;
+      apiKey: { jkt: string; scopes: { scope: string; resource: string | null }[] };
+    }>(
+      await keyholder([
+        'key',
+        'create',
+        carol.id,
+        '--name',
+        'bound',
+        '--scope',
+        'identities:read',
+        '--scope',
+        'grants:read=team-*',
+        '--dpop-key',
+        keyFile,
+        '--json',
+      ]),
+    );
+    expect(key.apiKey.jkt).toBe(made.jkt);
+    expect(key.apiKey.scopes).toEqual([
+      { scope: 'identities:read', resource: null },
+      { scope: 'grants:read', resource: 'team-*' },
+    ]);
+    const asCarol = { KEYHOLDER_URL: server.url, KEYHOLDER_TOKEN: key.secret };
+
+    const proven = await keyholder(['whoami', '--json'], {
+      ...asCarol,
+      KEYHOLDER_DPOP_KEY: keyFile,
+    });
+    expect(parsed<{ id: string }>(proven).id).toBe(carol.id);
+    const stolen = await keyholder(['whoami'], asCarol);
+    expect(stolen.code).toBe(3);
+    expect(stolen.stderr).toMatch(/bound to a DPoP key.*\(UNAUTHENTICATED\)\n$/);
+  });
+
   it('should grant, explain, list holders and revoke, and find both in the audit log', async () => {
     parsed(await keyholder(['scope', 'define', 'reports:read', '--json']));
     const carol = parsed<{ id: string }>(

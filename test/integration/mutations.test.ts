@@ -249,7 +249,9 @@ describe.each(engines())('mutations on %s', (engine) => {
       });
     });
 
-    it('should let the definer hand the scope on when it holds grants:write', async () => {
+    it('should not let a key minted by someone else use a scope its identity defines later', async () => {
+      // The admin minted the definer's key: it acts with at most what the admin could delegate
+      // then, and the admin never held the definer's new scope (docs/concepts/rules.md).
       const definer = await identityWithGrants(server, [
         'scopes:write',
         'grants:write',
@@ -258,9 +260,18 @@ describe.each(engines())('mutations on %s', (engine) => {
       const name = await defineScope(server, { as: definer.key });
       const grantee = await createIdentity(server);
 
-      const made = await grant(server, grantee.id, { scope: name, as: definer.key });
-
-      expect(made).toMatchObject({ scope: name, resource: null });
+      expectError(
+        await gql(
+          server.url,
+          definer.key,
+          'mutation($input: GrantInput!) { grant(input: $input) { id } }',
+          {
+            input: { identityId: grantee.id, scope: name, reason: 'Handed on.' },
+          },
+        ),
+        'FORBIDDEN',
+        `Granting "${name}" on every resource requires holding it with grantable: true`,
+      );
     });
   });
 

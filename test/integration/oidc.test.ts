@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseOidcIssuers } from '../../src/modules/tokens/oidc-issuers.js';
@@ -7,7 +8,7 @@ import { accessEvents } from '../fixtures/access-log.js';
 import { engines } from '../fixtures/engines.js';
 import { expectEventually } from '../fixtures/eventually.js';
 import { expectError, expectUnauthenticated } from '../fixtures/expect-error.js';
-import { dataOf, gql } from '../fixtures/gql.js';
+import { dataOf, gql, readResponse } from '../fixtures/gql.js';
 import {
   type JwksServer,
   type SigningKey,
@@ -470,8 +471,44 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
           groups: ['payroll'],
           department: 'finance',
         },
+        jkt: null,
       });
       expect(caller.keyExpiresAt).toEqual(caller.token?.expiresAt);
+    });
+
+    it('should hold a token with cnf.jkt to a DPoP proof of that key', async () => {
+      const sub = unique('bound');
+      const identity = await corpIdentity(sub);
+      const pair = await generateKeyPair('ES256');
+      const jkt = await calculateThumbprint(pair.publicKey);
+      const token = await tokenFor(corpKey, CORP, sub, { cnf: { jkt } });
+      const thief = await generateKeyPair('ES256');
+      const send = async (authorization: string, proof?: string) =>
+        readResponse(
+          await fetch(`${server.url}/graphql`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization,
+              ...(proof === undefined ? {} : { dpop: proof }),
+            },
+            body: JSON.stringify({ query: '{ me { id } }' }),
+          }),
+        );
+      const proofBy = (keys: typeof pair) =>
+        generateProof(keys, `${server.url}/graphql`, 'POST', undefined, token);
+
+      expectUnauthenticated(await send(`Bearer ${token}`), 'This token is bound to a DPoP key');
+      expectUnauthenticated(
+        await send(`DPoP ${token}`, await proofBy(thief)),
+        'signed by a key other than',
+      );
+      const proven = await send(`DPoP ${token}`, await proofBy(pair));
+      expect(dataOf(proven).me).toEqual({ id: identity.id });
+      expectUnauthenticated(
+        await send(`Bearer ${await tokenFor(corpKey, CORP, sub, { cnf: { x5t: 'a' } })}`),
+        'only DPoP binding is supported',
+      );
     });
   });
 

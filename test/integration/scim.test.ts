@@ -649,11 +649,13 @@ describe.each(engines())('SCIM 2.0 provisioning on %s', (engine) => {
     expect(refused.json.detail).toContain(scope);
     expect(await memberSources(group.json.id)).toEqual({});
 
-    // Once the client holds it grantable, the same PATCH succeeds.
+    // Once the client holds it grantable, the same PATCH succeeds, with a key minted since: the
+    // key minted before the scope existed is capped by what the admin could delegate then.
     await grant(server, idp.id, { scope, grantable: true });
+    const { secret } = await createKey(server, idp.id);
     const allowed = await scim(
       server.url,
-      idp.key,
+      secret,
       'PATCH',
       `/Groups/${group.json.id}`,
       patchOp({ op: 'add', path: 'members', value: [{ value: user.json.id }] }),

@@ -121,7 +121,8 @@ export async function considerAutoApproval(
       { seen },
     );
   }
-  const allowed = await decisionAuthority(tx, setter, request);
+  // A policy decides on its setter's identity's authority, whatever credential set it.
+  const allowed = await decisionAuthority(tx, { id: setter.id, keyScopes: null }, request);
   if ('refusal' in allowed) {
     return allowed.refusal === 'NO_AUTHORITY'
       ? pending(

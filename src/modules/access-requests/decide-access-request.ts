@@ -4,6 +4,7 @@ import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
+import { actorOf } from '../grants/grant-authority.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
@@ -33,7 +34,7 @@ async function authorizeDecision(
 ): Promise<{ request: AccessRequestRow; authority: ActiveGrant[] }> {
   const [request] = await tx.select().from(accessRequests).where(eq(accessRequests.id, id));
   if (request === undefined) throw notFound(`Access request ${id} does not exist.`);
-  const allowed = await decisionAuthority(tx, actor.identity, request);
+  const allowed = await decisionAuthority(tx, actorOf(actor), request);
   if ('authority' in allowed) return { request, authority: allowed.authority };
   const { need } = allowed;
   const who =

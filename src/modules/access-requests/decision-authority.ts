@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
+import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
 import { GrantSet } from '../../authz/grant-set.js';
 import type { Db, Tx } from '../../db/client.js';
-import { type AccessRequestRow, groups, type IdentityRow } from '../../db/tables.js';
-import { isUnconditional, loadAuthority } from '../grants/grant-authority.js';
+import { type AccessRequestRow, groups } from '../../db/tables.js';
+import { type Actor, isUnconditional, loadAuthority } from '../grants/grant-authority.js';
 import { type ActiveGrant, loadLiveGrants } from '../grants/live-grants.js';
 import { inSameParty } from '../identities/party.js';
 
@@ -83,7 +84,7 @@ export function meetingRequirement(
  */
 export async function decisionAuthority(
   tx: Tx,
-  decider: Pick<IdentityRow, 'id'>,
+  decider: Actor,
   request: RequestParties,
 ): Promise<
   | { readonly authority: ActiveGrant[]; readonly need: DecisionRequirement }
@@ -101,9 +102,12 @@ export async function decisionAuthority(
   const authority = need.grantable
     ? (await loadAuthority(tx, decider, [need.scope])).unconditionallyOver(need)
     : meetingRequirement(
-        (await loadLiveGrants(tx, [decider.id], { lock: true, scopes: [need.scope] })).grants.get(
-          decider.id,
-        ) ?? [],
+        capToKeyScopes(
+          (await loadLiveGrants(tx, [decider.id], { lock: true, scopes: [need.scope] })).grants.get(
+            decider.id,
+          ) ?? [],
+          decider.keyScopes,
+        ),
         need,
       );
   return authority.length === 0 ? { refusal: 'NO_AUTHORITY', need } : { authority, need };

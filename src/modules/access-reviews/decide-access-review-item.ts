@@ -12,7 +12,7 @@ import {
 } from '../../db/tables.js';
 import { conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { assertMayRevoke } from '../grants/grant-authority.js';
+import { actorOf, assertMayRevoke } from '../grants/grant-authority.js';
 import { isLive, isUnexpired } from '../grants/live-grants.js';
 import { revokeGrantsInTx } from '../grants/revoke-grant.js';
 import { groupsReachedBy } from '../groups/group-graph.js';
@@ -133,7 +133,7 @@ export async function decideAccessReviewItem(
     }
     await assertMayRevoke(
       tx,
-      actor.identity,
+      actorOf(actor),
       grant,
       `Deciding access review item ${itemId} requires being able to revoke grant ${grant.id}:`,
     );

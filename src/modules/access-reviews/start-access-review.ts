@@ -13,7 +13,7 @@ import {
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
-import { beyondRevocationAuthority, conferredBy } from '../grants/grant-authority.js';
+import { actorOf, beyondRevocationAuthority, conferredBy } from '../grants/grant-authority.js';
 import { liveGrant } from '../grants/live-grants.js';
 import { groupsReachedBy } from '../groups/group-graph.js';
 import type { Caller } from '../keys/authentication.js';
@@ -111,7 +111,7 @@ export async function startAccessReview(
       );
     }
 
-    const beyond = await beyondRevocationAuthority(tx, actor.identity, matched);
+    const beyond = await beyondRevocationAuthority(tx, actorOf(actor), matched);
     if (beyond.length > 0) {
       const named = beyond
         .slice(0, NAMED_IN_REFUSAL)

@@ -1,3 +1,4 @@
+import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
 import { isCappedByOwner } from '../../authz/cap-to-owner.js';
 import { GrantSet } from '../../authz/grant-set.js';
 import type { ResourceFacts } from '../../conditions/condition-context.js';
@@ -62,6 +63,8 @@ export interface AccessQuestion {
  * Decides whether an identity may use `scope` (on `resource`) now, from its live grants.
  * - malformed id, scope or resource: `BAD_USER_INPUT`; unknown identity or scope: `NOT_FOUND`;
  * - a disabled identity is denied whatever it holds;
+ * - the caller asking about itself is answered through its key's scopes (a scoped key limits its
+ *   caller; a decision about any other identity is about that identity's grants alone);
  * - `atLeastRevision`: the decision reflects at least that revision (see `awaitRevision` for
  *   what happens when the request's snapshot is older). The decision carries its revision.
  * - conditions are evaluated against the request's context with the identity asked about (see
@@ -127,10 +130,13 @@ export async function decideAccess(
 ): Promise<AccessDecision> {
   const { identityId, scope, resource } = question;
   const override = question.override ?? null;
-  const [identity, grants] = await Promise.all([
+  const [identity, held] = await Promise.all([
     loaders.identity.load(identityId),
     loaders.liveGrants.load(identityId),
   ]);
+  // Asked about itself, the caller is answered for what it may do: through its key's scopes.
+  const { caller } = ctx;
+  const grants = identityId === caller.identity.id ? capToKeyScopes(held, caller.keyScopes) : held;
   if (identity === null) throw notFound(`Identity ${identityId} does not exist.`);
   const decidedAt = new Date();
   const base = { identityId, scope, resource, decidedAt, revision, conditions: [] };
@@ -174,6 +180,14 @@ export async function decideAccess(
   }
   const capped = await explainOwnerCap(ctx, identity, scope, resource, decidedAt.getTime());
   if (capped !== null) return { ...base, allowed: false, grant: null, reason: capped };
+  if (grants !== held && new GrantSet(held).covering(scope, resource, decidedAt.getTime())) {
+    return {
+      ...base,
+      allowed: false,
+      grant: null,
+      reason: `Identity "${identity.name}" holds a grant of "${scope}" covering ${describeResource(resource)}, but the API key in use is scoped and does not cover it.`,
+    };
+  }
   return {
     ...base,
     allowed: false,

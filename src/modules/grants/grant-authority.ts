@@ -1,12 +1,32 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { capToKeyScopes, type KeyScope } from '../../authz/cap-to-key-scopes.js';
 import { intersectResource } from '../../authz/cap-to-owner.js';
 import { GrantSet } from '../../authz/grant-set.js';
 import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
-import { type IdentityRow, roleScopes, roles } from '../../db/tables.js';
+import { roleScopes, roles } from '../../db/tables.js';
 import { badUserInput, forbidden, notFound } from '../../errors.js';
+import type { Caller } from '../keys/authentication.js';
 import { describeResource } from './describe-resource.js';
 import { type ActiveGrant, loadLiveGrants } from './live-grants.js';
+
+/**
+ * Who exercises authority over others' access: an identity, through a credential that may be a
+ * scoped key (whose authority is only what its scopes cover of the identity's: a scoped key cannot
+ * delegate, revoke or approve beyond them). `keyScopes` is required so no path forgets it.
+ */
+export interface Actor {
+  readonly id: string;
+  /** The key's scopes; `null`: everything the identity holds (an unscoped key, a token, a policy). */
+  readonly keyScopes: readonly KeyScope[] | null;
+}
+
+/** The actor of a caller's change: its identity, through its key's scopes. */
+export function actorOf(
+  caller: Pick<Caller, 'identity'> & Partial<Pick<Caller, 'keyScopes'>>,
+): Actor {
+  return { id: caller.identity.id, keyScopes: caller.keyScopes ?? null };
+}
 
 /** What a grant, a request or a review item is about: a scope on a resource pattern. */
 export interface ScopeOnResource {
@@ -65,11 +85,14 @@ export function isUnconditional(grant: Pick<ActiveGrant, 'condition' | 'ownerCon
  * reviews), approval of access requests and the policies of scopes.
  */
 export class Authority {
+  /** The grantable grants it rests on. */
+  readonly grants: readonly ActiveGrant[];
   readonly #set: GrantSet<ActiveGrant>;
   readonly #now: number;
 
   constructor(grants: readonly ActiveGrant[], now = Date.now()) {
-    this.#set = new GrantSet(grants.filter((g) => g.grantable));
+    this.grants = grants.filter((g) => g.grantable);
+    this.#set = new GrantSet(this.grants);
     this.#now = now;
   }
 
@@ -92,12 +115,13 @@ export class Authority {
 /**
  * The actor's authority, read inside the deciding transaction and locked `FOR SHARE` (see
  * `loadLiveGrants`), so a concurrent revocation waits for the change to finish, or the change sees
- * it. An owned agent's is capped by its owner's: an agent hands out nothing its owner could not.
+ * it. An owned agent's is capped by its owner's: an agent hands out nothing its owner could not;
+ * a scoped key's by its scopes.
  * `scopes` narrows what is read to the scopes the change is about.
  */
 export async function loadAuthority(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   scopes?: readonly string[],
 ): Promise<Authority> {
   const { grants } = await loadLiveGrants(tx, [actor.id], {
@@ -105,7 +129,7 @@ export async function loadAuthority(
     lock: true,
     ...(scopes === undefined ? {} : { scopes }),
   });
-  return new Authority(grants.get(actor.id) ?? []);
+  return new Authority(capToKeyScopes(grants.get(actor.id) ?? [], actor.keyScopes));
 }
 
 /** A grant as authority reads it: of a scope or a role, on a resource pattern. */
@@ -158,7 +182,7 @@ export interface RevocableGrant extends ConferringGrant {
  */
 export async function beyondRevocationAuthority<G extends RevocableGrant>(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   grants: readonly G[],
 ): Promise<G[]> {
   const delegated = grants.filter((g) => g.grantedBy !== actor.id);
@@ -175,7 +199,7 @@ export async function beyondRevocationAuthority<G extends RevocableGrant>(
  */
 export async function assertMayRevoke(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   grant: RevocableGrant,
   what: string,
 ): Promise<void> {
@@ -199,7 +223,7 @@ export async function assertMayRevoke(
  */
 export async function assertControlsScope(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   scope: string,
   what: string,
 ): Promise<ActiveGrant[]> {
@@ -225,7 +249,7 @@ export interface Delegation extends ScopeOnResource {
  */
 export async function assertMayDelegate(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   delegation: Delegation,
 ): Promise<ActiveGrant[]> {
   return assertMayConfer(tx, actor, {
@@ -288,7 +312,7 @@ export function readsHolder(conditions: readonly string[]): boolean {
  */
 export async function assertMayConfer(
   tx: Tx,
-  actor: Pick<IdentityRow, 'id'>,
+  actor: Actor,
   conferral: Conferral,
 ): Promise<ActiveGrant[]> {
   const { targets, condition, until } = conferral;

@@ -26,6 +26,7 @@ import {
 } from '../shared/validate.js';
 import { describeResource } from './describe-resource.js';
 import {
+  actorOf,
   assertMayConfer,
   assertMayDelegate,
   assertMayRevoke,
@@ -170,14 +171,14 @@ export class GrantService {
       );
       const authority =
         role === null && scope !== null
-          ? await assertMayDelegate(tx, actor.identity, {
+          ? await assertMayDelegate(tx, actorOf(actor), {
               scope,
               resource,
               condition,
               expiresAt,
               ...(holdsNow === undefined ? {} : { holdsNow }),
             })
-          : await assertMayConfer(tx, actor.identity, {
+          : await assertMayConfer(tx, actorOf(actor), {
               targets,
               condition,
               until: expiresAt,
@@ -246,7 +247,7 @@ export class GrantService {
       if (current.revokedAt !== null) {
         throw conflict(`Grant ${id} was already revoked at ${current.revokedAt.toISOString()}.`);
       }
-      await assertMayRevoke(tx, actor.identity, current, `Revoking grant ${id} requires`);
+      await assertMayRevoke(tx, actorOf(actor), current, `Revoking grant ${id} requires`);
       const now = new Date();
       const cascading = cascade ?? (await cascadesByPolicy(tx, current));
       // What rested on it lost its authority with it: revoked on that ground, not the actor's.

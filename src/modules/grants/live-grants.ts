@@ -553,12 +553,14 @@ export async function loadLiveGrants(
  * ($2), which prefetched scopes exist ($3), the owner and the revision, all in one snapshot. One
  * round trip, one flat join of the identities with their effective grants: measured with
  * pgbench, this costs PostgreSQL about 40 % less than a CTE with one UNION branch per kind of row.
+ * `credentialColumns` (two, last): an API key's `scopes` and `jkt`, nulls for other credentials.
  */
 export function holdingsStatement(
   callerColumns: string,
   from: string,
   callerId: string,
   where: string,
+  credentialColumns = 'null::jsonb, null::text',
 ): string {
   return `
 select ${callerColumns},
@@ -570,7 +572,8 @@ select ${callerColumns},
        (select h.value::text from revision_head h),
        i.attributes, g.condition,
        (select json_object_agg(sc.name, sc.condition) from scopes sc where sc.condition is not null),
-       g.role_scopes, g.role, g.via_group, g.via_path
+       g.role_scopes, g.role, g.via_group, g.via_path,
+       ${credentialColumns}
 from ${from}
 join identities i on i.id = any(array_prepend(${callerId}, $2::uuid[]))
 left join lateral ${effectiveGrantsSql('i.id')} g on true
@@ -613,6 +616,8 @@ export type HoldingsRow = readonly [
   role: string | null,
   viaGroup: string | null,
   viaPath: readonly string[] | string | null,
+  keyScopes: readonly { scope: string; resource: string | null }[] | string | null,
+  keyJkt: string | null,
 ];
 
 /** drizzle's postgres.js driver makes the shared client return timestamps as text; PGlite gives Dates. */

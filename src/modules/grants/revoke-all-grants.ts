@@ -15,7 +15,7 @@ import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { parseId, requireText } from '../shared/validate.js';
 import { describeResource } from './describe-resource.js';
-import { beyondRevocationAuthority } from './grant-authority.js';
+import { actorOf, beyondRevocationAuthority } from './grant-authority.js';
 import { liveGrant } from './live-grants.js';
 import { lockIdentityGrants } from './lock-identity-grants.js';
 import { revokeGrantsInTx } from './revoke-grant.js';
@@ -57,7 +57,7 @@ export async function revokeAllGrants(
     return revokeEverythingOf(tx, actor, identity, reason, {
       details: { revokeAll: true },
       authorize: async (live) => {
-        const beyond = await beyondRevocationAuthority(tx, actor.identity, live);
+        const beyond = await beyondRevocationAuthority(tx, actorOf(actor), live);
         if (beyond.length > 0) {
           throw forbidden(
             `Revoking every grant of "${identity.name}" requires being the grantor of, or holding grantable, ${beyond

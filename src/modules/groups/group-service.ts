@@ -12,6 +12,7 @@ import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import {
+  actorOf,
   assertMayConfer,
   beyondRevocationAuthority,
   conferredBy,
@@ -346,7 +347,7 @@ export class GroupService {
         .where(and(eq(grants.groupId, id), liveGrant()))
         .orderBy(asc(grants.createdAt), asc(grants.id))
         .for('update');
-      const beyond = await beyondRevocationAuthority(tx, actor.identity, held);
+      const beyond = await beyondRevocationAuthority(tx, actorOf(actor), held);
       if (beyond.length > 0) {
         throw forbidden(
           `Deleting group "${group.name}" revokes its grants, and you may not revoke ${beyond
@@ -702,7 +703,7 @@ export async function assertMayConferGroup(
       `Group "${group.name}"`,
       approved,
     );
-    await assertMayConfer(tx, actor.identity, {
+    await assertMayConfer(tx, actorOf(actor), {
       targets,
       condition: grant.condition,
       until,

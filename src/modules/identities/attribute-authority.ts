@@ -2,7 +2,7 @@ import { and, inArray, isNotNull, or } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { scopes } from '../../db/tables.js';
 import { forbidden } from '../../errors.js';
-import { loadAuthority } from '../grants/grant-authority.js';
+import { actorOf, loadAuthority } from '../grants/grant-authority.js';
 import { loadLiveGrants } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';
 
@@ -76,7 +76,7 @@ export async function assertMaySetAttributes(
   }
   const unlocked = await scopesUnlockedByAttributes(tx, identityId);
   if (unlocked.length === 0) return;
-  const authority = await loadAuthority(tx, actor.identity, unlocked);
+  const authority = await loadAuthority(tx, actorOf(actor), unlocked);
   const lacking = unlocked.filter(
     (scope) => authority.unconditionallyOver({ scope, resource: null }).length === 0,
   );

@@ -13,7 +13,7 @@ import {
 import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
-import { assertMayConfer, conferredBy, loadAuthority } from '../grants/grant-authority.js';
+import { actorOf, assertMayConfer, conferredBy, loadAuthority } from '../grants/grant-authority.js';
 import { liveGrant, liveMembership, loadLiveGrants } from '../grants/live-grants.js';
 import { keepRootHolders } from '../grants/root-holders.js';
 import { groupsReachedBy } from '../groups/group-graph.js';
@@ -411,7 +411,7 @@ async function assertMayHandOver(
         : grant.expiresAt === null || pathEnd < grant.expiresAt
           ? pathEnd
           : grant.expiresAt;
-    await assertMayConfer(tx, actor.identity, {
+    await assertMayConfer(tx, actorOf(actor), {
       targets: conferred.get(grant.id) ?? [],
       condition: grant.condition,
       until,
@@ -485,7 +485,9 @@ async function chooseOwner(
   }
   if (!(await inSameParty(tx, caller.id, [ownerId]))) {
     const held = (await loadLiveGrants(tx, [ownerId], { lock: true })).grants.get(ownerId) ?? [];
-    const authority = await loadAuthority(tx, caller, [...new Set(held.map((g) => g.scope))]);
+    const authority = await loadAuthority(tx, actorOf(actor), [
+      ...new Set(held.map((g) => g.scope)),
+    ]);
     const beyond = held.filter((g) => authority.unconditionallyOver(g).length === 0);
     if (beyond.length > 0) {
       throw forbidden(

@@ -2,7 +2,12 @@ import type { Database } from '../../db/client.js';
 import { unauthenticated } from '../../errors.js';
 import { type HoldingsRow, holdingsStatement, toDate } from '../grants/live-grants.js';
 import { hashSecret, prefixOf } from './api-key-secret.js';
-import { type Authentication, authenticationOf, type Prefetch } from './authentication.js';
+import {
+  type Authentication,
+  authenticationOf,
+  type Prefetch,
+  readKeyScopes,
+} from './authentication.js';
 import type { AuthenticationCache } from './authentication-cache.js';
 
 // The key's columns on every row of the holdings statement: whether the key is valid is decided
@@ -14,6 +19,7 @@ const AUTHENTICATE_SQL = holdingsStatement(
   'k.identity_id',
   // A key row with no `apikey.created` event behind it (written behind the API) is unknown.
   'k.secret_hash = $1 and k.audit_seq is not null',
+  'k.scopes, k.jkt',
 );
 
 /**
@@ -76,5 +82,7 @@ async function readKeyAuthentication(
   return authenticationOf(database.db, rows, prefetch, callerId, {
     keyId,
     keyExpiresAt: toDate(keyExpiresAt),
+    keyScopes: readKeyScopes(first[30]),
+    keyJkt: first[31],
   });
 }

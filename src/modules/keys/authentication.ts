@@ -1,3 +1,4 @@
+import { capToKeyScopes, type KeyScope } from '../../authz/cap-to-key-scopes.js';
 import type { Db } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
@@ -18,9 +19,22 @@ export interface Caller {
   readonly keyId: string | null;
   /** When the credential in use expires: the API key's expiry, or the token's `exp`. */
   readonly keyExpiresAt: Date | null;
+  /**
+   * The scoped key's entries: `grants` are the identity's intersected with them (`capToKeyScopes`).
+   * `null` for an unscoped key or a token: the caller acts with everything its identity holds.
+   */
+  readonly keyScopes: readonly KeyScope[] | null;
+  /**
+   * The JWK thumbprint the credential is bound to (a DPoP-bound key, a token with `cnf.jkt`):
+   * every request must prove possession of its private key. `null`: a bearer credential.
+   */
+  readonly keyJkt: string | null;
   /** The identity-provider token in use; absent for API keys. */
   readonly token?: CallerToken;
-  /** The caller's grants that were live when the request started. */
+  /**
+   * The caller's grants that were live when the request started, as it may use them: its
+   * identity's, capped by its key's scopes.
+   */
   readonly grants: readonly ActiveGrant[];
   /** Where the request came from, recorded with every change it makes. */
   readonly request?: RequestMeta;
@@ -84,17 +98,25 @@ function readScopeConditions(value: HoldingsRow[25]): Map<string, string> {
   return new Map(Object.entries(object));
 }
 
+/** The key-scopes column of the statement (JSON text from postgres.js, an array from PGlite). */
+export function readKeyScopes(value: HoldingsRow[30]): readonly KeyScope[] | null {
+  if (value === null) return null;
+  return typeof value === 'string' ? (JSON.parse(value) as KeyScope[]) : value;
+}
+
 /**
  * The authentication in the rows of a `holdingsStatement` (at least one) whose caller is
  * `callerId`, holding the credential given: the caller's and the prefetched identities' live grants
- * capped by their owners (an owner not read yet costs one more statement).
+ * capped by their owners (an owner not read yet costs one more statement); the caller's own, as
+ * `caller.grants`, also capped by its key's scopes (`grantsByIdentity` keeps its identity's: a
+ * decision about that identity is not narrowed by the key asking).
  */
 export async function authenticationOf(
   db: Db,
   rows: readonly HoldingsRow[],
   prefetch: Prefetch,
   callerId: string,
-  credential: Pick<Caller, 'keyId' | 'keyExpiresAt' | 'token'>,
+  credential: Pick<Caller, 'keyId' | 'keyExpiresAt' | 'keyScopes' | 'keyJkt' | 'token'>,
 ): Promise<Authentication> {
   const first = rows[0];
   invariant(first !== undefined, 'an authentication statement found the caller.');
@@ -108,7 +130,7 @@ export async function authenticationOf(
     caller: {
       identity,
       ...credential,
-      grants: grantsByIdentity.get(identity.id) ?? [],
+      grants: capToKeyScopes(grantsByIdentity.get(identity.id) ?? [], credential.keyScopes),
       revisions: new RevisionRecord(revision),
     },
     grantsByIdentity,

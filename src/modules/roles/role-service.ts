@@ -5,6 +5,7 @@ import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import {
+  actorOf,
   beyondRevocationAuthority,
   isUnconditional,
   loadAuthority,
@@ -172,7 +173,7 @@ export class RoleService {
         .where(and(eq(grants.role, name), liveGrant()))
         .orderBy(asc(grants.createdAt), asc(grants.id))
         .for('update');
-      const beyond = await beyondRevocationAuthority(tx, actor.identity, held);
+      const beyond = await beyondRevocationAuthority(tx, actorOf(actor), held);
       if (beyond.length > 0) {
         throw forbidden(
           `Deleting role "${name}" revokes its grants, and you may not revoke ${beyond
@@ -233,7 +234,7 @@ async function assertMayWiden(
   name: string,
   added: readonly ScopeOnResource[],
 ): Promise<void> {
-  const authority = await loadAuthority(tx, actor.identity, [
+  const authority = await loadAuthority(tx, actorOf(actor), [
     ...new Set(added.map((t) => t.scope)),
   ]);
   for (const target of added) {

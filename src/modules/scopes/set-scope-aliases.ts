@@ -3,7 +3,7 @@ import type { Database } from '../../db/client.js';
 import { type ScopeRow, scopes } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { assertControlsScope } from '../grants/grant-authority.js';
+import { actorOf, assertControlsScope } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireScopeName, requireText } from '../shared/validate.js';
@@ -32,7 +32,7 @@ export async function setScopeAliases(
     if (current === undefined) throw notFound(`Scope "${name}" is not defined.`);
     const authority = await assertControlsScope(
       tx,
-      actor.identity,
+      actorOf(actor),
       name,
       `Changing the aliases of "${name}"`,
     );

@@ -3,7 +3,7 @@ import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
 import { conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { assertControlsScope } from '../grants/grant-authority.js';
+import { actorOf, assertControlsScope } from '../grants/grant-authority.js';
 import { liveGrant } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
@@ -76,7 +76,7 @@ export async function setScopePolicy(
     const after = applyPolicyInput(before, input, actor.identity.id);
     const authority = await assertControlsScope(
       tx,
-      actor.identity,
+      actorOf(actor),
       name,
       `Changing the policy of "${name}"`,
     );

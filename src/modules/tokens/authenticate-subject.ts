@@ -34,6 +34,8 @@ export async function authenticateSubject(
   return authenticationOf(database.db, rows, prefetch, first[4], {
     keyId: null,
     keyExpiresAt: token.expiresAt,
+    keyScopes: null,
+    keyJkt: token.jkt,
     token,
   });
 }

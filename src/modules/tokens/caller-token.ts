@@ -11,4 +11,6 @@ export interface CallerToken {
    * issuer's `claimsForConditions`, those the token carries; no other claim.
    */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** `cnf.jkt` (RFC 9449): the token is DPoP-bound to that key thumbprint; `null` when unbound. */
+  readonly jkt: string | null;
 }

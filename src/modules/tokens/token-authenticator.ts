@@ -64,7 +64,12 @@ export class TokenAuthenticator {
     if (this.cache === undefined) return auth;
     return {
       ...auth,
-      caller: { ...auth.caller, token: callerToken, keyExpiresAt: callerToken.expiresAt },
+      caller: {
+        ...auth.caller,
+        token: callerToken,
+        keyExpiresAt: callerToken.expiresAt,
+        keyJkt: callerToken.jkt,
+      },
     };
   }
 

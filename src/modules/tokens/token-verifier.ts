@@ -5,6 +5,7 @@ import {
   decodeProtectedHeader,
   errors,
   type JSONWebKeySet,
+  type JWTPayload,
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
@@ -24,6 +25,18 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Whether a bearer credential has a JWT's shape (three base64url segments), not an API key's. */
 export function looksLikeJwt(credential: string): boolean {
   return !credential.startsWith('kh_') && JWT_SHAPE.test(credential);
+}
+
+/** The thumbprint of a token's `cnf` claim (`{ jkt }`), `null` when it has none. */
+function confirmationOf(cnf: unknown): string | null {
+  if (cnf === undefined || cnf === null) return null;
+  const jkt = (cnf as { jkt?: unknown }).jkt;
+  if (typeof cnf !== 'object' || typeof jkt !== 'string' || jkt === '') {
+    throw reject(
+      'The token\'s "cnf" claim has no "jkt" thumbprint; only DPoP binding is supported.',
+    );
+  }
+  return jkt;
 }
 
 /** A value from a token quoted for a message: JSON, at most 100 characters. */
@@ -94,29 +107,31 @@ export class TokenVerifier {
         `The token's algorithm ${quoted(alg)} is not allowed for issuer "${issuer.issuer}" (allowed: ${issuer.algorithms.join(', ')}).`,
       );
     }
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      ({ payload } = await jwtVerify(token, keys, {
         issuer: issuer.issuer,
         audience: issuer.audience,
         algorithms: [...issuer.algorithms],
         clockTolerance: issuer.clockToleranceSeconds,
         requiredClaims: ['sub', 'exp'],
-      });
-      const claims: Record<string, unknown> = {};
-      for (const name of [...STANDARD_CONDITION_CLAIMS, ...issuer.claimsForConditions]) {
-        if (payload[name] !== undefined) claims[name] = payload[name];
-      }
-      return {
-        issuer: issuer.issuer,
-        subject: payload.sub as string,
-        expiresAt: new Date((payload.exp as number) * 1000),
-        claims,
-        trustedIssuer: issuer,
-        payload,
-      };
+      }));
     } catch (error) {
       throw this.#explain(error, issuer);
     }
+    const claims: Record<string, unknown> = {};
+    for (const name of [...STANDARD_CONDITION_CLAIMS, ...issuer.claimsForConditions]) {
+      if (payload[name] !== undefined) claims[name] = payload[name];
+    }
+    return {
+      issuer: issuer.issuer,
+      subject: payload.sub as string,
+      expiresAt: new Date((payload.exp as number) * 1000),
+      claims,
+      jkt: confirmationOf(payload.cnf),
+      trustedIssuer: issuer,
+      payload,
+    };
   }
 
   #explain(error: unknown, issuer: OidcIssuer): DomainError {

@@ -3,7 +3,7 @@ import type { Database } from '../../db/client.js';
 import { type ScopeRow, scopes } from '../../db/tables.js';
 import { notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
-import { assertControlsScope } from '../grants/grant-authority.js';
+import { actorOf, assertControlsScope } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';
 import { requireScopeName } from '../shared/validate.js';
@@ -35,7 +35,7 @@ export async function setScopeReaping(
     if (current === undefined) throw notFound(`Scope "${scopeName}" is not defined.`);
     await assertControlsScope(
       tx,
-      actor.identity,
+      actorOf(actor),
       scopeName,
       `Setting the reaping policy of "${scopeName}"`,
     );

@@ -7,9 +7,17 @@ import { accessEventDue } from '../../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../../modules/audit/access-record.js';
 import { callerHolds } from '../../modules/grants/caller-authority.js';
 import type { Authentication } from '../../modules/keys/authentication.js';
+import { authenticateChallenge } from '../../modules/keys/dpop-proof.js';
+import { type Possession, provenBy } from '../../modules/keys/proof-of-possession.js';
 import { requestIdOf } from '../../telemetry/request-id.js';
 import { ACCESS_LOG_UNAVAILABLE } from '../access-log-plugin.js';
-import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
+import {
+  createContext,
+  credentialOf,
+  type PresentedCredential,
+  possessionOf,
+  requestMetaOf,
+} from '../context.js';
 import { type EndpointOptions, originOf } from '../endpoint-options.js';
 import { AuthzenRefusal, badRequest } from './authzen-refusal.js';
 import {
@@ -47,11 +55,11 @@ const ENDPOINTS = new Map<string, Endpoint>(
 
 export const METADATA_PATH = '/.well-known/authzen-configuration';
 
-function sendText(res: ServerResponse, status: number, message: string): void {
+function sendText(res: ServerResponse, status: number, message: string, error?: unknown): void {
   res.statusCode = status;
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
-  if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+  if (status === 401) res.setHeader('www-authenticate', authenticateChallenge(error));
   res.end(message);
 }
 
@@ -135,6 +143,7 @@ export function authzenRoutes(options: AuthzenOptions) {
     secret: string,
     subjectIds: readonly string[],
     request: ReturnType<typeof requestMetaOf>,
+    possession: Possession,
   ): Promise<{ auth: Authentication; identityOf: Map<string, string | null> }> => {
     const identityOf = new Map<string, string | null>();
     for (const id of subjectIds) identityOf.set(id, subjects.guess(id));
@@ -142,7 +151,7 @@ export function authzenRoutes(options: AuthzenOptions) {
       identityIds: [...new Set([...identityOf.values()].filter((id) => id !== null))],
       scopes: [],
     });
-    let auth = await options.authenticate(secret, prefetch(), request);
+    let auth = await options.authenticate(secret, prefetch(), request, possession);
     const unconfirmed = subjectIds.filter((id) => {
       const guess = identityOf.get(id) ?? null;
       return guess === null || !subjects.confirms(id, auth.identities.get(guess));
@@ -150,7 +159,9 @@ export function authzenRoutes(options: AuthzenOptions) {
     if (unconfirmed.length > 0) {
       const found = await subjects.lookup(unconfirmed);
       for (const id of unconfirmed) identityOf.set(id, found.get(id) ?? null);
-      if (found.size > 0) auth = await options.authenticate(secret, prefetch(), request);
+      if (found.size > 0) {
+        auth = await options.authenticate(secret, prefetch(), request, provenBy(auth));
+      }
       for (const id of unconfirmed) {
         const guess = identityOf.get(id) ?? null;
         if (guess !== null && !subjects.confirms(id, auth.identities.get(guess))) {
@@ -261,10 +272,12 @@ export function authzenRoutes(options: AuthzenOptions) {
   const answer = async (
     endpoint: Endpoint,
     body: unknown,
-    secret: string,
+    credential: PresentedCredential,
     req: IncomingMessage,
     requestId: string,
   ): Promise<unknown> => {
+    const { secret } = credential;
+    const possession = possessionOf(req, credential);
     const started = performance.now();
     const request = requestMetaOf(req, requestId, options.services.conditionSettings);
     let parsed: ReturnType<typeof parseFor>;
@@ -272,13 +285,18 @@ export function authzenRoutes(options: AuthzenOptions) {
       parsed = parseFor(endpoint, body);
     } catch (error) {
       // An unauthenticated caller learns nothing about its body: 401 comes first.
-      await options.authenticate(secret, undefined, request);
+      await options.authenticate(secret, undefined, request, possession);
       throw error;
     }
-    const { auth, identityOf } = await authenticateFor(secret, parsed.subjectIds, request);
+    const { auth, identityOf } = await authenticateFor(
+      secret,
+      parsed.subjectIds,
+      request,
+      possession,
+    );
     if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
     const ctx = createContext(options, auth, request, (again) =>
-      options.authenticate(secret, again, request),
+      options.authenticate(secret, again, request, provenBy(auth)),
     );
     if (!callerHolds(ctx, DECISIONS_SCOPE, null)) {
       throw new AuthzenRefusal(
@@ -348,8 +366,8 @@ export function authzenRoutes(options: AuthzenOptions) {
       const endpoint = ENDPOINTS.get(path) as Endpoint;
       try {
         if (req.method !== 'POST') throw new AuthzenRefusal(400, `${path} answers POST only.`);
-        const secret = bearerSecretOf(req.headers.authorization);
-        if (secret === null) {
+        const credential = credentialOf(req.headers.authorization);
+        if (credential === null) {
           throw new AuthzenRefusal(
             401,
             'Authentication required: send "Authorization: Bearer <api key or token>".',
@@ -365,12 +383,12 @@ export function authzenRoutes(options: AuthzenOptions) {
             'The request body must be JSON, sent as content-type: application/json.',
           );
         }
-        sendJson(res, await answer(endpoint, read.body, secret, req, requestId));
+        sendJson(res, await answer(endpoint, read.body, credential, req, requestId));
       } catch (error) {
         if (error instanceof AuthzenRefusal) {
           sendText(res, error.status, error.message);
         } else if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
-          sendText(res, 401, error.message);
+          sendText(res, 401, error.message, error);
         } else if (isDatabaseUnavailable(error)) {
           options.log('Database unavailable for an AuthZEN request', error);
           sendText(res, 503, 'The database is unavailable; no decision was made. Try again later.');

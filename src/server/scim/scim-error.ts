@@ -1,4 +1,5 @@
 import { isDomainError } from '../../errors.js';
+import { authenticateChallenge, INVALID_DPOP_PROOF } from '../../modules/keys/dpop-proof.js';
 
 export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
@@ -24,6 +25,8 @@ export class ScimError extends Error {
     readonly status: number,
     message: string,
     readonly scimType?: ScimType,
+    /** A 401's `WWW-Authenticate` value when not plain `Bearer` (a refused DPoP proof). */
+    readonly challenge?: string,
   ) {
     super(message);
   }
@@ -64,6 +67,11 @@ export function scimErrorOf(error: unknown): ScimError | null {
     case 'FORBIDDEN':
       return new ScimError(403, error.message);
     case 'UNAUTHENTICATED':
-      return new ScimError(401, error.message);
+      return new ScimError(
+        401,
+        error.message,
+        undefined,
+        error.extensions.reason === INVALID_DPOP_PROOF ? authenticateChallenge(error) : undefined,
+      );
   }
 }

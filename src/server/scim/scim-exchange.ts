@@ -29,6 +29,8 @@ export interface ScimResponse {
   readonly status: number;
   readonly body?: unknown;
   readonly location?: string;
+  /** A 401's `WWW-Authenticate` when not plain `Bearer`. */
+  readonly challenge?: string;
 }
 
 /** A 405 naming what `what` answers. */

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDatabaseUnavailable } from '../../errors.js';
 import { callerHolds } from '../../modules/grants/caller-authority.js';
+import { provenBy } from '../../modules/keys/proof-of-possession.js';
 import { requestIdOf } from '../../telemetry/request-id.js';
-import { bearerSecretOf, createContext, requestMetaOf } from '../context.js';
+import { createContext, credentialOf, possessionOf, requestMetaOf } from '../context.js';
 import { type EndpointOptions, originOf } from '../endpoint-options.js';
 import { ScimDirectory } from './scim-directory.js';
 import { scimResourceTypes, scimSchemas, scimServiceProviderConfig } from './scim-discovery.js';
@@ -38,7 +39,7 @@ function send(res: ServerResponse, response: ScimResponse): void {
   res.statusCode = response.status;
   res.setHeader('cache-control', 'no-store');
   if (response.location !== undefined) res.setHeader('location', response.location);
-  if (response.status === 401) res.setHeader('www-authenticate', 'Bearer');
+  if (response.status === 401) res.setHeader('www-authenticate', response.challenge ?? 'Bearer');
   if (response.body === undefined) {
     res.end();
     return;
@@ -56,7 +57,11 @@ function decodeSegment(segment: string): string {
   }
 }
 
-const fail = (error: ScimError): ScimResponse => ({ status: error.status, body: error.body() });
+const fail = (error: ScimError): ScimResponse => ({
+  status: error.status,
+  body: error.body(),
+  ...(error.challenge === undefined ? {} : { challenge: error.challenge }),
+});
 
 /**
  * SCIM 2.0 (RFC 7643, 7644) at `/scim/v2`, for identity providers (Okta, Microsoft Entra) that
@@ -103,18 +108,24 @@ export function scimRoutes(options: ScimOptions) {
         `Not found: SCIM serves /Users, /Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas under ${SCIM_BASE_PATH}.`,
       );
     }
-    const secret = bearerSecretOf(req.headers.authorization);
-    if (secret === null) {
+    const credential = credentialOf(req.headers.authorization);
+    if (credential === null) {
       throw new ScimError(
         401,
         'Authentication required: send "Authorization: Bearer <api key or token>".',
       );
     }
     const request = requestMetaOf(req, requestId, options.services.conditionSettings);
-    const auth = await options.authenticate(secret, undefined, request);
+    const { secret } = credential;
+    const auth = await options.authenticate(
+      secret,
+      undefined,
+      request,
+      possessionOf(req, credential),
+    );
     if (auth.caller.keyId !== null) options.keyUsage.record(auth.caller.keyId);
     const ctx = createContext(options, auth, request, (again) =>
-      options.authenticate(secret, again, request),
+      options.authenticate(secret, again, request, provenBy(auth)),
     );
     const lacking = SCIM_SCOPES.filter((scope) => !callerHolds(ctx, scope, null));
     if (lacking.length > 0) {

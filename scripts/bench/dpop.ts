@@ -1,0 +1,108 @@
+/**
+ * What a DPoP proof costs per request, in one process, against a plain bearer authentication
+ * measured alongside it on the same database (embedded PGlite, in memory).
+ *
+ * Variants, interleaved round by round:
+ * - `verify`: `verifyDpopProof` alone (signature, header, claims, `ath`, thumbprint): the CPU a
+ *   proof adds, no I/O;
+ * - `bearer`: a bearer API key authenticated as the server does (`bearerAuthenticator` with its
+ *   `AuthenticationCache`: a hit reads `revision_head` only);
+ * - `dpop`: the bound key authenticated with a fresh proof: verification, the same cache hit, and
+ *   the replay cache's insert.
+ * Proofs (ES256, or Ed25519 with `--ed25519`; the `dpop` package) are made before each round,
+ * outside the timings.
+ *
+ * Run with `npm run build && npm run bench:dpop` (options: `--rounds N`, `--iterations N`,
+ * `--ed25519`).
+ */
+import { performance } from 'node:perf_hooks';
+import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
+import { openDatabase } from '../../src/db/client.js';
+import { runMigrations } from '../../src/db/migrate.js';
+import { bootstrap } from '../../src/modules/identities/bootstrap.js';
+import { generateSecret } from '../../src/modules/keys/api-key-secret.js';
+import { AuthenticationCache } from '../../src/modules/keys/authentication-cache.js';
+import { verifyDpopProof } from '../../src/modules/keys/dpop-proof.js';
+import { bearerAuthenticator } from '../../src/modules/tokens/bearer-authenticator.js';
+
+const ADMIN_KEY = 'kh_bench_dpop_admin_key_0123456789abcdef0123456789abcdef';
+const URL_ = 'http://127.0.0.1:4000/graphql';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  const rounds = option('rounds', 15);
+  const iterations = option('iterations', 400);
+  const database = await openDatabase({ dataDir: 'memory://' });
+  await runMigrations(database);
+  await bootstrap(database, ADMIN_KEY);
+  const alg = process.argv.includes('--ed25519') ? 'Ed25519' : 'ES256';
+  const pair = await generateKeyPair(alg);
+  const jkt = await calculateThumbprint(pair.publicKey);
+  const bound = generateSecret();
+  await database.query(
+    `insert into api_keys (identity_id, name, prefix, secret_hash, jkt)
+     select id, 'bench-bound', $1, $2, $3 from identities where name = 'bootstrap-admin'`,
+    [bound.prefix, bound.hash, jkt],
+  );
+  const authenticate = bearerAuthenticator(
+    database,
+    [],
+    () => {},
+    new AuthenticationCache(database),
+  );
+  const target = { method: 'POST', url: URL_, credential: bound.secret };
+  // Warm up every path (JIT, the cache entries).
+  await authenticate(ADMIN_KEY);
+  for (let i = 0; i < 50; i += 1) {
+    const proof = await generateProof(pair, URL_, 'POST', undefined, bound.secret);
+    await verifyDpopProof(proof, target);
+    await authenticate(bound.secret, undefined, undefined, { kind: 'proof', proof, ...target });
+  }
+
+  const perRound = { verify: [] as number[], bearer: [] as number[], dpop: [] as number[] };
+  for (let round = 0; round < rounds; round += 1) {
+    const proofs: string[] = [];
+    for (let i = 0; i < iterations; i += 1) {
+      proofs.push(await generateProof(pair, URL_, 'POST', undefined, bound.secret));
+    }
+    let started = performance.now();
+    for (const proof of proofs) await verifyDpopProof(proof, target);
+    perRound.verify.push(((performance.now() - started) * 1000) / iterations);
+
+    started = performance.now();
+    for (let i = 0; i < iterations; i += 1) await authenticate(ADMIN_KEY);
+    perRound.bearer.push(((performance.now() - started) * 1000) / iterations);
+
+    started = performance.now();
+    for (const proof of proofs) {
+      await authenticate(bound.secret, undefined, undefined, { kind: 'proof', proof, ...target });
+    }
+    perRound.dpop.push(((performance.now() - started) * 1000) / iterations);
+  }
+  await database.close();
+
+  const verify = median(perRound.verify);
+  const bearer = median(perRound.bearer);
+  const dpop = median(perRound.dpop);
+  console.log(`DPoP proofs, ${alg}, ${rounds} rounds x ${iterations} (median of round means)`);
+  console.log(`  proof verification alone      ${verify.toFixed(1)} µs`);
+  console.log(`  bearer authentication (hit)   ${bearer.toFixed(1)} µs`);
+  console.log(`  DPoP authentication (hit)     ${dpop.toFixed(1)} µs`);
+  console.log(`  added per request             ${(dpop - bearer).toFixed(1)} µs`);
+  console.log(`  target: verification < 100 µs: ${verify < 100 ? 'met' : 'NOT met'}`);
+}
+
+await main();

@@ -1,0 +1,99 @@
+import { generateKeyPair as dpopKeyPair, generateProof } from 'dpop';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import {
+  authenticateChallenge,
+  credentialHash,
+  proofUrl,
+  thumbprintOf,
+  verifyDpopProof,
+} from '../../../src/modules/keys/dpop-proof.js';
+
+const URL_ = 'https://keys.example/graphql';
+const target = { method: 'POST', url: URL_, credential: 'kh_abc_secret' };
+
+describe('thumbprintOf', () => {
+  it.each(['ES256', 'EdDSA', 'RS256'] as const)(
+    'should compute the RFC 7638 thumbprint jose computes, for %s keys',
+    async (alg) => {
+      const { publicKey } = await generateKeyPair(alg, { extractable: true });
+      const jwk = await exportJWK(publicKey);
+      expect(thumbprintOf({ ...jwk, kid: 'ignored', use: 'sig' })).toBe(
+        await calculateJwkThumbprint(jwk, 'sha256'),
+      );
+    },
+  );
+
+  it('should refuse a key of another type, or missing a member', () => {
+    expect(() => thumbprintOf({ kty: 'oct', k: 'x' })).toThrow(/not an EC, OKP or RSA/);
+    expect(() => thumbprintOf({ kty: 'EC', crv: 'P-256', x: 'a' })).toThrow(/has no "y"/);
+  });
+});
+
+describe('verifyDpopProof', () => {
+  it('should return the thumbprint and jti of a valid proof', async () => {
+    const pair = await dpopKeyPair('ES256');
+    const proof = await generateProof(
+      pair,
+      `${URL_}?ignored=1`,
+      'POST',
+      undefined,
+      'kh_abc_secret',
+    );
+
+    const verified = await verifyDpopProof(proof, target);
+
+    expect(verified.jkt).toBe(await calculateJwkThumbprint(await exportJWK(pair.publicKey)));
+    expect(verified.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(verified.forgetAt.getTime()).toBeGreaterThan(Date.now() + 60_000);
+  });
+
+  it('should refuse a wrong typ, a private jwk, a symmetric alg and a future iat', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const claims = {
+      htm: 'POST',
+      htu: URL_,
+      jti: 'j1',
+      ath: credentialHash('kh_abc_secret'),
+    };
+    const sign = (header: Record<string, unknown>, iat = Math.floor(Date.now() / 1000)) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk, ...header })
+        .setIssuedAt(iat)
+        .sign(privateKey);
+
+    await expect(verifyDpopProof(await sign({ typ: 'JWT' }), target)).rejects.toThrow(
+      /"typ" header must be "dpop\+jwt"/,
+    );
+    await expect(
+      verifyDpopProof(await sign({ jwk: { ...(await exportJWK(privateKey)) } }), target),
+    ).rejects.toThrow(/must be a public key/);
+    const hs = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk })
+      .setIssuedAt()
+      .sign(new Uint8Array(32));
+    await expect(verifyDpopProof(hs, target)).rejects.toThrow(/algorithm is not accepted/);
+    await expect(
+      verifyDpopProof(await sign({}, Math.floor(Date.now() / 1000) + 3600), target),
+    ).rejects.toThrow(/"iat"/);
+    await expect(verifyDpopProof(await sign({}), target)).resolves.toMatchObject({ jti: 'j1' });
+  });
+});
+
+describe('the DPoP challenge and URL', () => {
+  it('should challenge a refused proof with invalid_dpop_proof, anything else with both schemes', () => {
+    const refused = Object.assign(new Error('The "DPoP" proof is old.'), {
+      extensions: { reason: 'INVALID_DPOP_PROOF' },
+    });
+    expect(authenticateChallenge(refused)).toBe(
+      `DPoP error="invalid_dpop_proof", error_description="The 'DPoP' proof is old.", algs="ES256 EdDSA Ed25519 RS256 PS256"`,
+    );
+    expect(authenticateChallenge(new Error('x'))).toMatch(/^Bearer, DPoP algs="/);
+  });
+
+  it('should compare URLs without query and fragment', () => {
+    expect(proofUrl('https://a.example/graphql?x=1#f')).toBe('https://a.example/graphql');
+    expect(proofUrl('https://a.example/graphql#f')).toBe('https://a.example/graphql');
+  });
+});
