@@ -37,6 +37,14 @@ export function createFormatError(log: (message: string, error: unknown) => void
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
+    // Apollo refuses an automatic persisted query whose hash is not its query's without a code.
+    if (formatted.message === 'provided sha does not match query') {
+      return {
+        message:
+          "The persistedQuery extension's sha256Hash is not the SHA-256 of the query sent with it.",
+        extensions: { code: 'BAD_REQUEST', field: 'extensions.persistedQuery.sha256Hash' },
+      };
+    }
     const reference = Math.random().toString(36).slice(2, 10);
     if (isDatabaseUnavailable(error)) {
       log(`Database unavailable ${reference}`, error);

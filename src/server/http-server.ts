@@ -54,6 +54,7 @@ import type { DecisionCounts } from './decision-tally.js';
 import { createFormatError } from './format-error.js';
 import { useGrantUsage } from './grant-usage-plugin.js';
 import { type HealthRoute, healthRoutes } from './health-routes.js';
+import { useNoHttpSubscriptions } from './http-subscriptions-plugin.js';
 import { listCostPlugin } from './list-cost.js';
 import { createMetrics, type KeyholderMetrics, routeOf } from './metrics.js';
 import { PrefetchPlanner } from './prefetch.js';
@@ -192,6 +193,7 @@ export async function startHttpServer(
       // graphql-armor's types come from Apollo's CommonJS build; the plugin objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<KeyholderContext>[]),
       listCostPlugin<KeyholderContext>(),
+      useNoHttpSubscriptions<KeyholderContext>(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       // No @cacheControl hints: every answer is per caller, so `no-store` is set below instead of
       // paying the cache-control plugin's per-field hook on every request.

@@ -372,4 +372,79 @@ describe.each(engines())('hostile requests on %s', (engine) => {
       expect(response.headers.get('x-powered-by')).toBeNull();
     });
   });
+
+  // Issue 20.8: what answered INTERNAL_SERVER_ERROR (or was accepted) where a clean error belongs.
+  describe('clean errors, not 500s', () => {
+    const post = (body: unknown) =>
+      raw('/graphql', {
+        method: 'POST',
+        headers: authorized({ 'content-type': 'application/json' }),
+        body: JSON.stringify(body),
+      }).then(readResponse);
+
+    it('should refuse a subscription operation over HTTP with BAD_REQUEST, pointing to WebSocket', async () => {
+      const response = await post({ query: 'subscription { auditEvents { id } }' });
+
+      expect(response.status).toBe(400);
+      expectError(response, 'BAD_REQUEST', 'served over WebSocket');
+    });
+
+    it('should refuse a persisted query whose hash is not its query’s with BAD_REQUEST', async () => {
+      const response = await post({
+        query: '{ me { id } }',
+        extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+      });
+
+      expectError(response, 'BAD_REQUEST', 'sha256Hash is not the SHA-256');
+    });
+
+    it('should refuse NUL in identity filters with BAD_USER_INPUT naming the field', async () => {
+      for (const filter of [{ nameContains: 'a\u0000b' }, { externalId: 'x\u0000' }]) {
+        const response = await gql(
+          server.url,
+          server.adminKey,
+          'query($f: IdentityFilter) { identities(first: 1, filter: $f) { nodes { id } } }',
+          { f: filter },
+        );
+        expectError(response, 'BAD_USER_INPUT', 'control characters');
+      }
+    });
+
+    it('should refuse look-alike identity and group names, and normalise compatibility forms', async () => {
+      const before = await snapshot(server);
+      for (const name of ['bootstrap-admin\u200b', 'evil\u202egnp.exe', 'a\u2066b', 'ro\ufeffot']) {
+        expectError(
+          await gql(
+            server.url,
+            server.adminKey,
+            'mutation($name: String!) { createIdentity(input: { name: $name, kind: USER }) { id } }',
+            { name },
+          ),
+          'BAD_USER_INPUT',
+          'invisible or bidirectional control characters',
+        );
+        expectError(
+          await gql(
+            server.url,
+            server.adminKey,
+            'mutation($name: String!) { createGroup(input: { name: $name }) { id } }',
+            { name },
+          ),
+          'BAD_USER_INPUT',
+          'invisible or bidirectional control characters',
+        );
+      }
+      expect(await snapshot(server)).toEqual(before);
+      const tag = unique('wide');
+      const made = dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'mutation($name: String!) { createIdentity(input: { name: $name, kind: USER }) { name } }',
+          { name: `ｆｕｌｌ-${tag}` },
+        ),
+      ).createIdentity as { name: string };
+      expect(made.name).toBe(`full-${tag}`);
+    });
+  });
 });

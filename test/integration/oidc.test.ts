@@ -225,6 +225,11 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
         'The token has no "sub" claim.',
       ],
       [
+        'a token whose subject is empty',
+        () => signToken(corpKey, { iss: CORP, aud: AUDIENCE, sub: '' }),
+        'The token\'s "sub" claim is empty: it names nobody.',
+      ],
+      [
         'a token without an expiry',
         () => signToken(corpKey, { iss: CORP, aud: AUDIENCE, sub, exp: undefined }),
         'The token has no "exp" claim.',

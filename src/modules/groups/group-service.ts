@@ -33,7 +33,14 @@ import {
   pageSize,
   toPage,
 } from '../shared/pagination.js';
-import { isUuid, optionalText, parseId, requireText, resolveExpiry } from '../shared/validate.js';
+import {
+  isUuid,
+  optionalText,
+  parseId,
+  requireName,
+  requireText,
+  resolveExpiry,
+} from '../shared/validate.js';
 import {
   groupCreated,
   groupDeleted,
@@ -80,7 +87,7 @@ export interface MembershipOptions {
 
 /** A group name: like an identity's, without `*` (a grant's resource names one group by it). */
 export function requireGroupName(value: string): string {
-  const name = requireText(value, 'Group name', 200);
+  const name = requireName(value, 'Group name', 200);
   if (name.includes('*')) {
     throw badUserInput(
       `Group name "${name}" may not contain "*" (grants name groups as resources).`,

@@ -29,7 +29,7 @@ import {
   pageSize,
   toPage,
 } from '../shared/pagination.js';
-import { optionalText, parseId, requireText } from '../shared/validate.js';
+import { optionalText, parseId, requireName, requireText } from '../shared/validate.js';
 import { assertMaySetAttributes } from './attribute-authority.js';
 import { inSameParty } from './party.js';
 import { requireAttributes } from './require-attributes.js';
@@ -59,7 +59,7 @@ export class IdentityService {
   constructor(private readonly database: Database) {}
 
   async create(actor: Caller, input: CreateIdentityInput): Promise<IdentityRow> {
-    const name = requireText(input.name, 'Identity name', 200);
+    const name = requireName(input.name, 'Identity name', 200);
     const externalId = optionalText(input.externalId, 'externalId', 512);
     if (!IDENTITY_KINDS.includes(input.kind))
       throw badUserInput(`Identity kind "${input.kind}" is not known.`);
@@ -245,7 +245,7 @@ export class IdentityService {
   ): Promise<IdentityRow> {
     const id = parseId(rawId, 'identity');
     const name =
-      change.name === undefined ? undefined : requireText(change.name, 'Identity name', 200);
+      change.name === undefined ? undefined : requireName(change.name, 'Identity name', 200);
     const externalId =
       change.externalId === undefined
         ? undefined
@@ -348,9 +348,16 @@ export class IdentityService {
     const conditions: SQL[] = [];
     if (filter?.kind) conditions.push(eq(identities.kind, filter.kind));
     if (filter?.status) conditions.push(eq(identities.status, filter.status));
-    if (filter?.externalId) conditions.push(eq(identities.externalId, filter.externalId));
+    if (filter?.externalId) {
+      conditions.push(
+        eq(identities.externalId, requireText(filter.externalId, 'filter.externalId', 512)),
+      );
+    }
     if (filter?.nameContains) {
-      const escaped = filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const escaped = requireText(filter.nameContains, 'filter.nameContains', 200).replace(
+        /[\\%_]/g,
+        (c) => `\\${c}`,
+      );
       conditions.push(ilike(identities.name, `%${escaped}%`));
     }
     if (cursor) conditions.push(afterCursor(identities.createdAt, identities.id, cursor));

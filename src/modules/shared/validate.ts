@@ -41,6 +41,29 @@ export function requireText(value: string, field: string, max: number): string {
   return text;
 }
 
+/**
+ * Characters that change how a name looks without showing: format characters (zero-width space
+ * and joiners, bidirectional embeddings, overrides and isolates, the BOM) and line separators.
+ * A name carrying one could pass for another (`bootstrap-admin\u200b`, `evil\u202egnp.exe`).
+ */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * A name (of an identity, a group): `requireText`'s rules, normalised to NFKC so look-alike
+ * compatibility forms compare equal, and refusing invisible and bidirectional control characters
+ * (`BAD_USER_INPUT`), so no two names that read the same differ.
+ */
+export function requireName(value: string, field: string, max: number): string {
+  const text = requireText(value.normalize('NFKC'), field, max);
+  if (INVISIBLE.test(text)) {
+    throw badUserInput(
+      `${field} must not contain invisible or bidirectional control characters (zero-width spaces, joiners, direction overrides); they make one name look like another.`,
+      { field },
+    );
+  }
+  return text;
+}
+
 /** A scope name argument, parsed; a malformed one is `BAD_USER_INPUT` stating the rule. */
 export function requireScopeName(name: string, field: string): ScopeName {
   const parsed = parseScopeName(name);

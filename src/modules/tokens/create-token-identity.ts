@@ -14,7 +14,8 @@ const NAME_CLAIMS = ['preferred_username', 'email', 'name'] as const;
 
 /**
  * A name claim made fit to be an identity name, as `createIdentity` requires of people: control
- * characters become spaces, lone surrogates the replacement character, runs of spaces one, at
+ * characters become spaces, lone surrogates the replacement character, NFKC, invisible and
+ * bidirectional controls removed, runs of spaces one, at
  * most 160 characters; empty when nothing is left.
  */
 export function nameFromClaim(value: string): string {
@@ -23,6 +24,9 @@ export function nameFromClaim(value: string): string {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
       .replace(/[\u0000-\u001f\u007f]/g, ' ')
       .replace(LONE_SURROGATE_GLOBAL, '\uFFFD')
+      .normalize('NFKC')
+      // Invisible and bidirectional controls would let a name pass for another.
+      .replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, '')
       .replace(/\s+/g, ' ')
       .trim()
       .slice(0, 160)

@@ -119,6 +119,9 @@ export class TokenVerifier {
     } catch (error) {
       throw this.#explain(error, issuer);
     }
+    if (typeof payload.sub !== 'string' || payload.sub.trim() === '') {
+      throw reject('The token\'s "sub" claim is empty: it names nobody.');
+    }
     const claims: Record<string, unknown> = {};
     for (const name of [...STANDARD_CONDITION_CLAIMS, ...issuer.claimsForConditions]) {
       if (payload[name] !== undefined) claims[name] = payload[name];
