@@ -155,7 +155,8 @@ describe.each(engines())('revisions on %s', (engine) => {
       runChange(server.database, auth.caller, async (tx) => {
         await recordChange(tx, auth.caller, {
           action: 'identity.created',
-          subjectId: 'rolled-back',
+          // An id no row has: the event is what is rolled back.
+          subjectId: '00000000-0000-4000-8000-00000000dead',
           details: {},
         });
         throw new Error('Rolled back on purpose.');
