@@ -5,7 +5,8 @@ import { type AuditEventRow, auditEvents } from '../../db/tables.js';
 import { matchesAuditFilter, type ParsedAuditFilter } from './audit-filter.js';
 import { EventQueue, SUBSCRIPTION_ENDED } from './event-queue.js';
 
-const CHANNEL = 'keyholder_audit';
+/** The LISTEN channel every committed audit event notifies. */
+export const AUDIT_CHANNEL = 'keyholder_audit';
 /** Events one subscriber may have waiting before it is closed. */
 const SUBSCRIBER_BACKLOG = 1000;
 
@@ -31,7 +32,7 @@ export class AuditFeed {
   ) {}
 
   async start(): Promise<void> {
-    this.#unlisten = await this.database.listen(CHANNEL, (payload) => {
+    this.#unlisten = await this.database.listen(AUDIT_CHANNEL, (payload) => {
       if (this.#subscribers.size === 0) return;
       for (const part of payload.split(',')) {
         const id = Number(part);

@@ -10,6 +10,7 @@ import {
   openCheckpoint,
   type SignedCheckpoint,
 } from './audit-checkpoints.js';
+import { AUDIT_CHANNEL } from './audit-feed.js';
 import type { AuditKeys } from './audit-keys.js';
 import {
   type AuditProblem,
@@ -81,6 +82,9 @@ export interface CheckpointSettings {
 }
 
 const MAX_UNRECORDED = 100;
+
+/** How long after audit events the checkpoint job looks (events arriving meanwhile coalesce). */
+const CHECKPOINT_WAKE_MS = 5000;
 
 /** Live rows per table, as SQL over the table aliased `r`. */
 const LIVE_ROWS: Readonly<Record<string, string>> = {
@@ -364,22 +368,29 @@ export class AuditVerifier {
   }
 
   /**
-   * The checkpoint job: every few seconds, when `events` events follow the newest checkpoint or
-   * `seconds` have passed since it with any event after it, verifies what came after it and signs
-   * the head. A chain that does not verify is never signed (the failure is logged, and the job
-   * retries with backoff).
+   * The checkpoint job: when `events` events follow the newest checkpoint or `seconds` have passed
+   * since it with any event after it, verifies what came after it and signs the head. It looks a
+   * few seconds after audit events (woken through LISTEN, on every instance) and when the time
+   * allowed since the newest checkpoint runs out, so an idle instance runs no statements between.
+   * A chain that does not verify is never signed (the failure is logged, and the job retries with
+   * backoff).
    */
   job(): JobDefinition {
-    const pollMs = Math.min(1000, this.#settings.seconds * 1000);
+    const periodMs = this.#settings.seconds * 1000;
+    const wakeMs = Math.min(CHECKPOINT_WAKE_MS, periodMs);
     return {
       name: 'audit-checkpoint',
-      intervalMs: pollMs,
-      firstRunMs: pollMs,
+      intervalMs: periodMs,
+      firstRunMs: wakeMs,
+      minGapMs: wakeMs,
+      wakeOn: { channel: AUDIT_CHANNEL, delayOf: () => wakeMs },
       failure: 'Could not sign an audit checkpoint',
       recovery: 'Audit checkpoints are signed again',
       run: async () => {
         await this.checkpointIfDue();
-        return pollMs;
+        // Next: when the newest checkpoint's time runs out (events may be waiting for it).
+        const since = this.checkpoints.newestSeen()?.signedAt.getTime() ?? this.#startedAt;
+        return Math.max(wakeMs, Math.min(periodMs, since + periodMs - Date.now()));
       },
     };
   }

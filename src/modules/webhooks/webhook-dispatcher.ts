@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { webhookDeliveries } from '../../db/tables.js';
 import type { Job, JobDefinition, JobHandle, RunResult } from '../../workers/scheduler.js';
 import { CHAINED_COLUMNS, runSealed } from '../audit/audit-chain.js';
+import { AUDIT_CHANNEL } from '../audit/audit-feed.js';
 import { type RetrySchedule, retryDelayMs } from './retry-delay.js';
 import { webhookOwnerRights } from './webhook-owner-rights.js';
 import { signStandardWebhook, signWebhook } from './webhook-signature.js';
@@ -70,7 +71,6 @@ interface Claimed extends Record<string, unknown> {
 /** Notified by the outbox trigger when a committed change queued at least one delivery. */
 const CHANNEL = 'keyholder_webhooks';
 /** Notified by the audit log for every committed event (drizzle/0002_audit_notify.sql). */
-const AUDIT_CHANNEL = 'keyholder_audit';
 /** How long the resumer lets a burst of events gather before it looks. */
 const RESUME_DELAY_MS = 100;
 /** Pause before claiming again when there may be more work right away. */
