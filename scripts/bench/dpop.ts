@@ -19,6 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
 import { openDatabase } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { useAuditKeys } from '../../src/modules/audit/audit-chain.js';
+import { loadAuditKeys } from '../../src/modules/audit/audit-keys.js';
 import { bootstrap } from '../../src/modules/identities/bootstrap.js';
 import { generateSecret } from '../../src/modules/keys/api-key-secret.js';
 import { AuthenticationCache } from '../../src/modules/keys/authentication-cache.js';
@@ -45,6 +47,7 @@ function median(values: readonly number[]): number {
 async function main(): Promise<void> {
   const rounds = option('rounds', 15);
   const iterations = option('iterations', 400);
+  useAuditKeys((await loadAuditKeys({}, 'memory://', false)).keys);
   const database = await openDatabase({ dataDir: 'memory://' });
   await runMigrations(database);
   await bootstrap(database, ADMIN_KEY);
@@ -53,8 +56,9 @@ async function main(): Promise<void> {
   const jkt = await calculateThumbprint(pair.publicKey);
   const bound = generateSecret();
   await database.query(
-    `insert into api_keys (identity_id, name, prefix, secret_hash, jkt)
-     select id, 'bench-bound', $1, $2, $3 from identities where name = 'bootstrap-admin'`,
+    // audit_seq 0: a seeded row, not one written behind the API (which would authorize nothing).
+    `insert into api_keys (identity_id, name, prefix, secret_hash, jkt, audit_seq)
+     select id, 'bench-bound', $1, $2, $3, 0 from identities where name = 'bootstrap-admin'`,
     [bound.prefix, bound.hash, jkt],
   );
   const authenticate = bearerAuthenticator(
