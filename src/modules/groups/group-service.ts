@@ -448,14 +448,7 @@ export class GroupService {
       if (refed) {
         const now = Date.now();
         await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'externalId');
-        const fed = await tx
-          .select()
-          .from(groupMembers)
-          .where(
-            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
-          )
-          .for('update');
-        await endMemberships(tx, actor, group, fed, "The group's externalId changed.");
+        await endTokenMemberships(tx, actor, group, "The group's externalId changed.");
       }
       const [row] = await tx
         .update(groups)
@@ -501,14 +494,7 @@ export class GroupService {
         await assertMayConferGroup(tx, actor, group, new Date(now + 1000), now, 'issuer');
       }
       if (group.tokenIssuer !== null) {
-        const fed = await tx
-          .select()
-          .from(groupMembers)
-          .where(
-            and(eq(groupMembers.groupId, id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
-          )
-          .for('update');
-        await endMemberships(tx, actor, group, fed, reason, { tokenFeedEnded: true });
+        await endTokenMemberships(tx, actor, group, reason, { tokenFeedEnded: true });
       }
       const [row] = await tx
         .update(groups)
@@ -530,10 +516,17 @@ export class GroupService {
     const cursor = decodeCursor(after);
     const conditions: (SQL | undefined)[] = [isNull(groups.deletedAt)];
     if (filter?.nameContains) {
-      const escaped = filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const escaped = requireText(filter.nameContains, 'filter.nameContains', 200).replace(
+        /[\\%_]/g,
+        (c) => `\\${c}`,
+      );
       conditions.push(ilike(groups.name, `%${escaped}%`));
     }
-    if (filter?.externalId) conditions.push(eq(groups.externalId, filter.externalId));
+    if (filter?.externalId) {
+      conditions.push(
+        eq(groups.externalId, requireText(filter.externalId, 'filter.externalId', 200)),
+      );
+    }
     if (cursor) conditions.push(afterCursor(groups.createdAt, groups.id, cursor));
     const rows = await this.database.db
       .select()
@@ -725,6 +718,24 @@ function earliest(a: Date | null, b: Date | null): Date | null {
   if (a === null) return b;
   if (b === null) return a;
   return a.getTime() <= b.getTime() ? a : b;
+}
+
+/** Ends the group's live TOKEN memberships (its feed changed or stopped), as `endMemberships`. */
+async function endTokenMemberships(
+  tx: Tx,
+  actor: Caller,
+  group: GroupRow,
+  reason: string,
+  details?: Record<string, unknown>,
+): Promise<void> {
+  const fed = await tx
+    .select()
+    .from(groupMembers)
+    .where(
+      and(eq(groupMembers.groupId, group.id), eq(groupMembers.source, 'TOKEN'), liveMembership()),
+    )
+    .for('update');
+  await endMemberships(tx, actor, group, fed, reason, details);
 }
 
 /**
