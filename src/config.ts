@@ -7,6 +7,7 @@ import type { AccessReviewCloserOptions } from './modules/access-reviews/access-
 import type { AuditKeySettings } from './modules/audit/audit-keys.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';
 import { DEFAULT_AUTHENTICATION_CACHE_SIZE } from './modules/keys/authentication-cache.js';
+import { DEFAULT_LEASE_MS } from './modules/revision/revision-feed.js';
 import {
   type OidcIssuer,
   OidcIssuersError,
@@ -118,6 +119,12 @@ export interface Config {
    * Revocation stays strict either way. @default 1000
    */
   readonly authenticationCacheSize?: number;
+  /**
+   * `INSTANCE_LEASE_MS`: on PostgreSQL, how long an instance's lease to answer from its caches
+   * lasts unrenewed (renewed every quarter of it), 200 to 60000. A change waits at most this long
+   * for an instance that died, was paused or was cut off. @default 2000
+   */
+  readonly instanceLeaseMs?: number;
   /**
    * `LOG_LEVEL`: the lowest level of the JSON log lines written to stdout (`trace`, `debug`,
    * `info`, `warn`, `error`); `info` includes one access line per HTTP request. @default info
@@ -381,6 +388,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       0,
       1_000_000,
     ),
+    instanceLeaseMs: integer(env, 'INSTANCE_LEASE_MS', DEFAULT_LEASE_MS, 200, 60_000),
   };
 }
 

@@ -18,6 +18,7 @@ import { ExpirySweeper } from './modules/grants/expiry-sweeper.js';
 import { bootstrap } from './modules/identities/bootstrap.js';
 import { DpopReplayCache } from './modules/keys/dpop-replay-cache.js';
 import { KeyUsageRecorder } from './modules/keys/key-usage-recorder.js';
+import { RevisionFeed } from './modules/revision/revision-feed.js';
 import type { OidcIssuer } from './modules/tokens/oidc-issuers.js';
 import { GrantReaper } from './modules/usage/grant-reaper.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
@@ -111,6 +112,7 @@ export async function startKeyholder(
     seconds: auditSettings.checkpointSeconds ?? 60,
     dir: auditSettings.checkpointDir ?? null,
   });
+  const revisionFeed = new RevisionFeed(database, log, config.instanceLeaseMs);
   const keyUsage = new KeyUsageRecorder(database);
   const scheduler = new Scheduler(database, log);
   const expirySweeper =
@@ -135,6 +137,7 @@ export async function startKeyholder(
       : undefined,
     keyUsage.job(),
     new DpopReplayCache(database).job(),
+    revisionFeed.job(),
   ]) {
     if (job !== undefined) scheduler.add(job);
   }
@@ -171,6 +174,14 @@ export async function startKeyholder(
             );
           }
         },
+      },
+      {
+        name: 'the revision feed',
+        start: async () => {
+          await revisionFeed.start();
+          database.revisionSource = revisionFeed;
+        },
+        stop: () => revisionFeed.close(),
       },
       {
         name: 'the sensitive scopes',

@@ -33,9 +33,43 @@ export interface Database {
    * process; PGlite: in-process). Resolves once listening; the result stops listening.
    */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTENs on `channel` on a connection of its own that is never re-established behind the
+   * caller's back: when it breaks, `onLost` is called once (the notifications in between are lost
+   * with it) and listening has stopped. Resolves once listening; the result stops listening.
+   * PGlite listens in-process and is never lost.
+   */
+  watch(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onLost: () => void,
+  ): Promise<() => Promise<void>>;
+  /**
+   * What this process knows of committed changes without asking the database: the authentication
+   * cache asks it before reading `revision_head`, `runChange` tells it what it committed.
+   * `READ_THROUGH` until `startKeyholder` installs its `RevisionFeed`.
+   */
+  revisionSource: RevisionSource;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** See `Database.revisionSource` and src/modules/revision/revision-feed.ts. */
+export interface RevisionSource {
+  /**
+   * The newest revision this process has applied, when it may answer from its caches without
+   * reading `revision_head`; `null` when it may not (it must read).
+   */
+  known(): string | null;
+  /** A change committed at `revision`: resolves once every instance answering from its caches has applied it. */
+  committed(revision: string): Promise<void>;
+}
+
+/** Knows nothing: every cached answer is checked against `revision_head`, nobody is waited for. */
+export const READ_THROUGH: RevisionSource = {
+  known: () => null,
+  committed: async () => {},
+};
 
 export interface DatabaseConfig {
   /** A `postgres://` or `postgresql://` URL selects PostgreSQL; absent selects PGlite. */
@@ -69,8 +103,9 @@ function countingLogger(statements: { count: number }): Logger {
 
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const statements = { count: 0 };
-  if (config.databaseUrl) {
-    const client = postgres(config.databaseUrl, {
+  const databaseUrl = config.databaseUrl;
+  if (databaseUrl) {
+    const client = postgres(databaseUrl, {
       max: config.poolSize ?? 10,
       onnotice: () => {},
       connect_timeout: 10,
@@ -83,7 +118,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       schema: tables,
       logger: countingLogger(statements),
     }) as unknown as Db;
-    return {
+    const database: Database = {
       engine: 'postgres',
       db,
       statements,
@@ -119,20 +154,54 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
         const { unlisten } = await client.listen(channel, onPayload);
         return unlisten;
       },
+      async watch(channel: string, onPayload: (payload: string) => void, onLost: () => void) {
+        let lost = false;
+        const watcher = postgres(databaseUrl, {
+          max: 1,
+          idle_timeout: 0,
+          max_lifetime: 0,
+          fetch_types: false,
+          onnotice: () => {},
+          connect_timeout: 10,
+          connection: { application_name: `keyholder-watch-${channel}` },
+          onclose: () => {
+            if (lost) return;
+            lost = true;
+            onLost();
+            void watcher.end({ timeout: 0 });
+          },
+          // postgres.js delivers NotificationResponse to this option (not in its typings).
+          ...({ onnotify: (_channel: string, payload: string) => onPayload(payload) } as object),
+        });
+        try {
+          await watcher.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
+        } catch (error) {
+          lost = true;
+          await watcher.end({ timeout: 0 });
+          throw error;
+        }
+        return async () => {
+          lost = true;
+          await watcher.end({ timeout: 1 });
+        };
+      },
+      revisionSource: READ_THROUGH,
       async ping() {
         await client`select 1`;
       },
       async close() {
+        database.revisionSource = READ_THROUGH;
         await client.end({ timeout: 5 });
       },
     };
+    return database;
   }
   const client = await PGlite.create(config.dataDir);
   const db = drizzlePglite(client, {
     schema: tables,
     logger: countingLogger(statements),
   }) as unknown as Db;
-  return {
+  const database: Database = {
     engine: 'pglite',
     db,
     statements,
@@ -156,11 +225,18 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       const stop = await client.listen(channel, onPayload);
       return () => stop();
     },
+    async watch(channel: string, onPayload: (payload: string) => void) {
+      const stop = await client.listen(channel, onPayload);
+      return () => stop();
+    },
+    revisionSource: READ_THROUGH,
     async ping() {
       await client.query('select 1');
     },
     async close() {
+      database.revisionSource = READ_THROUGH;
       await client.close();
     },
   };
+  return database;
 }

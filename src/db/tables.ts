@@ -522,6 +522,21 @@ export const revisionHead = pgTable(
 );
 
 /**
+ * One row per running Keyholder process on PostgreSQL: its lease to answer from its caches
+ * (src/modules/revision/revision-feed.ts). A change returns only once every row whose lease is live
+ * has `applied_revision` at or past the change's revision; `applied_revision` null says the
+ * process answers nothing from its caches (it reads through), so nobody waits for it.
+ */
+export const instanceLeases = pgTable('instance_leases', {
+  id: uuid('id').primaryKey(),
+  startedAt: at('started_at').notNull().defaultNow(),
+  expiresAt: at('expires_at').notNull(),
+  appliedRevision: bigint('applied_revision', { mode: 'bigint' }),
+  /** Where it runs (`host:pid`), for the operator reading the table. */
+  process: text('process').notNull(),
+});
+
+/**
  * The audit log: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained. The
  * chain trigger (drizzle/0001_audit_chain.sql) assigns `seq`, `at`, `prev_hash` and `hash` under an
  * advisory lock, so rows chain in one strict order even with several instances writing.

@@ -92,8 +92,8 @@ export class AuthenticationCache {
     const entry = this.#entries.get(key);
     // An entry older than a revision this process has read cannot be current: no need to look.
     if (entry !== undefined && compareRevisions(entry.revision, this.#newest) >= 0) {
-      const head = await this.#readHead();
-      if (head === entry.revision) {
+      const head = this.#database.revisionSource.known() ?? (await this.#readHead());
+      if (compareRevisions(entry.revision, head) >= 0) {
         this.#hits += 1;
         // Most recently used last, unless a newer entry took its place meanwhile.
         if (this.#entries.get(key) === entry) {

@@ -12,6 +12,9 @@ import type { Revision } from './revision.js';
  *   change's own (its audit events advanced it under the audit chain's lock, held to commit);
  * - it is reported only once the transaction has committed: a refused or rolled-back change
  *   reports nothing;
+ * - it returns only once every instance answering from its caches has applied the revision
+ *   (`Database.revisionSource`, see `RevisionFeed`): a request that starts afterwards, anywhere,
+ *   is decided with the change;
  * - `actor` null (bootstrap, background jobs) reports to nobody.
  */
 export async function runChange<T>(
@@ -27,6 +30,7 @@ export async function runChange<T>(
     invariant(head !== undefined, 'revision_head holds its one row.');
     return { result, revision: head.value };
   });
+  await database.revisionSource.committed(revision);
   actor?.revisions?.commit(revision);
   return result;
 }

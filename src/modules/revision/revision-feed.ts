@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Database, RevisionSource } from '../../db/client.js';
+import { invariant } from '../../errors.js';
+import type { Job, JobDefinition } from '../../workers/scheduler.js';
+import { compareRevisions, type Revision } from './revision.js';
+
+/** The channel drizzle/0019_instance_leases.sql announces every new revision on. */
+export const REVISION_CHANNEL = 'keyholder_revision';
+
+/** How long a lease lasts when `INSTANCE_LEASE_MS` is not set. */
+export const DEFAULT_LEASE_MS = 2000;
+
+/** What `/healthz` and the operator see of the feed. */
+export interface RevisionFeedStatus {
+  /** This process's row in `instance_leases` (`null` on PGlite: one process, no leases). */
+  readonly instanceId: string | null;
+  /** Answering from its caches without reading `revision_head`. */
+  readonly synced: boolean;
+  /** The newest revision applied. */
+  readonly known: Revision;
+  /** Changes that waited for other instances, and the longest wait in ms. */
+  readonly waits: number;
+  readonly longestWaitMs: number;
+}
+
+/** Registers (or renews) the lease; answers `revision_head` as this statement saw it. */
+const RENEW_SQL = `insert into instance_leases as l (id, expires_at, applied_revision, process)
+  values ($1, now() + $2 * interval '1 millisecond', $3::bigint, $4)
+  on conflict (id) do update set
+    expires_at = excluded.expires_at,
+    applied_revision = case when $3::bigint is null then null
+      else greatest(l.applied_revision, $3::bigint) end
+  returning (select h.value::text from revision_head h)`;
+
+const HEAD_SQL = 'select value::text from revision_head';
+
+const ACK_SQL = `update instance_leases set applied_revision = $2
+  where id = $1 and applied_revision < $2`;
+
+/** Live leases still behind `$2`, and ms until the first of them runs out. */
+const BEHIND_SQL = `select count(*)::int,
+    coalesce(ceil(extract(epoch from min(expires_at) - now()) * 1000), 0)::int
+  from instance_leases
+  where id <> $1 and expires_at > now() and applied_revision < $2`;
+
+/** Rows of processes gone for a minute: nobody waits for them, they only clutter the table. */
+const FORGET_SQL = `delete from instance_leases where expires_at < now() - interval '1 minute'`;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How this process learns of committed changes without reading `revision_head` on every request
+ * (pushed invalidation), with revocation as strict as reading it: a request that starts after a
+ * change has returned is decided with that change, on every instance.
+ * - Every change advances `revision_head`, and the trigger doing it notifies `keyholder_revision`
+ *   with the new revision, delivered at commit to every instance listening.
+ * - On PostgreSQL each process holds a lease (a row of `instance_leases`, renewed every quarter
+ *   of `leaseMs`) and answers from its caches (`known()` not null) only while: it listens on a
+ *   connection of its own, it read `revision_head` after its lease was last (re)established, and
+ *   its lease has not run out by its own clock (counted from when the renewal was sent, less a
+ *   tenth for clock drift, so it stops before the database thinks the lease over).
+ * - On a notification it applies the revision (entries older than it no longer hit), then
+ *   acknowledges it in its lease row. Each renewal also reads `revision_head`, so a process whose
+ *   notifications are late acknowledges within one renewal.
+ * - A change returns (`committed`) only once every other live lease has acknowledged its
+ *   revision or run out; a lease whose process reads through (`applied_revision` null: its
+ *   listener broke) is not waited for. So a process killed, paused or cut off delays changes by
+ *   at most `leaseMs`, and serves nothing stale meanwhile; one whose notifications are late, by
+ *   at most a renewal.
+ * - When its listener breaks it stops answering from its caches at once, says so in its row, and
+ *   listens again and re-reads `revision_head` before answering from them again.
+ * - On PGlite (one process; notifications are delivered before the committing statement returns)
+ *   it is in-process: no leases, nobody to wait for.
+ * - Expiry needs none of this: every decision compares expiries with the clock.
+ */
+export class RevisionFeed implements RevisionSource {
+  readonly #database: Database;
+  readonly #leaseMs: number;
+  readonly #log: (message: string, error?: unknown) => void;
+  readonly #id = randomUUID();
+  readonly #process = `${hostname()}:${process.pid}`;
+  #known: Revision = '0';
+  #synced = false;
+  /** Stops the listener; `null` while not listening. */
+  #unlisten: (() => Promise<void>) | null = null;
+  /** `performance.now()` after which the lease may have run out. */
+  #leaseUntil = 0;
+  #acked: Revision = '0';
+  #acking = false;
+  #job: Job | null = null;
+  #renewals = 0;
+  #closed = false;
+  #waits = 0;
+  #longestWaitMs = 0;
+
+  constructor(
+    database: Database,
+    log: (message: string, error?: unknown) => void,
+    leaseMs = DEFAULT_LEASE_MS,
+  ) {
+    invariant(Number.isInteger(leaseMs) && leaseMs >= 100, 'leaseMs is at least 100.');
+    this.#database = database;
+    this.#log = log;
+    this.#leaseMs = leaseMs;
+  }
+
+  get #pglite(): boolean {
+    return this.#database.engine === 'pglite';
+  }
+
+  known(): Revision | null {
+    if (!this.#synced) return null;
+    if (!this.#pglite && performance.now() >= this.#leaseUntil) {
+      this.#synced = false;
+      this.#job?.wake(0);
+      return null;
+    }
+    return this.#known;
+  }
+
+  async committed(revision: Revision): Promise<void> {
+    this.#apply(revision);
+    if (this.#pglite) return;
+    const started = performance.now();
+    let delay = 1;
+    for (;;) {
+      const [row] = await this.#database.queryArrays<[number, number]>(BEHIND_SQL, [
+        this.#id,
+        revision,
+      ]);
+      invariant(row !== undefined, 'an aggregate answers one row');
+      const [behind, expiresInMs] = row;
+      if (behind === 0) break;
+      const waited = performance.now() - started;
+      // Unreachable while every instance runs this code (a renewal acknowledges what it reads);
+      // a bound so that a process that renews without applying cannot hold changes forever.
+      if (waited > 3 * this.#leaseMs) {
+        this.#log(
+          `Revision ${revision}: ${behind} instance(s) neither acknowledged it nor let their lease run out within ${Math.round(waited)} ms; the change returns without them`,
+        );
+        break;
+      }
+      await pause(Math.max(1, Math.min(delay, expiresInMs)));
+      delay = Math.min(delay * 2, 25);
+    }
+    const waitedMs = performance.now() - started;
+    this.#waits += 1;
+    if (waitedMs > this.#longestWaitMs) this.#longestWaitMs = waitedMs;
+  }
+
+  /**
+   * Listens, takes the lease (PostgreSQL) and reads `revision_head`: from here on the caches answer
+   * without reading. A failure is logged and left to the renewals to retry; meanwhile the caches
+   * read through.
+   */
+  async start(): Promise<void> {
+    try {
+      if (this.#pglite) {
+        await this.#listen();
+        await this.#readHead();
+        this.#synced = true;
+      } else {
+        await this.#renew();
+      }
+    } catch (error) {
+      this.#log('Could not start following revisions; answers read revision_head meanwhile', error);
+    }
+  }
+
+  /** The lease's renewals (PostgreSQL only; `undefined` on PGlite). */
+  job(): JobDefinition | undefined {
+    if (this.#pglite) return undefined;
+    const every = Math.floor(this.#leaseMs / 4);
+    return {
+      name: 'instance-lease',
+      intervalMs: every,
+      retryBaseMs: Math.max(10, Math.floor(every / 4)),
+      retryMaxMs: every,
+      failure: 'Could not renew this instance’s lease; answers read revision_head meanwhile',
+      recovery: 'This instance’s lease is renewed again',
+      run: async () => {
+        await this.#renew();
+        return every;
+      },
+      attached: (job) => {
+        this.#job = job;
+      },
+    };
+  }
+
+  /** Stops answering from the caches, stops listening and gives up the lease. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#synced = false;
+    const unlisten = this.#unlisten;
+    this.#unlisten = null;
+    await unlisten?.().catch(() => {});
+    if (!this.#pglite) {
+      await this.#database
+        .query('delete from instance_leases where id = $1', [this.#id])
+        .catch((error: unknown) => this.#log('Could not give up this instance’s lease', error));
+    }
+  }
+
+  status(): RevisionFeedStatus {
+    return {
+      instanceId: this.#pglite ? null : this.#id,
+      synced: this.known() !== null,
+      known: this.#known,
+      waits: this.#waits,
+      longestWaitMs: Math.round(this.#longestWaitMs),
+    };
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#unlisten === null) await this.#listen();
+    const sentAt = performance.now();
+    const applied = this.#unlisten === null ? null : this.#known;
+    const [row] = await this.#database.queryArrays<[Revision]>(RENEW_SQL, [
+      this.#id,
+      this.#leaseMs,
+      applied,
+      this.#process,
+    ]);
+    invariant(row !== undefined, 'the lease upsert returns its row');
+    // A renewal answered after the previous lease may have run out leaves a gap in which changes
+    // were not waited for: the caches answer again only after a read sent after this renewal.
+    const gap = performance.now() >= this.#leaseUntil;
+    if (gap) this.#synced = false;
+    this.#leaseUntil = sentAt + this.#leaseMs * 0.9;
+    this.#apply(row[0]);
+    if (!this.#synced && this.#unlisten !== null && !this.#closed) {
+      await this.#readHead();
+      this.#synced = this.#unlisten !== null && !this.#closed;
+    }
+    this.#renewals += 1;
+    if (this.#renewals % 240 === 0) await this.#database.query(FORGET_SQL);
+  }
+
+  async #listen(): Promise<void> {
+    this.#unlisten = await this.#database.watch(
+      REVISION_CHANNEL,
+      (payload) => this.#apply(payload),
+      () => {
+        this.#unlisten = null;
+        this.#synced = false;
+        if (!this.#closed) {
+          this.#log(
+            'The revision listener’s connection broke; answers read revision_head until it is back',
+          );
+          this.#job?.wake(0);
+        }
+      },
+    );
+  }
+
+  async #readHead(): Promise<void> {
+    const [row] = await this.#database.queryArrays<[Revision]>(HEAD_SQL);
+    invariant(row !== undefined, 'revision_head holds its one row.');
+    this.#apply(row[0]);
+  }
+
+  /** Entries older than `revision` no longer hit; then it is acknowledged (PostgreSQL). */
+  #apply(revision: Revision): void {
+    if (compareRevisions(revision, this.#known) <= 0) return;
+    this.#known = revision;
+    if (!this.#pglite && this.#unlisten !== null) void this.#acknowledge();
+  }
+
+  /** Writes the newest applied revision to the lease row; one write in flight at a time. */
+  async #acknowledge(): Promise<void> {
+    if (this.#acking) return;
+    this.#acking = true;
+    try {
+      while (compareRevisions(this.#known, this.#acked) > 0 && !this.#closed) {
+        const revision = this.#known;
+        await this.#database.query(ACK_SQL, [this.#id, revision]);
+        this.#acked = revision;
+      }
+    } catch (error) {
+      // The next renewal writes the revision instead.
+      this.#log('Could not acknowledge a revision; the next lease renewal will', error);
+    } finally {
+      this.#acking = false;
+    }
+  }
+}
