@@ -163,7 +163,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
           fetch_types: false,
           onnotice: () => {},
           connect_timeout: 10,
-          connection: { application_name: `keyholder-watch-${channel}` },
+          connection: { application_name: `keyholder ${process.pid} watch ${channel}` },
           onclose: () => {
             if (lost) return;
             lost = true;
