@@ -98,8 +98,9 @@ describe.each(engines())('ending an audit subscription from the client on %s', (
     const statements = server.database.statements.count - before;
 
     // A re-check left running would query three times in this wait; one statement may be the
-    // periodic write of API key last-use times that the setup's HTTP requests queued.
-    expect(statements).toBeLessThanOrEqual(1);
+    // periodic write of API key last-use times that the setup's HTTP requests queued, one the
+    // renewal of the instance's lease (every 2.5 s in tests).
+    expect(statements).toBeLessThanOrEqual(2);
   });
 
   it('should send nothing more for a subscription once the client completed it', async () => {
