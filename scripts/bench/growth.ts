@@ -1,0 +1,593 @@
+/**
+ * Growth (issue 19): does every read stay flat from 5,000 to 1,000,000 grants? For each size in
+ * `SIZES` (default 5000,100000,1000000) a kept PostgreSQL database `kh_bench_growth_<size>` is
+ * seeded by direct SQL shaped like the API's rows (10,000 identities, 300 scopes, `size` grants
+ * with their audit events, 5 % revoked, half of them used, then as many synthetic events again
+ * from generate-audit-events.ts), every event sealed with the benchmark's audit keys and every row
+ * stamped with the `seq` of its creating event, as the API would. Then a Keyholder process is
+ * started on it (startup time), the whole log is verified through the API, and each operation is
+ * timed over HTTP GraphQL (p50/p95), its statements EXPLAINed (ANALYZE, BUFFERS) in-process; RSS
+ * and database size close each size, and a last table compares every size with the smallest.
+ * A database that already holds its seed is reused (`REGENERATE=1` starts over).
+ * Usage: npm run build && DATABASE_URL=postgres://… SIZES=5000,100000 npm run bench:growth
+ */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import type { Logger } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { type Database, type Db, openDatabase } from '../../src/db/client.js';
+import { runMigrations } from '../../src/db/migrate.js';
+import * as tables from '../../src/db/tables.js';
+import {
+  CHAINED_COLUMNS,
+  type ChainedEvent,
+  sealEvents,
+  useAuditKeys,
+} from '../../src/modules/audit/audit-chain.js';
+import { AuditKeys } from '../../src/modules/audit/audit-keys.js';
+import { AuditService } from '../../src/modules/audit/audit-service.js';
+import { recordChange } from '../../src/modules/audit/record-change.js';
+import { GrantService } from '../../src/modules/grants/grant-service.js';
+import { bootstrap } from '../../src/modules/identities/bootstrap.js';
+import { encodeCursor } from '../../src/modules/shared/pagination.js';
+import { UsageService } from '../../src/modules/usage/usage-service.js';
+import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
+import {
+  ensureAuditEvents,
+  SCOPE_COUNT,
+  scopeName,
+  scopeNameSql,
+} from './generate-audit-events.js';
+import {
+  type KeyholderProcess,
+  startKeyholderProcess,
+  stopKeyholderProcess,
+} from './keyholder-process.js';
+import { percentile } from './percentile.js';
+import { graphqlData } from './post-graphql.js';
+
+const SIZES = (process.env.SIZES ?? '5000,100000,1000000').split(',').map(Number);
+const RUNS = Number(process.env.RUNS ?? 30);
+const WARMUP = Number(process.env.WARMUP ?? 5);
+const VERIFY_RUNS = Number(process.env.VERIFY_RUNS ?? 5);
+const NEW_EVENTS = 1000;
+const IDENTITIES = 10_000;
+const GRANTERS = 50;
+const PAGE = 50;
+const UNUSED_SECONDS = 30 * 86_400;
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
+const REGENERATE = process.env.REGENERATE === '1';
+const CHUNK = 50_000;
+
+const serverUrl = process.env.DATABASE_URL;
+if (!serverUrl) {
+  console.error('growth needs DATABASE_URL (a PostgreSQL server where it may keep databases).');
+  process.exit(2);
+}
+if (SIZES.some((size) => !Number.isInteger(size) || size < 1)) {
+  console.error('SIZES must be comma-separated whole numbers of grants, e.g. 5000,100000.');
+  process.exit(2);
+}
+useAuditKeys(
+  AuditKeys.fromSettings({
+    hmacKey: BENCH_AUDIT_ENV.AUDIT_HMAC_KEY,
+    signingKey: BENCH_AUDIT_ENV.AUDIT_SIGNING_KEY,
+  }),
+);
+
+/** Identity `n` (0 ≤ n < IDENTITIES) has the id of the generator's actor `n`: low `n` are busy. */
+const identitySql = (n: string) => `md5('actor-' || (${n}))::uuid`;
+const seconds = (from: number) => (performance.now() - from) / 1000;
+
+async function databaseUrlFor(size: number): Promise<string> {
+  const name = `kh_bench_growth_${size}`;
+  const admin = postgres(serverUrl as string, { max: 1, onnotice: () => {} });
+  try {
+    if (REGENERATE) await admin.unsafe(`drop database if exists ${name} with (force)`);
+    const [found] = await admin`select 1 as one from pg_database where datname = ${name}`;
+    if (found === undefined) await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const url = new URL(serverUrl as string);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/**
+ * Seeds `size` grants and what they rest on, as the API writes them: each creating event through
+ * the chain trigger, the row stamped with its `seq`; then the synthetic traffic; then seals.
+ */
+async function seed(database: Database, databaseUrl: string, size: number): Promise<void> {
+  await runMigrations(database, databaseUrl);
+  const [seeded] = await database.query<{ n: string }>(
+    `select count(*)::text as n from grants where reason like 'INC-%'`,
+  );
+  if (Number(seeded?.n ?? 0) >= size) {
+    console.log(`  found ${seeded?.n} seeded grants: seeding skipped (REGENERATE=1 to redo it)`);
+    return;
+  }
+  const started = performance.now();
+  const boot = await bootstrap(database, ADMIN_KEY);
+  const adminId = boot.admin?.id;
+  if (adminId === undefined) throw new Error('The database was not empty: run with REGENERATE=1.');
+  await database.query(
+    `with s as (
+       insert into scopes (name, resource, action, description, created_by)
+       select n.name, split_part(n.name, ':', 1), split_part(n.name, ':', 2),
+              'Seeded by bench:growth.', $1::uuid
+       from (select ${scopeNameSql('k')} as name from generate_series(0, ${SCOPE_COUNT - 1}) k) n
+       returning name, description)
+     insert into audit_events (action, actor_id, subject_id, details)
+     select 'scope.defined', $1::uuid, name, jsonb_build_object('scopes', jsonb_build_array(name),
+              'after', jsonb_build_object('name', name, 'description', description))
+     from s order by name`,
+    [adminId],
+  );
+  await database.query(
+    `insert into identities (id, kind, name, created_by, created_at)
+     select ${identitySql('n')}, case when n % 4 = 0 then 'USER' else 'SERVICE' end::identity_kind,
+            'growth-' || n, $1::uuid, now() - interval '500 days' + n * interval '1 minute'
+     from generate_series(0, ${IDENTITIES - 1}) n`,
+    [adminId],
+  );
+  await database.query(
+    `with ev as (
+       insert into audit_events (action, actor_id, subject_id, details)
+       select 'identity.created', $1::uuid, i.id::text,
+              jsonb_build_object('after', jsonb_build_object('name', i.name, 'kind', i.kind),
+                'reason', 'provisioned by the platform team')
+       from identities i where i.audit_seq is null order by i.created_at, i.id
+       returning seq, subject_id)
+     update identities i set audit_seq = ev.seq from ev where i.id = ev.subject_id::uuid`,
+    [adminId],
+  );
+  for (let from = 0; from < size; from += CHUNK) {
+    const to = Math.min(size, from + CHUNK) - 1;
+    // Scopes skewed like the generator's (k = 300·u⁴), granters skewed (the first one busiest),
+    // a third for every resource, a fifth expiring, created in order over the past 400 days.
+    await database.query(
+      `insert into grants (id, identity_id, scope, resource, reason, granted_by, grantable,
+                           created_at, expires_at)
+       select md5('growth-grant-' || n)::uuid,
+              ${identitySql(`floor(random() * ${IDENTITIES})::int`)},
+              ${scopeNameSql('k')},
+              case when random() < 0.34 then null else 'ord-' || floor(random() * 100000)::int end,
+              'INC-' || n || ': access for the on-call rotation',
+              ${identitySql(`floor(${GRANTERS} * power(random(), 3))::int`)},
+              random() < 0.05,
+              now() - interval '400 days' + (n::float8 / $3) * interval '399 days',
+              case when random() < 0.2 then now() + interval '30 days' + random() * interval '300 days' end
+       from (select n, floor(${SCOPE_COUNT} * power(random(), 4))::int as k
+             from generate_series($1::bigint, $2::bigint) n) s`,
+      [from, to, size],
+    );
+    await database.query(
+      `with ev as (
+         insert into audit_events (action, actor_id, subject_id, details)
+         select 'grant.created', g.granted_by, g.id::text,
+                jsonb_build_object('scopes', jsonb_build_array(g.scope),
+                  'after', jsonb_build_object('identityId', g.identity_id, 'scope', g.scope,
+                    'resource', g.resource, 'grantable', g.grantable, 'expiresAt', g.expires_at),
+                  'reason', g.reason)
+         from grants g where g.audit_seq is null order by g.created_at, g.id
+         returning seq, subject_id)
+       update grants g set audit_seq = ev.seq from ev where g.id = ev.subject_id::uuid`,
+    );
+    // One in twenty revoked, a day after it was granted, with its event.
+    await database.query(
+      `with r as (
+         update grants g set revoked_at = g.created_at + interval '1 day', revoked_by = g.granted_by,
+                revoke_reason = 'no longer needed'
+         where g.id in (select md5('growth-grant-' || n)::uuid
+                        from generate_series($1::bigint, $2::bigint) n where n % 20 = 7)
+         returning g.*)
+       insert into audit_events (action, actor_id, subject_id, details)
+       select 'grant.revoked', r.revoked_by, r.id::text,
+              jsonb_build_object('scopes', jsonb_build_array(r.scope),
+                'before', jsonb_build_object('identityId', r.identity_id, 'scope', r.scope,
+                  'resource', r.resource),
+                'active', true, 'reason', r.revoke_reason)
+       from r order by r.created_at, r.id`,
+      [from, to],
+    );
+    console.log(`  seeded ${to + 1} grants in ${seconds(started).toFixed(1)} s`);
+  }
+  await database.query(
+    `insert into grant_usage (grant_id, last_used_at, use_count)
+     select id, now() - random() * interval '90 days', 1 + floor(random() * 1000)::int
+     from grants where reason like 'INC-%' and random() < 0.5`,
+  );
+  const [events] = await database.query<{ n: string }>(
+    'select count(*)::text as n from audit_events',
+  );
+  await ensureAuditEvents(database, databaseUrl, {
+    events: Number(events?.n ?? 0) + Math.max(size, IDENTITIES),
+    log: (line) => console.log(`  traffic:${line}`),
+  });
+  const sealed = await sealRemaining(database);
+  await database.query('analyze');
+  console.log(`  sealed ${sealed} events; seeded in ${seconds(started).toFixed(1)} s`);
+}
+
+/** Seals, as the server's writers do, the events after the last sealed one. */
+async function sealRemaining(database: Database): Promise<number> {
+  let sealed = 0;
+  for (;;) {
+    const rows = await database.query<ChainedEvent & Record<string, unknown>>(
+      `select ${CHAINED_COLUMNS} from audit_events e
+       where e.seq > (select coalesce(max(seq), 0) from audit_seals) order by e.seq limit 10000`,
+    );
+    if (rows.length === 0) return sealed;
+    await database.db.transaction((tx) => sealEvents(tx, rows));
+    sealed += rows.length;
+  }
+}
+
+interface Operation {
+  readonly name: string;
+  readonly query: string;
+  readonly variables?: Record<string, unknown>;
+  /** The same read in-process, for EXPLAIN (ANALYZE, BUFFERS) of its statements. */
+  readonly explain?: (database: Database) => Promise<unknown>;
+}
+
+interface Measured {
+  readonly p50: number;
+  readonly p95: number;
+  readonly buffers: number | null;
+  readonly dbMs: number | null;
+}
+
+interface PlanNode {
+  readonly 'Shared Hit Blocks': number;
+  readonly 'Shared Read Blocks': number;
+}
+
+/** Runs `read` on a client whose drizzle logger keeps every statement, then EXPLAINs each. */
+async function explainStatements(
+  database: Database,
+  client: postgres.Sql,
+  read: (database: Database) => Promise<unknown>,
+): Promise<{ buffers: number; ms: number }> {
+  const statements: { sql: string; params: unknown[] }[] = [];
+  const logger: Logger = {
+    logQuery(sql, params) {
+      statements.push({ sql, params });
+    },
+  };
+  await read({ ...database, db: drizzle(client, { schema: tables, logger }) as unknown as Db });
+  let buffers = 0;
+  let ms = 0;
+  for (const statement of statements) {
+    const [row] = await client.unsafe(
+      `explain (analyze, buffers, format json) ${statement.sql}`,
+      statement.params as postgres.ParameterOrJSON<never>[],
+    );
+    const [result] = (row as Record<string, unknown>)['QUERY PLAN'] as [
+      { 'Execution Time': number; Plan: PlanNode },
+    ];
+    buffers += result.Plan['Shared Hit Blocks'] + result.Plan['Shared Read Blocks'];
+    ms += result['Execution Time'];
+  }
+  return { buffers, ms };
+}
+
+async function timeRuns(run: () => Promise<unknown>, runs = RUNS): Promise<number[]> {
+  for (let i = 0; i < WARMUP; i += 1) await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+const GRANT_PAGE = `query Grants($first: Int, $after: String, $filter: GrantFilter) {
+  grants(first: $first, after: $after, filter: $filter) {
+    nodes { id scope { name } resource createdAt expiresAt active }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+const AUDIT_PAGE = `query Audit($first: Int, $filter: AuditFilter) {
+  auditEvents(first: $first, filter: $filter) {
+    nodes { id seq at action actorId subjectId details }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+async function operationsFor(database: Database): Promise<Operation[]> {
+  const one = async (text: string, params: unknown[] = []) => {
+    const [row] = await database.query<Record<string, string>>(text, params);
+    if (row === undefined) throw new Error(`No row for: ${text}`);
+    return row;
+  };
+  const [total] = await database.query<{ n: string }>('select count(*)::text as n from grants');
+  const deep = async (fraction: number) => {
+    const row = await database.query<{ created_at: Date; id: string }>(
+      'select created_at, id from grants order by created_at, id offset $1 limit 1',
+      [Math.floor(Number(total?.n ?? 0) * fraction)],
+    );
+    const [at] = row;
+    if (at === undefined) throw new Error('No grant at that depth.');
+    return encodeCursor({ createdAt: new Date(at.created_at), id: at.id });
+  };
+  const common = scopeName(0);
+  const rare = (
+    await one(
+      `select scope from grants where reason like 'INC-%' and revoked_at is null
+       group by scope order by count(*), scope limit 1`,
+    )
+  ).scope as string;
+  const holder = await one(
+    `select g.identity_id::text as identity, g.scope from grants g
+     where g.revoked_at is null and g.expires_at is null and g.resource is null
+     order by g.id limit 1`,
+  );
+  const identity = holder.identity as string;
+  const busy = await one(
+    `select actor_id::text as actor from audit_events where actor_id is not null
+     group by actor_id order by count(*) desc limit 1`,
+  );
+  const subject = await one(
+    `select subject_id from audit_events where action = 'grant.revoked' order by seq desc limit 1`,
+  );
+  const span = await one(`select min(at)::text as first, max(at)::text as last from audit_events`);
+  const first = new Date(span.first as string).getTime();
+  const last = new Date(span.last as string).getTime();
+  const middle = {
+    from: new Date(first + 0.45 * (last - first)).toISOString(),
+    to: new Date(first + 0.55 * (last - first)).toISOString(),
+  };
+  const [at10, at99] = [await deep(0.1), await deep(0.99)];
+  console.log(
+    `  common scope ${common}, rare scope ${rare}; identity ${identity}; busy actor ${busy.actor}`,
+  );
+  const grants = (d: Database) => new GrantService(d);
+  const audit = (d: Database) => new AuditService(d);
+  const busyFilter = { actorId: busy.actor as string, action: 'grant.' };
+  const subjectFilter = { subjectId: subject.subject_id as string };
+  const whoCan = `query WhoCan($scope: String!) {
+    whoCan(scope: $scope, first: ${PAGE}) { nodes { identityId grant { id } } pageInfo { hasNextPage endCursor } }
+  }`;
+  return [
+    {
+      name: 'grants page 1',
+      query: GRANT_PAGE,
+      variables: { first: PAGE },
+      explain: (d) => grants(d).list(PAGE, null, null),
+    },
+    {
+      name: 'grants 10 % deep',
+      query: GRANT_PAGE,
+      variables: { first: PAGE, after: at10 },
+      explain: (d) => grants(d).list(PAGE, at10, null),
+    },
+    {
+      name: 'grants 99 % deep',
+      query: GRANT_PAGE,
+      variables: { first: PAGE, after: at99 },
+      explain: (d) => grants(d).list(PAGE, at99, null),
+    },
+    {
+      name: 'grants by scope, common',
+      query: GRANT_PAGE,
+      variables: { first: PAGE, filter: { scope: common } },
+      explain: (d) => grants(d).list(PAGE, null, { scope: common }),
+    },
+    {
+      name: 'grants by scope, rare',
+      query: GRANT_PAGE,
+      variables: { first: PAGE, filter: { scope: rare } },
+      explain: (d) => grants(d).list(PAGE, null, { scope: rare }),
+    },
+    {
+      name: 'grants by identity',
+      query: GRANT_PAGE,
+      variables: { first: PAGE, filter: { identityId: identity } },
+      explain: (d) => grants(d).list(PAGE, null, { identityId: identity }),
+    },
+    {
+      name: 'whoCan page 1, common scope',
+      query: whoCan,
+      variables: { scope: common },
+      explain: (d) => grants(d).whoCan({ scope: common, first: PAGE }),
+    },
+    {
+      name: 'whoCan page 1, rare scope',
+      query: whoCan,
+      variables: { scope: rare },
+      explain: (d) => grants(d).whoCan({ scope: rare, first: PAGE }),
+    },
+    {
+      name: 'unusedGrants page 1',
+      query: `query Unused($s: Int!) { unusedGrants(olderThanSeconds: $s, first: ${PAGE}) {
+        nodes { id lastUsedAt } pageInfo { hasNextPage endCursor } } }`,
+      variables: { s: UNUSED_SECONDS },
+      explain: (d) => new UsageService(d).unusedGrants(UNUSED_SECONDS, PAGE, null),
+    },
+    {
+      name: 'check',
+      query: `query Check($id: ID!, $scope: String!) { check(identityId: $id, scope: $scope) { allowed } }`,
+      variables: { id: identity, scope: holder.scope },
+    },
+    {
+      name: 'effectivePermissions',
+      query: `query Effective($id: ID!) { effectivePermissions(identityId: $id) { scope resource expiresAt } }`,
+      variables: { id: identity },
+    },
+    {
+      name: 'auditEvents busy actor + prefix grant.',
+      query: AUDIT_PAGE,
+      variables: { first: PAGE, filter: busyFilter },
+      explain: (d) => audit(d).search(PAGE, null, busyFilter),
+    },
+    {
+      name: 'auditEvents by subject',
+      query: AUDIT_PAGE,
+      variables: { first: PAGE, filter: subjectFilter },
+      explain: (d) => audit(d).search(PAGE, null, subjectFilter),
+    },
+    {
+      name: 'auditEvents middle 10 % of time',
+      query: AUDIT_PAGE,
+      variables: { first: PAGE, filter: middle },
+      explain: (d) =>
+        audit(d).search(PAGE, null, { from: new Date(middle.from), to: new Date(middle.to) }),
+    },
+  ];
+}
+
+/** Appends `NEW_EVENTS` sealed change events, as the API writes them (100 per transaction). */
+async function appendEvents(database: Database, run: number): Promise<void> {
+  for (let i = 0; i < NEW_EVENTS; i += 100) {
+    await database.db.transaction(async (tx) => {
+      for (let j = 0; j < 100; j++) {
+        await recordChange(tx, null, {
+          action: 'scope.policy_changed',
+          subjectId: scopeName(1),
+          scopes: [scopeName(1)],
+          details: { run, i, j },
+        });
+      }
+    });
+  }
+}
+
+const VERIFY = '{ verifyAuditLog { ok checked walked reason } }';
+const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1));
+const rssMiB = (pid: number | undefined) => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return { rss: Number.NaN, peak: Number.NaN };
+  }
+};
+
+interface SizeResult {
+  readonly size: number;
+  readonly figures: Map<string, Measured>;
+}
+
+const results: SizeResult[] = [];
+console.log(
+  `bench:growth, sizes ${SIZES.join(', ')} grants (${IDENTITIES} identities); ${RUNS} timed HTTP runs after ${WARMUP} warm-up, ms; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+for (const size of SIZES) {
+  console.log(`\n## ${size} grants`);
+  const databaseUrl = await databaseUrlFor(size);
+  const database = await openDatabase({
+    databaseUrl,
+    dataDir: '',
+    poolSize: 2,
+    timeoutMs: 3_600_000,
+  });
+  const explainClient = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  let keyholder: KeyholderProcess | null = null;
+  try {
+    await seed(database, databaseUrl, size);
+    let started = performance.now();
+    keyholder = await startKeyholderProcess(databaseUrl, ADMIN_KEY);
+    const startup = performance.now() - started;
+    const url = keyholder.url;
+    started = performance.now();
+    const first = (await graphqlData(url, ADMIN_KEY, VERIFY)).verifyAuditLog;
+    if (first.ok !== true) throw new Error(`The seeded log does not verify: ${first.reason}`);
+    console.log(
+      `  started in ${startup.toFixed(0)} ms; verifyAuditLog through the API: ok, ${first.checked} checked (${first.walked} walked) in ${seconds(started).toFixed(1)} s`,
+    );
+    const figures = new Map<string, Measured>();
+    figures.set('startup', { p50: startup, p95: startup, buffers: null, dbMs: null });
+    console.log(
+      '| operation | p50 ms | p95 ms | EXPLAIN buffers (shared hit + read) | db exec ms |',
+    );
+    console.log('|:--|--:|--:|--:|--:|');
+    for (const op of await operationsFor(database)) {
+      const times = await timeRuns(() => graphqlData(url, ADMIN_KEY, op.query, op.variables));
+      const plan = op.explain ? await explainStatements(database, explainClient, op.explain) : null;
+      const measured: Measured = {
+        p50: percentile(times, 50),
+        p95: percentile(times, 95),
+        buffers: plan?.buffers ?? null,
+        dbMs: plan?.ms ?? null,
+      };
+      figures.set(op.name, measured);
+      console.log(
+        `| ${op.name} | ${ms(measured.p50)} | ${ms(measured.p95)} | ${measured.buffers ?? '-'} | ${plan === null ? '-' : plan.ms.toFixed(2)} |`,
+      );
+    }
+    const verifies: number[] = [];
+    for (let run = 0; run < VERIFY_RUNS; run += 1) {
+      await appendEvents(database, run);
+      started = performance.now();
+      const verified = (await graphqlData(url, ADMIN_KEY, VERIFY)).verifyAuditLog;
+      verifies.push(performance.now() - started);
+      if (verified.ok !== true) throw new Error(`verifyAuditLog failed: ${verified.reason}`);
+    }
+    const verify: Measured = {
+      p50: percentile(verifies, 50),
+      p95: percentile(verifies, 95),
+      buffers: null,
+      dbMs: null,
+    };
+    figures.set(`verifyAuditLog after ${NEW_EVENTS} new events`, verify);
+    console.log(
+      `| verifyAuditLog after ${NEW_EVENTS} new events (${VERIFY_RUNS} runs) | ${ms(verify.p50)} | ${ms(verify.p95)} | - | - |`,
+    );
+    const memory = rssMiB(keyholder.child.pid);
+    const [sizes] = await database.query<Record<string, string>>(
+      `select pg_size_pretty(pg_database_size(current_database())) as db,
+              pg_size_pretty(pg_total_relation_size('grants')) as grants,
+              pg_size_pretty(pg_total_relation_size('audit_events')) as audit,
+              (select count(*) from audit_events)::text as events,
+              (select count(*) from grants)::text as grant_rows`,
+    );
+    console.log(
+      `  startup ${startup.toFixed(0)} ms; RSS ${memory.rss.toFixed(0)} MiB (peak ${memory.peak.toFixed(0)} MiB); database ${sizes?.db} (grants ${sizes?.grant_rows} rows, ${sizes?.grants}; audit_events ${sizes?.events} rows, ${sizes?.audit}); load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
+    figures.set('RSS MiB', { p50: memory.rss, p95: memory.rss, buffers: null, dbMs: null });
+    results.push({ size, figures });
+  } finally {
+    if (keyholder !== null) await stopKeyholderProcess(keyholder).catch(() => {});
+    await explainClient.end({ timeout: 5 });
+    await database.close();
+  }
+}
+
+const [base] = results;
+if (base !== undefined && results.length > 1) {
+  const largest = results.at(-1) as SizeResult;
+  console.log(
+    `\n## p50 / p95 (ms) by size, and × the ${base.size} figure at ${largest.size} (issue 19: within 2×)`,
+  );
+  console.log(
+    `| operation | ${results.map((r) => `${r.size}`).join(' | ')} | × p50 | × p95 | buffers ${base.size} → ${largest.size} |`,
+  );
+  console.log(`|:--|${results.map(() => '--:|').join('')}--:|--:|--:|`);
+  for (const [name, measured] of base.figures) {
+    const row = results.map((r) => {
+      const m = r.figures.get(name);
+      return m === undefined ? '-' : `${ms(m.p50)} / ${ms(m.p95)}`;
+    });
+    const last = largest.figures.get(name);
+    const ratio = (a: number | undefined, b: number) =>
+      a === undefined ? '-' : `${(a / b).toFixed(2)}×`;
+    console.log(
+      `| ${name} | ${row.join(' | ')} | ${ratio(last?.p50, measured.p50)} | ${ratio(last?.p95, measured.p95)} | ${measured.buffers ?? '-'} → ${last?.buffers ?? '-'} |`,
+    );
+  }
+}
+console.log(
+  `\nload average at the end ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+process.exit(0);
