@@ -128,17 +128,6 @@ async function explainStatements(
   return { buffers, ms };
 }
 
-async function timeRuns(run: () => Promise<unknown>, runs = RUNS): Promise<number[]> {
-  for (let i = 0; i < WARMUP; i += 1) await run();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i += 1) {
-    const started = performance.now();
-    await run();
-    times.push(performance.now() - started);
-  }
-  return times;
-}
-
 const GRANT_PAGE = `query Grants($first: Int, $after: String, $filter: GrantFilter) {
   grants(first: $first, after: $after, filter: $filter) {
     nodes { id scope { name } resource createdAt expiresAt active }
@@ -327,75 +316,127 @@ interface SizeResult {
   readonly figures: Map<string, Measured>;
 }
 
-const results: SizeResult[] = [];
-console.log(
-  `bench:growth, sizes ${SIZES.join(', ')} grants (${GROWTH_IDENTITIES} identities); ${RUNS} timed HTTP runs after ${WARMUP} warm-up, ms; load average ${loadavg()
+const load = () =>
+  loadavg()
     .map((x) => x.toFixed(2))
-    .join(' ')}`,
+    .join(' ');
+
+/** One size, prepared: its database seeded, its Keyholder started and verified. */
+interface Prepared {
+  readonly size: number;
+  readonly database: Database;
+  readonly explainClient: postgres.Sql;
+  readonly keyholder: KeyholderProcess;
+  /** Filled once its log verified. */
+  readonly operations: Operation[];
+  readonly startup: number;
+  readonly times: Map<string, number[]>;
+}
+
+console.log(
+  `bench:growth, sizes ${SIZES.join(', ')} grants (${GROWTH_IDENTITIES} identities); load average ${load()}`,
 );
-for (const size of SIZES) {
-  console.log(`\n## ${size} grants`);
-  const databaseUrl = await databaseUrlFor(size);
-  const database = await openDatabase({
-    databaseUrl,
-    dataDir: '',
-    poolSize: 2,
-    timeoutMs: 3_600_000,
-  });
-  const explainClient = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  let keyholder: KeyholderProcess | null = null;
-  try {
+const prepared: Prepared[] = [];
+const results: SizeResult[] = [];
+try {
+  for (const size of SIZES) {
+    console.log(`\n## ${size} grants: seed, start, verify`);
+    const databaseUrl = await databaseUrlFor(size);
+    const database = await openDatabase({
+      databaseUrl,
+      dataDir: '',
+      poolSize: 2,
+      timeoutMs: 3_600_000,
+    });
+    const explainClient = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     await seedGrowth(database, databaseUrl, { size, adminKey: ADMIN_KEY });
     let started = performance.now();
-    keyholder = await startKeyholderProcess(databaseUrl, ADMIN_KEY);
+    const keyholder = await startKeyholderProcess(databaseUrl, ADMIN_KEY);
     const startup = performance.now() - started;
-    const url = keyholder.url;
+    const entry: Prepared = {
+      size,
+      database,
+      explainClient,
+      keyholder,
+      operations: [],
+      startup,
+      times: new Map(),
+    };
+    prepared.push(entry);
     started = performance.now();
-    const first = (await graphqlData(url, ADMIN_KEY, VERIFY)).verifyAuditLog;
+    const first = (await graphqlData(keyholder.url, ADMIN_KEY, VERIFY)).verifyAuditLog;
     if (first.ok !== true) throw new Error(`The seeded log does not verify: ${first.reason}`);
     console.log(
       `  started in ${startup.toFixed(0)} ms; verifyAuditLog through the API: ok, ${first.checked} checked (${first.walked} walked) in ${seconds(started).toFixed(1)} s`,
     );
-    const figures = new Map<string, Measured>();
-    figures.set('startup', { p50: startup, p95: startup, buffers: null, dbMs: null });
+    entry.operations.push(...(await operationsFor(database)));
+  }
+
+  // Interleaved: each round times every size once, in an order rotated from round to round, so
+  // a change in the machine's load hits every size alike.
+  console.log(
+    `\ntiming: ${WARMUP} warm-up rounds, then ${RUNS} rounds; each round times every size once per operation; load average ${load()}`,
+  );
+  const request = (p: Prepared, op: Operation) =>
+    graphqlData(p.keyholder.url, ADMIN_KEY, op.query, op.variables);
+  const names = (prepared[0]?.operations ?? []).map((op) => op.name);
+  for (let round = 0; round < WARMUP; round += 1) {
+    for (const p of prepared) for (const op of p.operations) await request(p, op);
+  }
+  for (let round = 0; round < RUNS; round += 1) {
+    for (const [index, name] of names.entries()) {
+      for (let k = 0; k < prepared.length; k += 1) {
+        const p = prepared[(k + round + index) % prepared.length] as Prepared;
+        const op = p.operations.find((o) => o.name === name) as Operation;
+        const started = performance.now();
+        await request(p, op);
+        const times = p.times.get(name) ?? [];
+        times.push(performance.now() - started);
+        p.times.set(name, times);
+      }
+    }
+  }
+  const verifyName = `verifyAuditLog after ${NEW_EVENTS} new events`;
+  for (let run = 0; run < VERIFY_RUNS; run += 1) {
+    for (const p of prepared) {
+      await appendEvents(p.database, run);
+      const started = performance.now();
+      const verified = (await graphqlData(p.keyholder.url, ADMIN_KEY, VERIFY)).verifyAuditLog;
+      const times = p.times.get(verifyName) ?? [];
+      times.push(performance.now() - started);
+      p.times.set(verifyName, times);
+      if (verified.ok !== true) throw new Error(`verifyAuditLog failed: ${verified.reason}`);
+    }
+  }
+  console.log(`  done; load average ${load()}`);
+
+  for (const p of prepared) {
+    console.log(`\n## ${p.size} grants`);
     console.log(
       '| operation | p50 ms | p95 ms | EXPLAIN buffers (shared hit + read) | db exec ms |',
     );
     console.log('|:--|--:|--:|--:|--:|');
-    for (const op of await operationsFor(database)) {
-      const times = await timeRuns(() => graphqlData(url, ADMIN_KEY, op.query, op.variables));
-      const plan = op.explain ? await explainStatements(database, explainClient, op.explain) : null;
+    const figures = new Map<string, Measured>();
+    figures.set('startup', { p50: p.startup, p95: p.startup, buffers: null, dbMs: null });
+    for (const name of [...names, verifyName]) {
+      const op = p.operations.find((o) => o.name === name);
+      const plan = op?.explain
+        ? await explainStatements(p.database, p.explainClient, op.explain)
+        : null;
+      const times = p.times.get(name) ?? [];
       const measured: Measured = {
         p50: percentile(times, 50),
         p95: percentile(times, 95),
         buffers: plan?.buffers ?? null,
         dbMs: plan?.ms ?? null,
       };
-      figures.set(op.name, measured);
+      figures.set(name, measured);
       console.log(
-        `| ${op.name} | ${ms(measured.p50)} | ${ms(measured.p95)} | ${measured.buffers ?? '-'} | ${plan === null ? '-' : plan.ms.toFixed(2)} |`,
+        `| ${name} | ${ms(measured.p50)} | ${ms(measured.p95)} | ${measured.buffers ?? '-'} | ${plan === null ? '-' : plan.ms.toFixed(2)} |`,
       );
     }
-    const verifies: number[] = [];
-    for (let run = 0; run < VERIFY_RUNS; run += 1) {
-      await appendEvents(database, run);
-      started = performance.now();
-      const verified = (await graphqlData(url, ADMIN_KEY, VERIFY)).verifyAuditLog;
-      verifies.push(performance.now() - started);
-      if (verified.ok !== true) throw new Error(`verifyAuditLog failed: ${verified.reason}`);
-    }
-    const verify: Measured = {
-      p50: percentile(verifies, 50),
-      p95: percentile(verifies, 95),
-      buffers: null,
-      dbMs: null,
-    };
-    figures.set(`verifyAuditLog after ${NEW_EVENTS} new events`, verify);
-    console.log(
-      `| verifyAuditLog after ${NEW_EVENTS} new events (${VERIFY_RUNS} runs) | ${ms(verify.p50)} | ${ms(verify.p95)} | - | - |`,
-    );
-    const memory = rssMiB(keyholder.child.pid);
-    const [sizes] = await database.query<Record<string, string>>(
+    const memory = rssMiB(p.keyholder.child.pid);
+    const [sizes] = await p.database.query<Record<string, string>>(
       `select pg_size_pretty(pg_database_size(current_database())) as db,
               pg_size_pretty(pg_total_relation_size('grants')) as grants,
               pg_size_pretty(pg_total_relation_size('audit_events')) as audit,
@@ -403,16 +444,16 @@ for (const size of SIZES) {
               (select count(*) from grants)::text as grant_rows`,
     );
     console.log(
-      `  startup ${startup.toFixed(0)} ms; RSS ${memory.rss.toFixed(0)} MiB (peak ${memory.peak.toFixed(0)} MiB); database ${sizes?.db} (grants ${sizes?.grant_rows} rows, ${sizes?.grants}; audit_events ${sizes?.events} rows, ${sizes?.audit}); load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
+      `  startup ${p.startup.toFixed(0)} ms; RSS ${memory.rss.toFixed(0)} MiB (peak ${memory.peak.toFixed(0)} MiB); database ${sizes?.db} (grants ${sizes?.grant_rows} rows, ${sizes?.grants}; audit_events ${sizes?.events} rows, ${sizes?.audit})`,
     );
     figures.set('RSS MiB', { p50: memory.rss, p95: memory.rss, buffers: null, dbMs: null });
-    results.push({ size, figures });
-  } finally {
-    if (keyholder !== null) await stopKeyholderProcess(keyholder).catch(() => {});
-    await explainClient.end({ timeout: 5 });
-    await database.close();
+    results.push({ size: p.size, figures });
+  }
+} finally {
+  for (const p of prepared) {
+    await stopKeyholderProcess(p.keyholder).catch(() => {});
+    await p.explainClient.end({ timeout: 5 });
+    await p.database.close();
   }
 }
 
@@ -439,9 +480,5 @@ if (base !== undefined && results.length > 1) {
     );
   }
 }
-console.log(
-  `\nload average at the end ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}`,
-);
+console.log(`\nload average at the end ${load()}`);
 process.exit(0);
