@@ -53,6 +53,12 @@ const RESOURCES = [
 ];
 const ACTIONS = ['read', 'write', 'execute'];
 
+/** `scopeName` in SQL, of the integer expression `k`. */
+export const scopeNameSql = (k: string) => `format('%s%s:%s',
+  (array['${RESOURCES.join("','")}'])[1 + (${k} / 3) % ${RESOURCES.length}],
+  case when ${k} / 30 = 0 then '' else '.' || (${k} / 30)::text end,
+  (array['${ACTIONS.join("','")}'])[1 + ${k} % 3])`;
+
 /** Actor `n` (0 ≤ n < ACTOR_COUNT) is `md5('actor-' || n)::uuid`; low `n` are the busy ones. */
 export const actorIdSql = (n: string) => `md5('actor-' || ${n})::uuid`;
 
@@ -90,10 +96,7 @@ with src as (
            else 'scope.defined'
          end as action,
          (select jsonb_agg(distinct n.name) from (
-            select s, format('%s%s:%s',
-                     (array['${RESOURCES.join("','")}'])[1 + (s / 3) % ${RESOURCES.length}],
-                     case when s / 30 = 0 then '' else '.' || (s / 30)::text end,
-                     (array['read','write','execute'])[1 + s % 3]) as name
+            select s, ${scopeNameSql('s')} as name
             from unnest(array[s1, s2, s3]) with ordinality as t(s, o)
             where o <= scope_count
           ) as n) as scopes

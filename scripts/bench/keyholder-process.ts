@@ -11,22 +11,26 @@ export interface KeyholderProcess {
 }
 
 /**
- * Starts Keyholder on `databaseUrl` with `NODE_ENV=production`, port 0 and `BOOTSTRAP_ADMIN_KEY`
- * set to `adminKey`; resolves once it prints that it is listening (after its migrations).
+ * Starts Keyholder on `databaseUrl` (or, when it is `null`, on PGlite in `env.DATA_DIR`) with
+ * `NODE_ENV=production`, port 0 and `BOOTSTRAP_ADMIN_KEY` set to `adminKey`, `env` added; resolves
+ * once it prints that it is listening (after its migrations).
  */
 export async function startKeyholderProcess(
-  databaseUrl: string,
+  databaseUrl: string | null,
   adminKey: string,
+  env: Record<string, string> = {},
 ): Promise<KeyholderProcess> {
   const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  const { DATABASE_URL: _inherited, ...inherited } = process.env;
   const child = spawn(process.execPath, [main], {
     env: {
-      ...process.env,
+      ...inherited,
       PORT: '0',
-      DATABASE_URL: databaseUrl,
+      ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }),
       BOOTSTRAP_ADMIN_KEY: adminKey,
       NODE_ENV: 'production',
       ...BENCH_AUDIT_ENV,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

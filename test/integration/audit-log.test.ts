@@ -159,6 +159,7 @@ async function seedChanges(target: Target): Promise<void> {
 describe.each(engines())('the audit log on %s', (engine) => {
   let server: TestServer;
   let adminName: string;
+  let adminId: string;
   let scope: string;
   let grantee: { id: string };
   let revokedGrantId: string;
@@ -170,7 +171,9 @@ describe.each(engines())('the audit log on %s', (engine) => {
 
   beforeAll(async () => {
     server = await startTestServer(engine);
-    adminName = dataOf(await asAdmin('{ me { name } }')).me.name as string;
+    const me = dataOf(await asAdmin('{ me { id name } }')).me;
+    adminName = me.name as string;
+    adminId = me.id as string;
     scope = await defineScope(server);
     grantee = await createIdentity(server);
     revokedGrantId = (await grant(server, grantee.id, { scope, reason: 'Audit search spec.' })).id;
@@ -340,6 +343,32 @@ describe.each(engines())('the audit log on %s', (engine) => {
         new Set(['grant.created', 'grant.revoked']),
       );
     });
+
+    it.each([
+      ['an actor', (): Record<string, string> => ({ actorId: adminId })],
+      ['a scope', (): Record<string, string> => ({ scope })],
+    ])(
+      'should page through %s and an action prefix newest first across actions, two at a time',
+      async (_, extra) => {
+        const filter: Record<string, string> = { ...extra(), action: 'grant.' };
+        const stored = await server.database.query<{ id: string }>(
+          `select e.id::text as id from audit_events e
+         where e.action like 'grant.%'
+           and ($1::uuid is null or e.actor_id = $1::uuid)
+           and ($2::text is null or e.details -> 'scopes' ? $2::text)
+         order by e.seq desc`,
+          [filter.actorId ?? null, filter.scope ?? null],
+        );
+
+        const { nodes, pages } = await readAll(server, filter, 2);
+
+        expect(new Set(nodes.map((n) => n.action))).toEqual(
+          new Set(['grant.created', 'grant.revoked']),
+        );
+        expect(nodes.map((n) => n.id)).toEqual(stored.map((r) => r.id));
+        expect(pages).toBe(Math.max(1, Math.ceil(stored.length / 2)));
+      },
+    );
 
     it('should filter by actorId', async () => {
       const stored = await server.database.query<{ id: string }>(

@@ -1,0 +1,1 @@
+CREATE INDEX "audit_events_change_actor_action_seq_idx" ON "audit_events" USING btree ("actor_id","action","seq") WHERE "audit_events"."action" not in ('access.allowed', 'access.denied', 'auth.failed');
