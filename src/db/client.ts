@@ -6,6 +6,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { tracedStatement } from '../telemetry/tracing.js';
 import * as tables from './tables.js';
+import { tracedPglite, tracedPostgresClient } from './traced-drivers.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -16,7 +17,8 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  * - `query`: one raw statement (prepared on PostgreSQL), for the hot paths;
  * - `statements`: how many statements this process has sent, so tests can show that a request's
  *   statement count does not grow with the data it returns.
- * With tracing on, each `query` and `queryArrays` statement is a `keyholder.db.query` span.
+ * With tracing on, each statement of a traced request (`query`, `queryArrays`, and drizzle's through
+ * `db`, transactions included) is a `keyholder.db.query` span: its text, never its parameters.
  */
 export interface Database {
   readonly engine: 'pglite' | 'postgres';
@@ -114,7 +116,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
         idle_in_transaction_session_timeout: config.timeoutMs ?? 15_000,
       },
     });
-    const db = drizzlePostgres(client, {
+    const db = drizzlePostgres(tracedPostgresClient(client), {
       schema: tables,
       logger: countingLogger(statements),
     }) as unknown as Db;
@@ -197,7 +199,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     return database;
   }
   const client = await PGlite.create(config.dataDir);
-  const db = drizzlePglite(client, {
+  const db = drizzlePglite(tracedPglite(client), {
     schema: tables,
     logger: countingLogger(statements),
   }) as unknown as Db;

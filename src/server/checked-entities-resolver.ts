@@ -1,4 +1,3 @@
-import { entitiesResolver } from '@apollo/subgraph';
 import type { GraphQLFieldResolver } from 'graphql';
 import { badUserInput, type DomainError } from '../errors.js';
 
@@ -16,11 +15,13 @@ function describe(value: unknown): string {
  * `Query._entities` for a subgraph whose entity types are `entityTypes`:
  * - each representation must be an object whose `__typename` names one of them; anything else is
  *   `BAD_USER_INPUT` at that representation's index (`extensions.index`), never an internal error;
- * - the others are resolved in one call to `@apollo/subgraph`'s `entitiesResolver`, which hands
- *   each to its type's `__resolveReference` (so per-request loaders batch them), in order.
+ * - the others are resolved in one call to `resolveEntities`, the `_entities` resolver
+ *   `@apollo/subgraph` built, which hands each to its type's `__resolveReference` (so per-request
+ *   loaders batch them), in order.
  */
 export function checkedEntitiesResolver(
   entityTypes: readonly string[],
+  resolveEntities: GraphQLFieldResolver<unknown, unknown, { representations: readonly unknown[] }>,
 ): GraphQLFieldResolver<unknown, unknown, { representations: readonly unknown[] }> {
   const known = new Set(entityTypes);
   const problemOf = (representation: unknown, index: number): DomainError | null => {
@@ -48,17 +49,13 @@ export function checkedEntitiesResolver(
     return null;
   };
 
-  return (_source, { representations }, context, info) => {
+  return (source, { representations }, context, info) => {
     const problems = representations.map(problemOf);
     const valid = representations.filter((_, index) => problems[index] === null);
     const resolved =
       valid.length === 0
         ? []
-        : entitiesResolver({
-            representations: valid as { __typename: string }[],
-            context,
-            info,
-          });
+        : (resolveEntities(source, { representations: valid }, context, info) as unknown[]);
     let next = 0;
     return problems.map((problem) => problem ?? resolved[next++]);
   };

@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addResolversToSchema, buildSubgraphSchema } from '@apollo/subgraph';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
-import { type ConstDirectiveNode, type GraphQLSchema, isUnionType, Kind, parse } from 'graphql';
+import {
+  type ConstDirectiveNode,
+  type DocumentNode,
+  type GraphQLSchema,
+  isScalarType,
+  isUnionType,
+  Kind,
+  parse,
+} from 'graphql';
 import { invariant } from '../errors.js';
 import { identityReferenceResolvers } from '../modules/identities/identity-reference-resolvers.js';
 import { packageRoot } from '../package-root.js';
@@ -28,18 +36,43 @@ export function subgraphTypeDefs(): string {
  * - malformed representations are `BAD_USER_INPUT` at their index.
  */
 export function buildKeyholderSubgraphSchema(): GraphQLSchema {
-  const schema = buildSubgraphSchema(
-    parse([...keyholderTypeDefs(), subgraphTypeDefs()].join('\n')),
-  );
-  for (const resolvers of [...keyholderResolvers, identityReferenceResolvers]) {
-    addResolversToSchema(schema, resolvers);
-  }
+  // One module: `@apollo/subgraph` attaches its resolvers (`__resolveReference` where `_entities`
+  // looks for it); its `addResolversToSchema` is exported only from 2.15, which needs Node 22.
+  const schema = buildSubgraphSchema([
+    {
+      typeDefs: parse([...keyholderTypeDefs(), subgraphTypeDefs()].join('\n')),
+      resolvers: mergeResolverMaps([...keyholderResolvers, identityReferenceResolvers]),
+    },
+  ]);
   const entities = schema.getType('_Entity');
   invariant(isUnionType(entities), 'The subgraph declares at least one entity.');
-  addResolversToSchema(schema, {
-    Query: { _entities: checkedEntitiesResolver(entities.getTypes().map((t) => t.name)) },
-  });
+  const field = schema.getQueryType()?.getFields()._entities;
+  invariant(field?.resolve, '@apollo/subgraph resolves Query._entities.');
+  field.resolve = checkedEntitiesResolver(
+    entities.getTypes().map((t) => t.name),
+    field.resolve,
+  );
   return guardKeyholderSchema(authenticateFederationFields(schema));
+}
+
+/** `buildSubgraphSchema`'s module (`{ typeDefs, resolvers }`), not exported by name before 2.15. */
+type SubgraphModule = Exclude<
+  Extract<Parameters<typeof buildSubgraphSchema>[0], unknown[]>[number],
+  DocumentNode
+>;
+
+/** Resolver maps merged type by type, a later map's field winning (as if added in order). */
+function mergeResolverMaps(maps: readonly object[]): NonNullable<SubgraphModule['resolvers']> {
+  const merged: Record<string, object> = {};
+  for (const map of maps) {
+    for (const [typeName, value] of Object.entries(map)) {
+      const known = merged[typeName];
+      // A scalar's behaviour is a GraphQLScalarType, taken whole.
+      merged[typeName] =
+        known === undefined || isScalarType(value) ? value : { ...known, ...(value as object) };
+    }
+  }
+  return merged as NonNullable<SubgraphModule['resolvers']>;
 }
 
 function authenticateFederationFields(schema: GraphQLSchema): GraphQLSchema {

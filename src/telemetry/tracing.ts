@@ -71,13 +71,18 @@ export function tracedStatement<T>(
   text: string,
   run: () => Promise<T>,
 ): Promise<T> {
-  if (!recording || trace.getActiveSpan() === undefined) return run();
+  if (!tracingStatements()) return run();
   return traced(
     'keyholder.db.query',
     { 'db.system.name': system, 'db.query.text': text.slice(0, 2000) },
     run,
     SpanKind.CLIENT,
   );
+}
+
+/** Whether a statement sent now gets a span (`tracedStatement`): tracing on, within a request's span. */
+export function tracingStatements(): boolean {
+  return recording && trace.getActiveSpan() !== undefined;
 }
 
 /** An HTTP request's server span, and how to run its handling inside it. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeProtectedHeader, errors, importJWK, type JWK, jwtVerify } from 'jose';
+import { type CompactJWSHeaderParameters, compactVerify, errors, importJWK, type JWK } from 'jose';
 import { type DomainError, unauthenticated } from '../../errors.js';
 
 /** The JWS algorithms a DPoP proof may be signed with (asymmetric only; never `none` or HS*). */
@@ -71,54 +71,56 @@ export function proofUrl(url: string): string {
  * `DPOP_MAX_AGE_SECONDS` (and `DPOP_CLOCK_SKEW_SECONDS` ahead), a `jti`, and `ath` the hash of
  * the credential. Each failure is `UNAUTHENTICATED` (`INVALID_DPOP_PROOF`) saying which check
  * failed. Replay is the caller's to refuse (`DpopReplayCache`).
+ *
+ * The JWS is parsed once (`compactVerify` hands its header to `proofKey`) and the key imported
+ * once per thumbprint; the claims are read here rather than by `jwtVerify`, which would parse
+ * the header again and check claims a proof does not carry.
  */
 export async function verifyDpopProof(
   proof: string,
   target: ProofTarget,
   now = Date.now(),
 ): Promise<VerifiedProof> {
-  let jwk: JWK | undefined;
-  let alg: string | undefined;
-  try {
-    const header = decodeProtectedHeader(proof);
-    jwk = header.jwk;
-    alg = header.alg;
-    if (header.typ !== 'dpop+jwt') {
-      throw invalidDpopProof('The DPoP proof\'s "typ" header must be "dpop+jwt".');
-    }
-  } catch (error) {
-    if (error instanceof Error && 'extensions' in error) throw error;
-    throw invalidDpopProof('The DPoP header is not a well-formed JWT.');
-  }
-  if (jwk === undefined || typeof jwk !== 'object') {
-    throw invalidDpopProof('The DPoP proof carries no public key ("jwk" header).');
-  }
-  if ('d' in jwk || 'p' in jwk || 'k' in jwk) {
-    throw invalidDpopProof('The DPoP proof\'s "jwk" must be a public key.');
-  }
-  if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
-    throw invalidDpopProof(
-      `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
-    );
-  }
-  const jkt = thumbprintOf(jwk);
+  let jkt = '';
   let payload: Record<string, unknown>;
   try {
-    const key = await publicKeyOf(alg, jkt, jwk);
-    ({ payload } = await jwtVerify(proof, key, {
-      typ: 'dpop+jwt',
-      algorithms: [...DPOP_ALGORITHMS],
-      maxTokenAge: DPOP_MAX_AGE_SECONDS,
-      clockTolerance: DPOP_CLOCK_SKEW_SECONDS,
-      currentDate: new Date(now),
-      requiredClaims: ['iat', 'jti', 'htm', 'htu'],
-    }));
+    const verified = await compactVerify(proof, (header: CompactJWSHeaderParameters) => {
+      const key = proofKey(header);
+      jkt = key.jkt;
+      return key.imported;
+    });
+    payload = JSON.parse(decoder.decode(verified.payload)) as Record<string, unknown>;
   } catch (error) {
     throw explain(error);
   }
-  const { htm, htu, iat, jti, ath } = payload;
-  if (typeof iat === 'number' && iat > now / 1000 + DPOP_CLOCK_SKEW_SECONDS) {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw invalidDpopProof('The DPoP proof is not a well-formed JWT.');
+  }
+  const { htm, htu, iat, jti, ath, exp, nbf } = payload;
+  const seconds = now / 1000;
+  for (const [name, value] of [
+    ['iat', iat],
+    ['jti', jti],
+    ['htm', htm],
+    ['htu', htu],
+  ] as const) {
+    if (value === undefined) throw invalidDpopProof(`The DPoP proof has no "${name}" claim.`);
+  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) {
+    throw invalidDpopProof('The DPoP proof\'s "iat" claim is not valid.');
+  }
+  if (iat > seconds + DPOP_CLOCK_SKEW_SECONDS) {
     throw invalidDpopProof('The DPoP proof\'s "iat" is in the future.');
+  }
+  if (seconds - iat - DPOP_CLOCK_SKEW_SECONDS > DPOP_MAX_AGE_SECONDS) {
+    throw invalidDpopProof(`The DPoP proof is older than ${DPOP_MAX_AGE_SECONDS} seconds.`);
+  }
+  // A proof need not carry `exp` or `nbf`; one that does is held to them.
+  if (exp !== undefined && (typeof exp !== 'number' || exp <= seconds - DPOP_CLOCK_SKEW_SECONDS)) {
+    throw invalidDpopProof('The DPoP proof\'s "exp" claim is not valid.');
+  }
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > seconds + DPOP_CLOCK_SKEW_SECONDS)) {
+    throw invalidDpopProof('The DPoP proof\'s "nbf" claim is not valid.');
   }
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
     throw invalidDpopProof('The DPoP proof\'s "jti" must be a string of 1 to 256 characters.');
@@ -139,10 +141,36 @@ export async function verifyDpopProof(
   return {
     jkt,
     jti,
-    forgetAt: new Date(
-      ((iat as number) + DPOP_MAX_AGE_SECONDS + 2 * DPOP_CLOCK_SKEW_SECONDS) * 1000,
-    ),
+    forgetAt: new Date((iat + DPOP_MAX_AGE_SECONDS + 2 * DPOP_CLOCK_SKEW_SECONDS) * 1000),
   };
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The header checks of a proof, then its key: thumbprint and the (cached) imported key. Called by
+ * `compactVerify` before anything is verified: an `alg` outside `DPOP_ALGORITHMS` never reaches
+ * a key.
+ */
+function proofKey(header: CompactJWSHeaderParameters): { jkt: string; imported: ImportedKey } {
+  if (header.typ !== 'dpop+jwt') {
+    throw invalidDpopProof('The DPoP proof\'s "typ" header must be "dpop+jwt".');
+  }
+  const jwk = header.jwk;
+  if (jwk === undefined || jwk === null || typeof jwk !== 'object') {
+    throw invalidDpopProof('The DPoP proof carries no public key ("jwk" header).');
+  }
+  if ('d' in jwk || 'p' in jwk || 'k' in jwk) {
+    throw invalidDpopProof('The DPoP proof\'s "jwk" must be a public key.');
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw invalidDpopProof(
+      `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
+    );
+  }
+  const jkt = thumbprintOf(jwk);
+  return { jkt, imported: publicKeyOf(alg, jkt, jwk) };
 }
 
 /** The members RFC 7638 hashes, in its (lexicographic) order, by key type. */
@@ -172,18 +200,26 @@ export function thumbprintOf(jwk: JWK): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }
 
+type ImportedKey = ReturnType<typeof importJWK>;
+
 /** Imported public keys, by algorithm and thumbprint (the same thumbprint is the same key). */
-const importedKeys = new Map<string, Promise<Awaited<ReturnType<typeof importJWK>>>>();
+const importedKeys = new Map<string, ImportedKey>();
 const MAX_IMPORTED_KEYS = 10_000;
 
 /**
  * The proof's public key, imported once per algorithm and thumbprint (importing costs several
- * times the signature check); at most `MAX_IMPORTED_KEYS`, the oldest forgotten first.
+ * times the signature check); at most `MAX_IMPORTED_KEYS`, the least recently used forgotten
+ * first.
  */
-function publicKeyOf(alg: string, jkt: string, jwk: JWK): ReturnType<typeof importJWK> {
+function publicKeyOf(alg: string, jkt: string, jwk: JWK): ImportedKey {
   const id = `${alg}:${jkt}`;
   const known = importedKeys.get(id);
-  if (known !== undefined) return known;
+  if (known !== undefined) {
+    // Re-inserted: a Map iterates in insertion order, so the first key is the least recent.
+    importedKeys.delete(id);
+    importedKeys.set(id, known);
+    return known;
+  }
   // The public members only (a `d` was refused already; `ext`, `key_ops`, `use` are ignored).
   const members = THUMBPRINT_MEMBERS[jwk.kty as string] ?? [];
   const publicJwk = Object.fromEntries(
@@ -201,20 +237,7 @@ function publicKeyOf(alg: string, jkt: string, jwk: JWK): ReturnType<typeof impo
 }
 
 function explain(error: unknown): DomainError {
-  if (error instanceof errors.JWTExpired) {
-    return invalidDpopProof(`The DPoP proof is older than ${DPOP_MAX_AGE_SECONDS} seconds.`);
-  }
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.reason === 'missing') {
-      return invalidDpopProof(`The DPoP proof has no "${error.claim}" claim.`);
-    }
-    if (error.claim === 'iat') {
-      return invalidDpopProof(
-        `The DPoP proof's "iat" is outside the accepted window of ${DPOP_MAX_AGE_SECONDS} seconds.`,
-      );
-    }
-    return invalidDpopProof(`The DPoP proof's "${error.claim}" claim is not valid.`);
-  }
+  if (error instanceof Error && 'extensions' in error) return error as DomainError;
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return invalidDpopProof("The DPoP proof's signature does not verify with its own key.");
   }
@@ -223,5 +246,5 @@ function explain(error: unknown): DomainError {
       `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
     );
   }
-  return invalidDpopProof('The DPoP proof is not a valid signed JWT.');
+  return invalidDpopProof('The DPoP proof is not a well-formed JWT.');
 }

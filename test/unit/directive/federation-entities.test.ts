@@ -1,4 +1,4 @@
-import { addResolversToSchema, buildSubgraphSchema } from '@apollo/subgraph';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import { graphql, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { type GrantLike, requiresDirective } from '../../../src/index.js';
@@ -14,35 +14,37 @@ interface Ctx {
 function buildOrdersSubgraph() {
   const looked: string[] = [];
   const { typeDefs, transformer } = requiresDirective<Ctx>({ grants: (ctx) => ctx.grants });
-  const schema = buildSubgraphSchema(
-    parse(/* GraphQL */ `
-      ${typeDefs}
-      extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
-      type Query { health: String }
-      type Order @key(fields: "id") @requires(scope: "orders:read", resource: "parent.id") {
-        id: ID!
-        total: Int
-      }
-      type Shelf @key(fields: "id") @requires(scope: "shelves:read", resource: "parent.warehouse") {
-        id: ID!
-        warehouse: String
-      }
-      type Note @key(fields: "id") {
-        id: ID!
-        secret: String @requires(scope: "notes:read")
-        text: String
-      }
-    `),
-  );
   const resolveReference = (reference: { id: string }) => {
     looked.push(reference.id);
     return { id: reference.id, total: 10, warehouse: 'wh-1', text: 'hi', secret: 's' };
   };
-  addResolversToSchema(schema, {
-    Order: { __resolveReference: resolveReference },
-    Shelf: { __resolveReference: resolveReference },
-    Note: { __resolveReference: resolveReference },
-  });
+  const schema = buildSubgraphSchema([
+    {
+      typeDefs: parse(/* GraphQL */ `
+        ${typeDefs}
+        extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+        type Query { health: String }
+        type Order @key(fields: "id") @requires(scope: "orders:read", resource: "parent.id") {
+          id: ID!
+          total: Int
+        }
+        type Shelf @key(fields: "id") @requires(scope: "shelves:read", resource: "parent.warehouse") {
+          id: ID!
+          warehouse: String
+        }
+        type Note @key(fields: "id") {
+          id: ID!
+          secret: String @requires(scope: "notes:read")
+          text: String
+        }
+      `),
+      resolvers: {
+        Order: { __resolveReference: resolveReference },
+        Shelf: { __resolveReference: resolveReference },
+        Note: { __resolveReference: resolveReference },
+      },
+    },
+  ]);
   const guarded = transformer(schema);
   const run = (representations: unknown[], grants: GrantLike[], selection: string) =>
     graphql({

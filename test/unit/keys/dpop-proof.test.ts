@@ -79,6 +79,52 @@ describe('verifyDpopProof', () => {
     ).rejects.toThrow(/"iat"/);
     await expect(verifyDpopProof(await sign({}), target)).resolves.toMatchObject({ jti: 'j1' });
   });
+
+  it('should refuse a proof missing a claim, too old, expired, or not yet valid', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (claims: Record<string, unknown>) =>
+      new SignJWT({
+        htm: 'POST',
+        htu: URL_,
+        jti: 'j2',
+        iat: now,
+        ath: credentialHash('kh_abc_secret'),
+        ...claims,
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(privateKey);
+
+    for (const claim of ['iat', 'jti', 'htm', 'htu']) {
+      await expect(verifyDpopProof(await sign({ [claim]: undefined }), target)).rejects.toThrow(
+        `has no "${claim}" claim`,
+      );
+    }
+    await expect(verifyDpopProof(await sign({ iat: now - 66 }), target)).rejects.toThrow(
+      /older than 60 seconds/,
+    );
+    await expect(verifyDpopProof(await sign({ iat: String(now) }), target)).rejects.toThrow(
+      /"iat" claim is not valid/,
+    );
+    await expect(verifyDpopProof(await sign({ exp: now - 10 }), target)).rejects.toThrow(/"exp"/);
+    await expect(verifyDpopProof(await sign({ nbf: now + 60 }), target)).rejects.toThrow(/"nbf"/);
+    await expect(verifyDpopProof(await sign({ iat: now - 60 }), target)).resolves.toMatchObject({
+      jti: 'j2',
+    });
+  });
+
+  it("should refuse a proof whose signature is not its own key's", async () => {
+    const pair = await dpopKeyPair('ES256');
+    const [header, payload] = (
+      await generateProof(pair, URL_, 'POST', undefined, 'kh_abc_secret')
+    ).split('.');
+    const other = (await generateProof(pair, URL_, 'GET', undefined, 'kh_abc_secret')).split('.');
+
+    await expect(verifyDpopProof(`${header}.${payload}.${other[2]}`, target)).rejects.toThrow(
+      /signature does not verify/,
+    );
+  });
 });
 
 describe('the DPoP challenge and URL', () => {
