@@ -16,6 +16,33 @@ export function capToKeyScopes<
   G extends { readonly scope: string; readonly resource: string | null },
 >(grants: readonly G[], scopes: readonly KeyScope[] | null): readonly G[] {
   if (scopes === null) return grants;
+  if (!Object.isFrozen(grants) || !Object.isFrozen(scopes)) return capped(grants, scopes);
+  let byScopes = sharedCaps.get(grants);
+  if (byScopes === undefined) {
+    byScopes = new WeakMap();
+    sharedCaps.set(grants, byScopes);
+  }
+  const known = byScopes.get(scopes) as readonly G[] | undefined;
+  if (known !== undefined) return known;
+  const result = Object.freeze(capped(grants, scopes));
+  byScopes.set(scopes, result);
+  return result;
+}
+
+/**
+ * Capped lists of frozen grant lists by frozen key scopes: a cached authentication's grants capped
+ * once, so a decision about the caller itself (`check`) allocates nothing per request, and the
+ * result, the same frozen array each time, keeps its `GrantSet` index (see `grant-set.ts`).
+ */
+const sharedCaps = new WeakMap<
+  readonly object[],
+  WeakMap<readonly KeyScope[], readonly object[]>
+>();
+
+function capped<G extends { readonly scope: string; readonly resource: string | null }>(
+  grants: readonly G[],
+  scopes: readonly KeyScope[],
+): G[] {
   const byScope = new Map<string, (string | null)[]>();
   for (const entry of scopes) {
     const list = byScope.get(entry.scope);

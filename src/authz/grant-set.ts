@@ -56,41 +56,75 @@ function expiryMillis(value: GrantLike['expiresAt']): number {
   return Number.isNaN(parsed) ? Number.NEGATIVE_INFINITY : parsed;
 }
 
+/** The index of one list of grants: by scope, then global, exact resource, or prefix. */
+interface GrantIndex<G> {
+  readonly byScope: ReadonlyMap<string, ScopeEntry<G>>;
+  readonly expiry: ReadonlyMap<G, number>;
+  readonly size: number;
+}
+
+function buildIndex<G extends GrantLike>(grants: Iterable<G>): GrantIndex<G> {
+  const byScope = new Map<string, ScopeEntry<G>>();
+  const expiry = new Map<G, number>();
+  let size = 0;
+  for (const grant of grants) {
+    size += 1;
+    let entry = byScope.get(grant.scope);
+    if (entry === undefined) {
+      entry = { global: [], exact: new Map(), prefixes: [] };
+      byScope.set(grant.scope, entry);
+    }
+    expiry.set(grant, expiryMillis(grant.expiresAt));
+    const resource = grant.resource ?? null;
+    if (resource === null || resource === '*') {
+      entry.global.push(grant);
+    } else if (resource.endsWith('*')) {
+      entry.prefixes.push({ prefix: resource.slice(0, -1), grant });
+    } else {
+      const list = entry.exact.get(resource);
+      if (list === undefined) entry.exact.set(resource, [grant]);
+      else list.push(grant);
+    }
+  }
+  return { byScope, expiry, size };
+}
+
 /**
- * An in-memory index of one caller's grants, built once per operation.
- * Lookups are by scope name; expiry is compared with the time given to each lookup, so a grant
- * stops covering at its `expiresAt` even inside a long operation.
+ * Indexes of frozen grant lists, built on first use and shared by every `GrantSet` over the same
+ * list: a cached authentication's grants are indexed once, not once per request. Only a frozen
+ * array is kept (it cannot change under its index); the entry goes with the array.
+ */
+const sharedIndexes = new WeakMap<readonly GrantLike[], GrantIndex<GrantLike>>();
+
+function indexOf<G extends GrantLike>(grants: Iterable<G>): GrantIndex<G> {
+  if (!Array.isArray(grants) || !Object.isFrozen(grants)) return buildIndex(grants);
+  const list = grants as readonly G[];
+  const known = sharedIndexes.get(list) as GrantIndex<G> | undefined;
+  if (known !== undefined) return known;
+  const built = buildIndex(list);
+  sharedIndexes.set(list, built as GrantIndex<GrantLike>);
+  return built;
+}
+
+/**
+ * One caller's grants as a decision reads them: an index (shared while the grant list is the same
+ * frozen array, see `sharedIndexes`) and the gate of the operation or decision at hand. Expiry is
+ * compared with the time given to each lookup, so a grant stops covering at its `expiresAt`
+ * whatever index holds it, even inside a long operation.
  */
 export class GrantSet<G extends GrantLike = GrantLike> {
-  readonly #byScope = new Map<string, ScopeEntry<G>>();
-  readonly #expiry = new Map<G, number>();
+  readonly #byScope: ReadonlyMap<string, ScopeEntry<G>>;
+  readonly #expiry: ReadonlyMap<G, number>;
   readonly size: number;
   /** The gate every covering grant must pass, when conditions apply. */
   readonly gate: GrantGate<G> | undefined;
 
   constructor(grants: Iterable<G>, gate?: GrantGate<G>) {
     this.gate = gate;
-    let size = 0;
-    for (const grant of grants) {
-      size += 1;
-      let entry = this.#byScope.get(grant.scope);
-      if (entry === undefined) {
-        entry = { global: [], exact: new Map(), prefixes: [] };
-        this.#byScope.set(grant.scope, entry);
-      }
-      this.#expiry.set(grant, expiryMillis(grant.expiresAt));
-      const resource = grant.resource ?? null;
-      if (resource === null || resource === '*') {
-        entry.global.push(grant);
-      } else if (resource.endsWith('*')) {
-        entry.prefixes.push({ prefix: resource.slice(0, -1), grant });
-      } else {
-        const list = entry.exact.get(resource);
-        if (list === undefined) entry.exact.set(resource, [grant]);
-        else list.push(grant);
-      }
-    }
-    this.size = size;
+    const index = indexOf(grants);
+    this.#byScope = index.byScope;
+    this.#expiry = index.expiry;
+    this.size = index.size;
   }
 
   /**

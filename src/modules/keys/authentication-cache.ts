@@ -27,8 +27,13 @@ export type CredentialKey = { readonly apiKeyHash: string } | { readonly externa
 
 interface Entry {
   readonly revision: Revision;
-  /** Frozen, without the per-request `caller.revisions`. */
-  readonly authentication: Authentication;
+  /**
+   * Frozen, without the per-request `caller.revisions`; replaced (by `revive`) with the same less
+   * the grants that have expired since, so each expiry costs one copy, not one per request.
+   */
+  authentication: Authentication;
+  /** The earliest `expiresAt` (epoch ms) among its grants: until then a hit copies nothing. */
+  nextExpiry: number;
 }
 
 const HEAD_SQL = 'select value::text from revision_head';
@@ -157,9 +162,11 @@ export class AuthenticationCache {
       return;
     }
     this.#entries.delete(key);
+    const entry = frozen(authentication);
     this.#entries.set(key, {
       revision: authentication.revision,
-      authentication: frozen(authentication),
+      authentication: entry,
+      nextExpiry: nextExpiryOf(entry),
     });
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
@@ -209,23 +216,49 @@ function live(grants: readonly ActiveGrant[], now: number): readonly ActiveGrant
   return left === grants ? grants : Object.freeze(left);
 }
 
-/** A hit's authentication: the entry at `now` (expired grants dropped), with a record of its own. */
-function revive(entry: Entry, now: number): Authentication {
-  const cached = entry.authentication;
-  let grantsByIdentity = cached.grantsByIdentity;
-  for (const grants of cached.grantsByIdentity.values()) {
-    if (live(grants, now) === grants) continue;
-    grantsByIdentity = new Map([...grantsByIdentity].map(([id, list]) => [id, live(list, now)]));
-    break;
+/** The earliest expiry among an authentication's grants (epoch ms; infinite when none expires). */
+function nextExpiryOf(authentication: Authentication): number {
+  let next = Number.POSITIVE_INFINITY;
+  const lists = [authentication.caller.grants, ...authentication.grantsByIdentity.values()];
+  for (const list of lists) {
+    for (const grant of list) {
+      const at = grant.expiresAt?.getTime();
+      if (at !== undefined && at < next) next = at;
+    }
   }
+  return next;
+}
+
+/**
+ * A hit's authentication: the entry at `now`, with a record and identity rows of its own. The
+ * grant lists are the entry's own arrays (and so keep their shared `GrantSet` index) until one of
+ * their grants expires; then the entry itself is pruned, once, to what is live at `now`.
+ */
+function revive(entry: Entry, now: number): Authentication {
+  if (now >= entry.nextExpiry) {
+    const stale = entry.authentication;
+    let grantsByIdentity = stale.grantsByIdentity;
+    for (const grants of stale.grantsByIdentity.values()) {
+      if (live(grants, now) === grants) continue;
+      grantsByIdentity = new Map([...grantsByIdentity].map(([id, list]) => [id, live(list, now)]));
+      break;
+    }
+    const pruned: Authentication = Object.freeze({
+      ...stale,
+      grantsByIdentity,
+      caller: Object.freeze({ ...stale.caller, grants: live(stale.caller.grants, now) }),
+    });
+    entry.authentication = pruned;
+    entry.nextExpiry = nextExpiryOf(pruned);
+  }
+  const cached = entry.authentication;
   // Rows of the request's own, so whatever tags them stays in this request.
   const identities = new Map<string, IdentityRow>();
   for (const [id, row] of cached.identities) identities.set(id, { ...row });
   const caller: Caller = {
     ...cached.caller,
     identity: identities.get(cached.caller.identity.id) ?? { ...cached.caller.identity },
-    grants: live(cached.caller.grants, now),
     revisions: new RevisionRecord(entry.revision),
   };
-  return { ...cached, caller, identities, grantsByIdentity };
+  return { ...cached, caller, identities };
 }

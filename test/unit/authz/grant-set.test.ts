@@ -13,6 +13,24 @@ function grant(
 }
 
 describe('GrantSet', () => {
+  it('should decide expiry at lookup time over a frozen list whose index is shared', () => {
+    const list = Object.freeze([grant('g1', 'a:read', null, now + 1000), grant('g2', 'b:read')]);
+    const first = new GrantSet(list);
+    expect(first.covering('a:read', null, now)?.id).toBe('g1');
+    // A second set over the same frozen list reuses its index, and still reads the clock given.
+    const second = new GrantSet(list, { admits: (g) => g.id !== 'g2' });
+    expect(second.covering('a:read', null, now + 1000)).toBeNull();
+    expect(second.covering('b:read', null, now)).toBeNull();
+    expect(first.covering('b:read', null, now)?.id).toBe('g2');
+  });
+
+  it('should index a list that is not frozen as it is at each construction', () => {
+    const list = [grant('g1', 'a:read')];
+    expect(new GrantSet(list).covering('a:read', null, now)?.id).toBe('g1');
+    list.push(grant('g2', 'b:read'));
+    expect(new GrantSet(list).covering('b:read', null, now)?.id).toBe('g2');
+  });
+
   it('should count the grants it holds', () => {
     expect(new GrantSet([grant('g1', 'a:read'), grant('g2', 'a:read', 'x')]).size).toBe(2);
     expect(new GrantSet([]).size).toBe(0);
