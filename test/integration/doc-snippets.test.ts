@@ -91,6 +91,8 @@ describe.each(engines())('documentation snippets on %s', (engine) => {
           ).toBe(true);
         }
       },
+      // Above the shell's own bound for a hung snippet (ShellSession.run).
+      120_000,
     );
   });
 });
