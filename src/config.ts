@@ -115,7 +115,7 @@ export interface Config {
   readonly conditions?: Partial<ConditionSettings>;
   /**
    * `AUTHENTICATION_CACHE_SIZE`: how many authentications (credential and prefetch) are kept for
-   * reuse while `revision_head` says nothing they read has changed, 0 to 1000000; 0 keeps none.
+   * reuse while no newer revision has been committed, 0 to 1000000; 0 keeps none.
    * Revocation stays strict either way. @default 1000
    */
   readonly authenticationCacheSize?: number;

@@ -77,7 +77,7 @@ export interface HttpServerOptions {
   /** Identity providers whose JWT bearer tokens are accepted beside API keys. @default [] */
   readonly oidcIssuers?: readonly OidcIssuer[];
   /**
-   * Authentications kept for reuse while `revision_head` says they are current (see
+   * Authentications kept for reuse while no newer revision has been committed (see
    * `AuthenticationCache`), shared by HTTP and WebSocket; 0 keeps none. @default 1000
    */
   readonly authenticationCacheSize?: number;

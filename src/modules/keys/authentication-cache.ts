@@ -2,7 +2,7 @@ import type { Database } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
 import { invariant } from '../../errors.js';
 import { type ActiveGrant, stillLive } from '../grants/live-grants.js';
-import { compareRevisions, type Revision } from '../revision/revision.js';
+import { compareRevisions, HEAD_SQL, type Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';
 import type { Authentication, Caller, Prefetch } from './authentication.js';
 
@@ -13,7 +13,7 @@ export const DEFAULT_AUTHENTICATION_CACHE_SIZE = 1000;
 export interface AuthenticationCacheStats {
   readonly maxEntries: number;
   readonly entries: number;
-  /** Requests answered from an entry: one statement, reading `revision_head` only. */
+  /** Requests answered from an entry: no statement, or one reading `revision_head` when reading through. */
   readonly hits: number;
   /**
    * Requests that ran the authentication statement: no entry (one statement), or an entry older
@@ -36,21 +36,22 @@ interface Entry {
   nextExpiry: number;
 }
 
-const HEAD_SQL = 'select value::text from revision_head';
-
 /**
  * Successful authentications of this process, reused while nothing they were read from has
  * changed. Every change to identities, keys, scopes or grants advances `revision_head` in its own
  * transaction (its audit event's trigger), and the authentication statement reads the head in the
  * snapshot it reads everything else from; so an entry read at revision R is exactly current while
- * the head is still R.
- * - each `authenticate` with an entry first reads `revision_head` in a statement of its own, sent
- *   after the request asked (on every instance): the same head, a hit; a newer one, the statement
- *   runs again. A change that has returned is therefore seen by every request that starts after
- *   it. Concurrent requests share reads: one that asks while a read is in flight waits for the
- *   next read, which is sent once that one is answered and serves everyone who asked meanwhile
- *   (never a read sent before they asked);
- * - a database that cannot answer fails the request: nothing is ever served without that read;
+ * no newer revision has been committed.
+ * - with a `Database.revisionSource` that knows the newest revision (the `RevisionFeed`: pushed
+ *   invalidation under a live lease), an entry at or past it is a hit with no statement; a change
+ *   returns only once every such instance has applied it, so a request that starts after a change
+ *   returned never reuses anything read before it;
+ * - otherwise (reading through: no lease, listener down, PGlite closed) `authenticate` with an
+ *   entry first reads `revision_head` in a statement of its own, sent after the request asked: the
+ *   same head, a hit; a newer one, the statement runs again. Concurrent requests share reads: one
+ *   that asks while a read is in flight waits for the next, which is sent once that one is
+ *   answered and serves everyone who asked meanwhile (never a read sent before they asked); a
+ *   read that fails fails the request;
  * - what time changes is re-checked on a hit with the current clock: grants whose `expiresAt` has
  *   passed are dropped from `caller.grants` and `grantsByIdentity` (the credential's own expiry is
  *   the authenticator's to check: an API key's `keyExpiresAt`, a token's `exp`);

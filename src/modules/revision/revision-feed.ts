@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { GraphQLError } from 'graphql';
 import type { Database, RevisionSource } from '../../db/client.js';
 import { invariant } from '../../errors.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
-import { compareRevisions, type Revision } from './revision.js';
+import { compareRevisions, HEAD_SQL, type Revision } from './revision.js';
 
 /** The channel drizzle/0019_instance_leases.sql announces every new revision on. */
 export const REVISION_CHANNEL = 'keyholder_revision';
@@ -33,8 +34,6 @@ const RENEW_SQL = `insert into instance_leases as l (id, expires_at, applied_rev
     applied_revision = case when $3::bigint is null then null
       else greatest(l.applied_revision, $3::bigint) end
   returning (select h.value::text from revision_head h)`;
-
-const HEAD_SQL = 'select value::text from revision_head';
 
 const ACK_SQL = `update instance_leases set applied_revision = $2
   where id = $1 and applied_revision < $2`;
@@ -135,12 +134,15 @@ export class RevisionFeed implements RevisionSource {
       if (behind === 0) break;
       const waited = performance.now() - started;
       // Unreachable while every instance runs this code (a renewal acknowledges what it reads);
-      // a bound so that a process that renews without applying cannot hold changes forever.
+      // a bound so that a process that renews without applying cannot hold a change forever. The
+      // change has committed, but its caller is told it is not yet in force everywhere: it never
+      // returns as if it were (fail closed).
       if (waited > 3 * this.#leaseMs) {
-        this.#log(
-          `Revision ${revision}: ${behind} instance(s) neither acknowledged it nor let their lease run out within ${Math.round(waited)} ms; the change returns without them`,
-        );
-        break;
+        const message = `Revision ${revision} was committed, but ${behind} instance(s) neither applied it nor let their lease run out within ${Math.round(waited)} ms; until they do, they may still answer from what they held before.`;
+        this.#log(message);
+        throw new GraphQLError(message, {
+          extensions: { code: 'SERVICE_UNAVAILABLE', revision, http: { status: 503 } },
+        });
       }
       await pause(Math.max(1, Math.min(delay, expiresInMs)));
       delay = Math.min(delay * 2, 25);

@@ -7,6 +7,9 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
  */
 export type Revision = string;
 
+/** Reads `revision_head`: the newest committed revision (one row). */
+export const HEAD_SQL = 'select value::text from revision_head';
+
 /** The largest revision PostgreSQL can issue (bigint). */
 const MAX_REVISION = 9_223_372_036_854_775_807n;
 const DIGITS = /^\d{1,19}$/;
