@@ -479,6 +479,8 @@ describe.each(engines())('identity-provider tokens on %s', (engine) => {
           department: 'finance',
         },
         jkt: null,
+        // The groups claim's values: TOKEN memberships count for these groups on its requests.
+        groups: ['payroll'],
       });
       expect(caller.keyExpiresAt).toEqual(caller.token?.expiresAt);
     });

@@ -6,7 +6,13 @@ import { expectEventually } from '../fixtures/eventually.js';
 import { expectError, expectUnauthenticated } from '../fixtures/expect-error.js';
 import { dataOf, gql } from '../fixtures/gql.js';
 import { type SigningKey, signingKey, signToken } from '../fixtures/identity-provider.js';
-import { createIdentity, defineScope, identityWithGrants, unique } from '../fixtures/seed.js';
+import {
+  createIdentity,
+  createKey,
+  defineScope,
+  identityWithGrants,
+  unique,
+} from '../fixtures/seed.js';
 import { countRows, startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { bearer, openWsClient, within } from '../fixtures/ws.js';
 
@@ -108,12 +114,27 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
   const groupsOf = async (token: string) =>
     dataOf((await gql(server.url, token, MY_GROUPS)) as never) as MyGroups;
 
-  const allowed = async (identityId: string, scope: string) =>
+  /** `check`, asked with `credential`: a person's token asks about its own identity. */
+  const allowed = async (credential: string, identityId: string, scope: string) =>
     (
-      dataOf(await gql(server.url, server.adminKey, CHECK, { id: identityId, scope })).check as {
+      dataOf(await gql(server.url, credential, CHECK, { id: identityId, scope })).check as {
         allowed: boolean;
       }
     ).allowed;
+
+  const groupNamesOf = async (identityId: string) =>
+    (
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'query($id: ID!) { identity(id: $id) { groups { name } } }',
+          {
+            id: identityId,
+          },
+        ),
+      ).identity as { groups: { name: string }[] }
+    ).groups.map((g) => g.name);
 
   const eventsAbout = async (subjectId: string) =>
     (
@@ -157,7 +178,7 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       ]),
     );
     expect(mine.me.groups).toHaveLength(3);
-    expect(await allowed(alice.id, group.scope)).toBe(true);
+    expect(await allowed(first, alice.id, group.scope)).toBe(true);
 
     // The same token again writes nothing.
     const groupEvents = () => countRows(server, 'audit_events', "action like 'group.%'");
@@ -176,8 +197,8 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
         [manual.name, 'MANUAL', null],
       ].sort(),
     );
-    expect(await allowed(alice.id, other.scope)).toBe(false);
-    expect(await allowed(alice.id, manual.scope)).toBe(true);
+    expect(await allowed(second, alice.id, other.scope)).toBe(false);
+    expect(await allowed(second, alice.id, manual.scope)).toBe(true);
     const audit = await gql(server.url, server.adminKey, EVENTS, {
       filter: { action: 'group.' },
     });
@@ -210,13 +231,70 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       groups: [group.externalId],
     });
     await groupsOf(token);
-    expect(await allowed(bob.id, group.scope)).toBe(true);
+    expect(await allowed(token, bob.id, group.scope)).toBe(true);
+    expect(await groupNamesOf(bob.id)).toEqual([group.name]);
 
     await expectEventually(
-      () => allowed(bob.id, group.scope),
-      (value) => value === false,
+      () => groupNamesOf(bob.id),
+      (names) => names.length === 0,
       'the token membership ending with the token',
     );
+    expectUnauthenticated(await gql(server.url, token, MY_GROUPS), 'expired');
+  });
+
+  it('should confer a token membership only on the requests that carry a token naming the group', async () => {
+    const group = await fedGroup();
+    const ivan = await person();
+    const key = await createKey(server, ivan.id);
+    const named = await tokenOf(ivan.sub, { groups: [group.externalId] });
+    expect(await allowed(named, ivan.id, group.scope)).toBe(true);
+
+    // The membership is on record (and listed), but it stands for nothing without the token.
+    expect(await groupNamesOf(ivan.id)).toEqual([group.name]);
+    expect(await allowed(key.secret, ivan.id, group.scope)).toBe(false);
+    expect(await allowed(server.adminKey, ivan.id, group.scope)).toBe(false);
+    const unnamed = await tokenOf(ivan.sub, { groups: [] });
+    expect(await allowed(unnamed, ivan.id, group.scope)).toBe(false);
+
+    // The first token still names the group, and still carries it.
+    expect(await allowed(named, ivan.id, group.scope)).toBe(true);
+  });
+
+  it('should let a token member delegate through the group with that token only', async () => {
+    const externalId = unique('idp-leads');
+    const group = dataOf(
+      await gql(server.url, server.adminKey, CREATE_GROUP, {
+        input: { name: unique('leads'), externalId },
+      }),
+    ).createGroup as { id: string };
+    const scope = await defineScope(server);
+    for (const [granted, grantable] of [
+      [scope, true],
+      ['grants:write', false],
+      ['grants:read', false],
+    ] as const) {
+      dataOf(
+        await gql(
+          server.url,
+          server.adminKey,
+          'mutation($input: GrantInput!) { grant(input: $input) { id } }',
+          { input: { groupId: group.id, scope: granted, grantable, reason: 'Leads hand it out.' } },
+        ),
+      );
+    }
+    dataOf(await gql(server.url, server.adminKey, FEED, { groupId: group.id, issuer: CORP }));
+    const judy = await person();
+    const key = await createKey(server, judy.id);
+    const token = await tokenOf(judy.sub, { groups: [externalId] });
+    await groupsOf(token);
+    const report = await createIdentity(server, { kind: 'USER' });
+    const GRANT = 'mutation($input: GrantInput!) { grant(input: $input) { id } }';
+    // What a token confers ends with the token, so does what is delegated through it.
+    const input = { identityId: report.id, scope, reason: 'Joins the project.', ttlSeconds: 60 };
+
+    expectError(await gql(server.url, key.secret, GRANT, { input }), 'FORBIDDEN', 'grants:write');
+    dataOf(await gql(server.url, token, GRANT, { input }));
+    expect(await allowed(server.adminKey, report.id, scope)).toBe(true);
   });
 
   describe('escalation through the claim', () => {
@@ -232,7 +310,7 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       const mine = await groupsOf(token);
 
       expect(mine.me.groups).toEqual([]);
-      expect(await allowed(mallory.id, admins.scope)).toBe(false);
+      expect(await allowed(token, mallory.id, admins.scope)).toBe(false);
     });
 
     it('should not let a token join a group nobody let its issuer feed', async () => {
@@ -241,7 +319,7 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       const token = await tokenOf(eve.sub, { groups: [scimGroup.externalId] });
 
       expect((await groupsOf(token)).me.groups).toEqual([]);
-      expect(await allowed(eve.id, scimGroup.scope)).toBe(false);
+      expect(await allowed(token, eve.id, scimGroup.scope)).toBe(false);
     });
 
     it('should refuse to let tokens feed a group that confers a requiresApproval scope', async () => {
@@ -275,7 +353,7 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       const token = await tokenOf(carol.sub, { groups: [group.externalId] });
 
       expect((await groupsOf(token)).me.groups).toEqual([]);
-      expect(await allowed(carol.id, group.scope)).toBe(false);
+      expect(await allowed(token, carol.id, group.scope)).toBe(false);
     });
 
     it('should refuse a token whose claim has 10,000 values on both transports, writing nothing', async () => {
@@ -359,16 +437,17 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
     await gql(server.url, server.adminKey, ADD, {
       input: { groupId: group.id, identityIds: [heidi.id], reason: 'Added by hand.' },
     });
-    await groupsOf(await tokenOf(grace.sub, { groups: [group.externalId] }));
-    expect(await allowed(grace.id, group.scope)).toBe(true);
+    const graceToken = await tokenOf(grace.sub, { groups: [group.externalId] });
+    await groupsOf(graceToken);
+    expect(await allowed(graceToken, grace.id, group.scope)).toBe(true);
 
     const stopped = dataOf(
       await gql(server.url, server.adminKey, FEED, { groupId: group.id, issuer: null }),
     ).setGroupTokenIssuer as { tokenIssuer: string | null };
 
     expect(stopped.tokenIssuer).toBeNull();
-    expect(await allowed(grace.id, group.scope)).toBe(false);
-    expect(await allowed(heidi.id, group.scope)).toBe(true);
+    expect(await allowed(graceToken, grace.id, group.scope)).toBe(false);
+    expect(await allowed(server.adminKey, heidi.id, group.scope)).toBe(true);
     const events = await eventsAbout(group.id);
     expect(events.map((e) => e.action)).toContain('group.token_feed_changed');
   });
@@ -425,6 +504,6 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
     const mine = await groupsOf(token);
 
     expect(mine.me.groups.map((g) => [g.name, g.source])).toEqual([[group.name, 'TOKEN']]);
-    expect(await allowed(mine.me.id, group.scope)).toBe(true);
+    expect(await allowed(token, mine.me.id, group.scope)).toBe(true);
   });
 });

@@ -1,8 +1,10 @@
 import { eq } from 'drizzle-orm';
+import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, type AuditEventRow, accessRequests } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
 import { parseAuditFilter } from '../audit/audit-filter.js';
+import type { Actor } from '../grants/grant-authority.js';
 import { loadLiveGrants } from '../grants/live-grants.js';
 import { mayDecide } from './access-request-queries.js';
 import { decisionRequirement } from './decision-authority.js';
@@ -10,8 +12,9 @@ import { decisionRequirement } from './decision-authority.js';
 /**
  * The live stream behind `Subscription.accessRequests`: every `accessrequest.*` event committed by
  * any instance (through the audit feed's LISTEN/NOTIFY), turned into the request as it is now, and
- * kept only when `subscriberId` could decide it at that moment: its live grants, read afresh for
- * each event (an owned agent's capped by its owner's, as everywhere), meet what deciding needs
+ * kept only when `subscriber` could decide it at that moment: its live grants, read afresh for
+ * each event (an owned agent's capped by its owner's, a scoped key's by its scopes, with the TOKEN
+ * memberships its token names, as for its requests), meet what deciding needs
  * (the scope grantable on the request's resource, or managing the group asked to join), and it is
  * neither the requester nor the grantee. A new request arrives as PENDING; its approval, denial or expiry follow.
  *
@@ -21,7 +24,7 @@ import { decisionRequirement } from './decision-authority.js';
 export function accessRequestEvents(
   database: Database,
   feed: AuditFeed,
-  subscriberId: string,
+  subscriber: Actor,
 ): AsyncIterableIterator<AccessRequestRow> {
   const source = feed.subscribe(parseAuditFilter({ action: 'accessrequest.' }));
   const relevant = async (event: AuditEventRow): Promise<AccessRequestRow | null> => {
@@ -33,13 +36,14 @@ export function accessRequestEvents(
     if (request === undefined) return null;
     const need = await decisionRequirement(database.db, request);
     const extra = need.group === undefined ? ['grants:write', 'grants:read'] : [];
-    const { grants } = await loadLiveGrants(database.db, [subscriberId], {
+    const { grants } = await loadLiveGrants(database.db, [subscriber.id], {
       scopes: [need.scope, ...extra],
+      ...(subscriber.tokenGroups === undefined ? {} : { tokenMemberships: subscriber.tokenGroups }),
     });
-    const held = grants.get(subscriberId) ?? [];
+    const held = capToKeyScopes(grants.get(subscriber.id) ?? [], subscriber.keyScopes);
     // Scope requests are decided with grants:write and grants:read too (see the schema).
     if (!extra.every((scope) => held.some((g) => g.scope === scope))) return null;
-    return mayDecide(subscriberId, held, request, need) ? request : null;
+    return mayDecide(subscriber.id, held, request, need) ? request : null;
   };
   const iterator: AsyncIterableIterator<AccessRequestRow> = {
     async next() {

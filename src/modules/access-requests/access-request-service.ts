@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
+import { actorOf } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authentication.js';
 import { parseId } from '../shared/validate.js';
 import { accessRequestEvents } from './access-request-feed.js';
@@ -63,6 +64,6 @@ export class AccessRequestService {
 
   /** New and decided requests the subscriber could decide (see `accessRequestEvents`). */
   subscribe(caller: Caller): AsyncIterableIterator<AccessRequestRow> {
-    return accessRequestEvents(this.database, this.feed, caller.identity.id);
+    return accessRequestEvents(this.database, this.feed, actorOf(caller));
   }
 }

@@ -103,9 +103,15 @@ export async function decisionAuthority(
     ? (await loadAuthority(tx, decider, [need.scope])).unconditionallyOver(need)
     : meetingRequirement(
         capToKeyScopes(
-          (await loadLiveGrants(tx, [decider.id], { lock: true, scopes: [need.scope] })).grants.get(
-            decider.id,
-          ) ?? [],
+          (
+            await loadLiveGrants(tx, [decider.id], {
+              lock: true,
+              scopes: [need.scope],
+              ...(decider.tokenGroups === undefined
+                ? {}
+                : { tokenMemberships: decider.tokenGroups }),
+            })
+          ).grants.get(decider.id) ?? [],
           decider.keyScopes,
         ),
         need,

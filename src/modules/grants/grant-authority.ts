@@ -8,7 +8,7 @@ import { roleScopes, roles } from '../../db/tables.js';
 import { badUserInput, forbidden, notFound } from '../../errors.js';
 import type { Caller } from '../keys/authentication.js';
 import { describeResource } from './describe-resource.js';
-import { type ActiveGrant, loadLiveGrants } from './live-grants.js';
+import { type ActiveGrant, loadLiveGrants, type TokenGroups } from './live-grants.js';
 
 /**
  * Who exercises authority over others' access: an identity, through a credential that may be a
@@ -19,13 +19,26 @@ export interface Actor {
   readonly id: string;
   /** The key's scopes; `null`: everything the identity holds (an unscoped key, a token, a policy). */
   readonly keyScopes: readonly KeyScope[] | null;
+  /** The groups the actor's token names: its TOKEN memberships in them count (`TokenGroups`). */
+  readonly tokenGroups?: TokenGroups;
 }
 
-/** The actor of a caller's change: its identity, through its key's scopes. */
+/** The actor of a caller's change: its identity, through its key's scopes or with its token. */
 export function actorOf(
-  caller: Pick<Caller, 'identity'> & Partial<Pick<Caller, 'keyScopes'>>,
+  caller: Pick<Caller, 'identity'> & Partial<Pick<Caller, 'keyScopes' | 'token'>>,
 ): Actor {
-  return { id: caller.identity.id, keyScopes: caller.keyScopes ?? null };
+  const actor = { id: caller.identity.id, keyScopes: caller.keyScopes ?? null };
+  const tokenGroups = tokenGroupsOf(caller);
+  return tokenGroups === undefined ? actor : { ...actor, tokenGroups };
+}
+
+/** The groups `caller`'s token names (`TokenGroups`); none for an API key. */
+export function tokenGroupsOf(
+  caller: Pick<Caller, 'identity'> & Partial<Pick<Caller, 'token'>>,
+): TokenGroups | undefined {
+  const { token } = caller;
+  if (token === undefined || token.groups.length === 0) return undefined;
+  return { identityId: caller.identity.id, issuer: token.issuer, externalIds: token.groups };
 }
 
 /** What a grant, a request or a review item is about: a scope on a resource pattern. */
@@ -128,6 +141,7 @@ export async function loadAuthority(
     grantableOnly: true,
     lock: true,
     ...(scopes === undefined ? {} : { scopes }),
+    ...(actor.tokenGroups === undefined ? {} : { tokenMemberships: actor.tokenGroups }),
   });
   return new Authority(capToKeyScopes(grants.get(actor.id) ?? [], actor.keyScopes));
 }

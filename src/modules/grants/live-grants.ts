@@ -67,6 +67,48 @@ export function liveMembership(alias?: string): SQL {
 export const MAX_GROUP_DEPTH = 8;
 
 /**
+ * The groups an identity-provider token names in its groups claim. They make the token's caller a
+ * member (its `source: TOKEN` memberships) on the requests that carry that token, and nowhere
+ * else: not through the identity's API keys, not for a `check` or an AuthZEN evaluation about it
+ * by anyone else, not for an agent it owns. A TOKEN membership row is the record of what a token
+ * said (its events, `Group.members`); it stands for nothing on its own.
+ */
+export interface TokenGroups {
+  /** The identity the token authenticates. */
+  readonly identityId: string;
+  /** The token's `iss`: only groups that issuer feeds (`tokenIssuer`) count. */
+  readonly issuer: string;
+  /** The claim's values (`groupsClaimValues`), matched against groups' `externalId`. */
+  readonly externalIds: readonly string[];
+}
+
+/**
+ * Which of an identity's direct memberships count, as SQL over `gm` (a `group_members` row):
+ * - `STANDING_MEMBERSHIPS` (the default): every one but `source: TOKEN`;
+ * - `tokenMembershipsSql`: those, and the TOKEN memberships of the groups the request's token
+ *   names, for the identity it authenticates;
+ * - `ALL_MEMBERSHIPS`: TOKEN ones too, whatever token they came from: never to decide a request,
+ *   only to err toward more where the question is what an identity could ever reach.
+ */
+export const STANDING_MEMBERSHIPS = "gm.source <> 'TOKEN'";
+export const ALL_MEMBERSHIPS = 'true';
+
+/**
+ * `STANDING_MEMBERSHIPS`, and for `identity` when it is `token.identity`, the TOKEN memberships of
+ * the groups `token.issuer` feeds whose `externalId` is in `token.externalIds` (each an SQL
+ * expression: a column or a parameter).
+ */
+export function tokenMembershipsSql(
+  identity: string,
+  token: { readonly identity: string; readonly issuer: string; readonly externalIds: string },
+): string {
+  return `(${STANDING_MEMBERSHIPS} or (${identity} = ${token.identity} and gm.group_id in (
+    select tg.id from groups tg
+    where tg.token_issuer = ${token.issuer} and tg.deleted_at is null
+      and tg.external_id = any(${token.externalIds}))))`;
+}
+
+/**
  * The live grants an identity (`identity`, an SQL expression) holds, directly or through any group
  * it is a member of (nested, live memberships only), one row per grant: the one statement of
  * effective grants, used as a lateral subquery by `holdingsStatement` and `loadLiveGrants`.
@@ -77,19 +119,24 @@ export const MAX_GROUP_DEPTH = 8;
  * memberships'), `grantable`, `condition`, `role`, `via_group`, `via_path`
  * (membership ids, the identity's own first). A group reached by several paths counts once, by
  * the path that lasts longest (then the shortest). Rows of grants with a `filter` (SQL over `gr`)
- * only.
+ * only; of the identity's direct memberships, those `memberships` (SQL over `gm`) lets count: see
+ * `STANDING_MEMBERSHIPS`.
  *
  * Each step up the nesting looks up the parents of every group reached so far through
  * `group_members_group_idx` (`offset 0` keeps the planner from flattening it into a join that
  * rescans every nested membership for each row: for a member of 50 groups nested 3 deep, that step
  * took 0.44 ms of the statement's 0.73 ms; looked up, 0.09 ms).
  */
-export function effectiveGrantsSql(identity: string, filter = 'true'): string {
+export function effectiveGrantsSql(
+  identity: string,
+  filter = 'true',
+  memberships = STANDING_MEMBERSHIPS,
+): string {
   return `(
   with recursive m(group_id, path, expires_at, depth) as (
     select gm.group_id, array[gm.id], gm.expires_at, 1
     from group_members gm
-    where gm.member_identity_id = ${identity} and ${liveMembershipSql('gm')}
+    where gm.member_identity_id = ${identity} and ${liveMembershipSql('gm')} and ${memberships}
     union all
     select up.group_id, m.path || up.id, least(m.expires_at, up.expires_at), m.depth + 1
     from m cross join lateral (
@@ -202,6 +249,12 @@ export interface LiveGrantOptions {
    * denial, never to decide. @default false
    */
   readonly uncapped?: boolean;
+  /**
+   * Which TOKEN memberships count: the groups a request's token names, for the identity it
+   * authenticates (`TokenGroups`), or `'all'` of them, only where the question is what an identity
+   * could ever reach (see `ALL_MEMBERSHIPS`). @default none (`STANDING_MEMBERSHIPS`)
+   */
+  readonly tokenMemberships?: TokenGroups | 'all';
 }
 
 /** The SQL filter over `gr` (a grant row) that `options` ask for. */
@@ -385,6 +438,22 @@ async function readHoldingsOf(
   into: Holdings,
 ): Promise<void> {
   if (ids.length === 0) return;
+  const token = options.tokenMemberships;
+  const memberships =
+    token === undefined
+      ? STANDING_MEMBERSHIPS
+      : token === 'all'
+        ? ALL_MEMBERSHIPS
+        : tokenMembershipsSql('i.id', {
+            identity: 'tk.identity_id',
+            issuer: 'tk.issuer',
+            externalIds: 'tk.external_ids',
+          });
+  const tokenColumns =
+    token === undefined || token === 'all'
+      ? sql``
+      : sql`cross join (select ${token.identityId}::uuid as identity_id, ${token.issuer}::text as issuer,
+          array(select jsonb_array_elements_text(${JSON.stringify(token.externalIds)}::jsonb)) as external_ids) tk`;
   const rows = rowsOf<EffectiveRow>(
     await db.execute(
       sql`select i.id as i_id, i.kind::text as i_kind, i.name as i_name,
@@ -394,8 +463,8 @@ async function readHoldingsOf(
             i.created_at as i_created_at, i.created_by as i_created_by,
             i.disabled_at as i_disabled_at, i.disabled_by as i_disabled_by,
             i.owner_id as i_owner_id, i.attributes as i_attributes, g.*
-          from identities i
-          left join lateral ${sql.raw(effectiveGrantsSql('i.id', grantFilterSql(options)))} g on true
+          from identities i ${tokenColumns}
+          left join lateral ${sql.raw(effectiveGrantsSql('i.id', grantFilterSql(options), memberships))} g on true
           where i.id = any(${`{${ids.join(',')}}`}::uuid[])`,
     ),
   );
@@ -554,6 +623,8 @@ export async function loadLiveGrants(
  * round trip, one flat join of the identities with their effective grants: measured with
  * pgbench, this costs PostgreSQL about 40 % less than a CTE with one UNION branch per kind of row.
  * `credentialColumns` (two, last): an API key's `scopes` and `jkt`, nulls for other credentials.
+ * `memberships`: which direct memberships count (`STANDING_MEMBERSHIPS`, or a token's:
+ * `tokenMembershipsSql`).
  */
 export function holdingsStatement(
   callerColumns: string,
@@ -561,6 +632,7 @@ export function holdingsStatement(
   callerId: string,
   where: string,
   credentialColumns = 'null::jsonb, null::text',
+  memberships = STANDING_MEMBERSHIPS,
 ): string {
   return `
 select ${callerColumns},
@@ -576,7 +648,7 @@ select ${callerColumns},
        ${credentialColumns}
 from ${from}
 join identities i on i.id = any(array_prepend(${callerId}, $2::uuid[]))
-left join lateral ${effectiveGrantsSql('i.id')} g on true
+left join lateral ${effectiveGrantsSql('i.id', 'true', memberships)} g on true
 where ${where}`;
 }
 

@@ -24,7 +24,10 @@ export async function scopesUnlockedByAttributes(
   const held =
     identityId === null
       ? []
-      : ((await loadLiveGrants(tx, [identityId], { lock: true })).grants.get(identityId) ?? []);
+      : // Every TOKEN membership too: whichever token the identity signs in with next.
+        ((
+          await loadLiveGrants(tx, [identityId], { lock: true, tokenMemberships: 'all' })
+        ).grants.get(identityId) ?? []);
   for (const grant of held) {
     if (readsAttributes(grant.condition) || readsAttributes(grant.ownerCondition)) {
       unlocked.add(grant.scope);

@@ -491,7 +491,11 @@ async function chooseOwner(
     });
   }
   if (!(await inSameParty(tx, caller.id, [ownerId]))) {
-    const held = (await loadLiveGrants(tx, [ownerId], { lock: true })).grants.get(ownerId) ?? [];
+    // Every TOKEN membership of the owner's too: an owner signed in with a token acts with them.
+    const held =
+      (await loadLiveGrants(tx, [ownerId], { lock: true, tokenMemberships: 'all' })).grants.get(
+        ownerId,
+      ) ?? [];
     const authority = await loadAuthority(tx, actorOf(actor), [
       ...new Set(held.map((g) => g.scope)),
     ]);

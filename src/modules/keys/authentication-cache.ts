@@ -22,8 +22,17 @@ export interface AuthenticationCacheStats {
   readonly misses: number;
 }
 
-/** Which credential an entry is for: an API key's SHA-256 hash, or a token subject's externalId. */
-export type CredentialKey = { readonly apiKeyHash: string } | { readonly externalId: string };
+/**
+ * Which credential an entry is for: an API key's SHA-256 hash, or a token subject's externalId with
+ * the token's issuer and groups claim (which TOKEN memberships count: `TokenGroups`).
+ */
+export type CredentialKey =
+  | { readonly apiKeyHash: string }
+  | {
+      readonly externalId: string;
+      readonly issuer: string;
+      readonly groups: readonly string[];
+    };
 
 interface Entry {
   readonly revision: Revision;

@@ -13,4 +13,10 @@ export interface CallerToken {
   readonly claims: Readonly<Record<string, unknown>>;
   /** `cnf.jkt` (RFC 9449): the token is DPoP-bound to that key thumbprint; `null` when unbound. */
   readonly jkt: string | null;
+  /**
+   * The values of the issuer's groups claim (`groupsClaimValues`; none when it has no
+   * `groupsClaim`): the groups this token makes its caller a member of, on its own requests only
+   * (see `TokenGroups`).
+   */
+  readonly groups: readonly string[];
 }

@@ -5,7 +5,6 @@ import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import { authenticateSubject } from './authenticate-subject.js';
 import type { CallerToken } from './caller-token.js';
 import { createTokenIdentity } from './create-token-identity.js';
-import { groupsClaimValues } from './groups-claim.js';
 import { externalIdOf, type OidcIssuer } from './oidc-issuers.js';
 import { TokenGroupFeed } from './token-group-feed.js';
 import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
@@ -18,11 +17,12 @@ import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
  *   `createIdentities`, then a USER identity with zero grants is created first (once);
  * - a disabled identity: `UNAUTHENTICATED`;
  * - with a `cache`, the identity's authentication still current at `revision_head` is reused
- *   (keyed by externalId and prefetch); the token itself is verified on every request and is the
+ *   (keyed by externalId, issuer, groups claim and prefetch); the token itself is verified on every request and is the
  *   caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a cached one;
  * - before the caller's grants are loaded, the issuer's groups claim (`groupsClaim`) is reconciled
  *   with the identity's TOKEN memberships, once per token (`TokenGroupFeed`); a malformed or
- *   oversized claim refuses the token.
+ *   oversized claim refuses the token. Those memberships count on this token's requests only, for
+ *   the groups it names (`TokenGroups`).
  */
 export class TokenAuthenticator {
   readonly #verifier: TokenVerifier;
@@ -46,18 +46,20 @@ export class TokenAuthenticator {
     const verified = await this.#verifier.verify(token);
     const { trustedIssuer, payload: _payload, ...callerToken } = verified;
     const externalId = externalIdOf(trustedIssuer, verified.subject);
-    const groupIds =
-      trustedIssuer.groupsClaim === null
-        ? null
-        : groupsClaimValues(trustedIssuer, verified.payload);
     const feed = () =>
-      groupIds === null
+      trustedIssuer.groupsClaim === null
         ? Promise.resolve(true)
-        : this.#groups.reconcile(externalId, verified, groupIds);
+        : this.#groups.reconcile(externalId, verified, verified.groups);
     const known = await feed();
     const load = () => this.#load(verified, externalId, callerToken, prefetch, request);
     const cached = () =>
-      this.cache === undefined ? load() : this.cache.authenticate({ externalId }, prefetch, load);
+      this.cache === undefined
+        ? load()
+        : this.cache.authenticate(
+            { externalId, issuer: verified.issuer, groups: verified.groups },
+            prefetch,
+            load,
+          );
     let auth = await cached();
     // Created by this request: its memberships are added now, and read by a second load.
     if (!known && (await feed())) auth = await cached();

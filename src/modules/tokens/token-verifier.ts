@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { type DomainError, unauthenticated } from '../../errors.js';
 import type { CallerToken } from './caller-token.js';
+import { groupsClaimValues } from './groups-claim.js';
 import { type OidcIssuer, STANDARD_CONDITION_CLAIMS } from './oidc-issuers.js';
 
 /** A token that passed every check, and the issuer that vouched for it. */
@@ -132,6 +133,7 @@ export class TokenVerifier {
       expiresAt: new Date((payload.exp as number) * 1000),
       claims,
       jkt: confirmationOf(payload.cnf),
+      groups: groupsClaimValues(issuer, payload),
       trustedIssuer: issuer,
       payload,
     };
