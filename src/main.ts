@@ -106,6 +106,7 @@ export async function startKeyholder(
     config.grantUsageFlushMs === undefined ? {} : { flushMs: config.grantUsageFlushMs },
     conditions,
     config.webhooks?.allowedNetworks ?? [],
+    config.oidcIssuers ?? [],
   );
   services.auditVerifier.configure({
     events: auditSettings.checkpointEvents ?? 1000,

@@ -23,6 +23,7 @@ import { RevisionService } from '../modules/revision/revision-service.js';
 import { RoleService } from '../modules/roles/role-service.js';
 import { ScopeService } from '../modules/scopes/scope-service.js';
 import { SensitiveScopes } from '../modules/scopes/sensitive-scopes.js';
+import type { OidcIssuer } from '../modules/tokens/oidc-issuers.js';
 import {
   type GrantUsageOptions,
   GrantUsageRecorder,
@@ -75,6 +76,8 @@ export function createServices(
   conditionSettings: ConditionSettings = DEFAULT_CONDITION_SETTINGS,
   /** Networks webhooks may be sent to although private (see `WebhookTargets`). */
   webhookAllowedNetworks: readonly string[] = [],
+  /** The OIDC issuers this server trusts: only they may feed groups (`setGroupTokenIssuer`). */
+  oidcIssuers: readonly Pick<OidcIssuer, 'issuer' | 'groupsClaim'>[] = [],
 ): Services {
   const auditFeed = new AuditFeed(database, log);
   const sensitiveScopes = new SensitiveScopes(database, log);
@@ -95,7 +98,7 @@ export function createServices(
     usage: new UsageService(database),
     grantUsage: new GrantUsageRecorder(database, log, grantUsage),
     accessReviews: new AccessReviewService(database),
-    groups: new GroupService(database),
+    groups: new GroupService(database, oidcIssuers),
     roles: new RoleService(database),
     usageWindows: new UsageWindows(),
     conditionSettings,

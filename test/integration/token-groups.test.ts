@@ -22,6 +22,8 @@ const CORP = 'https://sso.corp.test';
 const OTHER = 'https://other.test';
 /** Its groups claim is called `roles`; it creates identities on first sight. */
 const AUDIENCE = 'keyholder';
+/** A third, trusted for sign-in, whose tokens' groups are not read. */
+const NO_GROUPS = 'https://no-groups.test';
 
 const CREATE_GROUP = `mutation($input: CreateGroupInput!) { createGroup(input: $input) { id name externalId } }`;
 const FEED = `mutation($groupId: ID!, $issuer: String) {
@@ -65,6 +67,13 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
           groupsClaim: 'roles',
           createIdentities: true,
           clockToleranceSeconds: 0,
+        },
+        {
+          issuer: NO_GROUPS,
+          audience: AUDIENCE,
+          keys: [otherKey.publicJwk],
+          algorithms: ['ES256'],
+          groupsClaim: null,
         },
       ]),
     );
@@ -409,6 +418,26 @@ describe.each(engines())('groups fed by identity-provider tokens on %s', (engine
       });
 
       expectError(response, 'FORBIDDEN', 'requires holding grantable everything its grants confer');
+    });
+
+    it('should refuse to let an issuer feed a group unless this server trusts it and reads its groups', async () => {
+      const group = await fedGroup(null);
+
+      expectError(
+        await gql(server.url, server.adminKey, FEED, {
+          groupId: group.id,
+          issuer: 'https://sso.corp.test/',
+        }),
+        'BAD_USER_INPUT',
+        `Issuer "https://sso.corp.test/" is not in this server's OIDC_ISSUERS (configured: "${CORP}"`,
+      );
+      expectError(
+        await gql(server.url, server.adminKey, FEED, { groupId: group.id, issuer: NO_GROUPS }),
+        'BAD_USER_INPUT',
+        'reads no groups claim',
+      );
+      const events = await eventsAbout(group.id);
+      expect(events.map((e) => e.action)).not.toContain('group.token_feed_changed');
     });
 
     it('should refuse a group without externalId, and a caller who does not manage it', async () => {

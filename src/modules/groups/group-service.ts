@@ -41,6 +41,7 @@ import {
   requireText,
   resolveExpiry,
 } from '../shared/validate.js';
+import type { OidcIssuer } from '../tokens/oidc-issuers.js';
 import {
   groupCreated,
   groupDeleted,
@@ -184,7 +185,11 @@ export async function admitApprovedMember(
  * the request (`assertManagesGroup`).
  */
 export class GroupService {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    /** The OIDC issuers this server trusts (OIDC_ISSUERS): the only ones that may feed a group. */
+    private readonly oidcIssuers: readonly Pick<OidcIssuer, 'issuer' | 'groupsClaim'>[] = [],
+  ) {}
 
   async get(id: string): Promise<GroupRow | null> {
     if (!isUuid(id)) return null;
@@ -464,7 +469,8 @@ export class GroupService {
   /**
    * Lets the OIDC issuer `issuer` feed the group from its tokens' groups claim (see
    * `reconcileTokenMemberships`), or stops it (`issuer` null), all in the actor's name:
-   * - the group needs an `externalId` (what the claim names); `BAD_USER_INPUT` otherwise;
+   * - `issuer` must be one of this server's OIDC_ISSUERS that reads a groups claim, and the group
+   *   needs an `externalId` (what the claim names); `BAD_USER_INPUT` otherwise;
    * - the actor must be able to add members now (hold grantable everything the group confers, as
    *   `addMembers`), checked for a token of one second: each token's own lifetime is checked at
    *   sign-in against the scopes' `maxTtlSeconds`. A group conferring a `requiresApproval` scope is
@@ -479,6 +485,7 @@ export class GroupService {
   ): Promise<GroupRow> {
     const id = parseId(rawId, 'group');
     const issuer = rawIssuer === null ? null : requireText(rawIssuer, 'issuer', 500);
+    if (issuer !== null) this.#assertFeedingIssuer(issuer);
     const reason = requireText(rawReason, 'reason', 1000);
     return runChange(this.database, actor, async (tx) => {
       const group = await lockLiveGroup(tx, id);
@@ -505,6 +512,24 @@ export class GroupService {
       await recordChange(tx, actor, tokenFeedChanged(group, row, reason));
       return row;
     });
+  }
+
+  /** `BAD_USER_INPUT` unless `issuer` is trusted here and reads a groups claim (a typo feeds nobody). */
+  #assertFeedingIssuer(issuer: string): void {
+    const trusted = this.oidcIssuers.find((entry) => entry.issuer === issuer);
+    if (trusted === undefined) {
+      const known = this.oidcIssuers.map((entry) => `"${entry.issuer}"`).join(', ');
+      throw badUserInput(
+        `Issuer "${issuer}" is not in this server's OIDC_ISSUERS (${known === '' ? 'none is configured' : `configured: ${known}`}); only an issuer whose tokens Keyholder accepts can feed a group.`,
+        { field: 'issuer' },
+      );
+    }
+    if (trusted.groupsClaim === null) {
+      throw badUserInput(
+        `Issuer "${issuer}" reads no groups claim ("groupsClaim": null in OIDC_ISSUERS), so its tokens cannot feed a group.`,
+        { field: 'issuer' },
+      );
+    }
   }
 
   async list(
