@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -10,8 +9,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Spec files mostly wait on servers, databases and child processes: on a 2-core machine,
-    // vitest's default (cores - 1) runs them one at a time. Three at once keep both cores busy.
-    maxWorkers: Math.max(3, availableParallelism()),
   },
 });
