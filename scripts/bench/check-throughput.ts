@@ -1,22 +1,37 @@
 /**
  * `check` over HTTP on PostgreSQL, strict revocation, against plain Apollo Server baselines in the
- * same run (see scripts/bench/README.md). Needs DATABASE_URL pointing at a PostgreSQL server it may
- * create a database on. Usage: npm run build && node dist/scripts/bench/check-throughput.js
+ * same run, with where the time goes (Node and PostgreSQL CPU, statements per request) and a
+ * grants-held axis (see scripts/bench/README.md). Needs DATABASE_URL pointing at a PostgreSQL
+ * server it may create a database on. Usage: npm run build && node dist/scripts/bench/check-throughput.js
  */
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { openDatabase } from '../../src/db/client.js';
+import { useAuditKeys } from '../../src/modules/audit/audit-chain.js';
+import { AuditKeys } from '../../src/modules/audit/audit-keys.js';
 import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
+import { seedHeldGrants } from './growth-seed.js';
 import {
   CONNECTIONS,
   gql,
+  type LoadResult,
   load,
   median,
   ROUNDS,
   SECONDS,
   startChild,
+  statementsSent,
   stopChild,
 } from './http-load.js';
+
+/** The grants held by the caller on the grants-held axis. */
+const GRANTS_HELD = (process.env.GRANTS_HELD ?? '1,100,1000,5000').split(',').map(Number);
+const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(', ');
 
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
 
@@ -27,6 +42,14 @@ if (!adminUrl) {
   );
   process.exit(2);
 }
+
+// The seeded grants' events are sealed here, with the keys the servers run with.
+useAuditKeys(
+  AuditKeys.fromSettings({
+    hmacKey: BENCH_AUDIT_ENV.AUDIT_HMAC_KEY,
+    signingKey: BENCH_AUDIT_ENV.AUDIT_SIGNING_KEY,
+  }),
+);
 
 const database = `kh_bench_${Date.now()}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -88,6 +111,35 @@ try {
     )
   ).createApiKey.secret as string;
 
+  // The grants-held axis: a caller holding `n` grants (decisions:execute through the API, and
+  // n − 1 grants of orders:read on distinct resources seeded as the API writes them).
+  const seeding = await openDatabase({ databaseUrl: benchUrl.href, dataDir: '', poolSize: 2 });
+  const holders: { held: number; key: string }[] = [];
+  for (const held of GRANTS_HELD) {
+    const holderId = (
+      await gql(
+        url,
+        ADMIN_KEY,
+        `mutation { createIdentity(input: { name: "holder-${held}", kind: SERVICE }) { id } }`,
+      )
+    ).createIdentity.id as string;
+    await gql(
+      url,
+      ADMIN_KEY,
+      `mutation { grant(input: { identityId: "${holderId}", scope: "decisions:execute", reason: "bench" }) { id } }`,
+    );
+    await seedHeldGrants(seeding, holderId, 'orders:read', held - 1);
+    const holderKey = (
+      await gql(
+        url,
+        ADMIN_KEY,
+        `mutation { createApiKey(input: { identityId: "${holderId}", name: "holder" }) { secret } }`,
+      )
+    ).createApiKey.secret as string;
+    holders.push({ held, key: holderKey });
+  }
+  await seeding.close();
+
   const query =
     'query Check($id: ID!, $scope: String!) { check(identityId: $id, scope: $scope) { allowed reason } }';
   const body = JSON.stringify({
@@ -136,20 +188,42 @@ try {
     },
     /listening on (\S+\/graphql)/,
   );
-  children.push(standalone.child, withExpress.child, noDb.child, unlogged.child);
+  // The same Keyholder with no authentication cache: every request loads its caller's grants.
+  const uncached = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
+      AUTHENTICATION_CACHE_SIZE: '0',
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(standalone.child, withExpress.child, noDb.child, unlogged.child, uncached.child);
 
   const pidOf = (child: ChildProcess) => child.pid as number;
+  const counted = (graphqlUrl: string) => () => statementsSent(graphqlUrl, ADMIN_KEY);
   const logged = {
     name: 'keyholder check (auth + grants + answer, strict)',
     url,
     key,
     pid: pidOf(keyholder.child),
+    statements: counted(url),
   };
   const off = {
     name: 'keyholder check, access logging off',
     url: unlogged.url,
     key,
     pid: pidOf(unlogged.child),
+    statements: counted(unlogged.url),
+  };
+  const cacheOff = {
+    name: 'keyholder check, authentication cache off',
+    url: uncached.url,
+    key,
+    pid: pidOf(uncached.child),
+    statements: counted(uncached.url),
   };
   const target = {
     name: 'plain Apollo (standalone), one indexed PostgreSQL lookup',
@@ -163,6 +237,7 @@ try {
     key,
     pid: pidOf(keyholder.child),
     body: authzenBody,
+    statements: counted(url),
   };
   const batch = {
     name: `keyholder AuthZEN evaluations (${BATCH} decisions)`,
@@ -170,15 +245,19 @@ try {
     key,
     pid: pidOf(keyholder.child),
     body: batchBody,
+    statements: counted(url),
   };
-  const variants: {
+  type Variant = {
     name: string;
     url: string;
     key: string | null;
     pid: number;
     body?: string;
-  }[] = [
+    statements?: () => Promise<number>;
+  };
+  const variants: Variant[] = [
     logged,
+    cacheOff,
     single,
     batch,
     target,
@@ -202,46 +281,82 @@ try {
         database,
       ])
     ).map((row) => row.pid);
-  for (const v of variants) await load(v, v.body ?? body, backends); // warm-up, discarded
-  type Runs = { rps: number[]; serverUs: number[]; databaseUs: number[]; errors: number };
+  // The grants-held axis: each holder's own `check` of alice, served from the authentication
+  // cache (hit) and by the Keyholder without one (miss: its grants loaded on every request).
+  const axis: Variant[] = holders.flatMap(({ held, key: holderKey }) => [
+    { ...logged, name: `holding ${held} grants, cache hit`, key: holderKey },
+    { ...cacheOff, name: `holding ${held} grants, cache miss`, key: holderKey },
+  ]);
+  console.log(`load average at start: ${loadAverage()}`);
+  for (const v of [...variants, ...axis]) await load(v, v.body ?? body, backends); // warm-up
+  type Runs = { runs: LoadResult[]; errors: number };
   const results = new Map<string, Runs>(
-    variants.map((v) => [v.name, { rps: [], serverUs: [], databaseUs: [], errors: 0 }]),
+    [...variants, ...axis].map((v) => [v.name, { runs: [], errors: 0 }]),
   );
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
-    for (const v of order) {
+    for (const v of [...order, ...axis]) {
       const r = await load(v, v.body ?? body, backends);
       const entry = results.get(v.name) as Runs;
-      entry.rps.push(r.rps);
-      entry.serverUs.push(r.serverUs);
-      entry.databaseUs.push(r.databaseUs);
+      entry.runs.push(r);
       entry.errors += r.errors;
     }
   }
-  const khRps = results.get(logged.name)?.rps ?? [];
+  const of = (name: string, field: keyof Omit<LoadResult, 'statements' | 'errors'>) =>
+    median((results.get(name) as Runs).runs.map((r) => r[field]));
+  const khRps = (results.get(logged.name) as Runs).runs.map((r) => r.rps);
   const kh = median(khRps);
-  console.log(
-    `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians` +
-      ' (CPU: µs per request of the server process and of its database backends):',
-  );
-  for (const v of variants) {
+  const noDbName = 'plain Apollo (standalone), no database';
+  const noDbUs = of(noDbName, 'serverUs');
+  const row = (v: Variant, ratioTo: number[]) => {
     const r = results.get(v.name) as Runs;
-    const m = median(r.rps);
+    const rps = r.runs.map((run) => run.rps);
     // Each round measures every server back to back, so the ratio within a round shares its load.
-    const perRound = median(r.rps.map((rps, round) => (khRps[round] as number) / rps));
+    const perRound = median(rps.map((value, round) => value / (ratioTo[round] as number)));
+    const statements = r.runs.map((run) => run.statements);
+    const perRequest = statements.includes(null)
+      ? '   —'
+      : median(statements as number[]).toFixed(3);
+    return `  ${v.name.padEnd(58)} ${median(rps).toFixed(0).padStart(6)} req/s ${perRound.toFixed(2).padStart(5)}×  p50/p99 ${of(v.name, 'p50Ms').toFixed(0).padStart(3)}/${of(v.name, 'p99Ms').toFixed(0).padStart(4)} ms  CPU Node ${of(v.name, 'serverUs').toFixed(0).padStart(5)} µs (${(of(v.name, 'serverUs') / noDbUs).toFixed(2)}×) + PostgreSQL ${of(v.name, 'databaseUs').toFixed(0).padStart(5)} µs  statements ${perRequest}  errors ${r.errors}`;
+  };
+  console.log(
+    `\ncheck over HTTP, ${ROUNDS} rounds × ${SECONDS}s, ${CONNECTIONS} connections, medians; ` +
+      'ratios: req/s to plain Apollo with no database in the same round; CPU µs per request of ' +
+      'the server process (its ratio to plain Apollo with no database) and of its database backends; ' +
+      'statements per request from the server’s /metrics:',
+  );
+  const noDbRps = (results.get(noDbName) as Runs).runs.map((r) => r.rps);
+  for (const v of variants) console.log(row(v, noDbRps));
+  console.log('\ngrants held by the caller (ratio: req/s to the 1-grant caller, same kind):');
+  for (const v of axis) {
+    const hit = v.name.endsWith('hit');
+    const first = axis.find((a) => a.name.endsWith(hit ? 'hit' : 'miss')) as Variant;
     console.log(
-      `  ${v.name.padEnd(58)} ${m.toFixed(0).padStart(6)} req/s  errors ${r.errors}  keyholder ratio ${(kh / m).toFixed(2)}× (median of rounds ${perRound.toFixed(2)}×)  CPU ${median(r.serverUs).toFixed(0)} + ${median(r.databaseUs).toFixed(0)} µs`,
+      row(
+        v,
+        (results.get(first.name) as Runs).runs.map((r) => r.rps),
+      ),
     );
   }
-  const targetRps = median(results.get(target.name)?.rps ?? []);
+  for (const kind of ['hit', 'miss']) {
+    const named = axis.filter((a) => a.name.endsWith(kind)).map((a) => of(a.name, 'serverUs'));
+    const most = GRANTS_HELD.at(-1);
+    console.log(
+      `  Node CPU per request, ${most} grants / 1 grant, cache ${kind}: ${((named.at(-1) as number) / (named[0] as number)).toFixed(2)}× (target ≤ ${kind === 'hit' ? '1.3' : '3'}×)`,
+    );
+  }
+  const targetRps = median((results.get(target.name) as Runs).runs.map((r) => r.rps));
   console.log(
-    `  target: keyholder / plain Apollo (standalone) with one lookup ≥ 0.90×: ${(kh / targetRps).toFixed(2)}×`,
+    `  target: keyholder / plain Apollo (standalone) with no database ≥ 0.85×: ${(kh / median(noDbRps)).toFixed(2)}×; Node CPU ≤ 1.2×: ${(of(logged.name, 'serverUs') / noDbUs).toFixed(2)}×`,
   );
-  const singleRps = results.get(single.name)?.rps ?? [];
+  console.log(
+    `  keyholder / plain Apollo (standalone) with one lookup: ${(kh / targetRps).toFixed(2)}×`,
+  );
+  const singleRps = (results.get(single.name) as Runs).runs.map((r) => r.rps);
   console.log(
     `  target: AuthZEN evaluation / check over GraphQL ≥ 0.90×: ${(median(singleRps) / kh).toFixed(2)}× (median of rounds ${median(singleRps.map((rps, round) => rps / (khRps[round] as number))).toFixed(2)}×)`,
   );
-  const batchRps = median(results.get(batch.name)?.rps ?? []);
+  const batchRps = of(batch.name, 'rps');
   console.log(
     `  AuthZEN batches: ${batchRps.toFixed(0)} req/s × ${BATCH} = ${(batchRps * BATCH).toFixed(0)} decisions/s`,
   );
@@ -268,10 +383,11 @@ try {
     `select count(*)::int as n from audit_events where action like 'access.%'`,
   );
   await bench.end();
-  const offRps = median(results.get(off.name)?.rps ?? []);
+  const offRps = of(off.name, 'rps');
   console.log(
     `  access logging on/off: ${(kh / offRps).toFixed(2)}× (target ≥ 0.90); access events written: ${written?.n}`,
   );
+  console.log(`load average at the end: ${loadAverage()}`);
 } finally {
   for (const child of children) await stopChild(child).catch(() => {});
   await admin.unsafe(`drop database if exists ${database} with (force)`);

@@ -4,8 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { measureCpu } from './proc-cpu.js';
 
 export const ROUNDS = Number(process.env.ROUNDS ?? 3);
 export const SECONDS = Number(process.env.SECONDS ?? 8);
@@ -19,8 +19,9 @@ export async function startChild(
   script: string,
   env: Record<string, string>,
   ready: RegExp,
+  nodeArgs: readonly string[] = SERVER_NODE_ARGS,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -70,51 +71,78 @@ export async function gql(
   return body.data as Record<string, Any>;
 }
 
-/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`; 0 if gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ ticks
-  } catch {
-    return 0;
-  }
+/** What a load run measured; the CPU is per request, in µs. */
+export interface LoadResult {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  /** The server's own process. */
+  readonly serverUs: number;
+  /** The PostgreSQL backends connected to the benchmark's database. */
+  readonly databaseUs: number;
+  /** Statements the server sent per request (its `/metrics`), or `null` when it has none. */
+  readonly statements: number | null;
 }
 
 /**
- * One load run, with the requests served and the CPU they cost: the server's own process and the
- * PostgreSQL backends connected to the benchmark's database (summed over `pids()`, read before
- * and after), in µs per request.
+ * One load run, with the requests served and what they cost (`measureCpu`): the server's own
+ * process and the PostgreSQL backends `backends()` lists, and, when `target.statements` reads a
+ * server's statement counter, the statements it sent.
  */
 export async function load(
-  target: { url: string; key: string | null; pid: number },
+  target: {
+    url: string;
+    key: string | null;
+    pid: number;
+    statements?: (() => Promise<number>) | undefined;
+  },
   body: string,
   backends: () => Promise<number[]>,
-) {
-  const pgBefore = await backends();
-  const pgCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-  const serverBefore = cpuSeconds(target.pid);
-  const dbBefore = pgCpu(pgBefore);
-  const result = await autocannon({
-    url: target.url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    headers: {
-      'content-type': 'application/json',
-      ...(target.key ? { authorization: `Bearer ${target.key}` } : {}),
-    },
-    body,
-  });
+): Promise<LoadResult> {
+  const statementsBefore = await target.statements?.();
+  const spent = await measureCpu(target.pid, backends, () =>
+    autocannon({
+      url: target.url,
+      method: 'POST',
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      headers: {
+        'content-type': 'application/json',
+        ...(target.key ? { authorization: `Bearer ${target.key}` } : {}),
+      },
+      body,
+    }),
+  );
+  const statementsAfter = await target.statements?.();
+  const result = spent.result;
   const requests = Math.max(1, result.requests.total);
-  // Backends that were there before (pool connections are long-lived) plus any opened since.
-  const pgAfter = [...new Set([...pgBefore, ...(await backends())])];
-  const dbAfter = pgCpu(pgAfter);
   return {
     rps: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    serverUs: (1e6 * (cpuSeconds(target.pid) - serverBefore)) / requests,
-    databaseUs: (1e6 * (dbAfter - dbBefore)) / requests,
+    serverUs: (1e6 * spent.serverSeconds) / requests,
+    databaseUs: (1e6 * spent.databaseSeconds) / requests,
+    statements:
+      statementsBefore === undefined || statementsAfter === undefined
+        ? null
+        : (statementsAfter - statementsBefore) / requests,
   };
+}
+
+/**
+ * Reads `keyholder_database_statements_total` from a Keyholder's `/metrics` (`graphqlUrl` is its
+ * `/graphql`; `key` must hold `system:read`). The scrape itself sends no statement.
+ */
+export async function statementsSent(graphqlUrl: string, key: string): Promise<number> {
+  const response = await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'), {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  const text = await response.text();
+  const match = /^keyholder_database_statements_total (\d+)/m.exec(text);
+  if (match === null) throw new Error(`No statement counter at /metrics (${response.status}).`);
+  return Number(match[1]);
 }
 
 export const median = (values: number[]) => {

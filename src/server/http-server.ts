@@ -241,6 +241,7 @@ export async function startHttpServer(
     authenticationCache: () => authenticationCache.stats(),
     authenticationFailures: () => failures.counts,
     accessLog: () => options.services.accessLog.status(),
+    statements: () => options.database.statements.count,
     expirySweeper: sweeper ? () => sweeper.status() : undefined,
     webhooks: options.webhooks,
   });

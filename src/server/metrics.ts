@@ -44,6 +44,8 @@ export interface MetricSources {
   /** Refused credentials by reason (`FailedAuthentications.counts`). */
   readonly authenticationFailures?: () => ReadonlyMap<string, number>;
   readonly accessLog: () => AccessLogStatus;
+  /** Statements this process has sent to its database (`Database.statements`). */
+  readonly statements?: (() => number) | undefined;
   readonly expirySweeper?: (() => ExpirySweeperStatus) | undefined;
   readonly webhooks?: (() => WebhookDispatchStats) | undefined;
 }
@@ -134,6 +136,15 @@ export function createMetrics(sources: MetricSources): KeyholderMetrics {
     'Authentications that ran the authentication statement.',
     () => sources.authenticationCache().misses,
   );
+  const statements = sources.statements;
+  if (statements !== undefined) {
+    counterOf(
+      registry,
+      'keyholder_database_statements_total',
+      'Statements sent to the database by this process (a transaction counts its statements).',
+      statements,
+    );
+  }
   const failures = sources.authenticationFailures;
   if (failures !== undefined) {
     new Counter({
