@@ -114,7 +114,7 @@ try {
   // The grants-held axis: a caller holding `n` grants (decisions:execute through the API, and
   // n − 1 grants of orders:read on distinct resources seeded as the API writes them).
   const seeding = await openDatabase({ databaseUrl: benchUrl.href, dataDir: '', poolSize: 2 });
-  const holders: { held: number; key: string }[] = [];
+  const holders: { held: number; key: string; id: string }[] = [];
   for (const held of GRANTS_HELD) {
     const holderId = (
       await gql(
@@ -136,7 +136,7 @@ try {
         `mutation { createApiKey(input: { identityId: "${holderId}", name: "holder" }) { secret } }`,
       )
     ).createApiKey.secret as string;
-    holders.push({ held, key: holderKey });
+    holders.push({ held, key: holderKey, id: holderId });
   }
   await seeding.close();
 
@@ -281,12 +281,20 @@ try {
         database,
       ])
     ).map((row) => row.pid);
-  // The grants-held axis: each holder's own `check` of alice, served from the authentication
-  // cache (hit) and by the Keyholder without one (miss: its grants loaded on every request).
-  const axis: Variant[] = holders.flatMap(({ held, key: holderKey }) => [
-    { ...logged, name: `holding ${held} grants, cache hit`, key: holderKey },
-    { ...cacheOff, name: `holding ${held} grants, cache miss`, key: holderKey },
-  ]);
+  // The grants-held axis: each holder asks about itself (so the grants it holds are both the
+  // caller's and the subject's), served from the authentication cache (hit) and by the Keyholder
+  // without one (miss: its grants loaded on every request).
+  const axis: Variant[] = holders.flatMap(({ held, key: holderKey, id }) => {
+    const own = JSON.stringify({
+      query,
+      variables: { id, scope: 'decisions:execute' },
+      operationName: 'Check',
+    });
+    return [
+      { ...logged, name: `holding ${held} grants, cache hit`, key: holderKey, body: own },
+      { ...cacheOff, name: `holding ${held} grants, cache miss`, key: holderKey, body: own },
+    ];
+  });
   console.log(`load average at start: ${loadAverage()}`);
   for (const v of [...variants, ...axis]) await load(v, v.body ?? body, backends); // warm-up
   type Runs = { runs: LoadResult[]; errors: number };

@@ -116,7 +116,8 @@ export async function load(
   );
   const statementsAfter = await target.statements?.();
   const result = spent.result;
-  const requests = Math.max(1, result.requests.total);
+  // No request finished in the run (each takes longer than it): no per-request figure (NaN).
+  const requests = result.requests.total === 0 ? Number.NaN : result.requests.total;
   return {
     rps: result.requests.average,
     p50Ms: result.latency.p50,
