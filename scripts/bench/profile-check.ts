@@ -33,7 +33,8 @@ await admin.unsafe(`create database ${database}`);
 const benchUrl = new URL(adminUrl);
 benchUrl.pathname = `/${database}`;
 const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-const { child, url } = await startChild(
+// A server that fails to start still leaves no database behind.
+const started = await startChild(
   main,
   {
     PORT: '0',
@@ -44,7 +45,12 @@ const { child, url } = await startChild(
   },
   /listening on (\S+\/graphql)/,
   ['--cpu-prof', `--cpu-prof-dir=${directory}`],
-);
+).catch(async (error: unknown) => {
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.end();
+  throw error;
+});
+const { child, url } = started;
 try {
   const id = async (mutation: string) =>
     Object.values(await gql(url, ADMIN_KEY, mutation))[0].id as string;
