@@ -38,7 +38,7 @@ export function accessRequestEvents(
     const extra = need.group === undefined ? ['grants:write', 'grants:read'] : [];
     const { grants } = await loadLiveGrants(database.db, [subscriber.id], {
       scopes: [need.scope, ...extra],
-      ...(subscriber.tokenGroups === undefined ? {} : { tokenMemberships: subscriber.tokenGroups }),
+      tokenMemberships: subscriber.tokenGroups,
     });
     const held = capToKeyScopes(grants.get(subscriber.id) ?? [], subscriber.keyScopes);
     // Scope requests are decided with grants:write and grants:read too (see the schema).

@@ -107,9 +107,7 @@ export async function decisionAuthority(
             await loadLiveGrants(tx, [decider.id], {
               lock: true,
               scopes: [need.scope],
-              ...(decider.tokenGroups === undefined
-                ? {}
-                : { tokenMemberships: decider.tokenGroups }),
+              tokenMemberships: decider.tokenGroups,
             })
           ).grants.get(decider.id) ?? [],
           decider.keyScopes,

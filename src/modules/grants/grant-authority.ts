@@ -33,7 +33,7 @@ export function actorOf(
 }
 
 /** The groups `caller`'s token names (`TokenGroups`); none for an API key. */
-export function tokenGroupsOf(
+function tokenGroupsOf(
   caller: Pick<Caller, 'identity'> & Partial<Pick<Caller, 'token'>>,
 ): TokenGroups | undefined {
   const { token } = caller;
@@ -141,7 +141,7 @@ export async function loadAuthority(
     grantableOnly: true,
     lock: true,
     ...(scopes === undefined ? {} : { scopes }),
-    ...(actor.tokenGroups === undefined ? {} : { tokenMemberships: actor.tokenGroups }),
+    tokenMemberships: actor.tokenGroups,
   });
   return new Authority(capToKeyScopes(grants.get(actor.id) ?? [], actor.keyScopes));
 }

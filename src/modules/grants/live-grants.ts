@@ -254,7 +254,7 @@ export interface LiveGrantOptions {
    * authenticates (`TokenGroups`), or `'all'` of them, only where the question is what an identity
    * could ever reach (see `ALL_MEMBERSHIPS`). @default none (`STANDING_MEMBERSHIPS`)
    */
-  readonly tokenMemberships?: TokenGroups | 'all';
+  readonly tokenMemberships?: TokenGroups | 'all' | undefined;
 }
 
 /** The SQL filter over `gr` (a grant row) that `options` ask for. */

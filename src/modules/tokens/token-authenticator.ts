@@ -17,8 +17,9 @@ import { TokenVerifier, type VerifiedToken } from './token-verifier.js';
  *   `createIdentities`, then a USER identity with zero grants is created first (once);
  * - a disabled identity: `UNAUTHENTICATED`;
  * - with a `cache`, the identity's authentication still current at `revision_head` is reused
- *   (keyed by externalId, issuer, groups claim and prefetch); the token itself is verified on every request and is the
- *   caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a cached one;
+ *   (keyed by externalId, issuer, groups claim and prefetch); the token itself is verified on
+ *   every request and is the caller's `token` (its claims, its `exp` as `keyExpiresAt`), never a
+ *   cached one;
  * - before the caller's grants are loaded, the issuer's groups claim (`groupsClaim`) is reconciled
  *   with the identity's TOKEN memberships, once per token (`TokenGroupFeed`); a malformed or
  *   oversized claim refuses the token. Those memberships count on this token's requests only, for
