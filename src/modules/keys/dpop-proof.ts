@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { type CompactJWSHeaderParameters, compactVerify, errors, importJWK, type JWK } from 'jose';
-import { type DomainError, unauthenticated } from '../../errors.js';
+import { constants, createHash, KeyObject, verify } from 'node:crypto';
+import { decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from 'jose';
+import { type DomainError, invariant, unauthenticated } from '../../errors.js';
 
 /** The JWS algorithms a DPoP proof may be signed with (asymmetric only; never `none` or HS*). */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
@@ -65,38 +65,44 @@ export function proofUrl(url: string): string {
 }
 
 /**
- * Verifies a DPoP proof JWT (RFC 9449 §4.3) with `jose`, without any I/O: `typ` `dpop+jwt`, an
- * allowed asymmetric `alg`, a public `jwk` in the header that verifies the signature, `htm` and
- * `htu` (compared without query and fragment) naming this request, `iat` within
+ * Verifies a DPoP proof JWT (RFC 9449 §4.3) without any I/O: `typ` `dpop+jwt`, an allowed
+ * asymmetric `alg`, a public `jwk` in the header that verifies the signature, `htm` and `htu`
+ * (compared without query and fragment) naming this request, `iat` within
  * `DPOP_MAX_AGE_SECONDS` (and `DPOP_CLOCK_SKEW_SECONDS` ahead), a `jti`, and `ath` the hash of
  * the credential. Each failure is `UNAUTHENTICATED` (`INVALID_DPOP_PROOF`) saying which check
  * failed. Replay is the caller's to refuse (`DpopReplayCache`).
  *
- * The JWS is parsed once (`compactVerify` hands its header to `proofKey`) and the key imported
- * once per thumbprint; the claims are read here rather than by `jwtVerify`, which would parse
- * the header again and check claims a proof does not carry.
+ * `jose` decodes the header and imports the key (once per thumbprint); the signature is checked
+ * synchronously by `node:crypto` against that key, because `jose` verifies through WebCrypto, a
+ * thread-pool job per signature that alone costs more than the 100 µs a proof may add
+ * (docs/benchmarks.md#dpop-proofs).
  */
 export async function verifyDpopProof(
   proof: string,
   target: ProofTarget,
   now = Date.now(),
 ): Promise<VerifiedProof> {
-  let jkt = '';
-  let payload: Record<string, unknown>;
+  const parts = proof.split('.');
+  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) {
+    throw invalidDpopProof('The DPoP proof is not a well-formed JWT.');
+  }
+  const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+  const { alg, jkt, key } = await proofKeyOf(encodedHeader);
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  const signed = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii');
+  if (!signatureVerifies(alg, key, signed, signature)) {
+    throw invalidDpopProof("The DPoP proof's signature does not verify with its own key.");
+  }
+  let payload: unknown;
   try {
-    const verified = await compactVerify(proof, (header: CompactJWSHeaderParameters) => {
-      const key = proofKey(header);
-      jkt = key.jkt;
-      return key.imported;
-    });
-    payload = JSON.parse(decoder.decode(verified.payload)) as Record<string, unknown>;
-  } catch (error) {
-    throw explain(error);
+    payload = JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidDpopProof('The DPoP proof is not a well-formed JWT.');
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw invalidDpopProof('The DPoP proof is not a well-formed JWT.');
   }
-  const { htm, htu, iat, jti, ath, exp, nbf } = payload;
+  const { htm, htu, iat, jti, ath, exp, nbf } = payload as Record<string, unknown>;
   const seconds = now / 1000;
   for (const [name, value] of [
     ['iat', iat],
@@ -145,16 +151,26 @@ export async function verifyDpopProof(
   };
 }
 
-const decoder = new TextDecoder();
+/** One compact JWS segment: unpadded base64url (an empty one fails its own check later). */
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 /**
- * The header checks of a proof, then its key: thumbprint and the (cached) imported key. Called by
- * `compactVerify` before anything is verified: an `alg` outside `DPOP_ALGORITHMS` never reaches
- * a key.
+ * The header checks of a proof, before any key is imported: `typ`, no `crit` (no extension is
+ * understood, RFC 7515 §4.1.11), a public `jwk`, an `alg` in `DPOP_ALGORITHMS`; then the key's
+ * thumbprint.
  */
-function proofKey(header: CompactJWSHeaderParameters): { jkt: string; imported: ImportedKey } {
+function proofKey(header: ProtectedHeaderParameters): {
+  alg: DpopAlgorithm;
+  jkt: string;
+  jwk: JWK;
+} {
   if (header.typ !== 'dpop+jwt') {
     throw invalidDpopProof('The DPoP proof\'s "typ" header must be "dpop+jwt".');
+  }
+  if (header.crit !== undefined || header.b64 !== undefined) {
+    throw invalidDpopProof("The DPoP proof's header names an extension that is not understood.");
   }
   const jwk = header.jwk;
   if (jwk === undefined || jwk === null || typeof jwk !== 'object') {
@@ -169,8 +185,38 @@ function proofKey(header: CompactJWSHeaderParameters): { jkt: string; imported: 
       `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
     );
   }
-  const jkt = thumbprintOf(jwk);
-  return { jkt, imported: publicKeyOf(alg, jkt, jwk) };
+  return { alg: alg as DpopAlgorithm, jkt: thumbprintOf(jwk), jwk };
+}
+
+/**
+ * Whether `signature` is `alg`'s signature of `signed` by `key`: JWS encodings (RFC 7518), so
+ * ECDSA as the raw `r || s` pair and RSASSA-PSS with a salt as long as the hash.
+ */
+function signatureVerifies(
+  alg: DpopAlgorithm,
+  key: KeyObject,
+  signed: Buffer,
+  signature: Buffer,
+): boolean {
+  switch (alg) {
+    case 'ES256':
+      return (
+        signature.length === 64 &&
+        verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature)
+      );
+    case 'EdDSA':
+    case 'Ed25519':
+      return verify(null, signed, key, signature);
+    case 'RS256':
+      return verify('sha256', signed, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    case 'PS256':
+      return verify(
+        'sha256',
+        signed,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+        signature,
+      );
+  }
 }
 
 /** The members RFC 7638 hashes, in its (lexicographic) order, by key type. */
@@ -200,51 +246,71 @@ export function thumbprintOf(jwk: JWK): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }
 
-type ImportedKey = ReturnType<typeof importJWK>;
+/** What a proof's header yields once its checks passed: the same header is the same key. */
+interface ProofKey {
+  readonly alg: DpopAlgorithm;
+  readonly jkt: string;
+  readonly key: KeyObject;
+}
 
-/** Imported public keys, by algorithm and thumbprint (the same thumbprint is the same key). */
-const importedKeys = new Map<string, ImportedKey>();
-const MAX_IMPORTED_KEYS = 10_000;
+/** Proof keys by encoded header; at most `MAX_PROOF_KEYS`, the least recently used first out. */
+const proofKeys = new Map<string, ProofKey>();
+const MAX_PROOF_KEYS = 10_000;
+/** A longer header (no real key's is) is checked and imported every time, never kept. */
+const MAX_KEPT_HEADER_LENGTH = 2_048;
+
+/** RSA keys shorter than this are refused, as `jose` refuses them (RFC 7518 §3.3). */
+const MIN_RSA_BITS = 2048;
 
 /**
- * The proof's public key, imported once per algorithm and thumbprint (importing costs several
- * times the signature check); at most `MAX_IMPORTED_KEYS`, the least recently used forgotten
- * first.
+ * The key of a proof's header: decoded and checked (`proofKey`), then imported by `jose`, which
+ * refuses a key that does not fit `alg`. A client sends the same header with every proof, so its
+ * key is kept by header (importing costs several times the signature check).
  */
-function publicKeyOf(alg: string, jkt: string, jwk: JWK): ImportedKey {
-  const id = `${alg}:${jkt}`;
-  const known = importedKeys.get(id);
+async function proofKeyOf(encodedHeader: string): Promise<ProofKey> {
+  const known = proofKeys.get(encodedHeader);
   if (known !== undefined) {
-    // Re-inserted: a Map iterates in insertion order, so the first key is the least recent.
-    importedKeys.delete(id);
-    importedKeys.set(id, known);
+    // Re-inserted: a Map iterates in insertion order, so the first entry is the least recent.
+    proofKeys.delete(encodedHeader);
+    proofKeys.set(encodedHeader, known);
     return known;
   }
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(`${encodedHeader}..`);
+  } catch {
+    throw invalidDpopProof('The DPoP proof is not a well-formed JWT.');
+  }
+  const { alg, jkt, jwk } = proofKey(header);
+  const proofKeyEntry = { alg, jkt, key: await publicKeyOf(alg, jwk) };
+  if (encodedHeader.length <= MAX_KEPT_HEADER_LENGTH) {
+    proofKeys.set(encodedHeader, proofKeyEntry);
+    if (proofKeys.size > MAX_PROOF_KEYS) {
+      const oldest = proofKeys.keys().next().value;
+      if (oldest !== undefined) proofKeys.delete(oldest);
+    }
+  }
+  return proofKeyEntry;
+}
+
+/** A proof's public key, imported by `jose` for `alg`; RSA keys under `MIN_RSA_BITS` refused. */
+async function publicKeyOf(alg: DpopAlgorithm, jwk: JWK): Promise<KeyObject> {
   // The public members only (a `d` was refused already; `ext`, `key_ops`, `use` are ignored).
   const members = THUMBPRINT_MEMBERS[jwk.kty as string] ?? [];
   const publicJwk = Object.fromEntries(
     members.map((name) => [name, (jwk as Record<string, unknown>)[name]]),
   ) as JWK;
-  const imported = importJWK(publicJwk, alg);
-  // A key that does not import is not kept: the next proof tries again (and fails again).
-  imported.catch(() => importedKeys.delete(id));
-  importedKeys.set(id, imported);
-  if (importedKeys.size > MAX_IMPORTED_KEYS) {
-    const oldest = importedKeys.keys().next().value;
-    if (oldest !== undefined) importedKeys.delete(oldest);
+  let imported: Awaited<ReturnType<typeof importJWK>>;
+  try {
+    imported = await importJWK(publicJwk, alg);
+  } catch {
+    throw invalidDpopProof(`The DPoP proof's "jwk" is not a valid ${alg} public key.`);
   }
-  return imported;
-}
-
-function explain(error: unknown): DomainError {
-  if (error instanceof Error && 'extensions' in error) return error as DomainError;
-  if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return invalidDpopProof("The DPoP proof's signature does not verify with its own key.");
+  invariant(!(imported instanceof Uint8Array), 'An asymmetric JWK imports as a key, not bytes.');
+  const key = KeyObject.from(imported);
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType?.startsWith('rsa') && (bits === undefined || bits < MIN_RSA_BITS)) {
+    throw invalidDpopProof(`The DPoP proof's RSA key is shorter than ${MIN_RSA_BITS} bits.`);
   }
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
-    return invalidDpopProof(
-      `The DPoP proof's algorithm is not accepted (accepted: ${DPOP_ALGORITHMS.join(', ')}).`,
-    );
-  }
-  return invalidDpopProof('The DPoP proof is not a well-formed JWT.');
+  return key;
 }

@@ -1,3 +1,4 @@
+import { createSign, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { generateKeyPair as dpopKeyPair, generateProof } from 'dpop';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +125,108 @@ describe('verifyDpopProof', () => {
     await expect(verifyDpopProof(`${header}.${payload}.${other[2]}`, target)).rejects.toThrow(
       /signature does not verify/,
     );
+  });
+});
+
+/** A JWS segment: the base64url of a JSON value. */
+function segment(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+describe('verifyDpopProof signatures', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = () => ({
+    htm: 'POST',
+    htu: URL_,
+    jti: crypto.randomUUID(),
+    iat: now(),
+    ath: credentialHash('kh_abc_secret'),
+  });
+
+  it.each([
+    ['ES256', 'ES256'],
+    ['EdDSA', 'Ed25519'],
+    ['Ed25519', 'Ed25519'],
+    ['RS256', 'RS256'],
+    ['PS256', 'PS256'],
+  ] as const)('should verify a %s proof signed by jose', async (alg, keyAlg) => {
+    const { privateKey, publicKey } = await generateKeyPair(keyAlg, { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = await new SignJWT(claims())
+      .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
+      .sign(privateKey);
+
+    await expect(verifyDpopProof(proof, target)).resolves.toMatchObject({
+      jkt: await calculateJwkThumbprint(jwk),
+    });
+    // Any change to the signed bytes breaks the signature.
+    const [header, payload, signature] = proof.split('.') as [string, string, string];
+    const forged = segment({ ...claims(), jti: 'forged' });
+    await expect(verifyDpopProof(`${header}.${forged}.${signature}`, target)).rejects.toThrow(
+      /signature does not verify/,
+    );
+    await expect(verifyDpopProof(`${header}.${payload}.${signature}x`, target)).rejects.toThrow(
+      /signature does not verify|not a well-formed JWT/,
+    );
+  });
+
+  it('should refuse a key that does not fit the algorithm, or an RSA key under 2048 bits', async () => {
+    const ed = await generateKeyPair('Ed25519', { extractable: true });
+    const edJwk = await exportJWK(ed.publicKey);
+    const mismatched = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: edJwk })
+      .sign((await generateKeyPair('ES256')).privateKey);
+    await expect(verifyDpopProof(mismatched, target)).rejects.toThrow(
+      /"jwk" is not a valid ES256 public key/,
+    );
+
+    // jose will not make a short RSA key: node:crypto does, and signs the proof.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const header = segment({
+      alg: 'RS256',
+      typ: 'dpop+jwt',
+      jwk: weak.publicKey.export({ format: 'jwk' }),
+    });
+    const payload = segment(claims());
+    const signature = createSign('sha256').update(`${header}.${payload}`).sign(weak.privateKey);
+    await expect(
+      verifyDpopProof(`${header}.${payload}.${signature.toString('base64url')}`, target),
+    ).rejects.toThrow(/shorter than 2048 bits/);
+  });
+
+  it('should refuse a DER-encoded ECDSA signature, a crit header and malformed segments', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const header = segment({ alg: 'ES256', typ: 'dpop+jwt', jwk });
+    const payload = segment(claims());
+    const der = createSign('sha256')
+      .update(`${header}.${payload}`)
+      .sign(KeyObject.from(privateKey))
+      .toString('base64url');
+    await expect(verifyDpopProof(`${header}.${payload}.${der}`, target)).rejects.toThrow(
+      /signature does not verify/,
+    );
+
+    const critical = segment({ alg: 'ES256', typ: 'dpop+jwt', jwk, crit: ['exp'] });
+    const p1363 = createSign('sha256')
+      .update(`${critical}.${payload}`)
+      .sign({ key: KeyObject.from(privateKey), dsaEncoding: 'ieee-p1363' })
+      .toString('base64url');
+    await expect(verifyDpopProof(`${critical}.${payload}.${p1363}`, target)).rejects.toThrow(
+      /not understood/,
+    );
+    await expect(verifyDpopProof(`${header}.${payload}.`, target)).rejects.toThrow(
+      /signature does not verify/,
+    );
+    for (const malformed of [
+      '',
+      'a.b',
+      'a.b.c.d',
+      `.${payload}.${der}`,
+      `${header}.${payload}.a=`,
+    ]) {
+      await expect(verifyDpopProof(malformed, target)).rejects.toThrow(/not a well-formed JWT/);
+    }
   });
 });
 
