@@ -131,6 +131,13 @@ export interface Config {
    */
   readonly logLevel?: LogLevel;
   /**
+   * `LOG_BUFFER_MS`: 0 writes each log line as it is made (a crash or `kill -9` loses none); 1 to
+   * 1000 gathers lines up to 8 KB and writes them at least this often (cheaper per request; a
+   * process killed outright loses at most this window, a stop or a crash that exits loses none).
+   * @default 0
+   */
+  readonly logBufferMs?: number;
+  /**
    * `OTEL_EXPORTER_OTLP_ENDPOINT`: an OTLP/HTTP collector's base URL; spans are exported to
    * `<endpoint>/v1/traces`. Unset starts no tracing SDK (the API's no-op tracer only).
    * @default unset
@@ -330,6 +337,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     host: env.HOST || '127.0.0.1',
     logLevel: logLevel as LogLevel,
+    logBufferMs: integer(env, 'LOG_BUFFER_MS', 0, 0, 1000),
     otlpEndpoint,
     metricsPort,
     databaseUrl,

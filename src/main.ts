@@ -66,7 +66,9 @@ export async function startKeyholder(
   givenLog?: LogFunction,
   tuning: KeyholderTuning = {},
 ): Promise<Keyholder> {
-  const logger = tuning.logger ?? createLogger({ level: config.logLevel ?? 'info' });
+  const logger =
+    tuning.logger ??
+    createLogger({ level: config.logLevel ?? 'info', bufferMs: config.logBufferMs ?? 0 });
   const log = givenLog ?? logFunction(logger);
   let tracing: Tracing | null = null;
   const endpoint = config.otlpEndpoint ?? null;
@@ -307,7 +309,10 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel ?? 'info' });
+  const logger = createLogger({
+    level: config.logLevel ?? 'info',
+    bufferMs: config.logBufferMs ?? 0,
+  });
   let keyholder: Keyholder;
   try {
     keyholder = await startKeyholder(config, undefined, { logger });

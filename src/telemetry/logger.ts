@@ -11,9 +11,18 @@ export type LogFunction = (message: string, error?: unknown) => void;
 export interface LoggerOptions {
   /** The lowest level written; `silent` writes nothing (tests). @default 'info' */
   readonly level?: LogLevel | 'silent';
-  /** Where JSON lines go. @default stdout */
+  /** Where JSON lines go. @default stdout, as `bufferMs` says */
   readonly destination?: DestinationStream;
+  /**
+   * Writing to stdout: 0 writes each line as it is made; more gathers lines up to
+   * `BUFFERED_LOG_BYTES` and writes them at least every `bufferMs` milliseconds, and on exit
+   * (pino flushes a buffered destination when the process exits, a crash included). @default 0
+   */
+  readonly bufferMs?: number;
 }
+
+/** How many bytes of lines a buffered logger gathers before it writes them. */
+export const BUFFERED_LOG_BYTES = 8192;
 
 /**
  * Paths never written, whatever a caller passes: credentials in headers, keys, tokens, and the
@@ -47,8 +56,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       serializers: { err: pino.stdSerializers.err },
       redact: { paths: REDACTED, censor: '[redacted]' },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: true }),
+    options.destination ?? stdout(options.bufferMs ?? 0),
   );
+}
+
+function stdout(bufferMs: number): DestinationStream {
+  if (bufferMs === 0) return pino.destination({ dest: 1, sync: true });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: BUFFERED_LOG_BYTES });
+  // Lines shorter than the buffer in all are written by time; the timer never keeps Node alive.
+  // A failed or refused flush (the stream closed at stop) leaves nothing to do: it is not retried.
+  setInterval(() => destination.flush(() => {}), bufferMs).unref();
+  return destination;
 }
 
 /**
