@@ -617,11 +617,11 @@ export async function loadLiveGrants(
 
 /**
  * A statement whose rows `readHoldingsRows` reads: `callerColumns` (six), then one row per
- * (identity, effective live grant: see `effectiveGrantsSql`; a role grant is one row, its scopes
- * in JSON) of the caller (`callerId`, an expression over `from`) and the prefetched identities
- * ($2), which prefetched scopes exist ($3), the owner and the revision, all in one snapshot. One
- * round trip, one flat join of the identities with their effective grants: measured with
- * pgbench, this costs PostgreSQL about 40 % less than a CTE with one UNION branch per kind of row.
+ * identity, the caller (`callerId`, an expression over `from`) and the prefetched identities ($2),
+ * with its effective live grants (see `effectiveGrantsSql`; a role grant is one grant, its scopes
+ * in JSON) as one JSON array, which prefetched scopes exist ($3), the owner and the revision, all
+ * in one snapshot. One round trip, one row per identity: a caller holding 5,000 grants costs one
+ * JSON text to parse, not 5,000 wide rows repeating the key's and the identity's columns.
  * `credentialColumns` (two, last): an API key's `scopes` and `jkt`, nulls for other credentials.
  * `memberships`: which direct memberships count (`STANDING_MEMBERSHIPS`, or a token's:
  * `tokenMembershipsSql`).
@@ -638,24 +638,25 @@ export function holdingsStatement(
 select ${callerColumns},
        i.id, i.created_by, i.name, i.kind::text, i.external_id, i.created_at, i.disabled_at,
        i.status = 'ACTIVE' and i.audit_seq is not null, i.disabled_by,
-       g.id, g.scope, g.resource, g.expires_at, g.grantable,
+       (select json_agg(json_build_array(g.id, g.scope, g.resource, g.role_scopes, g.expires_at,
+                                         g.grantable, g.condition, g.role, g.via_group, g.via_path))
+        from ${effectiveGrantsSql('i.id', 'true', memberships)} g)::text,
        array(select s.name from scopes s where s.name = any($3::text[])),
        i.owner_id,
        (select h.value::text from revision_head h),
-       i.attributes, g.condition,
+       i.attributes,
        (select json_object_agg(sc.name, sc.condition) from scopes sc where sc.condition is not null),
-       g.role_scopes, g.role, g.via_group, g.via_path,
        ${credentialColumns}
 from ${from}
 join identities i on i.id = any(array_prepend(${callerId}, $2::uuid[]))
-left join lateral ${effectiveGrantsSql('i.id', 'true', memberships)} g on true
 where ${where}`;
 }
 
 /**
  * One row of `holdingsStatement`, in column order: the caller columns (an API key's, or nulls),
- * one identity (the caller or a prefetched one), one of that identity's live grants (all `null`
- * when it holds none) and which of the prefetched scope names exist (the same on every row).
+ * one identity (the caller or a prefetched one), that identity's live grants (the JSON text of an
+ * array of `EffectiveColumns`, `null` when it holds none), which of the prefetched scope names
+ * exist and the revision (the same on every row).
  */
 export type HoldingsRow = readonly [
   keyId: string | null,
@@ -673,21 +674,12 @@ export type HoldingsRow = readonly [
   disabledAt: Date | string | null,
   active: boolean,
   disabledBy: string | null,
-  grantId: string | null,
-  scope: string | null,
-  resource: string | null,
-  grantExpiresAt: Date | string | null,
-  grantable: boolean | null,
+  grants: string | null,
   definedScopes: readonly string[],
   ownerId: string | null,
   revision: string | null,
   attributes: Record<string, unknown> | string | null,
-  condition: string | null,
   scopeConditions: Record<string, string> | string | null,
-  roleScopes: string | null,
-  role: string | null,
-  viaGroup: string | null,
-  viaPath: readonly string[] | string | null,
   keyScopes: readonly { scope: string; resource: string | null }[] | string | null,
   keyJkt: string | null,
 ];
@@ -723,19 +715,18 @@ export function readHoldingsRows(rows: readonly HoldingsRow[]): Holdings {
         createdBy: row[7],
         disabledAt: toDate(row[12]),
         disabledBy: row[14],
-        ownerId: row[21],
-        attributes: readAttributes(row[23]),
+        ownerId: row[17],
+        attributes: readAttributes(row[19]),
         // Not read here: `status` already counts an identity no event created as disabled.
         auditSeq: null,
       });
       held.set(identityId, list);
     }
-    readEffective(
-      identityId,
-      [row[15], row[16], row[17], row[26], row[18], row[19], row[24], row[27], row[28], row[29]],
-      memo,
-      list,
-    );
+    const grants = row[15];
+    if (grants === null) continue;
+    for (const columns of JSON.parse(grants) as EffectiveColumns[]) {
+      readEffective(identityId, columns, memo, list);
+    }
   }
   return { identities: identityRows, held };
 }

@@ -82,7 +82,7 @@ async function readKeyAuthentication(
   return authenticationOf(database.db, rows, prefetch, callerId, {
     keyId,
     keyExpiresAt: toDate(keyExpiresAt),
-    keyScopes: readKeyScopes(first[30]),
-    keyJkt: first[31],
+    keyScopes: readKeyScopes(first[21]),
+    keyJkt: first[22],
   });
 }

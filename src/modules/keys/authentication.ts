@@ -92,14 +92,14 @@ export interface Prefetch {
 }
 
 /** The statement's scope-condition column (JSON text from postgres.js, an object from PGlite). */
-function readScopeConditions(value: HoldingsRow[25]): Map<string, string> {
+function readScopeConditions(value: HoldingsRow[20]): Map<string, string> {
   if (value === null) return new Map();
   const object = typeof value === 'string' ? (JSON.parse(value) as Record<string, string>) : value;
   return new Map(Object.entries(object));
 }
 
 /** The key-scopes column of the statement (JSON text from postgres.js, an array from PGlite). */
-export function readKeyScopes(value: HoldingsRow[30]): readonly KeyScope[] | null {
+export function readKeyScopes(value: HoldingsRow[21]): readonly KeyScope[] | null {
   if (value === null) return null;
   return typeof value === 'string' ? (JSON.parse(value) as KeyScope[]) : value;
 }
@@ -124,7 +124,7 @@ export async function authenticationOf(
   const identity = holdings.identities.get(callerId);
   invariant(identity !== undefined, 'the caller is one of the identities read.');
   const grantsByIdentity = await capAgentsToOwners(db, holdings);
-  const revision = first[22];
+  const revision = first[18];
   invariant(revision !== null, 'revision_head holds its one row.');
   return {
     caller: {
@@ -135,9 +135,9 @@ export async function authenticationOf(
     },
     grantsByIdentity,
     identities: holdings.identities,
-    definedScopes: new Set<string>(first[20]),
+    definedScopes: new Set<string>(first[16]),
     prefetchedScopes: prefetch.scopes,
     revision,
-    scopeConditions: readScopeConditions(first[25]),
+    scopeConditions: readScopeConditions(first[20]),
   };
 }
