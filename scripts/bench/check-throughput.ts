@@ -1,11 +1,13 @@
 /**
- * `check` over HTTP on PostgreSQL, strict revocation, against plain Apollo Server baselines in the
- * same run, with where the time goes (Node and PostgreSQL CPU, statements per request) and a
+ * `check` over HTTP on PostgreSQL (and the same Keyholder on embedded PGlite), strict revocation,
+ * against plain Apollo Server baselines in the same run, with where the time goes (Node and PostgreSQL CPU, statements per request) and a
  * grants-held axis (see scripts/bench/README.md). Needs DATABASE_URL pointing at a PostgreSQL
  * server it may create a database on. Usage: npm run build && node dist/scripts/bench/check-throughput.js
  */
 import type { ChildProcess } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../../src/db/client.js';
@@ -51,30 +53,11 @@ useAuditKeys(
   }),
 );
 
-const database = `kh_bench_${Date.now()}`;
-const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${database}`);
-const benchUrl = new URL(adminUrl);
-benchUrl.pathname = `/${database}`;
-
-const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-const baseline = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
-const children: ChildProcess[] = [];
-try {
-  const keyholder = await startChild(
-    main,
-    {
-      PORT: '0',
-      DATABASE_URL: benchUrl.href,
-      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-      NODE_ENV: 'production',
-      ...BENCH_AUDIT_ENV,
-    },
-    /listening on (\S+\/graphql)/,
-  );
-  children.push(keyholder.child);
-  const url = keyholder.url;
-
+/**
+ * The check's cast on the Keyholder at `url`: a gateway service holding `grants:read` and
+ * `decisions:execute` (its API key is returned), and alice holding `orders:read`.
+ */
+async function seedCheck(url: string): Promise<{ key: string; aliceId: string }> {
   const gateway = await gql(
     url,
     ADMIN_KEY,
@@ -110,6 +93,35 @@ try {
       `mutation { createApiKey(input: { identityId: "${gatewayId}", name: "bench" }) { secret } }`,
     )
   ).createApiKey.secret as string;
+  return { key, aliceId };
+}
+
+const database = `kh_bench_${Date.now()}`;
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${database}`);
+const benchUrl = new URL(adminUrl);
+benchUrl.pathname = `/${database}`;
+
+const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const baseline = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+const children: ChildProcess[] = [];
+let embeddedDir: string | undefined;
+try {
+  const keyholder = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: benchUrl.href,
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(keyholder.child);
+  const url = keyholder.url;
+
+  const { key, aliceId } = await seedCheck(url);
 
   // The grants-held axis: a caller holding `n` grants (decisions:execute through the API, and
   // n − 1 grants of orders:read on distinct resources seeded as the API writes them).
@@ -200,7 +212,35 @@ try {
     },
     /listening on (\S+\/graphql)/,
   );
-  children.push(standalone.child, withExpress.child, noDb.child, unlogged.child, uncached.child);
+  // The same Keyholder on the embedded database (PGlite, in its own directory), seeded alike.
+  embeddedDir = await mkdtemp(join(tmpdir(), 'kh-bench-check-'));
+  const embedded = await startChild(
+    main,
+    {
+      PORT: '0',
+      DATABASE_URL: '',
+      DATA_DIR: embeddedDir,
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      NODE_ENV: 'production',
+      ...BENCH_AUDIT_ENV,
+    },
+    /listening on (\S+\/graphql)/,
+  );
+  children.push(
+    standalone.child,
+    withExpress.child,
+    noDb.child,
+    unlogged.child,
+    uncached.child,
+    embedded.child,
+  );
+  const embeddedCast = await seedCheck(embedded.url);
+  const embeddedAnswer = await gql(embedded.url, embeddedCast.key, query, {
+    id: embeddedCast.aliceId,
+    scope: 'orders:read',
+  });
+  if (embeddedAnswer.check.allowed !== true)
+    throw new Error('Keyholder on PGlite did not allow the benchmark check.');
 
   const pidOf = (child: ChildProcess) => child.pid as number;
   const counted = (graphqlUrl: string) => () => statementsSent(graphqlUrl, ADMIN_KEY);
@@ -217,6 +257,18 @@ try {
     key,
     pid: pidOf(unlogged.child),
     statements: counted(unlogged.url),
+  };
+  const onPglite = {
+    name: 'keyholder check on PGlite (embedded)',
+    url: embedded.url,
+    key: embeddedCast.key,
+    pid: pidOf(embedded.child),
+    body: JSON.stringify({
+      query,
+      variables: { id: embeddedCast.aliceId, scope: 'orders:read' },
+      operationName: 'Check',
+    }),
+    statements: counted(embedded.url),
   };
   const cacheOff = {
     name: 'keyholder check, authentication cache off',
@@ -257,6 +309,7 @@ try {
   };
   const variants: Variant[] = [
     logged,
+    onPglite,
     cacheOff,
     single,
     batch,
@@ -295,8 +348,10 @@ try {
       { ...cacheOff, name: `holding ${held} grants, cache miss`, key: holderKey, body: own },
     ];
   });
+  // PGlite runs inside its Keyholder's process: no PostgreSQL backend works for it.
+  const backendsOf = (v: Variant) => (v === onPglite ? async () => [] : backends);
   console.log(`load average at start: ${loadAverage()}`);
-  for (const v of [...variants, ...axis]) await load(v, v.body ?? body, backends); // warm-up
+  for (const v of [...variants, ...axis]) await load(v, v.body ?? body, backendsOf(v)); // warm-up
   type Runs = { runs: LoadResult[]; errors: number };
   const results = new Map<string, Runs>(
     [...variants, ...axis].map((v) => [v.name, { runs: [], errors: 0 }]),
@@ -304,7 +359,7 @@ try {
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of [...order, ...axis]) {
-      const r = await load(v, v.body ?? body, backends);
+      const r = await load(v, v.body ?? body, backendsOf(v));
       const entry = results.get(v.name) as Runs;
       entry.runs.push(r);
       entry.errors += r.errors;
@@ -360,6 +415,9 @@ try {
   console.log(
     `  keyholder / plain Apollo (standalone) with one lookup: ${(kh / targetRps).toFixed(2)}×`,
   );
+  console.log(
+    `  target on PGlite: keyholder / plain Apollo (standalone) with no database ≥ 0.85×: ${(of(onPglite.name, 'rps') / median(noDbRps)).toFixed(2)}×; Node CPU ≤ 1.2×: ${(of(onPglite.name, 'serverUs') / noDbUs).toFixed(2)}× (PGlite runs in the Node process)`,
+  );
   const singleRps = (results.get(single.name) as Runs).runs.map((r) => r.rps);
   console.log(
     `  target: AuthZEN evaluation / check over GraphQL ≥ 0.90×: ${(median(singleRps) / kh).toFixed(2)}× (median of rounds ${median(singleRps.map((rps, round) => rps / (khRps[round] as number))).toFixed(2)}×)`,
@@ -398,6 +456,7 @@ try {
   console.log(`load average at the end: ${loadAverage()}`);
 } finally {
   for (const child of children) await stopChild(child).catch(() => {});
+  if (embeddedDir !== undefined) await rm(embeddedDir, { recursive: true, force: true });
   await admin.unsafe(`drop database if exists ${database} with (force)`);
   await admin.end();
 }
