@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type CompactJWSHeaderParameters, compactVerify, errors, importJWK, type JWK } from 'jose';
-import { type DomainError, unauthenticated } from '../../errors.js';
+import { type DomainError, unauthenticated } from 'keyholder-directive/errors.js';
 
 /** The JWS algorithms a DPoP proof may be signed with (asymmetric only; never `none` or HS*). */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
