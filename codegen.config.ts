@@ -5,7 +5,7 @@
  *   in console/src): a schema change that the console misses fails its type check.
  */
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { requiresTypeDefs } from './src/directive/type-defs.js';
+import { requiresTypeDefs } from './packages/keyholder-directive/src/directive/type-defs.js';
 
 const config: CodegenConfig = {
   schema: [requiresTypeDefs, 'schema/*.graphql'],

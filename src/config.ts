@@ -1,8 +1,8 @@
-import { isCidrRange } from './conditions/cidr.js';
+import { isCidrRange } from 'keyholder-directive/conditions/cidr.js';
 import {
   type ConditionSettings,
   DEFAULT_CONDITION_SETTINGS,
-} from './conditions/condition-settings.js';
+} from 'keyholder-directive/conditions/condition-settings.js';
 import type { AccessReviewCloserOptions } from './modules/access-reviews/access-review-closer.js';
 import type { AuditKeySettings } from './modules/audit/audit-keys.js';
 import type { ExpirySweeperOptions } from './modules/grants/expiry-sweeper.js';

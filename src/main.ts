@@ -1,14 +1,14 @@
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import {
   type ConditionSettings,
   DEFAULT_CONDITION_SETTINGS,
-} from './conditions/condition-settings.js';
+} from 'keyholder-directive/conditions/condition-settings.js';
+import { invariant } from 'keyholder-directive/errors.js';
+import type { Logger } from 'pino';
 import { type Config, ConfigError, readConfig } from './config.js';
 import { createServices } from './context/services.js';
 import { type Database, openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
-import { invariant } from './errors.js';
 import { AccessReviewCloser } from './modules/access-reviews/access-review-closer.js';
 import type { AccessLogOptions } from './modules/audit/access-log.js';
 import { adoptUnsealedEvents } from './modules/audit/adopt-unsealed.js';

@@ -14,11 +14,11 @@
  * Run with `npm run build && npm run bench:conditions` (options: `--rounds N`, `--iterations N`).
  */
 import { performance } from 'node:perf_hooks';
-import { GrantSet } from '../../src/authz/grant-set.js';
-import { compileCondition } from '../../src/conditions/compile-condition.js';
-import { conditionContextOf } from '../../src/conditions/condition-context-of.js';
-import { GrantConditions } from '../../src/conditions/grant-conditions.js';
-import { UsageWindows } from '../../src/conditions/usage-windows.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { compileCondition } from 'keyholder-directive/conditions/compile-condition.js';
+import { conditionContextOf } from 'keyholder-directive/conditions/condition-context-of.js';
+import { GrantConditions } from 'keyholder-directive/conditions/grant-conditions.js';
+import { UsageWindows } from 'keyholder-directive/conditions/usage-windows.js';
 
 interface BenchGrant {
   readonly id: string;

@@ -25,7 +25,7 @@ export function registerLintCommand(program: Command, out: Output): void {
  * `--json`, as on every command, is its `--format json`.
  */
 export async function runLint(argv: readonly string[], out: Output): Promise<number> {
-  const { runCommand } = await import('../lint/run-lint-command.js');
+  const { runCommand } = await import('keyholder-directive/lint/run-lint-command.js');
   return runCommand(
     argv.flatMap((arg) => (arg === '--json' ? ['--format', 'json'] : [arg])),
     out,

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { badUserInput } from '../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { parseJsonObject } from './parse-json-object.js';
 import type { ConditionOverride } from './request-condition-state.js';
 

@@ -1,6 +1,6 @@
-import { badUserInput } from '../errors.js';
+import { toCelMap } from 'keyholder-directive/conditions/cel-value.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { isStorableText } from '../modules/shared/validate.js';
-import { toCelMap } from './cel-value.js';
 
 /** The largest JSON object a caller may hand to conditions, serialized. */
 export const MAX_JSON_BYTES = 8_192;

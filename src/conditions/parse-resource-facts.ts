@@ -1,5 +1,8 @@
-import { badUserInput } from '../errors.js';
-import { NO_RESOURCE_FACTS, type ResourceFacts } from './condition-context.js';
+import {
+  NO_RESOURCE_FACTS,
+  type ResourceFacts,
+} from 'keyholder-directive/conditions/condition-context.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { parseJsonObject } from './parse-json-object.js';
 
 const MAX_TYPE_LENGTH = 128;

@@ -1,16 +1,20 @@
-import type { IdentityRow } from '../db/tables.js';
-import type { ActiveGrant } from '../modules/grants/live-grants.js';
-import type { Caller } from '../modules/keys/authentication.js';
-import { toCelMap } from './cel-value.js';
+import { toCelMap } from 'keyholder-directive/conditions/cel-value.js';
 import {
   NO_RESOURCE_FACTS,
   type RequestConditions,
   type ResourceFacts,
-} from './condition-context.js';
-import type { ConditionSettings } from './condition-settings.js';
-import { type ConditionSink, GrantConditions } from './grant-conditions.js';
-import { deviceOf, requestConditionsOf, wallClock } from './request-conditions.js';
-import type { UsageWindows } from './usage-windows.js';
+} from 'keyholder-directive/conditions/condition-context.js';
+import type { ConditionSettings } from 'keyholder-directive/conditions/condition-settings.js';
+import {
+  type ConditionSink,
+  GrantConditions,
+} from 'keyholder-directive/conditions/grant-conditions.js';
+import type { UsageWindows } from 'keyholder-directive/conditions/usage-windows.js';
+import { wallClock } from 'keyholder-directive/conditions/wall-clock.js';
+import type { IdentityRow } from '../db/tables.js';
+import type { ActiveGrant } from '../modules/grants/live-grants.js';
+import type { Caller } from '../modules/keys/authentication.js';
+import { deviceOf, requestConditionsOf } from './request-conditions.js';
 
 /** What `check` may override for a "what if" question (holders of `grants:read` only). */
 export interface ConditionOverride {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipInCidr, normalizeIp } from './cidr.js';
+import { ipInCidr, normalizeIp } from 'keyholder-directive/conditions/cidr.js';
 
 /** Whether `ip` lies in one of `trustedProxies` (CIDR ranges already validated at start). */
 export function isTrustedProxy(ip: string | null, trustedProxies: readonly string[]): boolean {

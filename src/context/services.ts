@@ -1,8 +1,8 @@
 import {
   type ConditionSettings,
   DEFAULT_CONDITION_SETTINGS,
-} from '../conditions/condition-settings.js';
-import { UsageWindows } from '../conditions/usage-windows.js';
+} from 'keyholder-directive/conditions/condition-settings.js';
+import { UsageWindows } from 'keyholder-directive/conditions/usage-windows.js';
 import type { Database } from '../db/client.js';
 import {
   type AccessRequestOptions,

@@ -1,5 +1,5 @@
 import type { GraphQLFieldResolver } from 'graphql';
-import { badUserInput, type DomainError } from '../errors.js';
+import { badUserInput, type DomainError } from 'keyholder-directive/errors.js';
 
 const MAX_SHOWN = 60;
 

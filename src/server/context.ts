@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { normalizeIp } from '../conditions/cidr.js';
+import { normalizeIp } from 'keyholder-directive/conditions/cidr.js';
 import {
   type ConditionSettings,
   DEFAULT_CONDITION_SETTINGS,
-} from '../conditions/condition-settings.js';
+} from 'keyholder-directive/conditions/condition-settings.js';
+import { invariant } from 'keyholder-directive/errors.js';
 import { parseDevicePosture } from '../conditions/parse-device-posture.js';
 import { RequestConditionState } from '../conditions/request-condition-state.js';
 import { isTrustedProxy, resolveClientIp } from '../conditions/resolve-client-ip.js';
@@ -11,7 +12,6 @@ import type { KeyholderContext } from '../context/keyholder-context.js';
 import { createLoaders } from '../context/loaders.js';
 import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
-import { invariant } from '../errors.js';
 import { recordsAccess } from '../modules/audit/access-log-mode.js';
 import { AccessRecord } from '../modules/audit/access-record.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';

@@ -1,5 +1,5 @@
 import type { GraphQLError } from 'graphql';
-import type { DecisionRecorder } from '../directive/decision-recorder.js';
+import type { DecisionRecorder } from 'keyholder-directive/directive/decision-recorder.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
 
 /**

@@ -1,5 +1,9 @@
 import type { GraphQLFormattedError } from 'graphql';
-import { DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors.js';
+import {
+  DATABASE_UNAVAILABLE,
+  ErrorCode,
+  isDatabaseUnavailable,
+} from 'keyholder-directive/errors.js';
 import { SUBSCRIPTION_ENDED } from '../modules/audit/event-queue.js';
 
 /** Codes whose messages are written for clients (ours and graphql/Apollo's request errors). */

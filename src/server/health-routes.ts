@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GrantSet } from '../authz/grant-set.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { isDatabaseUnavailable, isDomainError } from 'keyholder-directive/errors.js';
 import type { Database } from '../db/client.js';
-import { isDatabaseUnavailable, isDomainError } from '../errors.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';
 import type { KeyholderMetrics } from './metrics.js';
 import { sendError, sendJson } from './send-json.js';

@@ -9,17 +9,17 @@ import {
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
-import type { Logger } from 'pino';
-import type { KeyholderContext } from '../context/keyholder-context.js';
-import type { Services } from '../context/services.js';
-import type { Database } from '../db/client.js';
 import {
   type DomainError,
   databaseUnavailable,
   isDatabaseUnavailable,
   isDomainError,
   unauthenticated,
-} from '../errors.js';
+} from 'keyholder-directive/errors.js';
+import type { Logger } from 'pino';
+import type { KeyholderContext } from '../context/keyholder-context.js';
+import type { Services } from '../context/services.js';
+import type { Database } from '../db/client.js';
 import type { AccessLogStatus } from '../modules/audit/access-log.js';
 import type { ExpirySweeper } from '../modules/grants/expiry-sweeper.js';
 import {

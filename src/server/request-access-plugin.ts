@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { Database } from '../db/client.js';
-import { ErrorCode } from '../errors.js';
 import {
   type RequestAccessHint,
   requestAccessHint,

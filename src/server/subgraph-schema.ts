@@ -11,7 +11,7 @@ import {
   Kind,
   parse,
 } from 'graphql';
-import { invariant } from '../errors.js';
+import { invariant } from 'keyholder-directive/errors.js';
 import { identityReferenceResolvers } from '../modules/identities/identity-reference-resolvers.js';
 import { packageRoot } from '../package-root.js';
 import { checkedEntitiesResolver } from './checked-entities-resolver.js';

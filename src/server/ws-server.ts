@@ -12,11 +12,11 @@ import {
   validate,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { ErrorCode, isDomainError } from 'keyholder-directive/errors.js';
 import { WebSocketServer } from 'ws';
 import type { KeyholderContext } from '../context/keyholder-context.js';
 import type { Services } from '../context/services.js';
 import type { Database } from '../db/client.js';
-import { ErrorCode, isDomainError } from '../errors.js';
 import { type AccessedOperation, accessEventOf } from '../modules/audit/access-event.js';
 import { accessEventDue } from '../modules/audit/access-log-mode.js';
 import type { ActiveGrant } from '../modules/grants/live-grants.js';

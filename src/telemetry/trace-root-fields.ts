@@ -1,6 +1,6 @@
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
-import { isPromiseLike } from '../directive/operation-state.js';
+import { isPromiseLike } from 'keyholder-directive/directive/operation-state.js';
 import { failSpan, tracer, tracingOn } from './tracing.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { GrantLike } from '../authz/grant-set.js';
-import type { DecisionRecorder } from '../directive/decision-recorder.js';
+import type { GrantLike } from 'keyholder-directive/authz/grant-set.js';
+import type { DecisionRecorder } from 'keyholder-directive/directive/decision-recorder.js';
 import { tracer } from './tracing.js';
 
 /**

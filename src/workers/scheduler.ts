@@ -1,5 +1,5 @@
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database } from '../db/client.js';
-import { invariant } from '../errors.js';
 import { retryDelayMs } from '../modules/webhooks/retry-delay.js';
 
 /** What a run tells the scheduler: when to run next. */

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
+import { capToKeyScopes } from 'keyholder-directive/authz/cap-to-key-scopes.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, type AuditEventRow, accessRequests } from '../../db/tables.js';
 import type { AuditFeed } from '../audit/audit-feed.js';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
+import { conflict, forbidden } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { identities, type ScopeRow, scopes } from '../../db/tables.js';
-import { conflict, forbidden } from '../../errors.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { latestExpiry } from '../grants/grant-authority.js';
 import { type ActiveGrant, findLiveDuplicate } from '../grants/live-grants.js';

@@ -1,9 +1,9 @@
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
+import { compileCondition } from 'keyholder-directive/conditions/compile-condition.js';
+import { isDomainError } from 'keyholder-directive/errors.js';
 import { autoApprovalContext } from '../../conditions/auto-approval-context.js';
-import { compileCondition } from '../../conditions/compile-condition.js';
 import type { Tx } from '../../db/client.js';
 import { type IdentityRow, identities, type ScopeRow, scopes } from '../../db/tables.js';
-import { isDomainError } from '../../errors.js';
 import { isUnconditional } from '../grants/grant-authority.js';
 import { type ActiveGrant, loadLiveGrants } from '../grants/live-grants.js';
 import { type ApprovalPlan, planApproval } from './approval-plan.js';

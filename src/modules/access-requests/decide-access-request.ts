@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
+import { conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests } from '../../db/tables.js';
-import { conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { actorOf } from '../grants/grant-authority.js';

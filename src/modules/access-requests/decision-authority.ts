@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
-import { GrantSet } from '../../authz/grant-set.js';
+import { capToKeyScopes } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
 import type { Db, Tx } from '../../db/client.js';
 import { type AccessRequestRow, groups } from '../../db/tables.js';
 import { type Actor, isUnconditional, loadAuthority } from '../grants/grant-authority.js';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
+import { conflict } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests, groups, identities } from '../../db/tables.js';
-import { conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { admitApprovedMember, lockLiveGroup } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';

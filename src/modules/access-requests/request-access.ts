@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
+import { badUserInput, conflict, invariant, notFound } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests, identities, scopes } from '../../db/tables.js';
-import { badUserInput, conflict, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { lockIdentityGrants } from '../grants/lock-identity-grants.js';

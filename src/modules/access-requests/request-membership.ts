@@ -1,7 +1,7 @@
 import { and, eq, gt } from 'drizzle-orm';
+import { badUserInput, conflict, notFound } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { type AccessRequestRow, accessRequests, groupMembers, groups } from '../../db/tables.js';
-import { badUserInput, conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { liveMembership } from '../grants/live-grants.js';
 import { lockIdentityGrants } from '../grants/lock-identity-grants.js';

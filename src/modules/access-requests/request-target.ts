@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
+import { badUserInput, conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { identities } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import type { Caller } from '../keys/authentication.js';
 import { MAX_TTL_SECONDS, parseId } from '../shared/validate.js';
 

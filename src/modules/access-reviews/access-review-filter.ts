@@ -1,6 +1,6 @@
 import { and, eq, isNotNull, lt, or, type SQL } from 'drizzle-orm';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { grants, groupMembers, identities } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import { liveGrant, liveMembership } from '../grants/live-grants.js';
 import { MAX_TTL_SECONDS, parseId, requireScopeName } from '../shared/validate.js';
 

@@ -12,6 +12,7 @@ import {
   type SQL,
   sql,
 } from 'drizzle-orm';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { loaderByKey } from '../../db/loader-by-key.js';
 import {
@@ -22,7 +23,6 @@ import {
   type GrantRow,
   grants,
 } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import { type Page, pageSize, toPage } from '../shared/pagination.js';
 import { isUuid } from '../shared/validate.js';
 

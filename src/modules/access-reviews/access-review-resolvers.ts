@@ -1,6 +1,6 @@
+import { invariant } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AccessReviewItemRow, AccessReviewRow, GroupRow } from '../../db/tables.js';
-import { invariant } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
 import { assertManagesGroup } from '../groups/assert-manages-group.js';
 import { parseId } from '../shared/validate.js';

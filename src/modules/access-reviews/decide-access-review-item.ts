@@ -1,4 +1,5 @@
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import { conflict, forbidden, invariant, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   type AccessReviewItemRow,
@@ -10,7 +11,6 @@ import {
   groups,
   identities,
 } from '../../db/tables.js';
-import { conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { actorOf, assertMayRevoke } from '../grants/grant-authority.js';
 import { isLive, isUnexpired } from '../grants/live-grants.js';

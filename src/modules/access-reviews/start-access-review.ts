@@ -1,4 +1,5 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, sql } from 'drizzle-orm';
+import { badUserInput, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   type AccessReviewRow,
@@ -10,7 +11,6 @@ import {
   identities,
   scopes,
 } from '../../db/tables.js';
-import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { actorOf, beyondRevocationAuthority, conferredBy } from '../grants/grant-authority.js';

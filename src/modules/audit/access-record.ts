@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
-import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
-import type { DecisionRecorder } from '../../directive/decision-recorder.js';
+import type { ConditionOutcome } from 'keyholder-directive/conditions/condition-outcome.js';
+import type { DecisionRecorder } from 'keyholder-directive/directive/decision-recorder.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
 
 /** A coordinate that was allowed, and by which grants (none: it needed no scope, or self access). */

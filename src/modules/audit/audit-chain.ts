@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
-import { invariant } from '../../errors.js';
 import type { AuditKeys } from './audit-keys.js';
 
 /** The first event's `prev_hash`. */

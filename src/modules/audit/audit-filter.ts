@@ -1,5 +1,5 @@
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { AuditEventRow } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import { parseId, requireScopeName, requireText } from '../shared/validate.js';
 import { ACCESS_ACTIONS, actionsWithPrefix } from './audit-actions.js';
 

@@ -1,6 +1,6 @@
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { AuditEventRow } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
 import type { CheckpointFile, SignedCheckpoint } from './audit-checkpoints.js';
 import { type AuditFilter, parseAuditFilter } from './audit-filter.js';

@@ -1,7 +1,7 @@
 import { and, desc, eq, getTableColumns, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { badUserInput, invariant } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { type AuditEventRow, auditEventScopes, auditEvents } from '../../db/tables.js';
-import { badUserInput, invariant } from '../../errors.js';
 import type { Page } from '../shared/pagination.js';
 import { pageSize, toPage } from '../shared/pagination.js';
 import { AUDIT_ACTIONS } from './audit-actions.js';

@@ -1,5 +1,5 @@
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
-import { badUserInput } from '../../errors.js';
 import type { JobDefinition } from '../../workers/scheduler.js';
 import { liveGrantSql, liveMembershipSql } from '../grants/live-grants.js';
 import { CHAINED_COLUMNS, type ChainedEvent, CREATING_ACTIONS, chainHash } from './audit-chain.js';

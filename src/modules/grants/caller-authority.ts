@@ -1,6 +1,6 @@
-import { GrantSet } from '../../authz/grant-set.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { forbidden } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
-import { forbidden } from '../../errors.js';
 
 /**
  * Whether the operation's caller may use `scope` on `resource` (`null`: every resource) now, its

@@ -1,8 +1,9 @@
-import { capToKeyScopes } from '../../authz/cap-to-key-scopes.js';
-import { isCappedByOwner } from '../../authz/cap-to-owner.js';
-import { GrantSet } from '../../authz/grant-set.js';
-import type { ResourceFacts } from '../../conditions/condition-context.js';
-import type { ConditionOutcome } from '../../conditions/condition-outcome.js';
+import { capToKeyScopes } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { isCappedByOwner } from 'keyholder-directive/authz/cap-to-owner.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import type { ResourceFacts } from 'keyholder-directive/conditions/condition-context.js';
+import type { ConditionOutcome } from 'keyholder-directive/conditions/condition-outcome.js';
+import { notFound } from 'keyholder-directive/errors.js';
 import {
   type CheckContextInput,
   parseConditionOverride,
@@ -12,7 +13,6 @@ import type { ConditionOverride } from '../../conditions/request-condition-state
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { Loaders } from '../../context/loaders.js';
 import type { IdentityRow } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
 import { awaitRevision } from '../revision/await-revision.js';
 import { compareRevisions, type Revision } from '../revision/revision.js';

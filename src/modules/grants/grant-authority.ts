@@ -1,11 +1,11 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
-import { capToKeyScopes, type KeyScope } from '../../authz/cap-to-key-scopes.js';
-import { intersectResource } from '../../authz/cap-to-owner.js';
-import { GrantSet } from '../../authz/grant-set.js';
-import { compileCondition } from '../../conditions/compile-condition.js';
+import { capToKeyScopes, type KeyScope } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { intersectResource } from 'keyholder-directive/authz/cap-to-owner.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { compileCondition } from 'keyholder-directive/conditions/compile-condition.js';
+import { badUserInput, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { roleScopes, roles } from '../../db/tables.js';
-import { badUserInput, forbidden, notFound } from '../../errors.js';
 import type { Caller } from '../keys/authentication.js';
 import { describeResource } from './describe-resource.js';
 import { type ActiveGrant, loadLiveGrants, type TokenGroups } from './live-grants.js';

@@ -1,7 +1,7 @@
+import { notFound } from 'keyholder-directive/errors.js';
 import type { CheckContextInput } from '../../conditions/parse-condition-override.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GrantRow } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
 import { noteSensitiveScope } from '../audit/note-sensitive-scope.js';
 import type { Revision } from '../revision/revision.js';

@@ -1,8 +1,14 @@
 import { and, arrayContains, asc, eq, not, type SQL } from 'drizzle-orm';
-import { requireCondition } from '../../conditions/compile-condition.js';
+import { requireCondition } from 'keyholder-directive/conditions/compile-condition.js';
+import {
+  badUserInput,
+  conflict,
+  forbidden,
+  invariant,
+  notFound,
+} from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, identities, scopes } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, invariant, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { groupToGrant } from '../groups/group-to-grant.js';
 import type { Caller } from '../keys/authentication.js';

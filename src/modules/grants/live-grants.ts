@@ -1,5 +1,9 @@
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
-import { capToOwner, intersectResource, isCappedByOwner } from '../../authz/cap-to-owner.js';
+import {
+  capToOwner,
+  intersectResource,
+  isCappedByOwner,
+} from 'keyholder-directive/authz/cap-to-owner.js';
 import type { Db, Tx } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
 import { grants, type IdentityRow } from '../../db/tables.js';

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { requireText } from '../shared/validate.js';
 
 /**

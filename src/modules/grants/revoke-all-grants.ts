@@ -1,4 +1,5 @@
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
+import { badUserInput, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   type ApiKeyRow,
@@ -8,7 +9,6 @@ import {
   type IdentityRow,
   identities,
 } from '../../db/tables.js';
-import { badUserInput, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { endMembershipsOf } from '../groups/group-service.js';
 import type { Caller } from '../keys/authentication.js';

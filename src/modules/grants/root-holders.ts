@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
+import { conflict } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
 import type { GrantRow } from '../../db/tables.js';
-import { conflict } from '../../errors.js';
 import { liveGrantSql, liveMembershipSql, MAX_GROUP_DEPTH } from './live-grants.js';
 
 const ROOT_HOLDERS_LOCK = 7_291_007;

@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { rowsOf } from '../../db/rows-of.js';
-import { badUserInput } from '../../errors.js';
 import { type Page, pageSize, toPage } from '../shared/pagination.js';
 import { requireScopeName } from '../shared/validate.js';
 import { liveGrantSql, liveMembershipSql, MAX_GROUP_DEPTH, readUuids } from './live-grants.js';

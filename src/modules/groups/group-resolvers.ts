@@ -1,6 +1,6 @@
+import { notFound } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { GroupMemberRow, GroupRow, IdentityRow } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
 import { parseId } from '../shared/validate.js';
 import { assertManagesGroup } from './assert-manages-group.js';

@@ -1,4 +1,5 @@
 import { and, asc, eq, ilike, inArray, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { badUserInput, conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   type GroupMemberRow,
@@ -8,7 +9,6 @@ import {
   groups,
   identities,
 } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import {

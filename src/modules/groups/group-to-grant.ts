@@ -1,7 +1,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
+import { forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { groups } from '../../db/tables.js';
-import { forbidden, notFound } from '../../errors.js';
 import type { Caller } from '../keys/authentication.js';
 import { groupsReachedBy } from './group-graph.js';
 

@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { isDomainError } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   type GroupMemberRow,
@@ -7,7 +8,6 @@ import {
   groups,
   identities,
 } from '../../db/tables.js';
-import { isDomainError } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { liveMembership } from '../grants/live-grants.js';
 import { lockIdentityGrants } from '../grants/lock-identity-grants.js';

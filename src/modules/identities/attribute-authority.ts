@@ -1,7 +1,7 @@
 import { and, inArray, isNotNull, or } from 'drizzle-orm';
+import { forbidden } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { scopes } from '../../db/tables.js';
-import { forbidden } from '../../errors.js';
 import { actorOf, loadAuthority } from '../grants/grant-authority.js';
 import { loadLiveGrants } from '../grants/live-grants.js';
 import type { Caller } from '../keys/authentication.js';

@@ -1,5 +1,5 @@
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
-import { badUserInput } from '../../errors.js';
 import { parseId } from '../shared/validate.js';
 
 /**

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { and, asc, eq, ilike, inArray, isNull, or, type SQL } from 'drizzle-orm';
+import { badUserInput, conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import {
   apiKeys,
@@ -10,7 +11,6 @@ import {
   type IdentityRow,
   identities,
 } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { actorOf, assertMayConfer, conferredBy, loadAuthority } from '../grants/grant-authority.js';

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 
 /** The most keys an identity's attributes may have. */
 export const MAX_ATTRIBUTE_KEYS = 50;

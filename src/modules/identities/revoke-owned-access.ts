@@ -1,7 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
+import { notFound } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { identities } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 import { revokeEverythingOf } from '../grants/revoke-all-grants.js';
 import type { Caller } from '../keys/authentication.js';
 import { runChange } from '../revision/run-change.js';

@@ -1,6 +1,6 @@
+import { forbidden } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { ApiKeyRow } from '../../db/tables.js';
-import { forbidden } from '../../errors.js';
 import type { Resolvers } from '../../generated/resolvers.js';
 import { callerHolds } from '../grants/caller-authority.js';
 import type { CreateApiKeyInput } from './api-key-service.js';

@@ -1,9 +1,9 @@
 import { eq, inArray } from 'drizzle-orm';
-import { type KeyScope, minimalKeyScopes } from '../../authz/cap-to-key-scopes.js';
-import { GrantSet } from '../../authz/grant-set.js';
+import { type KeyScope, minimalKeyScopes } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { badUserInput, conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type ApiKeyRow, apiKeys, identities, scopes as scopeTable } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import { actorOf, isUnconditional, loadAuthority } from '../grants/grant-authority.js';

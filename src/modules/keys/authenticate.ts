@@ -1,5 +1,5 @@
+import { unauthenticated } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
-import { unauthenticated } from '../../errors.js';
 import { type HoldingsRow, holdingsStatement, toDate } from '../grants/live-grants.js';
 import { hashSecret, prefixOf } from './api-key-secret.js';
 import {

@@ -1,6 +1,6 @@
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
-import { invariant } from '../../errors.js';
 import { type ActiveGrant, stillLive } from '../grants/live-grants.js';
 import { compareRevisions, HEAD_SQL, type Revision } from '../revision/revision.js';
 import { RevisionRecord } from '../revision/revision-record.js';

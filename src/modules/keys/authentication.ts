@@ -1,7 +1,7 @@
-import { capToKeyScopes, type KeyScope } from '../../authz/cap-to-key-scopes.js';
+import { capToKeyScopes, type KeyScope } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Db } from '../../db/client.js';
 import type { IdentityRow } from '../../db/tables.js';
-import { invariant } from '../../errors.js';
 import {
   type ActiveGrant,
   capAgentsToOwners,

@@ -1,6 +1,6 @@
 import { constants, createHash, KeyObject, verify } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from 'jose';
-import { type DomainError, invariant, unauthenticated } from '../../errors.js';
+import { type DomainError, invariant, unauthenticated } from 'keyholder-directive/errors.js';
 
 /** The JWS algorithms a DPoP proof may be signed with (asymmetric only; never `none` or HS*). */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;

@@ -1,4 +1,4 @@
-import { isDomainError } from '../../errors.js';
+import { isDomainError } from 'keyholder-directive/errors.js';
 import type { AccessLog } from '../audit/access-log.js';
 import { looksLikeJwt } from '../tokens/token-verifier.js';
 import { prefixOf } from './api-key-secret.js';

@@ -1,6 +1,6 @@
+import { badUserInput, conflict } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { Loaders } from '../../context/loaders.js';
-import { badUserInput, conflict } from '../../errors.js';
 import type { Prefetch } from '../keys/authentication.js';
 import { compareRevisions, type Revision } from './revision.js';
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database, RevisionSource } from '../../db/client.js';
-import { invariant } from '../../errors.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
 import { compareRevisions, HEAD_SQL, type Revision } from './revision.js';
 

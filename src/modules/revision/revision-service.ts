@@ -1,5 +1,5 @@
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
-import { invariant } from '../../errors.js';
 import type { Revision } from './revision.js';
 
 /** Reads about revisions beyond what a request's own snapshot says. */

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { invariant } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { revisionHead } from '../../db/tables.js';
-import { invariant } from '../../errors.js';
 import type { Caller } from '../keys/authentication.js';
 import type { Revision } from './revision.js';
 

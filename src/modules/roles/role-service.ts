@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
+import { badUserInput, conflict, forbidden, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { grants, type RoleRow, type RoleScopeRow, roleScopes, roles } from '../../db/tables.js';
-import { badUserInput, conflict, forbidden, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { describeResource } from '../grants/describe-resource.js';
 import {

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, notInArray } from 'drizzle-orm';
+import { badUserInput, conflict } from 'keyholder-directive/errors.js';
 import type { Db, Tx } from '../../db/client.js';
 import { scopeAliases } from '../../db/tables.js';
-import { badUserInput, conflict } from '../../errors.js';
 
 /** An alias: a letter, then letters, digits, `_`, `.` or `-`; never a `:` (scope names have one). */
 const ALIAS = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;

@@ -1,6 +1,6 @@
-import { requireCondition } from '../../conditions/compile-condition.js';
+import { requireCondition } from 'keyholder-directive/conditions/compile-condition.js';
+import { badUserInput, forbidden } from 'keyholder-directive/errors.js';
 import type { ScopeRow } from '../../db/tables.js';
-import { badUserInput, forbidden } from '../../errors.js';
 import { MAX_TTL_SECONDS } from '../shared/validate.js';
 
 /** A scope's policy, as `Scope.policy` shows it. */

@@ -1,7 +1,7 @@
 import { inArray } from 'drizzle-orm';
+import { notFound } from 'keyholder-directive/errors.js';
 import type { Tx } from '../../db/client.js';
 import { type ScopeRow, scopes } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 
 /** The rows of the scopes `targets` name, each once; an undefined one is `NOT_FOUND`. */
 export async function scopeRows(

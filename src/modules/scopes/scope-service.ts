@@ -1,7 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
+import { badUserInput, conflict } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
-import { badUserInput, conflict } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { grantCreated, sensitiveFlag } from '../grants/grant-events.js';
 import type { Caller } from '../keys/authentication.js';

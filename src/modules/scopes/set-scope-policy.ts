@@ -1,7 +1,7 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
+import { conflict, notFound } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
 import { type GrantRow, grants, type ScopeRow, scopes } from '../../db/tables.js';
-import { conflict, notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { actorOf, assertControlsScope } from '../grants/grant-authority.js';
 import { liveGrant } from '../grants/live-grants.js';

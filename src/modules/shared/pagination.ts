@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { isUuid } from './validate.js';
 
 export const DEFAULT_PAGE_SIZE = 50;

@@ -1,5 +1,5 @@
-import { parseScopeName, type ScopeName } from '../../authz/scope-name.js';
-import { badUserInput } from '../../errors.js';
+import { parseScopeName, type ScopeName } from 'keyholder-directive/authz/scope-name.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,4 +1,4 @@
-import { unauthenticated } from '../../errors.js';
+import { unauthenticated } from 'keyholder-directive/errors.js';
 import type { OidcIssuer } from './oidc-issuers.js';
 
 /** The most values a groups claim may carry; a token with more is refused. */

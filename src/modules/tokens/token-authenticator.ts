@@ -1,5 +1,5 @@
+import { unauthenticated } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
-import { unauthenticated } from '../../errors.js';
 import type { Authentication, Prefetch, RequestMeta } from '../keys/authentication.js';
 import type { AuthenticationCache } from '../keys/authentication-cache.js';
 import { authenticateSubject } from './authenticate-subject.js';

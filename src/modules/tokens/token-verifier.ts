@@ -9,7 +9,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { type DomainError, unauthenticated } from '../../errors.js';
+import { type DomainError, unauthenticated } from 'keyholder-directive/errors.js';
 import type { CallerToken } from './caller-token.js';
 import { groupsClaimValues } from './groups-claim.js';
 import { type OidcIssuer, STANDARD_CONDITION_CLAIMS } from './oidc-issuers.js';

@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
-import type { UsageWindows } from '../../conditions/usage-windows.js';
-import type { DecisionRecorder } from '../../directive/decision-recorder.js';
+import type { UsageWindows } from 'keyholder-directive/conditions/usage-windows.js';
+import type { DecisionRecorder } from 'keyholder-directive/directive/decision-recorder.js';
 import type { ActiveGrant } from '../grants/live-grants.js';
 
 /**

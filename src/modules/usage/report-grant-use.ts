@@ -1,7 +1,7 @@
 import { and, inArray } from 'drizzle-orm';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { grants } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import { liveGrant } from '../grants/live-grants.js';
 import { parseId } from '../shared/validate.js';
 import type { GrantUsageRecorder } from './grant-usage-recorder.js';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
+import { notFound } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { type ScopeRow, scopes } from '../../db/tables.js';
-import { notFound } from '../../errors.js';
 import { recordChange } from '../audit/record-change.js';
 import { actorOf, assertControlsScope } from '../grants/grant-authority.js';
 import type { Caller } from '../keys/authentication.js';

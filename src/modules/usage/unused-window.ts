@@ -1,4 +1,4 @@
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 
 /** The longest unused window accepted anywhere (ten years of 365 days). */
 export const MAX_UNUSED_SECONDS = 10 * 365 * 24 * 3600;

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { AUDIT_ACTIONS, actionsWithPrefix } from '../audit/audit-actions.js';
 import { requireText, truncate } from '../shared/validate.js';
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { and, desc, eq, getTableColumns, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import type { Database } from '../../db/client.js';
 import { loaderByKey } from '../../db/loader-by-key.js';
 import {
@@ -8,7 +9,6 @@ import {
   webhookDeliveries,
   webhooks,
 } from '../../db/tables.js';
-import { badUserInput } from '../../errors.js';
 import { type Page, pageSize, toPage } from '../shared/pagination.js';
 
 export type DeliveryStatus = WebhookDeliveryRow['status'];

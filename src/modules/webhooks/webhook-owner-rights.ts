@@ -1,5 +1,5 @@
 import { and, inArray, isNotNull } from 'drizzle-orm';
-import { GrantSet } from '../../authz/grant-set.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
 import type { Db, Tx } from '../../db/client.js';
 import { scopes } from '../../db/tables.js';
 import { isUnconditional } from '../grants/grant-authority.js';

@@ -1,8 +1,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import ipaddr from 'ipaddr.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
-import { badUserInput } from '../../errors.js';
 
 /**
  * Where webhooks may be sent. Loopback, link-local (cloud metadata included), private, multicast

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../errors.js';
+import { badUserInput } from 'keyholder-directive/errors.js';
 import { requireText, truncate } from '../shared/validate.js';
 
 /** The longest webhook URL accepted. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isDatabaseUnavailable, isDomainError } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
-import { isDatabaseUnavailable, isDomainError } from '../../errors.js';
 import { requestAccessHint } from '../../modules/access-requests/request-access-hint.js';
 import { accessEventOf } from '../../modules/audit/access-event.js';
 import { accessEventDue } from '../../modules/audit/access-log-mode.js';

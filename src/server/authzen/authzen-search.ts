@@ -1,6 +1,6 @@
+import { isDomainError } from 'keyholder-directive/errors.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
 import type { Database } from '../../db/client.js';
-import { isDomainError } from '../../errors.js';
 import { whoCan } from '../../modules/grants/who-can.js';
 import { badRequest } from './authzen-refusal.js';
 import type {

@@ -1,10 +1,10 @@
-import { toCelMap } from '../../conditions/cel-value.js';
-import { normalizeIp } from '../../conditions/cidr.js';
-import type { ResourceFacts } from '../../conditions/condition-context.js';
-import { NO_RESOURCE_FACTS } from '../../conditions/condition-context.js';
+import { toCelMap } from 'keyholder-directive/conditions/cel-value.js';
+import { normalizeIp } from 'keyholder-directive/conditions/cidr.js';
+import type { ResourceFacts } from 'keyholder-directive/conditions/condition-context.js';
+import { NO_RESOURCE_FACTS } from 'keyholder-directive/conditions/condition-context.js';
+import { isDomainError } from 'keyholder-directive/errors.js';
 import type { ConditionOverride } from '../../conditions/request-condition-state.js';
 import type { KeyholderContext } from '../../context/keyholder-context.js';
-import { isDomainError } from '../../errors.js';
 import { type AccessDecision, decideAccess } from '../../modules/grants/check-access.js';
 import type { AuthzenRequestContext, AuthzenResource } from './authzen-request.js';
 

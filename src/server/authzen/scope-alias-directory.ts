@@ -1,4 +1,4 @@
-import { parseScopeName } from '../../authz/scope-name.js';
+import { parseScopeName } from 'keyholder-directive/authz/scope-name.js';
 import type { Database } from '../../db/client.js';
 import { compareRevisions, type Revision } from '../../modules/revision/revision.js';
 

@@ -1,4 +1,4 @@
-import { isDomainError } from '../../errors.js';
+import { isDomainError } from 'keyholder-directive/errors.js';
 import { authenticateChallenge, INVALID_DPOP_PROOF } from '../../modules/keys/dpop-proof.js';
 
 export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';

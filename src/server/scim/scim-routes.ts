@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isDatabaseUnavailable } from '../../errors.js';
+import { isDatabaseUnavailable } from 'keyholder-directive/errors.js';
 import { callerHolds } from '../../modules/grants/caller-authority.js';
 import { provenBy } from '../../modules/keys/proof-of-possession.js';
 import { requestIdOf } from '../../telemetry/request-id.js';

@@ -1,7 +1,7 @@
+import { capToKeyScopes, minimalKeyScopes } from 'keyholder-directive/authz/cap-to-key-scopes.js';
+import { intersectResource } from 'keyholder-directive/authz/cap-to-owner.js';
+import { GrantSet } from 'keyholder-directive/authz/grant-set.js';
 import { describe, expect, it } from 'vitest';
-import { capToKeyScopes, minimalKeyScopes } from '../../../src/authz/cap-to-key-scopes.js';
-import { intersectResource } from '../../../src/authz/cap-to-owner.js';
-import { GrantSet } from '../../../src/authz/grant-set.js';
 
 const grant = (scope: string, resource: string | null, id = 'g1') => ({
   id,

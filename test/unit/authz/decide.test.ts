@@ -1,7 +1,11 @@
+import {
+  evaluateClause,
+  evaluateScopes,
+  evaluateStatically,
+} from 'keyholder-directive/authz/decide.js';
+import { type GrantLike, GrantSet } from 'keyholder-directive/authz/grant-set.js';
+import { type Clause, parseValuePath } from 'keyholder-directive/authz/requirement.js';
 import { describe, expect, it } from 'vitest';
-import { evaluateClause, evaluateScopes, evaluateStatically } from '../../../src/authz/decide.js';
-import { type GrantLike, GrantSet } from '../../../src/authz/grant-set.js';
-import { type Clause, parseValuePath } from '../../../src/authz/requirement.js';
 
 const now = 1_000;
 

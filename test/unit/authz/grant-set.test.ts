@@ -1,5 +1,5 @@
+import { type GrantLike, GrantSet } from 'keyholder-directive/authz/grant-set.js';
 import { describe, expect, it } from 'vitest';
-import { type GrantLike, GrantSet } from '../../../src/authz/grant-set.js';
 
 const now = Date.parse('2030-01-01T00:00:00Z');
 

@@ -1,5 +1,5 @@
+import { parseScopeName, SCOPE_ACTIONS } from 'keyholder-directive/authz/scope-name.js';
 import { describe, expect, it } from 'vitest';
-import { parseScopeName, SCOPE_ACTIONS } from '../../../src/authz/scope-name.js';
 
 describe('parseScopeName', () => {
   it('should split a well-formed name into resource and action', () => {

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import {
   type Clause,
   describeClause,
   parseValuePath,
   readValuePath,
-} from '../../../src/authz/requirement.js';
+} from 'keyholder-directive/authz/requirement.js';
+import { describe, expect, it } from 'vitest';
 
 function clause(allOf: string[], anyOf: string[] = []): Clause {
   return { allOf, anyOf, resource: null, orSelf: null, origin: 'Query.a' };

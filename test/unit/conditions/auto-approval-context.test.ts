@@ -1,6 +1,6 @@
+import { compileCondition } from 'keyholder-directive/conditions/compile-condition.js';
 import { describe, expect, it } from 'vitest';
 import { autoApprovalContext } from '../../../src/conditions/auto-approval-context.js';
-import { compileCondition } from '../../../src/conditions/compile-condition.js';
 
 const REQUESTER = '00000000-0000-4000-8000-00000000000b';
 const BOT = '00000000-0000-4000-8000-00000000000c';

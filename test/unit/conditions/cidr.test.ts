@@ -1,5 +1,5 @@
+import { ipInCidr, isCidrRange, normalizeIp } from 'keyholder-directive/conditions/cidr.js';
 import { describe, expect, it } from 'vitest';
-import { ipInCidr, isCidrRange, normalizeIp } from '../../../src/conditions/cidr.js';
 
 describe('cidr membership', () => {
   it.each([

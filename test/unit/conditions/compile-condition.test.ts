@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import {
   ConditionProblem,
   compileCondition,
   requireCondition,
-} from '../../../src/conditions/compile-condition.js';
-import { conditionContextOf } from '../../../src/conditions/condition-context-of.js';
+} from 'keyholder-directive/conditions/compile-condition.js';
+import { conditionContextOf } from 'keyholder-directive/conditions/condition-context-of.js';
+import { describe, expect, it } from 'vitest';
 
 function problemOf(text: string, kind: 'grant' | 'autoApproval' = 'grant'): ConditionProblem {
   try {

@@ -1,5 +1,5 @@
+import { DEFAULT_CONDITION_SETTINGS } from 'keyholder-directive/conditions/condition-settings.js';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONDITION_SETTINGS } from '../../../src/conditions/condition-settings.js';
 import { ConfigError, readConfig } from '../../../src/config.js';
 
 const ISSUERS = JSON.stringify([

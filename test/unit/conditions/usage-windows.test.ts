@@ -1,5 +1,5 @@
+import { UsageWindows } from 'keyholder-directive/conditions/usage-windows.js';
 import { describe, expect, it } from 'vitest';
-import { UsageWindows } from '../../../src/conditions/usage-windows.js';
 
 function clockAt(start: number) {
   let now = start;

@@ -1,5 +1,5 @@
+import { wallClock } from 'keyholder-directive/conditions/wall-clock.js';
 import { describe, expect, it } from 'vitest';
-import { wallClock } from '../../../src/conditions/request-conditions.js';
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 

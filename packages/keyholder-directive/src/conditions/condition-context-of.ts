@@ -1,7 +1,7 @@
 import { toCelMap } from './cel-value.js';
 import { normalizeIp } from './cidr.js';
 import type { RequestConditions } from './condition-context.js';
-import { wallClock } from './request-conditions.js';
+import { wallClock } from './wall-clock.js';
 
 /** What a server outside Keyholder knows of a request, for `conditionContextOf`. */
 export interface ConditionContextInput {
