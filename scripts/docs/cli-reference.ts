@@ -14,7 +14,8 @@ what the API lets its credential read and change, and never opens the database. 
 [the CLI guide](../guides/cli.md).
 
 Run it as \`npx keyholder\` in a clone (after \`npm ci\`, which builds it), or put it on your PATH with
-\`npm link\` (or \`npm install --global\` of the package).
+\`npm link\` in the clone (the package depends on the workspace's \`keyholder-directive\`, not yet on
+the registry, so a packed tarball does not install on its own).
 
 ## Credentials
 
