@@ -136,6 +136,12 @@ export function createMetrics(sources: MetricSources): KeyholderMetrics {
     'Authentications that ran the authentication statement.',
     () => sources.authenticationCache().misses,
   );
+  counterOf(
+    registry,
+    'keyholder_authentication_cache_shared_total',
+    'Authentications that joined a statement already in flight for the same credential.',
+    () => sources.authenticationCache().shared,
+  );
   const statements = sources.statements;
   if (statements !== undefined) {
     counterOf(

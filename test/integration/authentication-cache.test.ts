@@ -320,6 +320,87 @@ describe.each(engines())('the authentication cache on %s', (engine) => {
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2 });
   });
 
+  it('should send one authentication statement for concurrent misses of the same key', async () => {
+    const holder = await identityWithGrants(server, ['identities:read']);
+    const prefetch = { identityIds: [], scopes: [] };
+    const alone: number[] = [];
+    const together: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      let before = server.database.statements.count;
+      await authenticate(
+        server.database,
+        holder.key,
+        prefetch,
+        new AuthenticationCache(server.database, 10),
+      );
+      alone.push(server.database.statements.count - before);
+
+      const cache = new AuthenticationCache(server.database, 10);
+      before = server.database.statements.count;
+      const all = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          authenticate(server.database, holder.key, prefetch, cache),
+        ),
+      );
+      together.push(server.database.statements.count - before);
+      expect(cache.stats()).toMatchObject({ hits: 0, misses: 1, shared: 19, entries: 1 });
+      expect(all.map((a) => a.caller.identity.id)).toEqual(Array(20).fill(holder.id));
+      // Each joiner has objects of its own where a request records or tags anything.
+      expect(new Set(all.map((a) => a.caller.revisions)).size).toBe(20);
+      expect(new Set(all.map((a) => a.caller.identity)).size).toBe(20);
+    }
+
+    // The least of three, so a background flush of key or grant usage cannot count.
+    expect(Math.min(...together)).toBe(Math.min(...alone));
+  });
+
+  it('should not let a request join an authentication statement sent before a revocation it must see', async () => {
+    const holder = await identityWithGrants(server, ['identities:read', 'scopes:read']);
+    const revoked = holder.grants[0]?.id;
+    // The real database, with the answer of the next statement held back until released: an
+    // authentication statement PostgreSQL ran before the revocation, still in flight after it.
+    let answered = () => {};
+    const reached = new Promise<void>((resolve) => (answered = resolve));
+    let release = () => {};
+    let holdNext = false;
+    const slow = {
+      ...server.database,
+      async queryArrays<T extends readonly unknown[]>(text: string, params?: readonly unknown[]) {
+        const hold = holdNext;
+        holdNext = false;
+        const rows = await server.database.queryArrays<T>(text, params);
+        if (hold) {
+          answered();
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        return rows;
+      },
+    };
+    const cache = new AuthenticationCache(slow, 10);
+    const prefetch = { identityIds: [], scopes: [] };
+    const grantIds = (a: { caller: { grants: readonly { id: string }[] } }) =>
+      a.caller.grants.map((g) => g.id);
+
+    holdNext = true;
+    const first = authenticate(slow, holder.key, prefetch, cache);
+    await reached;
+    // Asks before the revocation: nothing newer is known, so it joins the statement in flight.
+    const joiner = authenticate(slow, holder.key, prefetch, cache);
+    dataOf(
+      await asAdmin('mutation($id: ID!) { revokeGrant(id: $id, reason: "Moved on.") { id } }', {
+        id: revoked,
+      }),
+    );
+    // Starts after the revocation returned: the statement in flight predates it.
+    const after = authenticate(slow, holder.key, prefetch, cache);
+    release();
+
+    expect(grantIds(await first)).toContain(revoked);
+    expect(grantIds(await joiner)).toContain(revoked);
+    expect(grantIds(await after)).toEqual([holder.grants[1]?.id]);
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 2, shared: 1 });
+  });
+
   it('should keep entries apart by what the request prefetched', async () => {
     const scope = await defineScope(server);
     const asker = await identityWithGrants(server, ['grants:read']);
@@ -409,6 +490,7 @@ describe.each(engines())('the authentication cache switched off on %s', (engine)
       entries: 0,
       hits: 0,
       misses: before.misses + 2,
+      shared: 0,
     });
     expectError(after, 'FORBIDDEN', 'requires scope "identities:read"');
   });

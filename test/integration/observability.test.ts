@@ -11,6 +11,7 @@ const METRIC_NAMES = [
   'keyholder_decisions_total',
   'keyholder_authentication_cache_hits_total',
   'keyholder_authentication_cache_misses_total',
+  'keyholder_authentication_cache_shared_total',
   'keyholder_access_log_pending',
   'keyholder_access_log_failing',
   'keyholder_expiry_sweeper_lag_seconds',

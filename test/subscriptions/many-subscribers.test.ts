@@ -80,4 +80,35 @@ describe.each(engines())('many audit subscribers on %s', (engine) => {
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     }
   });
+
+  it(`should re-check ${SUBSCRIBERS} subscribers sharing one key with at most one authentication statement per event`, async () => {
+    const auditor = await identityWithGrants(server, ['audit:read']);
+    const clients = await Promise.all(
+      Array.from({ length: SUBSCRIBERS }, () => connectAs(server.url, auditor.key)),
+    );
+    open.push(...clients);
+    const recorders = clients.map((c) =>
+      subscribeToAudit(c.client, { action: 'identity.created' }),
+    );
+    await primeSubscriptions(recorders, () => markerIdentity(server));
+    const cache = async () =>
+      (
+        (await (await fetch(`${server.metricsUrl}/healthz`)).json()) as {
+          authenticationCache: { hits: number; misses: number; shared: number };
+        }
+      ).authenticationCache;
+
+    const before = await cache();
+    const identity = await createIdentity(server);
+    await Promise.all(recorders.map((r) => waitForSubject(r, identity.id)));
+    const after = await cache();
+
+    // The admin's createIdentity request is one authentication; the subscribers' re-checks are
+    // the other SUBSCRIBERS, of which at most one runs the statement (the event's change is newer
+    // than every cached authentication).
+    expect(after.hits + after.misses + after.shared).toBe(
+      before.hits + before.misses + before.shared + SUBSCRIBERS + 1,
+    );
+    expect(after.misses - before.misses).toBeLessThanOrEqual(2);
+  });
 });

@@ -20,6 +20,11 @@ export interface AuthenticationCacheStats {
    * than `revision_head` (two statements, unless this process had already seen a newer revision).
    */
   readonly misses: number;
+  /**
+   * Requests that joined another request's authentication statement for the same credential,
+   * in flight and sent when this process already knew every revision the joiner must see.
+   */
+  readonly shared: number;
 }
 
 /**
@@ -45,6 +50,13 @@ interface Entry {
   nextExpiry: number;
 }
 
+/** An authentication statement in flight for one key, and what it was sent knowing. */
+interface Flight {
+  /** `revisionSource.known()` when it was sent: its snapshot is at or past it (`null`: unknown). */
+  readonly from: Revision | null;
+  readonly entry: Promise<Entry>;
+}
+
 /**
  * Successful authentications of this process, reused while nothing they were read from has
  * changed. Every change to identities, keys, scopes or grants advances `revision_head` in its own
@@ -68,7 +80,13 @@ interface Entry {
  *   in an entry (grants, attributes, scopes) is frozen and shared;
  * - keyed by the credential (never a raw secret) and the prefetch; at most `maxEntries`, least
  *   recently used first out; `maxEntries` 0 caches nothing (every request runs the statement);
- * - only successful authentications are kept: a refusal is decided again on each request.
+ * - only successful authentications are kept: a refusal is decided again on each request;
+ * - concurrent misses for the same key share one statement (single flight), strictly: a request
+ *   joins a statement in flight only when that statement was sent while this process knew (from
+ *   its `revisionSource`) a revision at or past the newest it knows now, so every change that had
+ *   returned before the request started is in the snapshot it joins; otherwise (reading through,
+ *   or a change applied since the statement was sent) it sends its own. A joiner gets the same
+ *   refusal, or a hit's copy of the same authentication (`shared` counts them).
  */
 export class AuthenticationCache {
   readonly #database: Database;
@@ -78,6 +96,9 @@ export class AuthenticationCache {
   #newest: Revision = '0';
   #hits = 0;
   #misses = 0;
+  #shared = 0;
+  /** The authentication statement in flight per key (the newest sent). */
+  readonly #flights = new Map<string, Flight>();
   /** The `revision_head` read sent and not yet answered. */
   #inFlightRead: Promise<Revision> | null = null;
   /** The read to send once `#inFlightRead` is answered, for everyone who asked meanwhile. */
@@ -118,10 +139,38 @@ export class AuthenticationCache {
         return revive(entry, Date.now());
       }
     }
+    const flight = this.#flights.get(key);
+    const required = this.#database.revisionSource.known();
+    if (
+      flight !== undefined &&
+      flight.from !== null &&
+      required !== null &&
+      compareRevisions(flight.from, required) >= 0
+    ) {
+      this.#shared += 1;
+      return revive(await flight.entry, Date.now());
+    }
     this.#misses += 1;
-    const authentication = await load();
-    this.#store(key, authentication);
-    return authentication;
+    let resolveEntry: (entry: Entry) => void = () => {};
+    let rejectEntry: (error: unknown) => void = () => {};
+    const loaded = new Promise<Entry>((resolve, reject) => {
+      resolveEntry = resolve;
+      rejectEntry = reject;
+    });
+    // Nobody may have joined: a refusal is then answered to this request alone.
+    loaded.catch(settled);
+    const mine: Flight = { from: required, entry: loaded };
+    this.#flights.set(key, mine);
+    try {
+      const authentication = await load();
+      resolveEntry(this.#store(key, authentication));
+      return authentication;
+    } catch (error) {
+      rejectEntry(error);
+      throw error;
+    } finally {
+      if (this.#flights.get(key) === mine) this.#flights.delete(key);
+    }
   }
 
   stats(): AuthenticationCacheStats {
@@ -130,6 +179,7 @@ export class AuthenticationCache {
       entries: this.#entries.size,
       hits: this.#hits,
       misses: this.#misses,
+      shared: this.#shared,
     };
   }
 
@@ -164,24 +214,27 @@ export class AuthenticationCache {
     if (compareRevisions(revision, this.#newest) > 0) this.#newest = revision;
   }
 
-  #store(key: string, authentication: Authentication): void {
+  /** Keeps `authentication` unless a newer one is kept; answers its entry either way. */
+  #store(key: string, authentication: Authentication): Entry {
     this.#saw(authentication.revision);
+    const kept = frozen(authentication);
+    const entry: Entry = {
+      revision: authentication.revision,
+      authentication: kept,
+      nextExpiry: nextExpiryOf(kept),
+    };
     // A slower load of an older snapshot never replaces a newer one (stale ones are replaced here).
     const current = this.#entries.get(key);
     if (current !== undefined && compareRevisions(current.revision, authentication.revision) > 0) {
-      return;
+      return entry;
     }
     this.#entries.delete(key);
-    const entry = frozen(authentication);
-    this.#entries.set(key, {
-      revision: authentication.revision,
-      authentication: entry,
-      nextExpiry: nextExpiryOf(entry),
-    });
+    this.#entries.set(key, entry);
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
+    return entry;
   }
 }
 
