@@ -46,7 +46,7 @@ export interface KeyholderTuning {
   readonly accessLog?: AccessLogOptions;
   /**
    * Where JSON log lines go (the access line of every HTTP request, start-up notes, and `log`
-   * when none is given). @default `createLogger({ level: config.logLevel })`, on stdout
+   * when none is given). @default the logger `LOG_LEVEL` and `LOG_BUFFER_MS` describe, on stdout
    */
   readonly logger?: Logger;
 }
@@ -66,9 +66,7 @@ export async function startKeyholder(
   givenLog?: LogFunction,
   tuning: KeyholderTuning = {},
 ): Promise<Keyholder> {
-  const logger =
-    tuning.logger ??
-    createLogger({ level: config.logLevel ?? 'info', bufferMs: config.logBufferMs ?? 0 });
+  const logger = tuning.logger ?? configuredLogger(config);
   const log = givenLog ?? logFunction(logger);
   let tracing: Tracing | null = null;
   const endpoint = config.otlpEndpoint ?? null;
@@ -298,6 +296,11 @@ function offeringClaim(
  * `npm start` and `keyholder serve`: reads the configuration from the environment (exit 2 when it
  * is wrong), starts Keyholder, prints where it listens, and stops it on SIGINT or SIGTERM.
  */
+/** The logger `LOG_LEVEL` and `LOG_BUFFER_MS` describe, on stdout. */
+function configuredLogger(config: Config): Logger {
+  return createLogger({ level: config.logLevel ?? 'info', bufferMs: config.logBufferMs ?? 0 });
+}
+
 export async function serve(): Promise<void> {
   let config: Config;
   try {
@@ -309,10 +312,7 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({
-    level: config.logLevel ?? 'info',
-    bufferMs: config.logBufferMs ?? 0,
-  });
+  const logger = configuredLogger(config);
   let keyholder: Keyholder;
   try {
     keyholder = await startKeyholder(config, undefined, { logger });

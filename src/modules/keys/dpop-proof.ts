@@ -72,7 +72,7 @@ export function proofUrl(url: string): string {
  * the credential. Each failure is `UNAUTHENTICATED` (`INVALID_DPOP_PROOF`) saying which check
  * failed. Replay is the caller's to refuse (`DpopReplayCache`).
  *
- * `jose` decodes the header and imports the key (once per thumbprint); the signature is checked
+ * `jose` decodes the header and imports the key (once per distinct header); the signature is checked
  * synchronously by `node:crypto` against that key, because `jose` verifies through WebCrypto, a
  * thread-pool job per signature that alone costs more than the 100 µs a proof may add
  * (docs/benchmarks.md#dpop-proofs).
