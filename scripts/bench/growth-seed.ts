@@ -23,6 +23,21 @@ const seconds = (from: number) => (performance.now() - from) / 1000;
 export const identitySql = (n: string) => `md5('actor-' || (${n}))::uuid`;
 
 /**
+ * Writes the `grant.created` event of every grant that has none yet (through the chain trigger,
+ * in creation order) and stamps each grant with its event's `seq`, as the API would have.
+ */
+const GRANT_CREATED_EVENTS_SQL = `with ev as (
+   insert into audit_events (action, actor_id, subject_id, details)
+   select 'grant.created', g.granted_by, g.id::text,
+          jsonb_build_object('scopes', jsonb_build_array(g.scope),
+            'after', jsonb_build_object('identityId', g.identity_id, 'scope', g.scope,
+              'resource', g.resource, 'grantable', g.grantable, 'expiresAt', g.expires_at),
+            'reason', g.reason)
+   from grants g where g.audit_seq is null order by g.created_at, g.id
+   returning seq, subject_id)
+ update grants g set audit_seq = ev.seq from ev where g.id = ev.subject_id::uuid`;
+
+/**
  * Gives `identityId` `count` grants of `scope`, on resources `held-0`, `held-1`, …, as the API
  * writes them (each with its `grant.created` event, stamped with its `seq`, and sealed) but in
  * three statements: for benchmarks whose caller holds thousands of grants. Run it before any
@@ -40,18 +55,7 @@ export async function seedHeldGrants(
      from identities i, generate_series(0, $3::int - 1) n where i.id = $1::uuid`,
     [identityId, scope, count],
   );
-  await database.query(
-    `with ev as (
-       insert into audit_events (action, actor_id, subject_id, details)
-       select 'grant.created', g.granted_by, g.id::text,
-              jsonb_build_object('scopes', jsonb_build_array(g.scope),
-                'after', jsonb_build_object('identityId', g.identity_id, 'scope', g.scope,
-                  'resource', g.resource, 'grantable', g.grantable, 'expiresAt', g.expires_at),
-                'reason', g.reason)
-       from grants g where g.audit_seq is null order by g.created_at, g.id
-       returning seq, subject_id)
-     update grants g set audit_seq = ev.seq from ev where g.id = ev.subject_id::uuid`,
-  );
+  await database.query(GRANT_CREATED_EVENTS_SQL);
   await sealRemaining(database);
 }
 
@@ -131,18 +135,7 @@ export async function seedGrowth(
              from generate_series($1::bigint, $2::bigint) n) s`,
       [from, to, size],
     );
-    await database.query(
-      `with ev as (
-         insert into audit_events (action, actor_id, subject_id, details)
-         select 'grant.created', g.granted_by, g.id::text,
-                jsonb_build_object('scopes', jsonb_build_array(g.scope),
-                  'after', jsonb_build_object('identityId', g.identity_id, 'scope', g.scope,
-                    'resource', g.resource, 'grantable', g.grantable, 'expiresAt', g.expires_at),
-                  'reason', g.reason)
-         from grants g where g.audit_seq is null order by g.created_at, g.id
-         returning seq, subject_id)
-       update grants g set audit_seq = ev.seq from ev where g.id = ev.subject_id::uuid`,
-    );
+    await database.query(GRANT_CREATED_EVENTS_SQL);
     // One in twenty revoked, a day after it was granted, with its event.
     await database.query(
       `with r as (
