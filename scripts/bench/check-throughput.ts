@@ -14,6 +14,7 @@ import { openDatabase } from '../../src/db/client.js';
 import { useAuditKeys } from '../../src/modules/audit/audit-chain.js';
 import { AuditKeys } from '../../src/modules/audit/audit-keys.js';
 import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
+import { CHECK_QUERY, seedCheck } from './check-cast.js';
 import { seedHeldGrants } from './growth-seed.js';
 import {
   CONNECTIONS,
@@ -53,49 +54,6 @@ useAuditKeys(
   }),
 );
 
-/**
- * The check's cast on the Keyholder at `url`: a gateway service holding `grants:read` and
- * `decisions:execute` (its API key is returned), and alice holding `orders:read`.
- */
-async function seedCheck(url: string): Promise<{ key: string; aliceId: string }> {
-  const gateway = await gql(
-    url,
-    ADMIN_KEY,
-    'mutation { createIdentity(input: { name: "gateway", kind: SERVICE }) { id } }',
-  );
-  const alice = await gql(
-    url,
-    ADMIN_KEY,
-    'mutation { createIdentity(input: { name: "alice", kind: USER, externalId: "00u-alice" }) { id } }',
-  );
-  const gatewayId = gateway.createIdentity.id as string;
-  const aliceId = alice.createIdentity.id as string;
-  await gql(url, ADMIN_KEY, 'mutation { defineScope(input: { name: "orders:read" }) { name } }');
-  await gql(
-    url,
-    ADMIN_KEY,
-    `mutation { grant(input: { identityId: "${gatewayId}", scope: "grants:read", reason: "bench" }) { id } }`,
-  );
-  await gql(
-    url,
-    ADMIN_KEY,
-    `mutation { grant(input: { identityId: "${gatewayId}", scope: "decisions:execute", reason: "bench" }) { id } }`,
-  );
-  await gql(
-    url,
-    ADMIN_KEY,
-    `mutation { grant(input: { identityId: "${aliceId}", scope: "orders:read", reason: "bench" }) { id } }`,
-  );
-  const key = (
-    await gql(
-      url,
-      ADMIN_KEY,
-      `mutation { createApiKey(input: { identityId: "${gatewayId}", name: "bench" }) { secret } }`,
-    )
-  ).createApiKey.secret as string;
-  return { key, aliceId };
-}
-
 const database = `kh_bench_${Date.now()}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${database}`);
@@ -121,7 +79,7 @@ try {
   children.push(keyholder.child);
   const url = keyholder.url;
 
-  const { key, aliceId } = await seedCheck(url);
+  const { key, aliceId } = await seedCheck(url, ADMIN_KEY);
 
   // The grants-held axis: a caller holding `n` grants (decisions:execute through the API, and
   // n − 1 grants of orders:read on distinct resources seeded as the API writes them).
@@ -152,8 +110,7 @@ try {
   }
   await seeding.close();
 
-  const query =
-    'query Check($id: ID!, $scope: String!) { check(identityId: $id, scope: $scope) { allowed reason } }';
+  const query = CHECK_QUERY;
   const body = JSON.stringify({
     query,
     variables: { id: aliceId, scope: 'orders:read' },
@@ -234,7 +191,7 @@ try {
     uncached.child,
     embedded.child,
   );
-  const embeddedCast = await seedCheck(embedded.url);
+  const embeddedCast = await seedCheck(embedded.url, ADMIN_KEY);
   const embeddedAnswer = await gql(embedded.url, embeddedCast.key, query, {
     id: embeddedCast.aliceId,
     scope: 'orders:read',

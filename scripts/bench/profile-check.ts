@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { BENCH_AUDIT_ENV } from './bench-audit-keys.js';
+import { CHECK_QUERY, seedCheck } from './check-cast.js';
 import { CONNECTIONS, gql, startChild } from './http-load.js';
 
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
@@ -52,33 +53,8 @@ const started = await startChild(
 });
 const { child, url } = started;
 try {
-  const id = async (mutation: string) =>
-    Object.values(await gql(url, ADMIN_KEY, mutation))[0].id as string;
-  const gatewayId = await id(
-    'mutation { createIdentity(input: { name: "gateway", kind: SERVICE }) { id } }',
-  );
-  const aliceId = await id(
-    'mutation { createIdentity(input: { name: "alice", kind: USER }) { id } }',
-  );
-  await gql(url, ADMIN_KEY, 'mutation { defineScope(input: { name: "orders:read" }) { name } }');
-  for (const [who, scope] of [
-    [gatewayId, 'grants:read'],
-    [gatewayId, 'decisions:execute'],
-    [aliceId, 'orders:read'],
-  ]) {
-    await id(
-      `mutation { grant(input: { identityId: "${who}", scope: "${scope}", reason: "bench" }) { id } }`,
-    );
-  }
-  const key = (
-    await gql(
-      url,
-      ADMIN_KEY,
-      `mutation { createApiKey(input: { identityId: "${gatewayId}", name: "bench" }) { secret } }`,
-    )
-  ).createApiKey.secret as string;
-  const query =
-    'query Check($id: ID!, $scope: String!) { check(identityId: $id, scope: $scope) { allowed reason } }';
+  const { key, aliceId } = await seedCheck(url, ADMIN_KEY);
+  const query = CHECK_QUERY;
   const variables = { id: aliceId, scope: 'orders:read' };
   if ((await gql(url, key, query, variables)).check.allowed !== true) {
     throw new Error('Keyholder did not allow the benchmark check.');
