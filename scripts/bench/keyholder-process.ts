@@ -13,14 +13,15 @@ export interface KeyholderProcess {
 /**
  * Starts Keyholder on `databaseUrl` (or, when it is `null`, on PGlite in `env.DATA_DIR`) with
  * `NODE_ENV=production`, port 0 and `BOOTSTRAP_ADMIN_KEY` set to `adminKey`, `env` added; resolves
- * once it prints that it is listening (after its migrations).
+ * once it prints that it is listening (after its migrations). `main`: another build's
+ * `src/main.js`, to compare builds in one run (this build's by default).
  */
 export async function startKeyholderProcess(
   databaseUrl: string | null,
   adminKey: string,
   env: Record<string, string> = {},
+  main = fileURLToPath(new URL('../../src/main.js', import.meta.url)),
 ): Promise<KeyholderProcess> {
-  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
   const { DATABASE_URL: _inherited, ...inherited } = process.env;
   const child = spawn(process.execPath, [main], {
     env: {

@@ -63,14 +63,37 @@ export interface RevisionSource {
    * reading `revision_head`; `null` when it may not (it must read).
    */
   known(): string | null;
-  /** A change committed at `revision`: resolves once every instance answering from its caches has applied it. */
-  committed(revision: string): Promise<void>;
+  /**
+   * A change committed at `revision`: resolves once every instance answering from its caches has
+   * applied it. `change`, when the committing transaction read it, is its journal record.
+   */
+  committed(revision: string, change?: Change): Promise<void>;
+  /**
+   * Whether something read at revision `from` is still exactly current at `to`: this process
+   * knows every change committed after `from` up to `to` (no gap), and none of them touched any
+   * of `identities` or anything that is not an identity's own rows (see `Change`). `false`
+   * whenever it cannot tell.
+   */
+  untouched(from: string, to: string, identities: ReadonlySet<string>): boolean;
+}
+
+/**
+ * One committed change as the change journal records it (drizzle/0021_change_journal.sql): the
+ * revision it committed at, the revision it advanced from (nothing committed in between), and the
+ * identities whose rows (identity, keys, direct grants) it touched, or `null` when it touched
+ * anything else an authentication reads (groups, memberships, roles, scopes, a group's grants).
+ */
+export interface Change {
+  readonly revision: string;
+  readonly from: string;
+  readonly touched: ReadonlySet<string> | null;
 }
 
 /** Knows nothing: every cached answer is checked against `revision_head`, nobody is waited for. */
 export const READ_THROUGH: RevisionSource = {
   known: () => null,
   committed: async () => {},
+  untouched: () => false,
 };
 
 export interface DatabaseConfig {

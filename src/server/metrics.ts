@@ -142,6 +142,12 @@ export function createMetrics(sources: MetricSources): KeyholderMetrics {
     'Authentications that joined a statement already in flight for the same credential.',
     () => sources.authenticationCache().shared,
   );
+  counterOf(
+    registry,
+    'keyholder_authentication_cache_carried_total',
+    'Cache hits from an entry no change since it was read had touched (change journal).',
+    () => sources.authenticationCache().carried,
+  );
   const statements = sources.statements;
   if (statements !== undefined) {
     counterOf(

@@ -490,6 +490,7 @@ describe.each(engines())('the authentication cache switched off on %s', (engine)
       entries: 0,
       hits: 0,
       misses: before.misses + 2,
+      carried: 0,
       shared: 0,
     });
     expectError(after, 'FORBIDDEN', 'requires scope "identities:read"');

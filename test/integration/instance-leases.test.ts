@@ -169,7 +169,7 @@ describe.skipIf(!shared)(
       const holder = await cachedOn(b);
       const [dropped] = await sql<{ dropped: boolean }[]>`
         select pg_terminate_backend(pid) as dropped from pg_stat_activity
-        where application_name = ${`keyholder ${b.pid} watch keyholder_revision`}`;
+        where application_name = ${`keyholder ${b.pid} watch keyholder_change`}`;
 
       const revision = await revoke(holder.grants[0]?.id);
       const after = await gql(b.url, holder.key, LIST);

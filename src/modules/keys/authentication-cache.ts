@@ -21,6 +21,11 @@ export interface AuthenticationCacheStats {
    */
   readonly misses: number;
   /**
+   * Of the hits, those from an entry older than the newest revision, carried forward because no
+   * change since touched its identities (`RevisionSource.untouched`).
+   */
+  readonly carried: number;
+  /**
    * Requests that joined another request's authentication statement for the same credential,
    * in flight and sent when this process already knew every revision the joiner must see.
    */
@@ -40,7 +45,10 @@ export type CredentialKey =
     };
 
 interface Entry {
-  readonly revision: Revision;
+  /** The newest revision at which it is known current: where it was read, or carried to. */
+  revision: Revision;
+  /** Every identity it depends on: the caller, its owner, the prefetched (found or not). */
+  readonly identities: ReadonlySet<string>;
   /**
    * Frozen, without the per-request `caller.revisions`; replaced (by `revive`) with the same less
    * the grants that have expired since, so each expiry costs one copy, not one per request.
@@ -66,7 +74,10 @@ interface Flight {
  * - with a `Database.revisionSource` that knows the newest revision (the `RevisionFeed`: pushed
  *   invalidation under a live lease), an entry at or past it is a hit with no statement; a change
  *   returns only once every such instance has applied it, so a request that starts after a change
- *   returned never reuses anything read before it;
+ *   returned never reuses anything read before it, unless that change is known not to touch it:
+ *   an older entry is carried to the newest revision, still with no statement, when the source
+ *   knows every change since it was read and none touched its identities' rows (identity, keys,
+ *   direct grants) or anything else an authentication reads (`RevisionSource.untouched`);
  * - otherwise (reading through: no lease, listener down, PGlite closed) `authenticate` with an
  *   entry first reads `revision_head` in a statement of its own, sent after the request asked: the
  *   same head, a hit; a newer one, the statement runs again. Concurrent requests share reads: one
@@ -97,6 +108,7 @@ export class AuthenticationCache {
   #hits = 0;
   #misses = 0;
   #shared = 0;
+  #carried = 0;
   /** The authentication statement in flight per key (the newest sent). */
   readonly #flights = new Map<string, Flight>();
   /** The `revision_head` read sent and not yet answered. */
@@ -126,18 +138,14 @@ export class AuthenticationCache {
     }
     const key = JSON.stringify([credential, prefetch.identityIds, prefetch.scopes]);
     const entry = this.#entries.get(key);
-    // An entry older than a revision this process has read cannot be current: no need to look.
-    if (entry !== undefined && compareRevisions(entry.revision, this.#newest) >= 0) {
-      const head = this.#database.revisionSource.known() ?? (await this.#readHead());
-      if (compareRevisions(entry.revision, head) >= 0) {
-        this.#hits += 1;
-        // Most recently used last, unless a newer entry took its place meanwhile.
-        if (this.#entries.get(key) === entry) {
-          this.#entries.delete(key);
-          this.#entries.set(key, entry);
-        }
-        return revive(entry, Date.now());
+    if (entry !== undefined && (await this.#current(entry))) {
+      this.#hits += 1;
+      // Most recently used last, unless a newer entry took its place meanwhile.
+      if (this.#entries.get(key) === entry) {
+        this.#entries.delete(key);
+        this.#entries.set(key, entry);
       }
+      return revive(entry, Date.now());
     }
     const flight = this.#flights.get(key);
     const required = this.#database.revisionSource.known();
@@ -163,7 +171,7 @@ export class AuthenticationCache {
     this.#flights.set(key, mine);
     try {
       const authentication = await load();
-      resolveEntry(this.#store(key, authentication));
+      resolveEntry(this.#store(key, authentication, prefetch));
       return authentication;
     } catch (error) {
       rejectEntry(error);
@@ -179,8 +187,27 @@ export class AuthenticationCache {
       entries: this.#entries.size,
       hits: this.#hits,
       misses: this.#misses,
+      carried: this.#carried,
       shared: this.#shared,
     };
+  }
+
+  /** Whether `entry` is current at the newest revision (carried there when nothing touched it). */
+  async #current(entry: Entry): Promise<boolean> {
+    const source = this.#database.revisionSource;
+    const known = source.known();
+    if (known !== null) {
+      // Nor older than a revision this process has read (a load may see past the notifications).
+      const newest = compareRevisions(known, this.#newest) >= 0 ? known : this.#newest;
+      if (compareRevisions(entry.revision, newest) >= 0) return true;
+      if (!source.untouched(entry.revision, newest, entry.identities)) return false;
+      entry.revision = newest;
+      this.#carried += 1;
+      return true;
+    }
+    // An entry older than a revision this process has read cannot be current: no need to look.
+    if (compareRevisions(entry.revision, this.#newest) < 0) return false;
+    return compareRevisions(entry.revision, await this.#readHead()) >= 0;
   }
 
   /** `revision_head` as read by a statement sent after this call (shared, see the class). */
@@ -215,11 +242,12 @@ export class AuthenticationCache {
   }
 
   /** Keeps `authentication` unless a newer one is kept; answers its entry either way. */
-  #store(key: string, authentication: Authentication): Entry {
+  #store(key: string, authentication: Authentication, prefetch: Prefetch): Entry {
     this.#saw(authentication.revision);
     const kept = frozen(authentication);
     const entry: Entry = {
       revision: authentication.revision,
+      identities: new Set([...kept.identities.keys(), ...prefetch.identityIds]),
       authentication: kept,
       nextExpiry: nextExpiryOf(kept),
     };
@@ -323,5 +351,5 @@ function revive(entry: Entry, now: number): Authentication {
     identity: identities.get(cached.caller.identity.id) ?? { ...cached.caller.identity },
     revisions: new RevisionRecord(entry.revision),
   };
-  return { ...cached, caller, identities };
+  return { ...cached, caller, identities, revision: entry.revision };
 }

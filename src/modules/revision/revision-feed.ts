@@ -3,12 +3,10 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { invariant } from 'keyholder-directive/errors.js';
-import type { Database, RevisionSource } from '../../db/client.js';
+import type { Change, Database, RevisionSource } from '../../db/client.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
+import { CHANGE_CHANNEL, ChangeJournal, parseChange } from './change-journal.js';
 import { compareRevisions, HEAD_SQL, type Revision } from './revision.js';
-
-/** The channel drizzle/0019_instance_leases.sql announces every new revision on. */
-export const REVISION_CHANNEL = 'keyholder_revision';
 
 /** How long a lease lasts when `INSTANCE_LEASE_MS` is not set. */
 export const DEFAULT_LEASE_MS = 2000;
@@ -53,15 +51,16 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * How this process learns of committed changes without reading `revision_head` on every request
  * (pushed invalidation), with revocation as strict as reading it: a request that starts after a
  * change has returned is decided with that change, on every instance.
- * - Every change advances `revision_head`, and the trigger doing it notifies `keyholder_revision`
- *   with the new revision, delivered at commit to every instance listening.
+ * - Every change advances `revision_head`, and at commit notifies `keyholder_change` with the new
+ *   revision, the one it advanced from and the identities it touched (`ChangeJournal`), delivered
+ *   to every instance listening.
  * - On PostgreSQL each process holds a lease (a row of `instance_leases`, renewed every quarter
  *   of `leaseMs`) and answers from its caches (`known()` not null) only while: it listens on a
  *   connection of its own, it read `revision_head` after its lease was last (re)established, and
  *   its lease has not run out by its own clock (counted from when the renewal was sent, less a
  *   tenth for clock drift, so it stops before the database thinks the lease over).
- * - On a notification it applies the revision (entries older than it no longer hit), then
- *   acknowledges it in its lease row. Each renewal also reads `revision_head`, so a process whose
+ * - On a notification it records the change and applies its revision (entries older than it no
+ *   longer hit, unless `untouched` carries them), then acknowledges it in its lease row. Each renewal also reads `revision_head`, so a process whose
  *   notifications are late acknowledges within one renewal.
  * - A change returns (`committed`) only once every other live lease has acknowledged its
  *   revision or run out; a lease whose process reads through (`applied_revision` null: its
@@ -81,6 +80,7 @@ export class RevisionFeed implements RevisionSource {
   readonly #id = randomUUID();
   readonly #process = `${hostname()}:${process.pid}`;
   #known: Revision = '0';
+  readonly #journal = new ChangeJournal();
   #synced = false;
   /** Stops the listener; `null` while not listening. */
   #unlisten: (() => Promise<void>) | null = null;
@@ -119,7 +119,12 @@ export class RevisionFeed implements RevisionSource {
     return this.#known;
   }
 
-  async committed(revision: Revision): Promise<void> {
+  untouched(from: Revision, to: Revision, identities: ReadonlySet<string>): boolean {
+    return this.#journal.untouched(from, to, identities);
+  }
+
+  async committed(revision: Revision, change?: Change): Promise<void> {
+    if (change !== undefined) this.#journal.record(change);
     this.#apply(revision);
     if (this.#pglite) return;
     const started = performance.now();
@@ -244,8 +249,8 @@ export class RevisionFeed implements RevisionSource {
 
   async #listen(): Promise<void> {
     this.#unlisten = await this.#database.watch(
-      REVISION_CHANNEL,
-      (payload) => this.#apply(payload),
+      CHANGE_CHANNEL,
+      (payload) => this.#heard(payload),
       () => {
         this.#unlisten = null;
         this.#synced = false;
@@ -263,6 +268,18 @@ export class RevisionFeed implements RevisionSource {
     const [row] = await this.#database.queryArrays<[Revision]>(HEAD_SQL);
     invariant(row !== undefined, 'revision_head holds its one row.');
     this.#apply(row[0]);
+  }
+
+  #heard(payload: string): void {
+    const change = parseChange(payload);
+    if (change === null) {
+      this.#log(
+        `Ignored a ${CHANGE_CHANNEL} notification that is not a change: ${payload.slice(0, 80)}`,
+      );
+      return;
+    }
+    this.#journal.record(change);
+    this.#apply(change.revision);
   }
 
   /** Entries older than `revision` no longer hit; then it is acknowledged (PostgreSQL). */

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { invariant } from 'keyholder-directive/errors.js';
-import type { Database, Tx } from '../../db/client.js';
+import type { Change, Database, Tx } from '../../db/client.js';
 import { revisionHead } from '../../db/tables.js';
 import type { Caller } from '../keys/authentication.js';
-import type { Revision } from './revision.js';
+import { parseTouched } from './change-journal.js';
+import { parseRevision, type Revision } from './revision.js';
 
 /**
  * Runs one change in its own transaction — the only way changes are made — and reports the
@@ -15,22 +16,42 @@ import type { Revision } from './revision.js';
  * - it returns only once every instance answering from its caches has applied the revision
  *   (`Database.revisionSource`, see `RevisionFeed`): a request that starts afterwards, anywhere,
  *   is decided with the change;
- * - `actor` null (bootstrap, background jobs) reports to nobody.
+ * - `actor` null (bootstrap, background jobs) reports to nobody;
+ * - what the transaction touched (`Change`) goes with the revision, so this instance need not wait
+ *   for its own notification to carry the authentications the change did not touch.
  */
 export async function runChange<T>(
   database: Database,
   actor: Caller | null,
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  const { result, revision } = await database.db.transaction(async (tx) => {
+  const { result, revision, change } = await database.db.transaction(async (tx) => {
     const result = await work(tx);
     const [head] = await tx
-      .select({ value: sql<Revision>`${revisionHead.value}::text` })
+      .select({
+        value: sql<Revision>`${revisionHead.value}::text`,
+        from: sql<string | null>`current_setting('keyholder.revision_base', true)`,
+        touched: sql<string>`coalesce(current_setting('keyholder.touched', true), '')`,
+      })
       .from(revisionHead);
     invariant(head !== undefined, 'revision_head holds its one row.');
-    return { result, revision: head.value };
+    return { result, revision: head.value, change: journalRecord(head) };
   });
-  await database.revisionSource.committed(revision);
+  await database.revisionSource.committed(revision, change);
   actor?.revisions?.commit(revision);
   return result;
+}
+
+/** The journal record of the transaction's change; `undefined` when it advanced nothing. */
+function journalRecord(head: {
+  readonly value: Revision;
+  readonly from: string | null;
+  readonly touched: string;
+}): Change | undefined {
+  if (head.from === null || head.from === '') return undefined;
+  return {
+    revision: head.value,
+    from: parseRevision(head.from),
+    touched: parseTouched(head.touched),
+  };
 }
