@@ -537,6 +537,21 @@ export const instanceLeases = pgTable('instance_leases', {
 });
 
 /**
+ * The change journal (drizzle/0021_change_journal.sql and 0023): one row per committed change that
+ * advanced the revision, written at commit by the database itself: the revision, the revision it
+ * advanced from and the identities it touched (`touched`: ids each followed by a comma, `*` for
+ * anything else an authentication reads). Instances read it when notified, rather than trusting
+ * the notification's text, which any role connected to the database could send. Rows older than
+ * ten minutes are deleted by the lease renewals.
+ */
+export const revisionChanges = pgTable('revision_changes', {
+  revision: bigint('revision', { mode: 'bigint' }).primaryKey(),
+  advancedFrom: bigint('advanced_from', { mode: 'bigint' }).notNull(),
+  touched: text('touched').notNull(),
+  committedAt: at('committed_at').notNull().defaultNow(),
+});
+
+/**
  * The audit log: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained. The
  * chain trigger (drizzle/0001_audit_chain.sql) assigns `seq`, `at`, `prev_hash` and `hash` under an
  * advisory lock, so rows chain in one strict order even with several instances writing.

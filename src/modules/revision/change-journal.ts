@@ -1,36 +1,17 @@
 import { invariant } from 'keyholder-directive/errors.js';
 import type { Change } from '../../db/client.js';
-import { compareRevisions, parseRevision, type Revision } from './revision.js';
+import { compareRevisions, type Revision } from './revision.js';
 
-/** The channel drizzle/0021_change_journal.sql announces each committed change on. */
+/** The channel each committed change is announced on (its text: the revision; a wake-up only). */
 export const CHANGE_CHANNEL = 'keyholder_change';
 
 /** Changes kept when `ChangeJournal` is not told otherwise. */
 export const DEFAULT_JOURNAL_SIZE = 4096;
 
-/** What the `touched` part of a notification or setting says (`''`: nothing an authentication reads). */
+/** What a journal row's `touched` says (`''`: nothing an authentication reads; `*`, null: anything). */
 export function parseTouched(text: string | null): ReadonlySet<string> | null {
   if (text === null || text === '*') return null;
   return new Set(text.split(',').filter((id) => id !== ''));
-}
-
-/**
- * A `keyholder_change` payload, `<revision>:<from>:<touched>`; `null` when it is not one (it is
- * then only a revision to apply, if that).
- */
-export function parseChange(payload: string): Change | null {
-  const parts = payload.split(':');
-  if (parts.length !== 3) return null;
-  const [revision, from, touched] = parts as [string, string, string];
-  try {
-    return {
-      revision: parseRevision(revision),
-      from: parseRevision(from),
-      touched: parseTouched(touched),
-    };
-  } catch {
-    return null;
-  }
 }
 
 /**

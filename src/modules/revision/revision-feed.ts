@@ -5,7 +5,7 @@ import { GraphQLError } from 'graphql';
 import { invariant } from 'keyholder-directive/errors.js';
 import type { Change, Database, RevisionSource } from '../../db/client.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
-import { CHANGE_CHANNEL, ChangeJournal, parseChange } from './change-journal.js';
+import { CHANGE_CHANNEL, ChangeJournal, parseTouched } from './change-journal.js';
 import { compareRevisions, HEAD_SQL, type Revision } from './revision.js';
 
 /** How long a lease lasts when `INSTANCE_LEASE_MS` is not set. */
@@ -45,22 +45,32 @@ const BEHIND_SQL = `select count(*)::int,
 /** Rows of processes gone for a minute: nobody waits for them, they only clutter the table. */
 const FORGET_SQL = `delete from instance_leases where expires_at < now() - interval '1 minute'`;
 
+/** Journal rows after `$1`, oldest first, a page at a time. */
+const CHANGES_SQL = `select revision::text, advanced_from::text, touched from revision_changes
+  where revision > $1::bigint order by revision limit 1000`;
+
+/** Journal rows nobody needs any more (an instance behind by ten minutes reloads anyway). */
+const FORGET_CHANGES_SQL = `delete from revision_changes where committed_at < now() - interval '10 minutes'`;
+
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * How this process learns of committed changes without reading `revision_head` on every request
  * (pushed invalidation), with revocation as strict as reading it: a request that starts after a
  * change has returned is decided with that change, on every instance.
- * - Every change advances `revision_head`, and at commit notifies `keyholder_change` with the new
- *   revision, the one it advanced from and the identities it touched (`ChangeJournal`), delivered
- *   to every instance listening.
+ * - Every change advances `revision_head`, and at commit writes its row to `revision_changes` (the
+ *   revision, the one it advanced from, the identities it touched: `ChangeJournal`) and notifies
+ *   `keyholder_change`, delivered to every instance listening. A notification only wakes the
+ *   instance, which reads the rows after the last it read: their text is not trusted, since any
+ *   role connected to the database may notify.
  * - On PostgreSQL each process holds a lease (a row of `instance_leases`, renewed every quarter
  *   of `leaseMs`) and answers from its caches (`known()` not null) only while: it listens on a
  *   connection of its own, it read `revision_head` after its lease was last (re)established, and
  *   its lease has not run out by its own clock (counted from when the renewal was sent, less a
  *   tenth for clock drift, so it stops before the database thinks the lease over).
- * - On a notification it records the change and applies its revision (entries older than it no
- *   longer hit, unless `untouched` carries them), then acknowledges it in its lease row. Each renewal also reads `revision_head`, so a process whose
+ * - On a notification it reads and records the new changes and applies their revisions (entries
+ *   older than them no longer hit, unless `untouched` carries them), then acknowledges the newest
+ *   in its lease row. Each renewal also reads `revision_head`, so a process whose
  *   notifications are late acknowledges within one renewal.
  * - A change returns (`committed`) only once every other live lease has acknowledged its
  *   revision or run out; a lease whose process reads through (`applied_revision` null: its
@@ -81,6 +91,12 @@ export class RevisionFeed implements RevisionSource {
   readonly #process = `${hostname()}:${process.pid}`;
   #known: Revision = '0';
   readonly #journal = new ChangeJournal();
+  /** The newest `revision_changes` row read (rows before it are not read again). */
+  #readChangesFrom: Revision | null = null;
+  /** A read of `revision_changes` in flight, and whether another must follow it. */
+  #readingChanges = false;
+  #changesPending = false;
+  #changeReads = 0;
   #synced = false;
   /** Stops the listener; `null` while not listening. */
   #unlisten: (() => Promise<void>) | null = null;
@@ -250,7 +266,7 @@ export class RevisionFeed implements RevisionSource {
   async #listen(): Promise<void> {
     this.#unlisten = await this.#database.watch(
       CHANGE_CHANNEL,
-      (payload) => this.#heard(payload),
+      () => this.#heard(),
       () => {
         this.#unlisten = null;
         this.#synced = false;
@@ -270,16 +286,42 @@ export class RevisionFeed implements RevisionSource {
     this.#apply(row[0]);
   }
 
-  #heard(payload: string): void {
-    const change = parseChange(payload);
-    if (change === null) {
-      this.#log(
-        `Ignored a ${CHANGE_CHANNEL} notification that is not a change: ${payload.slice(0, 80)}`,
-      );
+  /** A notification: read the journal's new rows (one read at a time; another if more came). */
+  #heard(): void {
+    if (this.#readingChanges) {
+      this.#changesPending = true;
       return;
     }
-    this.#journal.record(change);
-    this.#apply(change.revision);
+    this.#readingChanges = true;
+    void this.#readChanges()
+      .catch((error: unknown) => {
+        // The next renewal reads the head (and acknowledges it); entries older than it miss.
+        this.#log('Could not read the change journal; the next renewal reads the head', error);
+      })
+      .finally(() => {
+        this.#readingChanges = false;
+        if (this.#changesPending && !this.#closed) {
+          this.#changesPending = false;
+          this.#heard();
+        }
+      });
+  }
+
+  async #readChanges(): Promise<void> {
+    for (;;) {
+      const from = this.#readChangesFrom ?? this.#known;
+      const rows = await this.#database.queryArrays<[Revision, Revision, string]>(CHANGES_SQL, [
+        from,
+      ]);
+      for (const [revision, advancedFrom, touched] of rows) {
+        this.#journal.record({ revision, from: advancedFrom, touched: parseTouched(touched) });
+        this.#readChangesFrom = revision;
+        this.#apply(revision);
+      }
+      this.#changeReads += 1;
+      if (this.#changeReads % 256 === 0) await this.#database.query(FORGET_CHANGES_SQL);
+      if (rows.length < 1000 || this.#closed) return;
+    }
   }
 
   /** Entries older than `revision` no longer hit; then it is acknowledged (PostgreSQL). */
