@@ -37,20 +37,8 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
--- A grant touches its identity; a group's grant (identity_id null) touches everything.
-CREATE FUNCTION keyholder_touch_grants() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    PERFORM keyholder_touch(ARRAY(SELECT DISTINCT identity_id::text FROM old_rows));
-  END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
-    PERFORM keyholder_touch(ARRAY(SELECT DISTINCT identity_id::text FROM new_rows));
-  END IF;
-  RETURN NULL;
-END;
-$$;
---> statement-breakpoint
-CREATE FUNCTION keyholder_touch_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A grant or a key touches its identity; a group's grant (identity_id null) touches everything.
+CREATE FUNCTION keyholder_touch_holders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     PERFORM keyholder_touch(ARRAY(SELECT DISTINCT identity_id::text FROM old_rows));
@@ -75,21 +63,21 @@ END;
 $$;
 --> statement-breakpoint
 CREATE TRIGGER grants_touch_insert AFTER INSERT ON grants
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_grants();--> statement-breakpoint
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER grants_touch_update AFTER UPDATE ON grants
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_grants();--> statement-breakpoint
+  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER grants_touch_delete AFTER DELETE ON grants
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_grants();--> statement-breakpoint
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER grants_touch_truncate AFTER TRUNCATE ON grants
   FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_everything();--> statement-breakpoint
 CREATE TRIGGER api_keys_touch_insert AFTER INSERT ON api_keys
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_api_keys();--> statement-breakpoint
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER api_keys_touch_update AFTER UPDATE ON api_keys
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_api_keys();--> statement-breakpoint
+  FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER api_keys_touch_delete AFTER DELETE ON api_keys
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_api_keys();--> statement-breakpoint
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_holders();--> statement-breakpoint
 CREATE TRIGGER api_keys_touch_truncate AFTER TRUNCATE ON api_keys
   FOR EACH STATEMENT EXECUTE FUNCTION keyholder_touch_everything();--> statement-breakpoint
 CREATE TRIGGER identities_touch_insert AFTER INSERT ON identities

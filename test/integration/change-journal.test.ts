@@ -102,33 +102,49 @@ describe.each(engines())('the change journal on %s', (engine) => {
     expect(again.via).toBe('hit');
   });
 
+  const revokeGrant = (id: string | undefined, cascade = false) =>
+    asAdmin(
+      'mutation($id: ID!, $cascade: Boolean) { revokeGrant(id: $id, reason: "Moved on.", cascade: $cascade) { id } }',
+      { id, cascade },
+    ).then(dataOf);
+
+  /**
+   * Carries `holder`'s entry past an unrelated change (its check answering `before`), makes
+   * `change`, and expects the next check to run the authentication statement and answer `after`.
+   */
+  async function expectDecidedAtOnce(
+    holder: SeededPrincipal,
+    scope: string,
+    change: () => Promise<unknown>,
+    { before, after, about = holder.id }: { before: boolean; after: boolean; about?: string },
+  ) {
+    const carried = await warmAndCarry(holder, scope, about);
+    await change();
+    const next = await checkAs(server, holder, scope, about);
+
+    expect(carried.allowed).toBe(before);
+    expect(next.via).toBe('miss');
+    expect(next.allowed).toBe(after);
+  }
+
   it('should deny at once a grant revoked from the caller after its entry was carried', async () => {
     const scope = await defineScope(server);
     const holder = await identityWithGrants(server, [scope]);
-    await warmAndCarry(holder, scope);
 
-    dataOf(
-      await asAdmin('mutation($id: ID!) { revokeGrant(id: $id, reason: "Moved on.") { id } }', {
-        id: holder.grants[0]?.id,
-      }),
-    );
-    const after = await checkAs(server, holder, scope);
-
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
+    await expectDecidedAtOnce(holder, scope, () => revokeGrant(holder.grants[0]?.id), {
+      before: true,
+      after: false,
+    });
   });
 
   it('should allow at once a grant made to the caller after its entry was carried', async () => {
     const scope = await defineScope(server);
     const holder = await identityWithGrants(server, []);
-    const carried = await warmAndCarry(holder, scope);
 
-    await grant(server, holder.id, { scope });
-    const after = await checkAs(server, holder, scope);
-
-    expect(carried.allowed).toBe(false);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(true);
+    await expectDecidedAtOnce(holder, scope, () => grant(server, holder.id, { scope }), {
+      before: false,
+      after: true,
+    });
   });
 
   it("should refuse at once the caller's key revoked after its entry was carried", async () => {
@@ -139,9 +155,8 @@ describe.each(engines())('the change journal on %s', (engine) => {
     dataOf(
       await asAdmin('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: holder.keyId }),
     );
-    const after = await checkAs(server, holder, scope);
 
-    expectUnauthenticated(after.response, 'has been revoked');
+    expectUnauthenticated((await checkAs(server, holder, scope)).response, 'has been revoked');
   });
 
   it('should refuse at once a caller disabled after its entry was carried', async () => {
@@ -152,28 +167,19 @@ describe.each(engines())('the change journal on %s', (engine) => {
     dataOf(
       await asAdmin('mutation($id: ID!) { disableIdentity(id: $id) { id } }', { id: holder.id }),
     );
-    const after = await checkAs(server, holder, scope);
 
-    expectUnauthenticated(after.response, 'disabled');
+    expectUnauthenticated((await checkAs(server, holder, scope)).response, 'disabled');
   });
 
   it("should deny an owned agent at once when its owner's grant is revoked after the agent's entry was carried", async () => {
     const scope = await defineScope(server);
     const owner = await identityWithGrants(server, [{ scope, grantable: true }]);
     const agent = await identityWithGrants(server, [scope], { kind: 'AGENT', ownerId: owner.id });
-    const carried = await warmAndCarry(agent, scope);
 
-    dataOf(
-      await asAdmin(
-        'mutation($id: ID!) { revokeGrant(id: $id, reason: "Owner moved on.") { id } }',
-        { id: owner.grants[0]?.id },
-      ),
-    );
-    const after = await checkAs(server, agent, scope);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
+    await expectDecidedAtOnce(agent, scope, () => revokeGrant(owner.grants[0]?.id), {
+      before: true,
+      after: false,
+    });
   });
 
   it("should deny at once a grantee whose grant fell with its granter's (cascade) after the grantee's entry was carried", async () => {
@@ -185,21 +191,11 @@ describe.each(engines())('the change journal on %s', (engine) => {
     ]);
     const grantee = await identityWithGrants(server, []);
     await grant(server, grantee.id, { scope, as: granter.key });
-    const carried = await warmAndCarry(grantee, scope);
 
-    dataOf(
-      await asAdmin(
-        'mutation($id: ID!) { revokeGrant(id: $id, reason: "Granter left.", cascade: true) { id } }',
-        {
-          id: granter.grants[0]?.id,
-        },
-      ),
-    );
-    const after = await checkAs(server, grantee, scope);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
+    await expectDecidedAtOnce(grantee, scope, () => revokeGrant(granter.grants[0]?.id, true), {
+      before: true,
+      after: false,
+    });
   });
 
   it('should deny at once a member removed from the group holding the grant after its entry was carried', async () => {
@@ -215,27 +211,24 @@ describe.each(engines())('the change journal on %s', (engine) => {
         input: { groupId: group.id, scope, reason: 'The team needs it.' },
       }),
     );
+    const members = { groupId: group.id, identityIds: [member.id] };
     dataOf(
       await asAdmin(
         'mutation($input: AddGroupMembersInput!) { addGroupMembers(input: $input) { id } }',
-        {
-          input: { groupId: group.id, identityIds: [member.id], reason: 'Joined.' },
-        },
+        { input: { ...members, reason: 'Joined.' } },
       ),
     );
-    const carried = await warmAndCarry(member, scope);
 
-    dataOf(
-      await asAdmin(
-        'mutation($input: RemoveGroupMembersInput!) { removeGroupMembers(input: $input) { id } }',
-        { input: { groupId: group.id, identityIds: [member.id], reason: 'Left.' } },
-      ),
+    await expectDecidedAtOnce(
+      member,
+      scope,
+      () =>
+        asAdmin(
+          'mutation($input: RemoveGroupMembersInput!) { removeGroupMembers(input: $input) { id } }',
+          { input: { ...members, reason: 'Left.' } },
+        ).then(dataOf),
+      { before: true, after: false },
     );
-    const after = await checkAs(server, member, scope);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
   });
 
   it('should deny at once a scope dropped from a role the caller holds after its entry was carried', async () => {
@@ -253,57 +246,47 @@ describe.each(engines())('the change journal on %s', (engine) => {
         input: { identityId: holder.id, role, reason: 'Does the job.' },
       }),
     );
-    const carried = await warmAndCarry(holder, scope);
 
-    dataOf(
-      await asAdmin(
-        `mutation($role: String!, $scopes: [RoleScopeInput!]!) {
-          setRoleScopes(role: $role, scopes: $scopes, reason: "Narrowed.") { name }
-        }`,
-        { role, scopes: [{ scope: kept }] },
-      ),
+    await expectDecidedAtOnce(
+      holder,
+      scope,
+      () =>
+        asAdmin(
+          `mutation($role: String!, $scopes: [RoleScopeInput!]!) {
+            setRoleScopes(role: $role, scopes: $scopes, reason: "Narrowed.") { name }
+          }`,
+          { role, scopes: [{ scope: kept }] },
+        ).then(dataOf),
+      { before: true, after: false },
     );
-    const after = await checkAs(server, holder, scope);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
   });
 
   it("should deny at once under a scope condition set after the caller's entry was carried", async () => {
     const scope = await defineScope(server);
     const holder = await identityWithGrants(server, [scope]);
-    const carried = await warmAndCarry(holder, scope);
 
-    dataOf(
-      await asAdmin(
-        'mutation($scope: String!) { setScopePolicy(scope: $scope, input: { condition: "false" }) { name } }',
-        { scope },
-      ),
+    await expectDecidedAtOnce(
+      holder,
+      scope,
+      () =>
+        asAdmin(
+          'mutation($scope: String!) { setScopePolicy(scope: $scope, input: { condition: "false" }) { name } }',
+          { scope },
+        ).then(dataOf),
+      { before: true, after: false },
     );
-    const after = await checkAs(server, holder, scope);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
   });
 
   it('should answer a check about another identity with that identity’s revocation, after the entry was carried', async () => {
     const scope = await defineScope(server);
     const auditor = await identityWithGrants(server, ['grants:read']);
     const subject = await identityWithGrants(server, [scope]);
-    const carried = await warmAndCarry(auditor, scope, subject.id);
 
-    dataOf(
-      await asAdmin('mutation($id: ID!) { revokeGrant(id: $id, reason: "Moved on.") { id } }', {
-        id: subject.grants[0]?.id,
-      }),
-    );
-    const after = await checkAs(server, auditor, scope, subject.id);
-
-    expect(carried.allowed).toBe(true);
-    expect(after.via).toBe('miss');
-    expect(after.allowed).toBe(false);
+    await expectDecidedAtOnce(auditor, scope, () => revokeGrant(subject.grants[0]?.id), {
+      before: true,
+      after: false,
+      about: subject.id,
+    });
   });
 
   it('should not believe the text of a notification anyone connected to the database can send', async () => {
