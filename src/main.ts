@@ -49,6 +49,8 @@ export interface KeyholderTuning {
    * when none is given). @default the logger `LOG_LEVEL` and `LOG_BUFFER_MS` describe, on stdout
    */
   readonly logger?: Logger;
+  /** PGlite's starting contents (`DatabaseConfig.pgliteContents`). @default a new cluster */
+  readonly pgliteContents?: Blob;
 }
 
 /**
@@ -92,6 +94,7 @@ export async function startKeyholder(
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     ...(config.databaseTimeoutMs === undefined ? {} : { timeoutMs: config.databaseTimeoutMs }),
+    ...(tuning.pgliteContents === undefined ? {} : { pgliteContents: tuning.pgliteContents }),
   });
   let boot: Awaited<ReturnType<typeof bootstrap>> | null = null;
   let http: RunningHttpServer | null = null;

@@ -109,6 +109,11 @@ export interface DatabaseConfig {
    * request longer. @default 15000
    */
   readonly timeoutMs?: number;
+  /**
+   * PGlite only: the contents to start from, a `dumpDataDir()` tarball (in `memory://` or an empty
+   * directory), instead of a new cluster; the specs start each server from one already migrated.
+   */
+  readonly pgliteContents?: Blob;
 }
 
 /**
@@ -221,7 +226,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     };
     return database;
   }
-  const client = await PGlite.create(config.dataDir);
+  const client = await PGlite.create({
+    dataDir: config.dataDir,
+    ...(config.pgliteContents === undefined ? {} : { loadDataDir: config.pgliteContents }),
+  });
   const db = drizzlePglite(tracedPglite(client), {
     schema: tables,
     logger: countingLogger(statements),
