@@ -75,6 +75,11 @@ export interface RevisionSource {
    * whenever it cannot tell.
    */
   untouched(from: string, to: string, identities: ReadonlySet<string>): boolean;
+  /**
+   * Resolves once the changes this process has been told of are all read (what they touched
+   * known to `untouched`): the live audit feed waits for it before re-checking its subscribers.
+   */
+  settled(): Promise<void>;
 }
 
 /**
@@ -94,6 +99,7 @@ export const READ_THROUGH: RevisionSource = {
   known: () => null,
   committed: async () => {},
   untouched: () => false,
+  settled: async () => {},
 };
 
 export interface DatabaseConfig {

@@ -72,6 +72,9 @@ export class AuditFeed {
           .from(auditEvents)
           .where(inArray(auditEvents.id, ids))
           .orderBy(asc(auditEvents.seq));
+        // Each subscriber re-checks its credential on every event: first learn what the changes
+        // behind these events touched, so the re-checks they did not touch need no statement.
+        await this.database.revisionSource.settled();
         for (const row of rows) {
           for (const subscriber of this.#subscribers) {
             if (matchesAuditFilter(row, subscriber.filter)) subscriber.queue.push(row);

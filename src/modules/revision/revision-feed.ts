@@ -6,7 +6,7 @@ import { invariant } from 'keyholder-directive/errors.js';
 import type { Change, Database, RevisionSource } from '../../db/client.js';
 import type { Job, JobDefinition } from '../../workers/scheduler.js';
 import { CHANGE_CHANNEL, ChangeJournal, parseTouched } from './change-journal.js';
-import { compareRevisions, HEAD_SQL, type Revision } from './revision.js';
+import { compareRevisions, HEAD_SQL, parseRevision, type Revision } from './revision.js';
 
 /** How long a lease lasts when `INSTANCE_LEASE_MS` is not set. */
 export const DEFAULT_LEASE_MS = 2000;
@@ -60,9 +60,11 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * change has returned is decided with that change, on every instance.
  * - Every change advances `revision_head`, and at commit writes its row to `revision_changes` (the
  *   revision, the one it advanced from, the identities it touched: `ChangeJournal`) and notifies
- *   `keyholder_change`, delivered to every instance listening. A notification only wakes the
- *   instance, which reads the rows after the last it read: their text is not trusted, since any
- *   role connected to the database may notify.
+ *   `keyholder_change` with the revision, delivered to every instance listening. The instance
+ *   applies the revision at once, reads the rows after the last it read, and only then
+ *   acknowledges (below): what a change
+ *   touched is never taken from a notification's text, which any role connected to the database
+ *   may send (a forged revision can only make entries miss).
  * - On PostgreSQL each process holds a lease (a row of `instance_leases`, renewed every quarter
  *   of `leaseMs`) and answers from its caches (`known()` not null) only while: it listens on a
  *   connection of its own, it read `revision_head` after its lease was last (re)established, and
@@ -93,8 +95,8 @@ export class RevisionFeed implements RevisionSource {
   readonly #journal = new ChangeJournal();
   /** The newest `revision_changes` row read (rows before it are not read again). */
   #readChangesFrom: Revision | null = null;
-  /** A read of `revision_changes` in flight, and whether another must follow it. */
-  #readingChanges = false;
+  /** The reads of `revision_changes` in flight, and whether another must follow. */
+  #reading: Promise<void> | null = null;
   #changesPending = false;
   #changeReads = 0;
   #synced = false;
@@ -266,7 +268,7 @@ export class RevisionFeed implements RevisionSource {
   async #listen(): Promise<void> {
     this.#unlisten = await this.#database.watch(
       CHANGE_CHANNEL,
-      () => this.#heard(),
+      (payload) => this.#heard(payload),
       () => {
         this.#unlisten = null;
         this.#synced = false;
@@ -283,28 +285,49 @@ export class RevisionFeed implements RevisionSource {
   async #readHead(): Promise<void> {
     const [row] = await this.#database.queryArrays<[Revision]>(HEAD_SQL);
     invariant(row !== undefined, 'revision_head holds its one row.');
+    // The journal is read from here on: what came before is in the head just read.
+    this.#readChangesFrom ??= row[0];
     this.#apply(row[0]);
   }
 
-  /** A notification: read the journal's new rows (one read at a time; another if more came). */
-  #heard(): void {
-    if (this.#readingChanges) {
-      this.#changesPending = true;
-      return;
+  /**
+   * A notification: its revision applies at once (so nothing read before it hits again, as if
+   * every change touched everything), then the journal's new rows are read, one read at a time
+   * (another if more came meanwhile), to carry what they did not touch. A forged revision can only
+   * make entries miss; what a change touched is only ever read from the table.
+   */
+  #heard(payload: string): void {
+    // The journal is read from what was applied before this notification, not after it.
+    this.#readChangesFrom ??= this.#known;
+    const revision = revisionIn(payload);
+    if (revision !== null) this.#apply(revision, false);
+    this.#changesPending = true;
+    this.#reading ??= this.#drainChanges().finally(() => {
+      this.#reading = null;
+    });
+  }
+
+  settled(): Promise<void> {
+    return this.#reading ?? Promise.resolve();
+  }
+
+  /**
+   * Reads the journal until no notification is left unread, then acknowledges what was applied:
+   * a change returns once every instance knows what it touched, so a request after it carries
+   * what it did not touch. A failed read still acknowledges (the revisions are applied; only
+   * carrying waits for a later read).
+   */
+  async #drainChanges(): Promise<void> {
+    try {
+      while (this.#changesPending && !this.#closed) {
+        this.#changesPending = false;
+        await this.#readChanges();
+      }
+    } catch (error) {
+      this.#log('Could not read the change journal; entries it would carry miss meanwhile', error);
+    } finally {
+      this.#acknowledgeKnown();
     }
-    this.#readingChanges = true;
-    void this.#readChanges()
-      .catch((error: unknown) => {
-        // The next renewal reads the head (and acknowledges it); entries older than it miss.
-        this.#log('Could not read the change journal; the next renewal reads the head', error);
-      })
-      .finally(() => {
-        this.#readingChanges = false;
-        if (this.#changesPending && !this.#closed) {
-          this.#changesPending = false;
-          this.#heard();
-        }
-      });
   }
 
   async #readChanges(): Promise<void> {
@@ -316,7 +339,7 @@ export class RevisionFeed implements RevisionSource {
       for (const [revision, advancedFrom, touched] of rows) {
         this.#journal.record({ revision, from: advancedFrom, touched: parseTouched(touched) });
         this.#readChangesFrom = revision;
-        this.#apply(revision);
+        this.#apply(revision, false);
       }
       this.#changeReads += 1;
       if (this.#changeReads % 256 === 0) await this.#database.query(FORGET_CHANGES_SQL);
@@ -324,10 +347,17 @@ export class RevisionFeed implements RevisionSource {
     }
   }
 
-  /** Entries older than `revision` no longer hit; then it is acknowledged (PostgreSQL). */
-  #apply(revision: Revision): void {
+  /**
+   * Entries older than `revision` no longer hit; then it is acknowledged (PostgreSQL), unless the
+   * caller acknowledges later (a notification: once the journal's rows are read).
+   */
+  #apply(revision: Revision, acknowledge = true): void {
     if (compareRevisions(revision, this.#known) <= 0) return;
     this.#known = revision;
+    if (acknowledge) this.#acknowledgeKnown();
+  }
+
+  #acknowledgeKnown(): void {
     if (!this.#pglite && this.#unlisten !== null) void this.#acknowledge();
   }
 
@@ -347,5 +377,14 @@ export class RevisionFeed implements RevisionSource {
     } finally {
       this.#acking = false;
     }
+  }
+}
+
+/** The revision a notification's text names, or `null` when it names none. */
+function revisionIn(payload: string): Revision | null {
+  try {
+    return parseRevision(payload);
+  } catch {
+    return null;
   }
 }
