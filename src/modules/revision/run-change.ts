@@ -25,7 +25,7 @@ export async function runChange<T>(
   actor: Caller | null,
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  const { result, revision, change } = await database.db.transaction(async (tx) => {
+  const { result, head } = await database.db.transaction(async (tx) => {
     const result = await work(tx);
     const [head] = await tx
       .select({
@@ -35,10 +35,11 @@ export async function runChange<T>(
       })
       .from(revisionHead);
     invariant(head !== undefined, 'revision_head holds its one row.');
-    return { result, revision: head.value, change: journalRecord(head) };
+    return { result, head };
   });
-  await database.revisionSource.committed(revision, change);
-  actor?.revisions?.commit(revision);
+  // Read once committed: nothing here can undo the change.
+  await database.revisionSource.committed(head.value, journalRecord(head));
+  actor?.revisions?.commit(head.value);
   return result;
 }
 
