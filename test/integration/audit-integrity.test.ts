@@ -269,6 +269,61 @@ describe.each(engines())('audit integrity on %s', (engine: Engine) => {
       });
     });
 
+    it('should find a forged scope index row (scope searches would find the event under it)', async () => {
+      const seq = await seqOf(server, `action = 'grant.created' and details ? 'scopes'`);
+      await behindTheApi(server, [
+        [
+          `insert into audit_event_scopes (scope, seq, action) values ('payroll:read', $1, 'grant.created')`,
+          [seq],
+        ],
+      ]);
+
+      const verification = await verify(server);
+
+      expect(verification).toMatchObject({
+        ok: false,
+        checked: seq - 1,
+        firstBrokenId: await idAt(server, seq),
+        problem: 'SCOPE_INDEX',
+      });
+      expect(verification.reason).toContain('"payroll:read", which it does not name');
+    });
+
+    it('should find an index row filed under another action', async () => {
+      const [row] = await server.database.query<{ seq: string; scope: string }>(
+        `select seq::text as seq, scope from audit_event_scopes
+         where action = 'grant.created' order by seq desc limit 1`,
+      );
+      const seq = Number(row?.seq);
+      // The primary key is (scope, seq): the real row gives way to the misfiled one.
+      await behindTheApi(server, [
+        ['delete from audit_event_scopes where scope = $1 and seq = $2', [row?.scope, seq]],
+        [
+          `insert into audit_event_scopes (scope, seq, action) values ($1, $2, 'access.denied')`,
+          [row?.scope, seq],
+        ],
+      ]);
+
+      expect(await verify(server)).toMatchObject({
+        ok: false,
+        firstBrokenId: await idAt(server, seq),
+        problem: 'SCOPE_INDEX',
+      });
+    });
+
+    it('should find an index row below the first event, where no event can justify it', async () => {
+      await behindTheApi(server, [
+        [
+          `insert into audit_event_scopes (scope, seq, action) values ('payroll:read', 0, 'grant.created')`,
+        ],
+      ]);
+
+      const verification = await verify(server);
+
+      expect(verification).toMatchObject({ ok: false, problem: 'SCOPE_INDEX' });
+      expect(verification.reason).toContain('names seq 0, which is not in the audit log');
+    });
+
     it('should report a grant row inserted with no event, which authorizes nothing', async () => {
       const scope = await defineScope(server);
       const puppet = await identityWithGrants(server, []);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { invariant } from 'keyholder-directive/errors.js';
 import type { Database, Tx } from '../../db/client.js';
@@ -36,19 +36,11 @@ export const CHAINED_COLUMNS = `e.seq::text as seq, e.prev_hash as "prevHash", e
  * that function, not this one.
  */
 export function chainHash(event: Omit<ChainedEvent, 'hash'>): string {
-  return createHash('sha256')
-    .update(
-      [
-        event.seq,
-        event.prevHash,
-        event.atUs,
-        event.action,
-        event.actorId ?? '',
-        event.subjectId ?? '',
-        event.details,
-      ].join('\u001f'),
-    )
-    .digest('hex');
+  return hash(
+    'sha256',
+    `${event.seq}\u001f${event.prevHash}\u001f${event.atUs}\u001f${event.action}\u001f${event.actorId ?? ''}\u001f${event.subjectId ?? ''}\u001f${event.details}`,
+    'hex',
+  );
 }
 
 let activeKeys: AuditKeys | null = null;
