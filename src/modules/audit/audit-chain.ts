@@ -36,11 +36,16 @@ export const CHAINED_COLUMNS = `e.seq::text as seq, e.prev_hash as "prevHash", e
  * that function, not this one.
  */
 export function chainHash(event: Omit<ChainedEvent, 'hash'>): string {
-  return hash(
-    'sha256',
-    `${event.seq}\u001f${event.prevHash}\u001f${event.atUs}\u001f${event.action}\u001f${event.actorId ?? ''}\u001f${event.subjectId ?? ''}\u001f${event.details}`,
-    'hex',
-  );
+  const fields = [
+    event.seq,
+    event.prevHash,
+    event.atUs,
+    event.action,
+    event.actorId ?? '',
+    event.subjectId ?? '',
+    event.details,
+  ];
+  return hash('sha256', fields.join('\u001f'), 'hex');
 }
 
 let activeKeys: AuditKeys | null = null;
